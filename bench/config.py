@@ -1,0 +1,311 @@
+"""Run configuration: defaults, YAML presets, `--set` overrides, validation.
+
+A run's config is built in layers, later layers winning:
+
+    DEFAULTS < the dataset's recipe preset < the method's parts
+             < --preset NAME ... < --config FILE ... < flags (--epochs, ...) < --set KEY=VALUE
+
+Everything is plain data (no torch), so `bench --help` and `bench list` stay fast.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import yaml
+
+from bench.errors import BenchError, closest
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+DEFAULTS = {
+    "method": {
+        "name": None,
+        "loss": "ce",  # ce | focal | ldam
+        "weights": "none",  # none | cb | inverse_frequency
+        "sampler": "instance",  # instance | class_balanced | class_uniform
+        "schedule": "start",  # start | deferred (weights/sampler switch on at defer_epoch)
+        "defer_epoch": None,  # None: the first learning-rate decay
+        "head": "auto",  # auto (normed for ldam, linear otherwise) | linear | normed
+        "beta": 0.9999,  # class-balanced weights / sampler
+        "gamma": 1.0,  # focal
+        "focal_form": "reference",  # reference (kaidic/LDAM-DRW code) | standard (Lin et al.)
+        "max_m": 0.5,  # ldam
+        "s": 30.0,  # ldam
+    },
+    "dataset": {
+        "name": None,
+        "root": None,  # None: $BENCH_DATA, else ./data
+        "imbalance_ratio": 100.0,
+        "profile": "exp",  # exp | step
+        "data_seed": 0,
+        "verify": True,  # md5 check before unpickling
+        "download": True,
+    },
+    "augment": {"crop_padding": 4, "flip": True},
+    "model": {"name": "resnet32"},
+    "train": {
+        "epochs": 200,
+        "batch_size": 128,
+        "lr": 0.1,
+        "momentum": 0.9,
+        "nesterov": False,
+        "weight_decay": 2e-4,
+        "warmup_epochs": 5,
+        "milestones": None,  # None: milestone_fractions x epochs
+        "milestone_fractions": [0.8, 0.9],
+        "lr_decay": 0.01,  # lr x lr_decay at every milestone (reference: 0.1 -> 1e-3 -> 1e-5)
+        "seed": 0,
+    },
+    "eval": {
+        "every": 1,  # evaluate every N epochs (the last epoch always)
+        "batch_size": 1000,
+        "many_above": 100,  # many-shot: more than 100 training images
+        "few_below": 20,  # few-shot: fewer than 20
+    },
+    "run": {"device": "auto", "progress": True},
+}
+
+# Keys whose default is None (or a list) need their type spelled out.
+TYPES = {
+    "method.name": (str,),
+    "method.defer_epoch": (int, type(None)),
+    "dataset.name": (str,),
+    "dataset.root": (str, type(None)),
+    "train.milestones": (list, type(None)),
+    "train.milestone_fractions": (list,),
+}
+
+CHOICES = {
+    "method.loss": ("ce", "focal", "ldam"),
+    "method.weights": ("none", "cb", "inverse_frequency"),
+    "method.sampler": ("instance", "class_balanced", "class_uniform"),
+    "method.schedule": ("start", "deferred"),
+    "method.head": ("auto", "linear", "normed"),
+    "method.focal_form": ("reference", "standard"),
+    "dataset.profile": ("exp", "step"),
+}
+
+# (predicate, phrase) checked after types.
+RANGES = {
+    "dataset.imbalance_ratio": (lambda v: v >= 1, "at least 1"),
+    "dataset.data_seed": (lambda v: 0 <= v < 2**32, "between 0 and 2**32-1"),
+    "train.seed": (lambda v: 0 <= v < 2**63, "a non-negative integer"),
+    "train.epochs": (lambda v: v >= 1, "at least 1"),
+    "train.batch_size": (lambda v: v >= 1, "at least 1"),
+    "train.lr": (lambda v: v > 0, "positive"),
+    "train.momentum": (lambda v: v >= 0, "non-negative"),
+    "train.weight_decay": (lambda v: v >= 0, "non-negative"),
+    "train.warmup_epochs": (lambda v: v >= 0, "non-negative"),
+    "train.lr_decay": (lambda v: v > 0, "positive"),
+    "method.beta": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "method.gamma": (lambda v: v >= 0, "non-negative"),
+    "method.max_m": (lambda v: v > 0, "positive"),
+    "method.s": (lambda v: v > 0, "positive"),
+    "method.defer_epoch": (lambda v: v is None or v >= 0, "non-negative"),
+    "eval.every": (lambda v: v >= 1, "at least 1"),
+    "eval.batch_size": (lambda v: v >= 1, "at least 1"),
+    "augment.crop_padding": (lambda v: v >= 0, "non-negative"),
+}
+
+# Keys that say where/how a run executes, not what it computes: left out of the run hash.
+RUNTIME_KEYS = ("dataset.root", "dataset.verify", "dataset.download", "run")
+
+
+def flatten(tree, prefix=""):
+    out = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def _allowed_types(key):
+    if key in TYPES:
+        return TYPES[key]
+    default = flatten(DEFAULTS)[key]
+    if isinstance(default, bool):
+        return (bool,)
+    if isinstance(default, float):
+        return (float, int)
+    return (type(default),)
+
+
+def _type_ok(value, types):
+    if isinstance(value, bool) and bool not in types:
+        return False  # True is an int in Python, never a number here
+    return isinstance(value, types)
+
+
+def _type_name(types):
+    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string",
+             list: "a list", type(None): "null"}
+    return " or ".join(names[t] for t in types if t is not float or int not in types)
+
+
+def set_key(cfg, key, value, source):
+    """Set dotted `key` in `cfg`, checking that the key exists."""
+    valid = flatten(DEFAULTS)
+    if key not in valid:
+        raise BenchError(
+            f"unknown config key {key!r} in {source}{closest(key, valid)}; "
+            "run `bench list keys` to see every key"
+        )
+    node = cfg
+    *parents, leaf = key.split(".")
+    for part in parents:
+        node = node[part]
+    node[leaf] = value
+
+
+def merge(cfg, tree, source):
+    """Merge a nested mapping (from YAML) into cfg, rejecting unknown keys."""
+    if not isinstance(tree, dict):
+        raise BenchError(f"{source} must be a YAML mapping of config sections, not {type(tree).__name__}")
+    for key, value in flatten(tree).items():
+        set_key(cfg, key, value, source)
+
+
+def parse_set(item):
+    """'train.lr=0.05' -> ('train.lr', 0.05); values are parsed as YAML scalars/lists."""
+    if "=" not in item:
+        raise BenchError(f"--set expects KEY=VALUE (e.g. --set train.lr=0.05), got {item!r}")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, dict):
+        value = raw  # 'a: b' style strings stay strings
+    return key, value
+
+
+def load_yaml(path, what="config file"):
+    path = Path(path)
+    if not path.is_file():
+        raise BenchError(f"{what} {str(path)!r} does not exist; check the path")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "parse error"
+        raise BenchError(f"{what} {str(path)!r} is not valid YAML ({first}); fix the file") from None
+    return {} if data is None else data
+
+
+def preset_names():
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_description(name):
+    text = (PRESET_DIR / f"{name}.yaml").read_text()
+    for line in text.splitlines():
+        if line.startswith("#"):
+            return line.lstrip("#").strip()
+    return ""
+
+
+def load_preset(name):
+    path = PRESET_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise BenchError(
+            f"unknown preset {name!r}{closest(name, preset_names())}; "
+            f"valid presets: {', '.join(preset_names())}"
+        )
+    return load_yaml(path, "preset")
+
+
+def validate(cfg):
+    for key, value in flatten(cfg).items():
+        types = _allowed_types(key)
+        if not _type_ok(value, types):
+            raise BenchError(f"config key {key} must be {_type_name(types)}, got {value!r}")
+        if key in CHOICES and value not in CHOICES[key]:
+            raise BenchError(
+                f"config key {key} must be one of {', '.join(CHOICES[key])}, "
+                f"got {value!r}{closest(value, CHOICES[key])}"
+            )
+        if key in RANGES:
+            ok, phrase = RANGES[key]
+            if isinstance(value, float) and not math.isfinite(value) or not ok(value):
+                raise BenchError(f"config key {key} must be {phrase}, got {value!r}")
+    ms = cfg["train"]["milestones"]
+    if ms is not None and not all(isinstance(m, int) and not isinstance(m, bool) and m >= 0 for m in ms):
+        raise BenchError(f"config key train.milestones must be a list of epoch numbers, got {ms!r}")
+    fr = cfg["train"]["milestone_fractions"]
+    if not all(isinstance(f, (int, float)) and not isinstance(f, bool) and 0 <= f <= 1 for f in fr):
+        raise BenchError(f"config key train.milestone_fractions must be numbers in [0, 1], got {fr!r}")
+    for key in ("train.lr", "train.weight_decay", "dataset.imbalance_ratio"):
+        section, leaf = key.split(".")
+        cfg[section][leaf] = float(cfg[section][leaf])
+    return cfg
+
+
+def milestones(train_cfg):
+    """Epochs (0-based) at which the LR decays: explicit list, else int(fraction * epochs)."""
+    if train_cfg["milestones"] is not None:
+        return sorted(train_cfg["milestones"])
+    return [int(f * train_cfg["epochs"]) for f in train_cfg["milestone_fractions"]]
+
+
+def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets=()):
+    """Build and validate the full config of one run. Raises BenchError on bad input."""
+    from bench.datasets.registry import DATASETS
+    from bench.methods.registry import METHODS
+
+    m = METHODS.get_or_fail(method)
+    d = DATASETS.get_or_fail(dataset)
+    cfg = copy.deepcopy(DEFAULTS)
+    merge(cfg, load_preset(d.recipe), f"preset {d.recipe!r}")
+    merge(cfg, {"method": dict(m.parts)}, f"method {method!r}")
+    cfg["method"]["name"] = method
+    cfg["dataset"]["name"] = dataset
+    cfg["train"]["seed"] = seed
+    for name in presets:
+        merge(cfg, load_preset(name), f"preset {name!r}")
+    for path in config_files:
+        merge(cfg, load_yaml(path), f"config file {str(path)!r}")
+    for key, value in (flags or {}).items():
+        if value is not None:
+            set_key(cfg, key, value, "command-line flags")
+    for item in sets:
+        key, value = parse_set(item)
+        if key in ("method.name", "dataset.name", "train.seed"):
+            raise BenchError(f"set {key} with --methods / --datasets / --seeds, not --set")
+        set_key(cfg, key, value, f"--set {item}")
+    return validate(cfg)
+
+
+def experiment_part(cfg):
+    """The part of the config that determines the numbers (no paths, devices, UI)."""
+    exp = copy.deepcopy(cfg)
+    for key in RUNTIME_KEYS:
+        if "." in key:
+            section, leaf = key.split(".")
+            exp[section].pop(leaf, None)
+        else:
+            exp.pop(key, None)
+    return exp
+
+
+def config_hash(cfg):
+    text = json.dumps(experiment_part(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _num(x):
+    return f"{x:g}"
+
+
+def run_name(cfg):
+    """Readable run directory name: dataset-setting__method__seed__hash."""
+    d = cfg["dataset"]
+    setting = f"{d['profile']}{_num(d['imbalance_ratio'])}-ds{d['data_seed']}"
+    return f"{d['name']}-{setting}__{cfg['method']['name']}__seed{cfg['train']['seed']}__{config_hash(cfg)}"

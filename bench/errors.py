@@ -1,0 +1,20 @@
+"""The one exception type a user can cause; the CLI prints it as one line and exits 2."""
+
+import difflib
+
+
+class BenchError(Exception):
+    """A mistake in the user's input or environment, phrased as one sentence naming the fix."""
+
+
+def closest(name, choices):
+    """Return ' (did you mean X?)' for the closest valid name, or '' if none is close."""
+    match = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def unknown(kind, name, choices):
+    return BenchError(
+        f"unknown {kind} {name!r}{closest(name, choices)}; "
+        f"valid {kind}s: {', '.join(sorted(choices))}"
+    )

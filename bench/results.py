@@ -1,0 +1,103 @@
+"""Run directories and their files, all written atomically (temporary file, fsync, rename).
+
+<out>/<dataset>-<profile><ratio>-ds<data seed>__<method>__seed<seed>__<config hash>/
+    config.yaml      the resolved config
+    metrics.jsonl    one line per evaluated epoch
+    checkpoint.pt    resumable state (model, optimizer, epoch, best, history)
+    result.json      written last; status "done" or "failed"
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+RESULT, METRICS, CONFIG, CHECKPOINT = "result.json", "metrics.jsonl", "config.yaml", "checkpoint.pt"
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone gives 0600
+
+
+def atomic_write_bytes(path, data):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path, text):
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path, obj):
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_config(run_dir, cfg):
+    atomic_write_text(Path(run_dir) / CONFIG, yaml.safe_dump(cfg, sort_keys=False))
+
+
+def write_metrics(run_dir, history):
+    atomic_write_text(Path(run_dir) / METRICS, "".join(json.dumps(h) + "\n" for h in history))
+
+
+def read_result(run_dir):
+    """The run's result.json as a dict, or None if absent or unreadable."""
+    path = Path(run_dir) / RESULT
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_done(run_dir):
+    result = read_result(run_dir)
+    return bool(result) and result.get("status") == "done"
+
+
+def git_sha():
+    """Commit of the bench checkout that ran, or None (e.g. installed from a wheel)."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def environment(device):
+    import torch
+
+    name = str(device)
+    if device.type == "cuda":
+        name = f"{device} ({torch.cuda.get_device_name(device)})"
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "git_sha": git_sha(),
+        "host": socket.gethostname(),
+        "device": name,
+        "argv": sys.argv,
+    }

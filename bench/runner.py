@@ -1,0 +1,87 @@
+"""Run a set of (method, dataset, seed) runs in this process, skipping finished ones."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import config as config_mod
+from bench import results
+from bench.errors import BenchError
+
+
+@dataclass
+class PlannedRun:
+    cfg: dict
+    run_dir: Path
+
+
+def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None, sets=()):
+    """Resolve and validate every run's config before anything is written."""
+    runs = []
+    for dataset in datasets:
+        for method in methods:
+            for seed in seeds:
+                cfg = config_mod.resolve(method, dataset, seed, presets, config_files, flags, sets)
+                runs.append(PlannedRun(cfg, Path(out) / config_mod.run_name(cfg)))
+    return runs
+
+
+def _dataset_key(cfg):
+    return json.dumps(cfg["dataset"], sort_keys=True)
+
+
+def check_output_dir(out):
+    out = Path(out)
+    probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not probe.is_dir():
+        raise BenchError(f"output path {out} is not a folder; pass --out a folder")
+    import os
+
+    if not os.access(probe, os.W_OK):
+        raise BenchError(f"output folder {probe} is not writable; pass --out a folder you can write to")
+
+
+def summary_line(result):
+    last = result.get("last") or {}
+
+    def fmt(v):
+        return "n/a" if v is None else f"{v:.2f}"
+
+    if result["status"] != "done":
+        return f"FAILED {result['run_id']}: {result.get('error', 'unknown error')}"
+    t = result["timing"]
+    speed = t["train_images_per_second"]
+    return (f"done   {result['run_id']}: top-1 {fmt(last.get('top1'))} (many {fmt(last.get('many'))} / "
+            f"medium {fmt(last.get('medium'))} / few {fmt(last.get('few'))}) at epoch {last.get('epoch', -1) + 1}, "
+            f"{t['train_seconds']:.0f} s training" + (f", {speed:.0f} img/s" if speed else ""))
+
+
+def execute(runs, force=False, progress=True):
+    """Train every planned run; returns the list of result dicts (skipped runs included)."""
+    from bench.datasets.registry import DATASETS
+    from bench.trainer import resolve_device, train_run
+
+    for run in runs:  # fail fast on an impossible device, before any output
+        resolve_device(run.cfg["run"]["device"])
+    cache, out = {}, []
+    for run in runs:
+        if results.is_done(run.run_dir) and not force:
+            print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
+            out.append(results.read_result(run.run_dir))
+            continue
+        key = _dataset_key(run.cfg)
+        if key not in cache:
+            cache.clear()  # hold one dataset at a time
+            cache[key] = DATASETS[run.cfg["dataset"]["name"]].load(run.cfg)
+        data = cache[key]
+        if force and run.run_dir.exists():
+            shutil.rmtree(run.run_dir)
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        results.write_config(run.run_dir, run.cfg)
+        result = train_run(run.cfg, data, run.run_dir, progress=progress)
+        print(summary_line(result), flush=True)
+        out.append(result)
+    return out

@@ -1,0 +1,32 @@
+"""Learning-rate schedule and the epoch at which deferred re-balancing switches on."""
+
+from __future__ import annotations
+
+from bench.config import milestones
+from bench.errors import BenchError
+
+
+def learning_rate(epoch, train_cfg):
+    """LR of 0-based `epoch`: linear warm-up lr*(e+1)/W, then lr x lr_decay per passed milestone.
+
+    With the reference recipe: 0.02, 0.04, 0.06, 0.08, 0.1 (e 0..4); 0.1 until 159;
+    0.001 for 160..179; 0.00001 for 180..199.
+    """
+    base, warmup = train_cfg["lr"], train_cfg["warmup_epochs"]
+    if epoch < warmup:
+        return base * (epoch + 1) / warmup
+    decays = sum(epoch >= m for m in milestones(train_cfg))
+    return base * train_cfg["lr_decay"] ** decays
+
+
+def defer_epoch(cfg):
+    """First epoch with re-balancing on: 0, or method.defer_epoch, else the first LR decay."""
+    method = cfg["method"]
+    if method["schedule"] == "start":
+        return 0
+    if method["defer_epoch"] is not None:
+        return method["defer_epoch"]
+    ms = milestones(cfg["train"])
+    if not ms:
+        raise BenchError("a deferred schedule needs an LR milestone or method.defer_epoch; set one of them")
+    return ms[0]

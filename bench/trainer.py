@@ -1,0 +1,200 @@
+"""One run: train a model with a method on a long-tailed dataset, evaluate, checkpoint, resume.
+
+Every epoch draws its randomness (order, crops, flips) from a generator seeded by
+(seed, epoch), and a checkpoint is written after every epoch, so a run killed at any
+point and started again ends with the same numbers as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench import results
+from bench.augment import BatchAugment
+from bench.errors import BenchError
+from bench.evaluate import accuracy_metrics, predict, shot_groups
+from bench.methods.losses import build_loss
+from bench.methods.samplers import epoch_order
+from bench.methods.weights import class_weights
+from bench.models import build_model, resolve_head
+from bench.schedule import defer_epoch, learning_rate
+
+
+def resolve_device(name):
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchError(f"device {name!r} was asked for but no CUDA GPU is available; use --device cpu (or auto)")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise BenchError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+
+
+def epoch_generator(seed, epoch):
+    state = np.random.SeedSequence([seed, epoch]).generate_state(2, dtype=np.uint64)
+    return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
+
+
+def load_checkpoint(path, device):
+    """The checkpoint dict, or None if absent; a damaged one is reported and ignored."""
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # truncated or corrupt: start over rather than load garbage
+        print(f"warning: checkpoint {path} is unreadable ({type(exc).__name__}); starting this run over")
+        return None
+
+
+def train_run(cfg, data, run_dir, progress=True):
+    """Train and evaluate one run in `run_dir`; returns the result dict (also written to result.json)."""
+    run_dir = Path(run_dir)
+    device = resolve_device(cfg["run"]["device"])
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    t_cfg, m_cfg, e_cfg = cfg["train"], cfg["method"], cfg["eval"]
+    seed, epochs = t_cfg["seed"], t_cfg["epochs"]
+    counts = data.train_counts
+    switch = defer_epoch(cfg)
+
+    torch.manual_seed(seed)
+    model = build_model(cfg, data.in_channels, data.num_classes).to(device)
+    criterion = build_loss(m_cfg, counts).to(device)
+    weights = class_weights(m_cfg["weights"], counts, m_cfg["beta"])
+    weights = None if weights is None else weights.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=t_cfg["lr"], momentum=t_cfg["momentum"],
+                                weight_decay=t_cfg["weight_decay"], nesterov=t_cfg["nesterov"])
+    augment = BatchAugment(data.mean, data.std, cfg["augment"]["crop_padding"], cfg["augment"]["flip"], device)
+    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
+    test_x, test_y = data.test_x.to(device), data.test_y
+
+    state = {"epoch": -1, "best": None, "history": [], "train_seconds": 0.0, "images_seen": 0}
+    ckpt_path = run_dir / results.CHECKPOINT
+    ckpt = load_checkpoint(ckpt_path, device)
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        state = ckpt["state"]
+        print(f"resuming {run_dir.name} after epoch {state['epoch'] + 1}/{epochs}")
+    results.write_metrics(run_dir, state["history"])  # drops lines written after the checkpoint
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=epochs, initial=state["epoch"] + 1, desc=f"{m_cfg['name']}/{cfg['dataset']['name']}"
+                   f"/s{seed}", unit="ep", leave=False, dynamic_ncols=True)
+    last_eval = None
+    try:
+        for epoch in range(state["epoch"] + 1, epochs):
+            lr = learning_rate(epoch, t_cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            rebalance = epoch >= switch
+            criterion.weight = weights if rebalance else None
+            sampler = m_cfg["sampler"] if rebalance else "instance"
+            gen = epoch_generator(seed, epoch)
+            order = epoch_order(sampler, data.train_y, counts, m_cfg["beta"], gen)
+
+            model.train()
+            start = time.perf_counter()
+            loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+            correct = torch.zeros((), device=device, dtype=torch.int64)
+            for batch in order.split(t_cfg["batch_size"]):
+                batch = batch.to(device)
+                images, labels = augment.train(train_x[batch], gen), train_y[batch]
+                logits = model(images)
+                loss = criterion(logits, labels)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                loss_sum += loss.detach().double() * len(batch)
+                correct += (logits.detach().argmax(1) == labels).sum()
+            train_loss = loss_sum.item() / len(order)
+            state["train_seconds"] += time.perf_counter() - start
+            state["images_seen"] += len(order)
+            if not math.isfinite(train_loss):
+                reason = f"training loss became {train_loss} in epoch {epoch}"
+                return build_result(cfg, data, device, state, last_eval, run_dir, status="failed", error=reason)
+
+            line = {"epoch": epoch, "lr": lr, "rebalancing": rebalance, "train_loss": train_loss,
+                    "train_acc": 100.0 * correct.item() / len(order)}
+            if (epoch + 1) % e_cfg["every"] == 0 or epoch == epochs - 1:
+                logits = predict(model, test_x, augment, e_cfg["batch_size"])
+                last_eval = {"epoch": epoch, **accuracy_metrics(logits, test_y, counts, e_cfg["many_above"],
+                                                                 e_cfg["few_below"])}
+                line.update({k: v for k, v in last_eval.items() if k != "epoch"})
+                if state["best"] is None or last_eval["top1"] > state["best"]["top1"]:
+                    state["best"] = last_eval
+                state["history"].append(line)
+            state["epoch"] = epoch
+            results.write_metrics(run_dir, state["history"])
+            results.atomic_write_bytes(ckpt_path, _serialize(
+                {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}))
+            if bar is not None:
+                bar.update(1)
+                post = {"loss": f"{train_loss:.3f}", "lr": f"{lr:.3g}"}
+                if "top1" in line:
+                    post["test"] = f"{line['top1']:.1f}"
+                bar.set_postfix(post)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    if last_eval is None:  # resumed after the final epoch was checkpointed but before result.json
+        last_eval = next(h for h in reversed(state["history"]))
+        last_eval = {k: last_eval[k] for k in ("epoch", "top1", "top5", "many", "medium", "few", "per_class_acc")}
+    return build_result(cfg, data, device, state, last_eval, run_dir)
+
+
+def _serialize(obj):
+    import io
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def build_result(cfg, data, device, state, last, run_dir, status="done", error=None):
+    e_cfg = cfg["eval"]
+    groups = shot_groups(data.train_counts, e_cfg["many_above"], e_cfg["few_below"])
+    keys = ("epoch", "top1", "top5", "many", "medium", "few", "per_class_acc")
+    seconds = state["train_seconds"]
+    result = {
+        "run_id": Path(run_dir).name,
+        "status": status,
+        "method": cfg["method"]["name"],
+        "dataset": cfg["dataset"]["name"],
+        "seed": cfg["train"]["seed"],
+        "head": resolve_head(cfg["method"]),
+        "train_class_counts": data.train_counts,
+        "test_class_counts": data.test_counts,
+        "class_names": data.class_names,
+        "data": {
+            "data_seed": cfg["dataset"]["data_seed"],
+            "imbalance_ratio": cfg["dataset"]["imbalance_ratio"],
+            "profile": cfg["dataset"]["profile"],
+            "train_indices_sha256": data.train_indices_sha256,
+        },
+        "shot_rule": {"many_above": e_cfg["many_above"], "few_below": e_cfg["few_below"],
+                      "group_sizes": {g: len(c) for g, c in groups.items()}},
+        "last": {k: last[k] for k in keys} if last else None,
+        "best": {**{k: state["best"][k] for k in keys}, "selected_on": "test"} if state["best"] else None,
+        "config": cfg,
+        "env": results.environment(device),
+        "timing": {
+            "train_seconds": seconds,
+            "train_images_per_second": state["images_seen"] / seconds if seconds > 0 else None,
+        },
+    }
+    if error:
+        result["error"] = error
+    results.write_json(Path(run_dir) / results.RESULT, result)
+    return result
