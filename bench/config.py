@@ -259,6 +259,7 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     """Build and validate the full config of one run. Raises BenchError on bad input."""
     from bench.datasets.registry import DATASETS
     from bench.methods.registry import METHODS
+    from bench.models.registry import MODELS
 
     m = METHODS.get_or_fail(method)
     d = DATASETS.get_or_fail(dataset)
@@ -280,7 +281,9 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
         if key in ("method.name", "dataset.name", "train.seed"):
             raise BenchError(f"set {key} with --methods / --datasets / --seeds, not --set")
         set_key(cfg, key, value, f"--set {item}")
-    return validate(cfg)
+    validate(cfg)
+    MODELS.get_or_fail(cfg["model"]["name"])
+    return cfg
 
 
 def experiment_part(cfg):

@@ -29,10 +29,17 @@ def download(url, root, filename, md5, dataset, where):
     """Download and extract an archive with torchvision; one clear error if that fails."""
     from torchvision.datasets.utils import download_and_extract_archive
 
-    Path(root).mkdir(parents=True, exist_ok=True)
+    root = Path(root)
+    created = [p for p in (root, *root.parents) if not p.exists()]
+    root.mkdir(parents=True, exist_ok=True)
     try:
         download_and_extract_archive(url, download_root=str(root), filename=filename, md5=md5)
     except Exception as exc:  # no network, proxy, disk full: the user needs the same advice
+        for folder in created:  # leave no empty folders behind
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise BenchError(
             f"{dataset} files are not in {where} and downloading them failed ({reason}); "

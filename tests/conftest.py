@@ -1,0 +1,93 @@
+"""Generated fixtures in the real on-disk formats (CIFAR python pickles, Fashion-MNIST IDX)."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def write_cifar(root, which="cifar10", per_class_train=100, per_class_test=10, seed=0, bytes_keys_batch=1):
+    """Write a CIFAR-10/100 python-version folder with random images, labels in random file order."""
+    rng = np.random.RandomState(seed)
+    num_classes = 10 if which == "cifar10" else 100
+    label_key = "labels" if which == "cifar10" else "fine_labels"
+    folder = Path(root) / ("cifar-10-batches-py" if which == "cifar10" else "cifar-100-python")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def split(per_class):
+        labels = rng.permutation(np.repeat(np.arange(num_classes), per_class))
+        data = rng.randint(0, 256, size=(len(labels), 3072), dtype=np.uint8)
+        return data, labels
+
+    def dump(name, data, labels, use_bytes=False):
+        entry = {"data": data, label_key: labels.tolist(), "batch_label": name}
+        if which == "cifar100":
+            entry["coarse_labels"] = (labels // 5).tolist()
+        if use_bytes:
+            entry = {k.encode(): v for k, v in entry.items()}
+        with open(folder / name, "wb") as f:
+            pickle.dump(entry, f)
+
+    train_data, train_labels = split(per_class_train)
+    test_data, test_labels = split(per_class_test)
+    if which == "cifar10":
+        for i, idx in enumerate(np.array_split(np.arange(len(train_labels)), 5), start=1):
+            dump(f"data_batch_{i}", train_data[idx], train_labels[idx], use_bytes=(i == bytes_keys_batch))
+        dump("test_batch", test_data, test_labels)
+        meta_name, meta = "batches.meta", {"label_names": [f"class{c}" for c in range(10)]}
+    else:
+        dump("train", train_data, train_labels)
+        dump("test", test_data, test_labels)
+        meta_name, meta = "meta", {"fine_label_names": [f"fine{c}" for c in range(100)],
+                                   "coarse_label_names": [f"coarse{c}" for c in range(20)]}
+    with open(folder / meta_name, "wb") as f:
+        pickle.dump(meta, f)
+    return folder, train_labels, test_labels
+
+
+def write_idx(path, array, gz=True):
+    array = np.asarray(array, dtype=np.uint8)
+    if array.ndim == 3:
+        header = struct.pack(">IIII", 0x00000803, *array.shape)
+    else:
+        header = struct.pack(">II", 0x00000801, len(array))
+    raw = header + array.tobytes()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(gzip.compress(raw) if gz else raw)
+
+
+def write_fashion_mnist(folder, per_class_train=100, per_class_test=10, seed=0, gz=True):
+    rng = np.random.RandomState(seed)
+    ext = ".gz" if gz else ""
+    for prefix, per_class in (("train", per_class_train), ("t10k", per_class_test)):
+        labels = rng.permutation(np.repeat(np.arange(10), per_class))
+        images = rng.randint(0, 256, size=(len(labels), 28, 28), dtype=np.uint8)
+        write_idx(Path(folder) / f"{prefix}-images-idx3-ubyte{ext}", images, gz)
+        write_idx(Path(folder) / f"{prefix}-labels-idx1-ubyte{ext}", labels, gz)
+    return Path(folder)
+
+
+@pytest.fixture(scope="session")
+def cifar_root(tmp_path_factory):
+    """A data root with CIFAR-10 (100/class train, 10/class test) and CIFAR-100 (10/class, 2/class)."""
+    root = tmp_path_factory.mktemp("data")
+    write_cifar(root, "cifar10", per_class_train=100, per_class_test=10)
+    write_cifar(root, "cifar100", per_class_train=10, per_class_test=2, seed=1)
+    return root
+
+
+@pytest.fixture(scope="session")
+def fmnist_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fmnist")
+    write_fashion_mnist(root / "FashionMNIST" / "raw")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _no_bench_data_env(monkeypatch):
+    monkeypatch.delenv("BENCH_DATA", raising=False)
