@@ -147,7 +147,17 @@ def _type_ok(value, types):
 def _type_name(types):
     names = {bool: "true/false", int: "an integer", float: "a number", str: "a string",
              list: "a list", type(None): "null"}
-    return " or ".join(names[t] for t in types if t is not float or int not in types)
+    return " or ".join(names[t] for t in types if not (t is int and float in types))
+
+
+def _coerce(value, types):
+    """YAML 1.1 reads '1e-4' as a string; accept it where a number is expected."""
+    if isinstance(value, str) and float in types:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def set_key(cfg, key, value, source):
@@ -225,6 +235,10 @@ def load_preset(name):
 def validate(cfg):
     for key, value in flatten(cfg).items():
         types = _allowed_types(key)
+        raw, value = value, _coerce(value, types)
+        if value is not raw:
+            section, leaf = key.split(".")
+            cfg[section][leaf] = value
         if not _type_ok(value, types):
             raise BenchError(f"config key {key} must be {_type_name(types)}, got {value!r}")
         if key in CHOICES and value not in CHOICES[key]:

@@ -95,3 +95,14 @@ def test_run_name_is_readable_and_hashes_the_experiment():
     assert config.run_name(c) != name
     d = config.resolve("ldam_drw", "cifar10_lt", 1, sets=["dataset.imbalance_ratio=10", "dataset.profile=step"])
     assert config.run_name(d).startswith("cifar10_lt-step10-ds0__")
+
+
+def test_exponent_numbers_are_numbers(tmp_path):
+    # YAML 1.1 reads 1e-3 as a string; bench accepts it wherever a number is expected
+    cfg = config.resolve("erm", "cifar10_lt", 0, sets=["train.lr=1e-3", "train.weight_decay=5e-4"])
+    assert cfg["train"]["lr"] == 0.001 and cfg["train"]["weight_decay"] == 0.0005
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  weight_decay: 1e-4\n")
+    assert config.resolve("erm", "cifar10_lt", 0, config_files=[path])["train"]["weight_decay"] == 1e-4
+    with pytest.raises(BenchError, match="train.lr must be a number, got 'fast'"):
+        config.resolve("erm", "cifar10_lt", 0, sets=["train.lr=fast"])

@@ -1,6 +1,7 @@
 """`bench run` end to end on generated CIFAR / Fashion-MNIST files: results, skip, resume, errors."""
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -226,3 +227,15 @@ def test_list_and_help_do_not_import_torch():
     first, *rest = proc.stdout.splitlines()
     assert first == "False"
     assert [line.split()[0] for line in rest if line.strip()] == ALL_METHODS
+
+
+def test_diverged_run_is_failed_with_reason_and_others_go_on(cifar_root, tmp_path, capsys):
+    out = tmp_path / "r"
+    rc = run_cli(cifar_root, out, "erm", epochs=2, seeds="0,1", extra=["train.lr=1e12", "train.warmup_epochs=0"])
+    assert rc == 1
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("*/result.json"))]
+    assert [r["seed"] for r in results] == [0, 1]  # the second run still ran
+    for r in results:
+        assert r["status"] == "failed"
+        assert re.fullmatch(r"training loss became (nan|inf|-inf) in epoch [01]", r["error"]), r["error"]
+    assert "FAILED" in capsys.readouterr().out
