@@ -140,7 +140,7 @@ def train_run(cfg, data, run_dir, progress=True):
                 {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}))
             if bar is not None:
                 bar.update(1)
-                post = {"loss": f"{train_loss:.3f}", "lr": f"{lr:.3g}"}
+                post = {"loss": f"{train_loss:.3f}", "acc": f"{line['train_acc']:.1f}", "lr": f"{lr:.3g}"}
                 if "top1" in line:
                     post["test"] = f"{line['top1']:.1f}"
                 bar.set_postfix(post)

@@ -99,7 +99,7 @@ def test_missing_cifar_download_failure_is_one_clear_error(tmp_path, monkeypatch
         raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
 
     monkeypatch.setattr(tvu, "download_and_extract_archive", offline)
-    with pytest.raises(BenchError, match="downloading them failed .*put the files there"):
+    with pytest.raises(BenchError, match=r"downloading them failed .*put the python-version files \(train, test, from cifar-100-python.tar.gz\) there"):
         read_cifar(tmp_path, "cifar100")
 
 

@@ -48,7 +48,7 @@ class LongTailData:
 def data_root(cfg):
     """--data-root / dataset.root, else $BENCH_DATA, else ./data."""
     root = cfg["dataset"]["root"] or os.environ.get("BENCH_DATA") or "data"
-    return Path(root).expanduser()
+    return Path(root).expanduser().absolute()
 
 
 def make_long_tail(name, num_classes, train_x, train_y, test_x, test_y, mean, std, cfg, class_names=()):

@@ -94,7 +94,8 @@ def read_cifar(root, which, verify=True, allow_download=True):
                 f"files there (the folder {spec['folder']} from {spec['archive'][0]}), or point --data-root "
                 "(or $BENCH_DATA) at the folder that holds it"
             )
-        download(spec["url"], root, *spec["archive"], spec["title"], folder)
+        download(spec["url"], root, *spec["archive"], spec["title"], folder,
+                 f"the python-version files ({', '.join(needed)}, from {spec['archive'][0]})")
     train_x, train_y = _read_batches(folder, spec["train"], spec["label_key"], verify, spec["title"])
     test_x, test_y = _read_batches(folder, spec["test"], spec["label_key"], verify, spec["title"])
     names = []

@@ -87,7 +87,8 @@ def read_fashion_mnist(root, allow_download=True):
         from torchvision.datasets import FashionMNIST
 
         for filename, md5 in FashionMNIST.resources:
-            download(FashionMNIST.mirrors[0] + filename, where, filename, md5, "Fashion-MNIST", where)
+            download(FashionMNIST.mirrors[0] + filename, where, filename, md5, "Fashion-MNIST", where,
+                     f"the IDX files ({', '.join(s + '.gz' for s in FILES)})")
         paths = find_files(root)
     train_x, train_y, test_x, test_y = (read_idx(p) for p in paths)
     for x, y, split in ((train_x, train_y, "train"), (test_x, test_y, "t10k")):

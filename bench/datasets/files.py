@@ -25,7 +25,7 @@ def check_md5(path, expected, dataset):
         )
 
 
-def download(url, root, filename, md5, dataset, where):
+def download(url, root, filename, md5, dataset, where, files):
     """Download and extract an archive with torchvision; one clear error if that fails."""
     from torchvision.datasets.utils import download_and_extract_archive
 
@@ -43,5 +43,5 @@ def download(url, root, filename, md5, dataset, where):
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise BenchError(
             f"{dataset} files are not in {where} and downloading them failed ({reason}); "
-            f"put the files there, or point --data-root (or $BENCH_DATA) at the folder that holds them"
+            f"put {files} there, or point --data-root (or $BENCH_DATA) at the folder that holds them"
         ) from None
