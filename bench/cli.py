@@ -12,6 +12,7 @@ EPILOG = """examples:
   bench run --methods erm,ldam_drw --datasets fashion_mnist_lt --preset quick
   bench run --methods ldam_drw --datasets cifar100_lt --seeds 0,1,2 --set dataset.imbalance_ratio=10
   bench list methods
+  bench report results/ --out paper/ --latex --csv --plots --compare paper
 """
 
 
@@ -58,6 +59,20 @@ def build_parser():
     run.add_argument("--out", default="results", help="results folder (default: results)")
     run.add_argument("--force", action="store_true", help="re-run runs that are already done")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    rep = sub.add_parser("report", help="tables, LaTeX, CSV and plots from result folders")
+    rep.add_argument("folders", nargs="+", help="result folders (several are merged)")
+    rep.add_argument("--out", help="write tables.md (and the files asked for below) into this folder")
+    rep.add_argument("--latex", action="store_true", help="booktabs LaTeX tables, one .tex per table")
+    rep.add_argument("--csv", action="store_true", help="tidy CSV: one row per method x setting x metric")
+    rep.add_argument("--plots", action="store_true", help="per-class, shot-group and learning-curve plots")
+    rep.add_argument("--confusion", action="append", default=[], metavar="RUN_DIR",
+                     help="confusion-matrix heatmap of one finished run; repeatable")
+    rep.add_argument("--compare", choices=["paper"], help="published LDAM-DRW paper numbers beside ours")
+    rep.add_argument("--select", choices=["last", "best"], default="last",
+                     help="last epoch (default) or best epoch, which is selected on the test set")
+    rep.add_argument("--metric", choices=["accuracy", "error"], default="accuracy",
+                     help="accuracy (default) or error = 100 - accuracy, the paper's convention")
 
     lst = sub.add_parser("list", help="list methods, datasets, models, presets or config keys")
     lst.add_argument("what", choices=["methods", "datasets", "models", "presets", "keys"])
@@ -115,6 +130,12 @@ def main(argv=None):
     try:
         if args.command == "list":
             return cmd_list(args.what)
+        if args.command == "report":
+            from bench.report.build import report
+
+            report(args.folders, args.out, args.latex, args.csv, args.plots, args.compare, args.select,
+                   args.metric, args.confusion)
+            return 0
         return cmd_run(args)
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)

@@ -4,6 +4,7 @@
     config.yaml      the resolved config
     metrics.jsonl    one line per evaluated epoch
     checkpoint.pt    resumable state (model, optimizer, epoch, best, history)
+    predictions.npz  last-epoch test predictions and labels
     result.json      written last; status "done" or "failed"
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import yaml
 
 RESULT, METRICS, CONFIG, CHECKPOINT = "result.json", "metrics.jsonl", "config.yaml", "checkpoint.pt"
+PREDICTIONS = "predictions.npz"
 
 
 def _umask():
@@ -61,6 +63,18 @@ def write_config(run_dir, cfg):
 
 def write_metrics(run_dir, history):
     atomic_write_text(Path(run_dir) / METRICS, "".join(json.dumps(h) + "\n" for h in history))
+
+
+def write_predictions(run_dir, predictions, labels):
+    """Last-epoch test predictions and labels as int32 arrays (read with allow_pickle=False)."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, predictions=np.asarray(predictions, dtype=np.int32),
+                        labels=np.asarray(labels, dtype=np.int32))
+    atomic_write_bytes(Path(run_dir) / PREDICTIONS, buf.getvalue())
 
 
 def read_result(run_dir):

@@ -131,6 +131,8 @@ def train_run(cfg, data, run_dir, progress=True):
                 last_eval = {"epoch": epoch, **accuracy_metrics(logits, test_y, counts, e_cfg["many_above"],
                                                                  e_cfg["few_below"])}
                 line.update({k: v for k, v in last_eval.items() if k != "epoch"})
+                if epoch == epochs - 1:  # final predictions, for confusion matrices
+                    results.write_predictions(run_dir, logits.argmax(1), test_y)
                 if state["best"] is None or last_eval["top1"] > state["best"]["top1"]:
                     state["best"] = last_eval
                 state["history"].append(line)

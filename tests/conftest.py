@@ -11,17 +11,26 @@ import numpy as np
 import pytest
 
 
-def write_cifar(root, which="cifar10", per_class_train=100, per_class_test=10, seed=0, bytes_keys_batch=1):
-    """Write a CIFAR-10/100 python-version folder with random images, labels in random file order."""
+def write_cifar(root, which="cifar10", per_class_train=100, per_class_test=10, seed=0, bytes_keys_batch=1,
+                learnable=False):
+    """Write a CIFAR-10/100 python-version folder with random images, labels in random file order.
+
+    learnable=True draws each image around a class-specific pattern, so a model can learn the classes.
+    """
     rng = np.random.RandomState(seed)
     num_classes = 10 if which == "cifar10" else 100
     label_key = "labels" if which == "cifar10" else "fine_labels"
     folder = Path(root) / ("cifar-10-batches-py" if which == "cifar10" else "cifar-100-python")
     folder.mkdir(parents=True, exist_ok=True)
 
+    patterns = np.random.RandomState(seed + 1000).randint(0, 256, size=(num_classes, 3072)).astype(np.float64)
+
     def split(per_class):
         labels = rng.permutation(np.repeat(np.arange(num_classes), per_class))
         data = rng.randint(0, 256, size=(len(labels), 3072), dtype=np.uint8)
+        if learnable:
+            noise = data.astype(np.float64)
+            data = np.clip(0.5 * patterns[labels] + 0.5 * noise, 0, 255).astype(np.uint8)
         return data, labels
 
     def dump(name, data, labels, use_bytes=False):

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -57,8 +58,15 @@ def check_result(result, run_dir, epochs, num_classes):
     assert set(result["env"]) >= {"python", "torch", "git_sha", "host", "device"}
     assert result["timing"]["train_seconds"] > 0 and result["timing"]["train_images_per_second"] > 0
     assert result["config"]["method"]["name"] == result["method"]
-    assert {p.name for p in run_dir.iterdir()} == {"config.yaml", "metrics.jsonl", "checkpoint.pt", "result.json"}
+    assert {p.name for p in run_dir.iterdir()} == {"config.yaml", "metrics.jsonl", "checkpoint.pt", "result.json",
+                                                    "predictions.npz"}
     assert [m["epoch"] for m in metrics(run_dir)] == list(range(epochs))
+    with np.load(run_dir / "predictions.npz", allow_pickle=False) as saved:
+        labels, predictions = saved["labels"], saved["predictions"]
+    assert np.bincount(labels, minlength=num_classes).tolist() == result["test_class_counts"]
+    hits = np.bincount(labels[predictions == labels], minlength=num_classes)
+    assert (100 * hits / np.maximum(np.bincount(labels, minlength=num_classes), 1)).tolist() == pytest.approx(
+        result["last"]["per_class_acc"])
 
 
 @pytest.mark.parametrize("dataset,num_classes,extra", [

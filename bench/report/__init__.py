@@ -1,0 +1,1 @@
+"""`bench report`: aggregate run folders into tables (Markdown, CSV, LaTeX), plots and a paper comparison."""

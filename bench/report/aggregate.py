@@ -1,0 +1,99 @@
+"""Across-seed statistics per (dataset setting, method variant), and why a cell is missing."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from bench.report.collect import METRICS, variant_labels
+
+
+@dataclass
+class Stat:
+    mean: float
+    std: float  # sample standard deviation (ddof 1); nan for one seed
+    n: int
+    ci95: float  # half-width of the 95% Student-t interval; nan for one seed
+
+
+@dataclass
+class Cell:
+    setting: tuple
+    label: str
+    method: str
+    stats: dict = field(default_factory=dict)  # metric -> Stat, or None for an empty shot group
+    seeds_done: list = field(default_factory=list)
+    failed: list = field(default_factory=list)  # (run_dir, first line of the error)
+    incomplete: list = field(default_factory=list)  # run dirs without a result
+    group_sizes: dict = field(default_factory=dict)
+    runs: list = field(default_factory=list)
+
+    @property
+    def n_done(self):
+        return len(self.seeds_done)
+
+    @property
+    def n_attempted(self):
+        return self.n_done + len(self.failed) + len(self.incomplete)
+
+
+def t_quantile(n):
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, n - 1))
+
+
+def metric_value(block, metric, as_error):
+    value = block.get(metric)
+    if value is None:
+        return math.nan
+    return 100.0 - value if as_error else value
+
+
+def aggregate(runs, select="last", as_error=False):
+    """{(setting, label): Cell} over all runs; values from the last (or test-selected best) epoch."""
+    labels = variant_labels(runs)
+    cells, rows = {}, []
+    for run in runs:
+        label = labels[(run.method, run.variant)]
+        key = (run.setting, label)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Cell(run.setting, label, run.method)
+        cell.runs.append(run)
+        if run.status == "failed":
+            cell.failed.append((run.run_dir, run.error))
+        elif run.status == "incomplete":
+            cell.incomplete.append(run.run_dir)
+        else:
+            block = run.result.get(select) or {}
+            cell.seeds_done.append(run.seed)
+            cell.group_sizes = run.result.get("shot_rule", {}).get("group_sizes", cell.group_sizes)
+            for metric in METRICS:
+                rows.append((key, metric, metric_value(block, metric, as_error)))
+    if rows:
+        frame = pd.DataFrame(rows, columns=["key", "metric", "value"])
+        grouped = frame.groupby(["key", "metric"], sort=False)["value"]
+        stats = grouped.agg(["mean", "std", "count", "size"])
+        for (key, metric), row in stats.iterrows():
+            if row["count"] == 0:  # an empty shot group: no accuracy, never 0
+                cells[key].stats[metric] = None
+                continue
+            n = int(row["count"])
+            std = float(row["std"]) if n > 1 else math.nan
+            ci = t_quantile(n) * std / math.sqrt(n) if n > 1 else math.nan
+            cells[key].stats[metric] = Stat(float(row["mean"]), std, n, ci)
+    return cells
+
+
+def settings_and_labels(cells):
+    """Settings (sorted) and method labels (in registry order, then alphabetical)."""
+    from bench.methods.registry import METHODS
+
+    order = {name: i for i, name in enumerate(METHODS)}
+    settings = sorted({c.setting for c in cells.values()}, key=lambda s: (s[0], s[1], s[2], s[3]))
+    labels = sorted({(c.method, c.label) for c in cells.values()},
+                    key=lambda ml: (order.get(ml[0], len(order)), ml[1]))
+    return settings, [label for _, label in labels]

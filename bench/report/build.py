@@ -1,0 +1,79 @@
+"""`bench report`: read runs, print Markdown tables, optionally write LaTeX, CSV and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.report.aggregate import aggregate, settings_and_labels
+from bench.report.collect import collect
+from bench.report.tables import main_table, shot_table, tidy_rows, to_latex, to_markdown
+from bench.results import atomic_write_text
+
+
+def build_tables(cells, select="last", as_error=False, compare=None):
+    settings, labels = settings_and_labels(cells)
+    tables = [main_table(cells, settings, labels, select, as_error)]
+    tables += [shot_table(cells, s, labels, select, as_error) for s in settings]
+    if compare == "paper":
+        from bench.report.paper import compare_table
+
+        tables.append(compare_table(cells, settings, labels, select))
+    return tables, settings, labels
+
+
+def summary(runs, folders):
+    counts = {s: sum(r.status == s for r in runs) for s in ("done", "failed", "incomplete")}
+    return (f"{len(runs)} runs in {', '.join(str(f) for f in folders)}: {counts['done']} done, "
+            f"{counts['failed']} failed, {counts['incomplete']} without a result yet")
+
+
+def report(folders, out=None, latex=False, csv=False, plots=False, compare=None, select="last",
+           metric="accuracy", confusion=()):
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise BenchError(f"results folder {folder} does not exist; pass the folder given to `bench run --out`")
+    if (latex or csv or plots or confusion) and out is None:
+        raise BenchError("--latex, --csv, --plots and --confusion write files: pass --out DIR")
+    runs = collect(folders)
+    if not runs:
+        raise BenchError(f"no runs found under {', '.join(map(str, folders))}; pass the folder given to "
+                         "`bench run --out`")
+    as_error = metric == "error"
+    cells = aggregate(runs, select, as_error)
+    tables, settings, labels = build_tables(cells, select, as_error, compare)
+    markdown = summary(runs, folders) + "\n\n" + "\n".join(to_markdown(t) for t in tables)
+    print(markdown)
+    if out is None:
+        return tables
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "tables.md"]
+    atomic_write_text(out / "tables.md", markdown)
+    if latex:
+        for table in (t for t in tables if t.rows and len(t.columns) > 1):
+            atomic_write_text(out / f"{table.name}.tex", to_latex(table))
+            written.append(out / f"{table.name}.tex")
+    if csv:
+        import pandas as pd
+
+        frame = pd.DataFrame(tidy_rows(cells, select, as_error))
+        for column in ("data_seed", "n", "n_failed", "n_incomplete", "group_size"):
+            frame[column] = frame[column].astype("Int64")
+        atomic_write_text(out / "results.csv", frame.to_csv(index=False))
+        written.append(out / "results.csv")
+    if plots:
+        from bench.report import plots as figures
+        from bench.report.tables import _slug
+
+        for setting in settings:
+            slug = _slug(setting)
+            written += figures.per_class_plot(cells, setting, labels, select, out, f"plot_per_class_{slug}")
+            written += figures.shot_bars(cells, setting, labels, select, out, f"plot_shots_{slug}")
+            written += figures.curves(cells, setting, labels, out, f"plot_curves_{slug}")
+    for run_dir in confusion:
+        from bench.report import plots as figures
+
+        written += figures.confusion(run_dir, out)
+    print(f"wrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
+    return tables

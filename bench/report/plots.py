@@ -1,0 +1,156 @@
+"""Figures (PNG and PDF): per-class accuracy vs class size, shot-group bars, learning curves, confusion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench import results
+from bench.report.collect import setting_label
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
+    return plt, sns
+
+
+def _save(fig, out, stem):
+    paths = []
+    for ext in ("png", "pdf"):
+        path = Path(out) / f"{stem}.{ext}"
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+        paths.append(path)
+    return paths
+
+
+def _done_runs(cells, setting, labels):
+    for label in labels:
+        cell = cells.get((setting, label))
+        for run in (cell.runs if cell else []):
+            if run.status == "done":
+                yield label, run
+
+
+def _suffix(select):
+    return "last epoch" if select == "last" else "best epoch (selected on the test set)"
+
+
+def per_class_plot(cells, setting, labels, select, out, stem):
+    plt, sns = _pyplot()
+    rows = []
+    for label, run in _done_runs(cells, setting, labels):
+        block = run.result.get(select) or {}
+        for cls, (count, acc) in enumerate(zip(run.result["train_class_counts"], block.get("per_class_acc", []))):
+            if acc is not None:
+                rows.append({"method": label, "seed": run.seed, "class": cls, "train images": count,
+                             "test accuracy (%)": acc})
+    if not rows:
+        return []
+    frame = pd.DataFrame(rows)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    sns.lineplot(frame, x="train images", y="test accuracy (%)", hue="method", style="method", markers=True,
+                 dashes=False, errorbar="sd", ax=ax)
+    ax.set_xscale("log")
+    ax.set_ylim(-2, 102)
+    ax.set_xlabel("training images of the class (log scale)")
+    ax.set_title(f"{setting_label(setting)}: per-class test accuracy vs training images\n"
+                 f"({_suffix(select)}; line = mean over seeds and classes of that size, band = ± 1 sd)")
+    ax.legend(title="method", fontsize="small")
+    paths = _save(fig, out, stem)
+    plt.close(fig)
+    return paths
+
+
+def shot_bars(cells, setting, labels, select, out, stem):
+    plt, sns = _pyplot()
+    rows, sizes = [], {}
+    for label, run in _done_runs(cells, setting, labels):
+        block = run.result.get(select) or {}
+        sizes = run.result.get("shot_rule", {}).get("group_sizes", sizes)
+        for group in ("many", "medium", "few"):
+            rows.append({"method": label, "seed": run.seed, "group": group, "accuracy": block.get(group)})
+    if not rows:
+        return []
+    frame = pd.DataFrame(rows)
+    names = {g: f"{g}\n({sizes.get(g, '?')} classes)" + ("\nn/a: no class" if sizes.get(g) == 0 else "")
+             for g in ("many", "medium", "few")}
+    frame["group"] = frame["group"].map(names)
+    frame["accuracy"] = frame["accuracy"].astype(float)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    sns.barplot(frame, x="group", y="accuracy", hue="method", order=list(names.values()), errorbar="sd",
+                capsize=0.1, ax=ax)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("shot group (by training images per class)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{setting_label(setting)}: accuracy by shot group\n({_suffix(select)}; bar = mean over "
+                 f"seeds, error bar = ± 1 sd)")
+    ax.legend(title="method", fontsize="small")
+    paths = _save(fig, out, stem)
+    plt.close(fig)
+    return paths
+
+
+def curves(cells, setting, labels, out, stem):
+    plt, sns = _pyplot()
+    rows = []
+    for label, run in _done_runs(cells, setting, labels):
+        try:
+            lines = (run.run_dir / results.METRICS).read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            entry = json.loads(line)
+            if entry.get("top1") is not None:
+                rows.append({"method": label, "seed": run.seed, "epoch": entry["epoch"] + 1,
+                             "test top-1 accuracy (%)": entry["top1"]})
+    if not rows:
+        return []
+    frame = pd.DataFrame(rows)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    sns.lineplot(frame, x="epoch", y="test top-1 accuracy (%)", hue="method", errorbar="sd", ax=ax)
+    ax.set_title(f"{setting_label(setting)}: test accuracy per epoch\n(line = mean over seeds, band = ± 1 sd)")
+    ax.legend(title="method", fontsize="small")
+    paths = _save(fig, out, stem)
+    plt.close(fig)
+    return paths
+
+
+def confusion(run_dir, out):
+    """Row-normalised confusion matrix (%) of one run's last-epoch test predictions."""
+    from bench.errors import BenchError
+
+    run_dir = Path(run_dir)
+    result = results.read_result(run_dir)
+    path = run_dir / results.PREDICTIONS
+    if result is None or not path.is_file():
+        raise BenchError(f"{run_dir} has no finished result with {results.PREDICTIONS}; pass a finished run folder")
+    with np.load(path, allow_pickle=False) as saved:
+        predictions, labels = saved["predictions"], saved["labels"]
+    classes = len(result["test_class_counts"])
+    matrix = np.zeros((classes, classes))
+    np.add.at(matrix, (labels, predictions), 1)
+    matrix = 100 * matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    plt, sns = _pyplot()
+    size = min(4 + classes * 0.45, 14)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    names = result.get("class_names") or [str(c) for c in range(classes)]
+    counts = result["train_class_counts"]
+    ticks = [f"{n} ({c})" for n, c in zip(names, counts)] if classes <= 30 else False
+    sns.heatmap(matrix, ax=ax, cmap="Blues", vmin=0, vmax=100, square=True, annot=classes <= 12, fmt=".0f",
+                xticklabels=ticks, yticklabels=ticks, cbar_kws={"label": "% of the true class"})
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class (training images)")
+    ax.set_title(f"{result['method']} on {result['dataset']}, seed {result['seed']}: confusion matrix, "
+                 f"last epoch\n(row-normalised; classes ordered head to tail)")
+    paths = _save(fig, out, f"confusion_{run_dir.name}")
+    plt.close(fig)
+    return paths

@@ -1,0 +1,233 @@
+"""Table models (main, per-setting shot groups, paper comparison) and their Markdown / LaTeX / CSV forms."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from bench.report.aggregate import Cell
+from bench.report.collect import METRICS, setting_label
+
+METRIC_NAMES = {"top1": "top-1", "top5": "top-5", "many": "many", "medium": "medium", "few": "few"}
+
+
+@dataclass
+class Entry:
+    text: str  # what a reader sees
+    mean: float = math.nan  # for picking the best of a column; nan when not a number
+    short: str | None = None  # a narrower text for LaTeX, where given
+
+
+@dataclass
+class Table:
+    name: str
+    title: str
+    columns: list
+    rows: list  # (label, [Entry])
+    notes: list = field(default_factory=list)
+    higher_is_better: bool = True
+
+
+def fmt_stat(stat):
+    if stat is None:
+        return Entry("n/a")
+    if math.isnan(stat.std):
+        return Entry(f"{stat.mean:.2f}", stat.mean)
+    return Entry(f"{stat.mean:.2f} ± {stat.std:.2f}", stat.mean)
+
+
+class Notes:
+    """Numbered notes; each is (text, run folders it refers to). LaTeX leaves the folders out."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, text, dirs=()):
+        item = (text, tuple(str(d) for d in dirs))
+        if item not in self.items:
+            self.items.append(item)
+        return f"[{self.items.index(item) + 1}]"
+
+
+def note_text(note, with_paths=True):
+    text, dirs = note
+    if not with_paths or not dirs:
+        return text
+    shown = ", ".join(dirs[:3]) + (f" and {len(dirs) - 3} more" if len(dirs) > 3 else "")
+    return f"{text} ({shown})"
+
+
+def cell_entry(cell, metric, expected, notes, where):
+    """The entry for one cell, with a note saying why anything is missing."""
+    if cell is None:
+        return Entry("not run")
+    if cell.n_done == 0:
+        if cell.failed:
+            reasons = sorted({err for _, err in cell.failed})
+            return Entry("failed " + notes.add(
+                f"{where}: {len(cell.failed)} run(s) failed: {'; '.join(reasons)}", [d for d, _ in cell.failed]))
+        return Entry("incomplete " + notes.add(
+            f"{where}: {len(cell.incomplete)} run(s) have no result yet (still running, or stopped: "
+            "run the same command again to resume)", cell.incomplete))
+    entry = fmt_stat(cell.stats.get(metric))
+    if cell.n_done < expected:
+        why = []
+        if cell.failed:
+            why.append(f"{len(cell.failed)} failed: {'; '.join(sorted({e for _, e in cell.failed}))}")
+        if cell.incomplete:
+            why.append(f"{len(cell.incomplete)} without a result yet")
+        if expected > cell.n_attempted:
+            why.append(f"{expected - cell.n_attempted} not run")
+        mark = notes.add(f"{where}: {cell.n_done} of {expected} seeds done ({', '.join(why)})",
+                         [d for d, _ in cell.failed] + list(cell.incomplete))
+        entry = Entry(f"{entry.text} ({cell.n_done} of {expected} seeds) {mark}", entry.mean,
+                      short=f"{entry.text} {mark}")
+    return entry
+
+
+def selection_phrase(select):
+    return "last epoch" if select == "last" else "best epoch, SELECTED ON THE TEST SET (optimistic)"
+
+
+def main_table(cells, settings, labels, select, as_error):
+    notes = Notes()
+    expected = max((c.n_attempted for c in cells.values()), default=0)
+    rows = []
+    for label in labels:
+        row = []
+        for setting in settings:
+            cell = cells.get((setting, label))
+            row.append(cell_entry(cell, "top1", expected, notes, f"{label} on {setting_label(setting)}"))
+        rows.append((label, row))
+    title = (f"Top-1 {'error' if as_error else 'accuracy'} (%), {selection_phrase(select)}; "
+             f"mean ± std over seeds")
+    return Table("main", title, ["method"] + [setting_label(s) for s in settings], rows, notes.items,
+                 higher_is_better=not as_error)
+
+
+def shot_table(cells, setting, labels, select, as_error):
+    notes = Notes()
+    present = [label for label in labels if (setting, label) in cells]
+    in_setting = [cells[(setting, label)] for label in present]
+    expected = max((c.n_attempted for c in in_setting), default=0)
+    sizes = next((c.group_sizes for c in in_setting if c.group_sizes), {})
+    columns = ["method", "overall"] + [f"{g} ({sizes[g]})" if g in sizes else g for g in ("many", "medium", "few")]
+    rows = []
+    for label in present:
+        cell = cells[(setting, label)]
+        where = f"{label} on {setting_label(setting)}"
+        rows.append((label, [cell_entry(cell, m, expected, notes, where) for m in ("top1", "many", "medium", "few")]))
+    kind = "error" if as_error else "accuracy"
+    title = (f"{setting_label(setting)}: top-1 {kind} (%) overall and by shot group (classes per group in "
+             f"brackets; many > {_rule(in_setting, 'many_above', 100)}, few < {_rule(in_setting, 'few_below', 20)} "
+             f"training images), {selection_phrase(select)}; mean ± std over seeds")
+    return Table(f"shots_{_slug(setting)}", title, columns, rows, notes.items, higher_is_better=not as_error)
+
+
+def _rule(cells, key, default):
+    for cell in cells:
+        for run in cell.runs:
+            if run.result:
+                return run.result.get("shot_rule", {}).get(key, default)
+    return default
+
+
+def _slug(setting):
+    dataset, profile, ratio, data_seed = setting
+    return f"{dataset}_{profile}{ratio:g}_ds{data_seed}".replace(".", "p")
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def to_markdown(table):
+    def esc(text):
+        return str(text).replace("|", "\\|")
+
+    if len(table.columns) < 2 or not table.rows:
+        return f"**{table.title}**\n"
+    lines = [f"**{table.title}**", "", "| " + " | ".join(esc(c) for c in table.columns) + " |",
+             "|" + "|".join(["---"] + [":-:"] * (len(table.columns) - 1)) + "|"]
+    for label, entries in table.rows:
+        lines.append("| " + " | ".join([esc(label)] + [esc(e.text) for e in entries]) + " |")
+    if table.notes:
+        lines.append("")
+        lines.extend(f"[{i}] {note_text(note)}" for i, note in enumerate(table.notes, 1))
+    return "\n".join(lines) + "\n"
+
+
+LATEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "$": r"\$",
+                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text):
+    out = "".join(LATEX_SPECIAL.get(ch, ch) for ch in str(text)).replace("<", "$<$").replace(">", "$>$")
+    return out.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("–", "--")
+
+
+def _best_means(table):
+    best = []
+    for col in range(len(table.columns) - 1):
+        means = [entries[col].mean for _, entries in table.rows if not math.isnan(entries[col].mean)]
+        if not means:
+            best.append(None)
+        else:
+            best.append(max(means) if table.higher_is_better else min(means))
+    return best
+
+
+def to_latex(table, label_prefix="tab:bench-"):
+    best = _best_means(table)
+    lines = [
+        "% generated by `bench report`; needs \\usepackage{booktabs} and \\usepackage{graphicx}",
+        "\\begin{table}[t]",
+        "\\centering",
+        f"\\caption{{{latex_escape(table.title)}}}",
+        f"\\label{{{label_prefix}{table.name.replace('_', '-')}}}",
+        "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%",  # shrink only if too wide
+        "\\begin{tabular}{l" + "c" * (len(table.columns) - 1) + "}",
+        "\\toprule",
+        " & ".join(latex_escape(c) for c in table.columns) + " \\\\",
+        "\\midrule",
+    ]
+    for label, entries in table.rows:
+        cells = [latex_escape(label)]
+        for col, entry in enumerate(entries):
+            text = latex_escape(entry.short or entry.text)
+            if best[col] is not None and not math.isnan(entry.mean) and entry.mean == best[col]:
+                number, _, rest = text.partition(" [")
+                text = f"\\textbf{{{number}}}" + (f" [{rest}" if rest else "")
+            cells.append(text)
+        lines.append(" & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}}"]
+    if table.notes:
+        lines.append("\\par\\smallskip\\footnotesize")
+        lines += [f"[{i}] {latex_escape(note_text(note, with_paths=False))}\\par"
+                  for i, note in enumerate(table.notes, 1)]
+    lines.append("\\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def tidy_rows(cells, select, as_error):
+    """One row per method x setting x metric (CSV), missing cells included with their reason."""
+    rows = []
+    for (setting, label), cell in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        dataset, profile, ratio, data_seed = setting
+        base = {"dataset": dataset, "profile": profile, "imbalance_ratio": ratio, "data_seed": data_seed,
+                "setting": setting_label(setting), "method": cell.method, "label": label, "selection": select,
+                "n_failed": len(cell.failed), "n_incomplete": len(cell.incomplete)}
+        if cell.n_done == 0:
+            note = "failed: " + "; ".join(sorted({e for _, e in cell.failed})) if cell.failed else "incomplete"
+            rows.append({**base, "metric": "top1_error" if as_error else "top1", "mean": None, "std": None,
+                         "n": 0, "ci95": None, "group_size": None, "note": note})
+            continue
+        for metric in METRICS:
+            stat = cell.stats.get(metric)
+            rows.append({**base, "metric": f"{metric}_error" if as_error else metric,
+                         "mean": None if stat is None else stat.mean,
+                         "std": None if stat is None or math.isnan(stat.std) else stat.std,
+                         "n": 0 if stat is None else stat.n,
+                         "ci95": None if stat is None or math.isnan(stat.ci95) else stat.ci95,
+                         "group_size": cell.group_sizes.get(metric),
+                         "note": "empty group" if stat is None else ""})
+    return rows
