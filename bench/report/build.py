@@ -18,7 +18,7 @@ def build_tables(cells, select="last", as_error=False, compare=None):
     if compare == "paper":
         from bench.report.paper import compare_table
 
-        tables.append(compare_table(cells, settings, labels, select))
+        tables.append(compare_table(cells, settings, labels, select, as_error))
     return tables, settings, labels
 
 

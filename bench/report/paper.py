@@ -36,7 +36,7 @@ def _paper_key(setting, numbers):
     return None
 
 
-def compare_table(cells, settings, labels, select):
+def compare_table(cells, settings, labels, select, as_error=False):
     """Rows: our methods with a paper row; columns: our settings the paper covers. Top-1 error."""
     from bench.methods.registry import METHODS
 
@@ -61,7 +61,7 @@ def compare_table(cells, settings, labels, select):
             elif stat is None:
                 row.append(Entry(f"{ours.text} / {paper:.2f}"))
             else:
-                error = 100.0 - stat.mean
+                error = stat.mean if as_error else 100.0 - stat.mean  # cells hold what --metric asked for
                 row.append(Entry(f"{error:.2f} / {paper:.2f} ({error - paper:+.2f})"))
         rows.append((f"{label} = {paper_row}", row))
     for setting in cols:

@@ -1,0 +1,197 @@
+"""`bench report` on a checked-in miniature sweep (tests/data/golden, made by tests/data/make_golden.py)."""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.report.aggregate import aggregate
+from bench.report.build import report
+from bench.report.collect import collect
+
+DATA = Path(__file__).parent / "data"
+EXPECTED = DATA / "golden_expected"
+EXP100 = ("cifar10_lt", "exp", 100.0, 0)
+STEP10 = ("cifar10_lt", "step", 10.0, 0)
+
+
+@pytest.fixture
+def golden(tmp_path, monkeypatch):
+    shutil.copytree(DATA / "golden", tmp_path / "golden")
+    monkeypatch.chdir(tmp_path)
+    return Path("golden")
+
+
+def results_of(folder, method, setting):
+    out = []
+    for path in sorted(Path(folder).glob("*/result.json")):
+        r = json.loads(path.read_text())
+        d = r["config"]["dataset"]
+        if r["method"] == method and (d["name"], d["profile"], float(d["imbalance_ratio"]), d["data_seed"]) == setting:
+            out.append(r)
+    return out
+
+
+def test_golden_markdown_and_latex(golden, capsys):
+    report([golden], out="out", latex=True, compare="paper")
+    produced = sorted(p.name for p in Path("out").iterdir())
+    assert produced == ["main.tex", "paper.tex", "shots_cifar10_lt_exp100_ds0.tex", "shots_cifar10_lt_step10_ds0.tex",
+                        "tables.md"]
+    if os.environ.get("BENCH_REGENERATE_GOLDEN"):
+        EXPECTED.mkdir(exist_ok=True)
+        for name in produced:
+            shutil.copy(Path("out") / name, EXPECTED / name)
+    for name in produced:
+        assert (Path("out") / name).read_text() == (EXPECTED / name).read_text(), name
+    assert capsys.readouterr().out.startswith((EXPECTED / "tables.md").read_text())
+
+
+def test_missing_cell_reasons(golden):
+    md = (report([golden])[0])
+    rows = {label: [e.text for e in entries] for label, entries in md.rows}
+    assert rows["reweight"] == ["failed [1]", "not run"]
+    assert rows["cb"][0] == f"{rows['cb'][0].split(' (')[0]} (2 of 3 seeds) [2]"
+    assert rows["drw"] == ["incomplete [3]", "not run"]
+    assert rows["ldam_drw"][1] == "not run"
+    notes = [text for text, _ in md.notes]
+    assert notes[0] == "reweight on cifar10_lt exp-100 ds0: 2 run(s) failed: training loss became nan in epoch 0"
+    assert notes[1] == "cb on cifar10_lt exp-100 ds0: 2 of 3 seeds done (1 not run)"
+    assert notes[2].startswith("drw on cifar10_lt exp-100 ds0: 1 run(s) have no result yet")
+    assert [Path(d).name for d in md.notes[2][1]] == [p.name for p in golden.glob("*__drw__*")]
+
+
+def test_empty_shot_group_is_na_and_sizes_in_header(golden):
+    tables = report([golden])
+    step = next(t for t in tables if t.name == "shots_cifar10_lt_step10_ds0")
+    assert step.columns == ["method", "overall", "many (5)", "medium (0)", "few (5)"]
+    assert all(entries[2].text == "n/a" for _, entries in step.rows)
+
+
+def test_mean_std_and_t_interval(golden):
+    cells = aggregate(collect([golden]))
+    erm = results_of(golden, "erm", EXP100)
+    values = [r["last"]["top1"] for r in erm]
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    stat = cells[(EXP100, "erm")].stats["top1"]
+    assert (stat.mean, stat.n) == (pytest.approx(mean), 3)
+    assert stat.std == pytest.approx(std)
+    assert stat.ci95 == pytest.approx(4.302652729749464 * std / math.sqrt(3))  # t(0.975, df=2)
+
+
+def test_ci_closed_form(tmp_path):
+    template = json.loads(next((DATA / "golden").glob("*__erm__seed0__*/result.json")).read_text())
+    for seed, top1 in enumerate((10.0, 20.0, 30.0)):
+        run = tmp_path / f"run{seed}"
+        run.mkdir()
+        result = json.loads(json.dumps(template))
+        result["config"]["train"]["seed"] = result["seed"] = seed
+        result["last"]["top1"] = top1
+        (run / "result.json").write_text(json.dumps(result))
+    stat = aggregate(collect([tmp_path]))[(EXP100, "erm")].stats["top1"]
+    assert (stat.mean, stat.std, stat.n) == (20.0, 10.0, 3)
+    assert stat.ci95 == pytest.approx(24.8413, abs=1e-4)
+    error = aggregate(collect([tmp_path]), as_error=True)[(EXP100, "erm")].stats["top1"]
+    assert (error.mean, error.std) == (80.0, 10.0)
+
+
+def test_best_vs_last(golden):
+    last = aggregate(collect([golden]), "last")[(EXP100, "ldam_drw")].stats["top1"].mean
+    best = aggregate(collect([golden]), "best")[(EXP100, "ldam_drw")].stats["top1"].mean
+    runs = results_of(golden, "ldam_drw", EXP100)
+    assert last == pytest.approx(sum(r["last"]["top1"] for r in runs) / 3)
+    assert best == pytest.approx(sum(r["best"]["top1"] for r in runs) / 3)
+    assert best > last  # these runs peaked before their last epoch
+    tables = report([golden], select="best")
+    assert all("SELECTED ON THE TEST SET" in t.title for t in tables)
+    assert all("last epoch" in t.title for t in report([golden]))
+
+
+def test_paper_comparison(golden):
+    tables = report([golden], compare="paper", metric="error")
+    paper = tables[-1]
+    assert paper.columns == ["method = paper row", "cifar10_lt exp-100 ds0 (C10 LT-100)",
+                             "cifar10_lt step-10 ds0 (C10 step-10)"]
+    rows = {label: [e.text for e in entries] for label, entries in paper.rows}
+    ours = 100 - sum(r["last"]["top1"] for r in results_of(golden, "erm", EXP100)) / 3
+    assert rows["erm = ERM"][0] == f"{ours:.2f} / 29.64 ({ours - 29.64:+.2f})"
+    assert rows["ldam_drw = LDAM-DRW"][1] == "not run / 12.19"
+    assert "reweight" not in " ".join(rows)  # the paper has no RW row
+    notes = [text for text, _ in paper.notes]
+    assert any("small_cnn for 8 epochs" in n and "not comparable" in n for n in notes)
+    assert any("selected on the test set by the reference code" in n for n in notes)
+    main_table = tables[0]
+    assert main_table.title.startswith("Top-1 error (%)")
+    erm_error = [e for label, entries in main_table.rows if label == "erm" for e in entries][0]
+    assert erm_error.mean == pytest.approx(ours)
+
+
+def test_csv_is_tidy(golden):
+    import pandas as pd
+
+    report([golden], out="out", csv=True)
+    frame = pd.read_csv("out/results.csv")
+    erm = frame[(frame.method == "erm") & (frame.profile == "exp")].set_index("metric")
+    assert list(erm.index) == ["top1", "top5", "many", "medium", "few"]
+    assert erm.loc["top1", "n"] == 3 and erm.loc["few", "group_size"] == 6
+    failed = frame[frame.method == "reweight"].iloc[0]
+    assert failed["n_failed"] == 2 and failed["note"].startswith("failed: training loss became nan")
+    medium = frame[(frame.method == "erm") & (frame.profile == "step") & (frame.metric == "medium")].iloc[0]
+    assert medium["note"] == "empty group" and pd.isna(medium["mean"])
+
+
+def test_plots_written(golden):
+    run = next(golden.glob("*__ldam_drw__seed0__*"))
+    report([golden], out="out", plots=True, confusion=[run])
+    stems = ["plot_per_class_cifar10_lt_exp100_ds0", "plot_shots_cifar10_lt_exp100_ds0",
+             "plot_curves_cifar10_lt_exp100_ds0", "plot_per_class_cifar10_lt_step10_ds0",
+             "plot_shots_cifar10_lt_step10_ds0", "plot_curves_cifar10_lt_step10_ds0", f"confusion_{run.name}"]
+    for stem in stems:
+        for ext in ("png", "pdf"):
+            path = Path("out") / f"{stem}.{ext}"
+            assert path.stat().st_size > 5000, path
+
+
+def test_merging_folders_and_variants(golden, tmp_path):
+    other = Path("other")
+    shutil.copytree(next(golden.glob("*__erm__seed0__*")), other / "erm_copy")
+    result = json.loads((other / "erm_copy" / "result.json").read_text())
+    result["config"]["method"]["beta"] = 0.99  # a non-default hyper-parameter is visible in the label
+    result["config"]["train"]["epochs"] = 9
+    (other / "erm_copy" / "result.json").write_text(json.dumps(result))
+    labels = [label for label, _ in report([golden, other])[0].rows]
+    assert "erm (beta=0.99)" in labels and "erm" in labels
+
+
+def test_latex_compiles(golden):
+    if shutil.which("pdflatex") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install pdflatex (texlive-latex-base, texlive-latex-recommended)")
+        pytest.skip("pdflatex is not installed")
+    report([golden], out="out", latex=True, compare="paper")
+    inputs = "".join(f"\\input{{{p.name}}}\n" for p in sorted(Path("out").glob("*.tex")))
+    Path("out/doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n"
+                                   f"\\begin{{document}}\n{inputs}\\end{{document}}\n")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd="out",
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert Path("out/doc.pdf").stat().st_size > 10000
+    assert "Overfull" not in Path("out/doc.log").read_text()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["report", "nowhere"], "does not exist"),
+    (["report", "empty"], "no runs found"),
+    (["report", "golden", "--latex"], "pass --out DIR"),
+])
+def test_report_errors(golden, capsys, args, message):
+    Path("empty").mkdir()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
