@@ -90,10 +90,14 @@ def aggregate(runs, select="last", as_error=False):
 
 def settings_and_labels(cells):
     """Settings (sorted) and method labels (in registry order, then alphabetical)."""
+    from bench.datasets.registry import DATASETS
     from bench.methods.registry import METHODS
 
     order = {name: i for i, name in enumerate(METHODS)}
-    settings = sorted({c.setting for c in cells.values()}, key=lambda s: (s[0], s[1], s[2], s[3]))
+    data_order = {name: i for i, name in enumerate(DATASETS)}
+    # the paper's order: dataset, then exp before step, then larger imbalance ratio first
+    settings = sorted({c.setting for c in cells.values()},
+                      key=lambda s: (data_order.get(s[0], len(data_order)), s[0], s[1], -s[2], s[3]))
     labels = sorted({(c.method, c.label) for c in cells.values()},
                     key=lambda ml: (order.get(ml[0], len(order)), ml[1]))
     return settings, [label for _, label in labels]
