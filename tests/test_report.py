@@ -195,3 +195,10 @@ def test_report_errors(golden, capsys, args, message):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_torn_result_is_reported_as_failed(golden):
+    run = next(golden.glob("*__ldam_drw__seed2__*"))
+    (run / "result.json").write_text('{"run_id": "trunc')
+    cell = aggregate(collect([golden]))[(EXP100, "ldam_drw")]
+    assert cell.n_done == 2 and cell.failed == [(run, "result.json is unreadable")]

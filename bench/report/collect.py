@@ -90,11 +90,11 @@ def read_run(run_dir):
     if result is None:
         try:
             cfg = _load_yaml(run_dir / results.CONFIG)
-        except (OSError, ValueError, Exception):
+        except Exception:  # unreadable or not YAML: not a run we can place in a table
             return None
         if not isinstance(cfg, dict) or "method" not in cfg:
             return None
-        status = "incomplete"
+        status = "failed" if error else "incomplete"
     d = cfg["dataset"]
     return Run(run_dir=run_dir, status=status, method=cfg["method"]["name"], dataset=d["name"],
                profile=d["profile"], imbalance_ratio=float(d["imbalance_ratio"]), data_seed=d["data_seed"],
