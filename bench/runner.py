@@ -29,6 +29,30 @@ def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None,
     return runs
 
 
+def to_spec(run):
+    return {"cfg": run.cfg, "run_dir": str(run.run_dir)}
+
+
+def from_spec(spec):
+    return PlannedRun(spec["cfg"], Path(spec["run_dir"]))
+
+
+def write_failed(run, error):
+    """A run that could not train (an exception in a worker) gets a failed result.json with the reason."""
+    import traceback
+
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run.run_dir / results.CONFIG).exists():
+        results.write_config(run.run_dir, run.cfg)
+    text = str(error).strip() or type(error).__name__
+    result = {"run_id": run.run_dir.name, "status": "failed", "method": run.cfg["method"]["name"],
+              "dataset": run.cfg["dataset"]["name"], "seed": run.cfg["train"]["seed"],
+              "error": f"{type(error).__name__}: {text}" if not isinstance(error, BenchError) else text,
+              "traceback": traceback.format_exc(), "config": run.cfg}
+    results.write_json(run.run_dir / results.RESULT, result)
+    return result
+
+
 def _dataset_key(cfg):
     return json.dumps(cfg["dataset"], sort_keys=True)
 

@@ -10,6 +10,7 @@ class ModelInfo:
     name: str
     description: str
     builder: str
+    assumed_images_per_second: float = 0.0  # for cost estimates when no run measured it
 
     def build(self, in_channels):
         import importlib
@@ -21,7 +22,7 @@ class ModelInfo:
 MODELS = Registry("model")
 MODELS.register("resnet32", ModelInfo(
     "resnet32", "reference CIFAR ResNet-32 (option-A shortcuts, 0.46M parameters)",
-    "bench.models.resnet_cifar:resnet32"))
+    "bench.models.resnet_cifar:resnet32", 5000.0))
 MODELS.register("small_cnn", ModelInfo(
     "small_cnn", "3-conv CNN (24k parameters) for quick CPU runs; not a paper model",
-    "bench.models.small_cnn:small_cnn"))
+    "bench.models.small_cnn:small_cnn", 5000.0))

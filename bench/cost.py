@@ -1,0 +1,44 @@
+"""Cost of a sweep before launching it: from measured images/second where results exist,
+else from the dataset size, the epochs and an assumed speed (labelled as such)."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from bench import results
+from bench.datasets.longtail import long_tail_counts
+
+
+def measured_speeds(out):
+    """{(dataset, model): [train images/s of finished runs]} under the results folder."""
+    speeds = {}
+    for path in Path(out).glob("*/result.json"):
+        result = results.read_result(path.parent)
+        if not result or result.get("status") != "done":
+            continue
+        speed = (result.get("timing") or {}).get("train_images_per_second")
+        if speed:
+            key = (result["dataset"], result["config"]["model"]["name"])
+            speeds.setdefault(key, []).append(speed)
+    return speeds
+
+
+def estimate(run, speeds):
+    """(seconds, how the speed was obtained) for one planned run."""
+    from bench.datasets.registry import DATASETS
+    from bench.models.registry import MODELS
+
+    cfg = run.cfg
+    info = DATASETS[cfg["dataset"]["name"]]
+    d = cfg["dataset"]
+    train = sum(long_tail_counts(info.n_max, info.num_classes, d["imbalance_ratio"], d["profile"]))
+    epochs = cfg["train"]["epochs"]
+    evals = -(-epochs // cfg["eval"]["every"])
+    measured = speeds.get((d["name"], cfg["model"]["name"]))
+    if measured:
+        speed, source = statistics.median(measured), f"measured ({len(measured)} runs)"
+    else:
+        speed, source = MODELS[cfg["model"]["name"]].assumed_images_per_second, "assumed"
+    images = train * epochs + info.test_size * evals / 3  # evaluation is about 3x cheaper per image
+    return images / speed, f"{speed:.0f} img/s {source}"

@@ -1,0 +1,140 @@
+"""SLURM through submitit: one job array per submission, checkpointable (requeued on preemption)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import submitit
+
+from bench import results
+from bench.errors import BenchError
+from bench.runner import to_spec
+
+JOB_FILE = "job.json"
+
+
+class SlurmTask(submitit.helpers.Checkpointable):
+    """One array task: its runs (K > 1 when packed, as K processes sharing the allocation).
+
+    On preemption or time-out submitit calls checkpoint(), which resubmits the same call;
+    each run then resumes from its own epoch checkpoint, so the numbers are unchanged.
+    """
+
+    def __call__(self, specs):
+        cpus = int(os.environ.get("SLURM_CPUS_PER_TASK", os.cpu_count() or 1))
+        threads = max(1, cpus // len(specs))
+        os.environ["BENCH_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(threads)
+        if len(specs) == 1:
+            from bench.worker import run_specs
+
+            return run_specs(specs)
+        procs = [subprocess.Popen([sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE, text=True)
+                 for _ in specs]
+        for proc, spec in zip(procs, specs):
+            proc.stdin.write(json.dumps([spec]))
+            proc.stdin.close()
+        codes = [proc.wait() for proc in procs]
+        return ["done" if code == 0 else "failed" for code in codes]
+
+
+def check_cluster(profile):
+    """Fail before submitting anything when sbatch is missing or the profile asks the impossible."""
+    if shutil.which("sbatch") is None:
+        raise BenchError("sbatch is not on PATH: run on a SLURM login node (or start the test cluster with "
+                         "slurm/cluster.sh start), or use --executor local")
+    cmd = ["sinfo", "-h", "-o", "%P %c %m %G"]
+    if profile["partition"]:
+        cmd[2:2] = ["-p", str(profile["partition"])]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BenchError(f"cannot reach the SLURM controller ({exc}); check SLURM_CONF / the cluster") from None
+    lines = [line.split() for line in out.stdout.splitlines() if line.strip()]
+    if out.returncode != 0 or not lines:
+        where = f"partition {profile['partition']!r}" if profile["partition"] else "any partition"
+        reason = (out.stderr.strip().splitlines() or ["no nodes"])[0]
+        raise BenchError(f"SLURM has no {where} ({reason}); fix `partition` in {profile['path']}")
+    max_cpus = max(int(fields[1].rstrip("+")) for fields in lines)
+    max_mem_mb = max(int(fields[2].rstrip("+")) for fields in lines)
+    has_gpus = any("gpu" in (fields[3] if len(fields) > 3 else "") for fields in lines)
+    if profile["cpus_per_task"] > max_cpus:
+        raise BenchError(f"profile {profile['name']} asks {profile['cpus_per_task']} CPUs per task but the largest "
+                         f"node has {max_cpus}; lower cpus_per_task in {profile['path']}")
+    if profile["mem_gb"] * 1024 > max_mem_mb:
+        raise BenchError(f"profile {profile['name']} asks {profile['mem_gb']} GB but the largest node has "
+                         f"{max_mem_mb / 1024:.1f} GB; lower mem_gb in {profile['path']}")
+    if profile["gpus"] and not has_gpus:
+        raise BenchError(f"profile {profile['name']} asks {profile['gpus']} GPU(s) but the partition has none; "
+                         f"set gpus: 0 or another partition in {profile['path']}")
+
+
+def make_executor(profile, out):
+    executor = submitit.AutoExecutor(folder=str(Path(out) / ".bench" / "slurm" / "%j"), cluster="slurm",
+                                     slurm_max_num_timeout=profile["max_requeues"])
+    extra = {str(k): v for k, v in profile["sbatch"].items()}
+    params = dict(
+        name="bench", timeout_min=profile["time_min"], cpus_per_task=profile["cpus_per_task"],
+        mem_gb=profile["mem_gb"], slurm_array_parallelism=profile["array_parallelism"],
+        slurm_setup=list(profile["setup"]),
+    )
+    if profile["gpus"]:
+        params["gpus_per_node"] = profile["gpus"]
+    for key in ("partition", "account", "qos", "constraint"):
+        if profile[key]:
+            params[f"slurm_{key}"] = profile[key]
+    if extra:
+        params["slurm_additional_parameters"] = extra
+    executor.update_parameters(**params)
+    return executor
+
+
+def read_job(run_dir):
+    try:
+        return json.loads((Path(run_dir) / JOB_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def submit(runs, profile, out, force=False):
+    """Submit runs as one job array (K runs per task); writes job.json into every run folder."""
+    if force:
+        for run in runs:
+            shutil.rmtree(run.run_dir, ignore_errors=True)
+    k = profile["runs_per_job"]
+    chunks = [runs[i:i + k] for i in range(0, len(runs), k)]
+    try:
+        executor = make_executor(profile, out)
+    except Exception as exc:  # submitit rejects a parameter: nothing is written
+        raise BenchError(f"profile {profile['path']} is not accepted by submitit: "
+                         f"{str(exc).splitlines()[0]}") from None
+    created = [run.run_dir for run in runs if not run.run_dir.exists()]
+    for run in runs:
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        results.write_config(run.run_dir, run.cfg)
+        (run.run_dir / results.RESULT).unlink(missing_ok=True)  # a failed attempt is retried
+    start = time.perf_counter()
+    try:
+        jobs = executor.map_array(SlurmTask(), [[to_spec(r) for r in chunk] for chunk in chunks])
+    except Exception as exc:  # sbatch refused the array: leave no run folders behind
+        for folder in created:
+            shutil.rmtree(folder, ignore_errors=True)
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        raise BenchError(f"sbatch refused the job array ({reason}); check the profile {profile['path']}") from None
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for job, chunk in zip(jobs, chunks):
+        for run in chunk:
+            results.write_json(run.run_dir / JOB_FILE, {
+                "executor": "slurm", "job_id": job.job_id, "profile": profile["name"], "submitted": now,
+                "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr), "packed_with": len(chunk)})
+    array = jobs[0].job_id.split("_")[0] if jobs else "-"
+    print(f"submitted {len(runs)} runs as job array {array} ({len(jobs)} tasks, at most "
+          f"{profile['array_parallelism']} at once) with profile {profile['name']} in "
+          f"{time.perf_counter() - start:.2f} s; logs in {Path(out) / '.bench' / 'slurm'}", flush=True)
+    return jobs

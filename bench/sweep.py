@@ -1,0 +1,104 @@
+"""A sweep: the cartesian product of methods x datasets x grid values x seeds, from flags or YAML.
+
+Sweep file (every key optional except methods and datasets):
+
+    methods: [erm, ldam_drw]
+    datasets: [cifar10_lt, cifar100_lt]
+    seeds: [0, 1, 2]
+    presets: [quick]
+    set: {train.epochs: 100}                 # fixed overrides
+    grid:                                    # each key explicit, every combination is run
+      dataset.imbalance_ratio: [100, 10]
+      dataset.profile: [exp, step]
+
+Each run gets the same run id and folder as if it were run alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+from bench.config import load_yaml
+from bench.errors import BenchError
+
+SWEEP_KEYS = {"methods", "datasets", "seeds", "presets", "set", "grid", "configs"}
+
+
+def _as_list(value, key, source):
+    if isinstance(value, (str, int, float)):
+        return [value]
+    if not isinstance(value, list) or not value:
+        raise BenchError(f"{source}: {key} must be a non-empty list")
+    return value
+
+
+def _text(value):
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def grid_sets(grid):
+    """{'a': [1, 2], 'b': ['x']} -> [['a=1', 'b=x'], ['a=2', 'b=x']]"""
+    if not grid:
+        return [[]]
+    keys = list(grid)
+    return [[f"{k}={_text(v)}" for k, v in zip(keys, combo)] for combo in itertools.product(*grid.values())]
+
+
+def parse_grid_flags(items):
+    """--grid dataset.imbalance_ratio=100,10 -> {'dataset.imbalance_ratio': ['100', '10']} (YAML-parsed)."""
+    import yaml
+
+    grid = {}
+    for item in items:
+        if "=" not in item:
+            raise BenchError(f"--grid expects KEY=V1,V2,... (e.g. --grid dataset.profile=exp,step), got {item!r}")
+        key, raw = item.split("=", 1)
+        grid[key.strip()] = [yaml.safe_load(v) if v.strip() else None for v in raw.split(",")]
+    return grid
+
+
+def load_sweep(path):
+    data = load_yaml(path, "sweep file")
+    source = f"sweep file {path}"
+    if not isinstance(data, dict):
+        raise BenchError(f"{source} must be a YAML mapping with methods, datasets, seeds and grid")
+    unknown = set(data) - SWEEP_KEYS
+    if unknown:
+        raise BenchError(f"{source} has unknown keys {', '.join(sorted(unknown))}; "
+                         f"allowed: {', '.join(sorted(SWEEP_KEYS))}")
+    for key in ("methods", "datasets"):
+        if key not in data:
+            raise BenchError(f"{source} needs a '{key}' list")
+    grid = data.get("grid") or {}
+    if not isinstance(grid, dict):
+        raise BenchError(f"{source}: grid must map config keys to lists of values")
+    fixed = data.get("set") or {}
+    if not isinstance(fixed, dict):
+        raise BenchError(f"{source}: set must map config keys to values")
+    seeds = _as_list(data.get("seeds", [0]), "seeds", source)
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise BenchError(f"{source}: seeds must be non-negative integers, got {seeds}")
+    return {
+        "methods": [str(m) for m in _as_list(data["methods"], "methods", source)],
+        "datasets": [str(d) for d in _as_list(data["datasets"], "datasets", source)],
+        "seeds": seeds,
+        "presets": [str(p) for p in _as_list(data.get("presets", []) or [], "presets", source)] if data.get(
+            "presets") else [],
+        "configs": [str(c) for c in _as_list(data["configs"], "configs", source)] if data.get("configs") else [],
+        "sets": [f"{k}={_text(v)}" for k, v in fixed.items()],
+        "grid": {k: _as_list(v, f"grid.{k}", source) for k, v in grid.items()},
+    }
+
+
+def plan_sweep(methods, datasets, seeds, out, presets=(), config_files=(), flags=None, sets=(), grid=None):
+    """Every run of the sweep, validated, in a stable order; duplicates removed."""
+    from bench.runner import plan
+
+    runs, seen = [], set()
+    for combo in grid_sets(grid or {}):
+        for run in plan(methods, datasets, seeds, out, presets, config_files, flags, [*sets, *combo]):
+            if run.run_dir not in seen:
+                seen.add(run.run_dir)
+                runs.append(run)
+    return runs

@@ -1,0 +1,158 @@
+"""Integration tests through a real SLURM cluster (slurm/cluster.sh start; CI starts one).
+
+Skipped, with the reason, when no cluster answers; under CI a missing cluster is a failure.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CONF = "/tmp/bench-slurm/etc/slurm.conf"
+FIXTURE = ["--set", "dataset.verify=false", "dataset.download=false"]
+
+
+def _cluster_env():
+    env = dict(os.environ)
+    env.setdefault("SLURM_CONF", DEFAULT_CONF)
+    if shutil.which("sbatch") is None:
+        return None, "SLURM client tools are not installed"
+    if not Path(env["SLURM_CONF"]).is_file():
+        return None, f"no cluster config at {env['SLURM_CONF']} (start one with slurm/cluster.sh start)"
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, env=env, timeout=30)
+    if ping.returncode != 0 or "UP" not in ping.stdout:
+        return None, f"the SLURM controller does not answer: {ping.stdout.strip() or ping.stderr.strip()}"
+    return env, ""
+
+
+@pytest.fixture(scope="module")
+def slurm_env():
+    env, reason = _cluster_env()
+    if env is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must start a SLURM cluster: {reason}")
+        pytest.skip(reason)
+    return env
+
+
+def bench(env, *args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=timeout)
+
+
+def run_args(root, out, methods="erm", seeds="0", epochs=2, extra=()):
+    return ["run", "--methods", methods, "--datasets", "cifar10_lt", "--seeds", seeds, "--epochs", str(epochs),
+            "--data-root", str(root), "--out", str(out), "--executor", "slurm", "--slurm-profile", "local",
+            *FIXTURE, *extra]
+
+
+def results_in(out):
+    return {p.parent.name: json.loads(p.read_text()) for p in Path(out).glob("*/result.json")}
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_sweep_through_slurm(slurm_env, cifar_root, tmp_path):
+    out = tmp_path / "out"
+    proc = bench(slurm_env, *run_args(cifar_root, out, "erm,ldam_drw", "0,1", extra=["model.name=small_cnn",
+                                                                                      "--wait"]))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "submitted 4 runs as job array" in proc.stdout
+    found = results_in(out)
+    assert len(found) == 4 and all(r["status"] == "done" for r in found.values())
+    jobs = {json.loads((out / name / "job.json").read_text())["job_id"] for name in found}
+    assert len(jobs) == 4
+    status = bench(slurm_env, "status", str(out))
+    assert status.stdout.splitlines()[0] == f"4 done (4 runs in {out})"
+    assert all(job in status.stdout for job in jobs)
+    again = bench(slurm_env, *run_args(cifar_root, out, "erm,ldam_drw", "0,1", extra=["model.name=small_cnn"]))
+    assert again.returncode == 0 and again.stdout.count("already done") == 4 and "submitted" not in again.stdout
+
+
+def test_failed_run_makes_wait_exit_non_zero(slurm_env, cifar_root, tmp_path):
+    out = tmp_path / "out"
+    proc = bench(slurm_env, *run_args(cifar_root, out, extra=["model.name=small_cnn", "train.lr=1e12",
+                                                             "train.warmup_epochs=0", "--wait"]))
+    assert proc.returncode == 1
+    assert "FAILED" in proc.stdout and "training loss became" in proc.stdout
+    status = bench(slurm_env, "status", str(out)).stdout
+    assert "failed" in status and "training loss became" in status and "log:" in status
+
+
+def test_packed_runs_share_a_job(slurm_env, cifar_root, tmp_path):
+    profile = tmp_path / "packed.yaml"
+    profile.write_text("partition: debug\ncpus_per_task: 2\nmem_gb: 2\ntime_min: 60\nruns_per_job: 2\n")
+    out = tmp_path / "out"
+    args = run_args(cifar_root, out, "erm,focal", extra=["model.name=small_cnn", "--wait"])
+    args[args.index("--slurm-profile") + 1] = str(profile)
+    proc = bench(slurm_env, *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "submitted 2 runs as job array" in proc.stdout and "(1 tasks" in proc.stdout
+    jobs = [json.loads(p.read_text()) for p in out.glob("*/job.json")]
+    assert len({j["job_id"] for j in jobs}) == 1 and all(j["packed_with"] == 2 for j in jobs)
+    assert all(r["status"] == "done" for r in results_in(out).values())
+
+
+def test_preemption_requeues_resumes_and_matches(slurm_env, cifar_root, tmp_path):
+    plain, preempted = tmp_path / "plain", tmp_path / "preempted"
+    for out in (plain, preempted):
+        proc = bench(slurm_env, *run_args(cifar_root, out, epochs=8))
+        assert proc.returncode == 0, proc.stderr
+    wait_until(lambda: list(preempted.glob("*/checkpoint.pt")), 120, "the first checkpoint")
+    (job_file,) = preempted.glob("*/job.json")
+    job = json.loads(job_file.read_text())
+    subprocess.run(["scancel", "--signal=USR2", job["job_id"]], check=True, env=slurm_env)
+    for out in (plain, preempted):
+        proc = bench(slurm_env, *run_args(cifar_root, out, epochs=8, extra=["--wait"]), timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    log = Path(job["stdout"]).read_text()
+    assert "this job is preempted" in Path(job["stderr"]).read_text() or "preempted" in log
+    assert "resuming " in log and "after epoch" in log
+    (a,), (b,) = results_in(plain).values(), results_in(preempted).values()
+    assert a["run_id"] == b["run_id"]
+    assert a["last"] == b["last"] and a["best"] == b["best"]
+    lines = [(d / next(iter(results_in(d))) / "metrics.jsonl").read_text() for d in (plain, preempted)]
+    assert lines[0] == lines[1]
+
+
+def test_cancelled_job_is_reported_not_hung(slurm_env, cifar_root, tmp_path):
+    out = tmp_path / "out"
+    proc = bench(slurm_env, *run_args(cifar_root, out, epochs=500))
+    assert proc.returncode == 0, proc.stderr
+    wait_until(lambda: "running" in bench(slurm_env, "status", str(out)).stdout.splitlines()[0], 120,
+               "the job to start")
+    cancel = bench(slurm_env, "cancel", str(out))
+    assert "cancelled 1 job(s)" in cancel.stdout
+    start = time.time()
+    waited = bench(slurm_env, *run_args(cifar_root, out, epochs=500, extra=["--wait"]), timeout=180)
+    assert waited.returncode == 1 and "CANCELLED" in waited.stdout
+    assert time.time() - start < 120
+    assert bench(slurm_env, "status", str(out)).stdout.splitlines()[0].startswith("1 cancelled")
+
+
+def test_impossible_resources_fail_before_submitting(slurm_env, tmp_path):
+    profile = tmp_path / "huge.yaml"
+    profile.write_text("partition: debug\ncpus_per_task: 100000\n")
+    out = tmp_path / "out"
+    proc = bench(slurm_env, "run", "--methods", "erm", "--datasets", "cifar10_lt", "--out", str(out),
+                 "--executor", "slurm", "--slurm-profile", str(profile))
+    assert proc.returncode == 2
+    assert "asks 100000 CPUs per task but the largest node has" in proc.stderr
+    assert not out.exists()
+    profile.write_text("partition: nosuchpartition\n")
+    proc = bench(slurm_env, "run", "--methods", "erm", "--datasets", "cifar10_lt", "--out", str(out),
+                 "--executor", "slurm", "--slurm-profile", str(profile))
+    assert proc.returncode == 2 and "nosuchpartition" in proc.stderr and not out.exists()
