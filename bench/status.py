@@ -13,7 +13,7 @@ from bench.executors.slurm import read_job
 ACTIVE = {"PENDING": "pending", "CONFIGURING": "pending", "REQUEUE_HOLD": "pending", "REQUEUE_FED": "pending",
           "REQUEUED": "pending", "RESV_DEL_HOLD": "pending", "RUNNING": "running", "COMPLETING": "running",
           "SUSPENDED": "running", "STAGE_OUT": "running", "SIGNALING": "running", "RESIZING": "running"}
-ORDER = ("done", "running", "pending", "failed", "cancelled", "stopped", "not started")
+ORDER = ("done", "running", "pending", "failed", "cancelled", "incomplete", "not started")
 
 
 def _run(cmd):
@@ -98,7 +98,8 @@ def run_states(folder):
             rows.append(("failed", d.name, job_id, f"{result.get('error', '?').splitlines()[0]} (log: {where})"))
             continue
         if job is None:
-            rows.append(("stopped", d.name, "-", "no result and no job: run the command again to resume"))
+            rows.append(("incomplete", d.name, "-", "no result and no SLURM job: running in another process, "
+                                                   "or stopped (run the same command again to resume)"))
             continue
         state = live.get(job_id, "UNKNOWN")
         if state in ACTIVE:

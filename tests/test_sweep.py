@@ -109,8 +109,8 @@ def test_status_lists_states(cifar_root, tmp_path, capsys):
     capsys.readouterr()
     assert main(["status", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"1 done, 1 stopped (2 runs in {out})"
-    assert lines[2].startswith("done ") and lines[3].startswith("stopped ")
+    assert lines[0] == f"1 done, 1 incomplete (2 runs in {out})"
+    assert lines[2].startswith("done ") and lines[3].startswith("incomplete ")
 
 
 @pytest.mark.parametrize("profile,message", [
