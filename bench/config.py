@@ -45,9 +45,20 @@ DEFAULTS = {
         "data_seed": 0,
         "verify": True,  # md5 check before unpickling
         "download": True,
+        # image-folder datasets (ImageNet-LT, Places-LT, iNaturalist 2018)
+        "image_root": None,  # None: the dataset's default folder under the data root
+        "split_dir": None,  # folder of the split lists / annotation files; None: the dataset's default
+        "eval_split": None,  # test | val; None: the dataset's default (test; val for iNat)
+        "path_rewrite": [],  # ["old/prefix=new/prefix", ...] applied to list paths
+        "check_split": True,  # compare the lists with the published line counts and hashes
     },
-    "augment": {"crop_padding": 4, "flip": True},
-    "model": {"name": "resnet32"},
+    "augment": {
+        "crop_padding": 4, "flip": True,  # in-memory datasets: RandomCrop(padding) + flip
+        "image_size": 224, "resize": 256, "color_jitter": 0.0,  # image-folder datasets
+        "normalize": "auto",  # auto (the dataset's) | imagenet | inat2018
+    },
+    "loader": {"workers": 4, "pin_memory": True},  # image-folder datasets
+    "model": {"name": "resnet32", "pretrained": None},  # pretrained: a local weights file (no download)
     "train": {
         "epochs": 200,
         "batch_size": 128,
@@ -59,6 +70,8 @@ DEFAULTS = {
         "milestones": None,  # None: milestone_fractions x epochs
         "milestone_fractions": [0.8, 0.9],
         "lr_decay": 0.01,  # lr x lr_decay at every milestone (reference: 0.1 -> 1e-3 -> 1e-5)
+        "schedule": "step",  # step (milestones) | cosine (after warm-up, per epoch, to 0)
+        "precision": "fp32",  # fp32 | bf16 (autocast) | fp16 (autocast + grad scaler, CUDA)
         "seed": 0,
     },
     "eval": {
@@ -76,6 +89,12 @@ TYPES = {
     "method.defer_epoch": (int, type(None)),
     "dataset.name": (str,),
     "dataset.root": (str, type(None)),
+    "dataset.imbalance_ratio": (float, int, type(None)),
+    "dataset.image_root": (str, type(None)),
+    "dataset.split_dir": (str, type(None)),
+    "dataset.eval_split": (str, type(None)),
+    "dataset.path_rewrite": (list,),
+    "model.pretrained": (str, type(None)),
     "train.milestones": (list, type(None)),
     "train.milestone_fractions": (list,),
 }
@@ -87,12 +106,20 @@ CHOICES = {
     "method.schedule": ("start", "deferred"),
     "method.head": ("auto", "linear", "normed"),
     "method.focal_form": ("reference", "standard"),
-    "dataset.profile": ("exp", "step"),
+    "dataset.profile": ("exp", "step", "natural"),
+    "dataset.eval_split": (None, "test", "val"),
+    "augment.normalize": ("auto", "imagenet", "inat2018"),
+    "train.schedule": ("step", "cosine"),
+    "train.precision": ("fp32", "bf16", "fp16"),
 }
 
 # (predicate, phrase) checked after types.
 RANGES = {
-    "dataset.imbalance_ratio": (lambda v: v >= 1, "at least 1"),
+    "dataset.imbalance_ratio": (lambda v: v is None or v >= 1, "at least 1"),
+    "loader.workers": (lambda v: v >= 0, "non-negative"),
+    "augment.image_size": (lambda v: v >= 1, "at least 1"),
+    "augment.resize": (lambda v: v >= 1, "at least 1"),
+    "augment.color_jitter": (lambda v: v >= 0, "non-negative"),
     "dataset.data_seed": (lambda v: 0 <= v < 2**32, "between 0 and 2**32-1"),
     "train.seed": (lambda v: 0 <= v < 2**63, "a non-negative integer"),
     "train.epochs": (lambda v: v >= 1, "at least 1"),
@@ -258,7 +285,11 @@ def validate(cfg):
         raise BenchError(f"config key train.milestone_fractions must be numbers in [0, 1], got {fr!r}")
     for key in ("train.lr", "train.weight_decay", "dataset.imbalance_ratio"):
         section, leaf = key.split(".")
-        cfg[section][leaf] = float(cfg[section][leaf])
+        if cfg[section][leaf] is not None:
+            cfg[section][leaf] = float(cfg[section][leaf])
+    rewrites = cfg["dataset"]["path_rewrite"]
+    if not all(isinstance(r, str) and "=" in r for r in rewrites):
+        raise BenchError(f"config key dataset.path_rewrite must be a list of 'old=new' prefixes, got {rewrites!r}")
     return cfg
 
 
@@ -295,6 +326,14 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
         if key in ("method.name", "dataset.name", "train.seed"):
             raise BenchError(f"set {key} with --methods / --datasets / --seeds, not --set")
         set_key(cfg, key, value, f"--set {item}")
+    if d.natural:  # a fixed published split: the synthetic long-tail options do not apply
+        if cfg["dataset"]["profile"] not in ("exp", "natural") or cfg["dataset"]["imbalance_ratio"] != 100.0:
+            raise BenchError(f"{dataset} has a fixed long-tailed split; dataset.profile and "
+                             "dataset.imbalance_ratio do not apply to it")
+        cfg["dataset"]["profile"], cfg["dataset"]["imbalance_ratio"] = "natural", None
+    elif cfg["dataset"]["profile"] == "natural" or cfg["dataset"]["imbalance_ratio"] is None:
+        raise BenchError(f"{dataset} is made long-tailed by bench: dataset.profile must be exp or step and "
+                         "dataset.imbalance_ratio a number")
     validate(cfg)
     MODELS.get_or_fail(cfg["model"]["name"])
     return cfg
@@ -324,5 +363,8 @@ def _num(x):
 def run_name(cfg):
     """Readable run directory name: dataset-setting__method__seed__hash."""
     d = cfg["dataset"]
-    setting = f"{d['profile']}{_num(d['imbalance_ratio'])}-ds{d['data_seed']}"
+    if d["profile"] == "natural":
+        setting = "natural"
+    else:
+        setting = f"{d['profile']}{_num(d['imbalance_ratio'])}-ds{d['data_seed']}"
     return f"{d['name']}-{setting}__{cfg['method']['name']}__seed{cfg['train']['seed']}__{config_hash(cfg)}"

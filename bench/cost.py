@@ -32,7 +32,10 @@ def estimate(run, speeds):
     cfg = run.cfg
     info = DATASETS[cfg["dataset"]["name"]]
     d = cfg["dataset"]
-    train = sum(long_tail_counts(info.n_max, info.num_classes, d["imbalance_ratio"], d["profile"]))
+    if info.natural:
+        train = info.train_size
+    else:
+        train = sum(long_tail_counts(info.n_max, info.num_classes, d["imbalance_ratio"], d["profile"]))
     epochs = cfg["train"]["epochs"]
     evals = -(-epochs // cfg["eval"]["every"])
     measured = speeds.get((d["name"], cfg["model"]["name"]))

@@ -6,10 +6,15 @@ import torch
 
 
 @torch.no_grad()
-def predict(model, images, augment, batch_size):
-    """Logits (CPU float32) for uint8 images, in large no-grad batches."""
+def predict(model, pipeline, batch_size, autocast=None):
+    """Logits (CPU float32) of the whole test split, in large no-grad batches."""
+    import contextlib
+
     model.eval()
-    out = [model(augment.test(chunk)).float().cpu() for chunk in images.split(batch_size)]
+    out = []
+    for images in pipeline.test_batches(batch_size):
+        with autocast() if autocast else contextlib.nullcontext():
+            out.append(model(images).float().cpu())
     return torch.cat(out)
 
 

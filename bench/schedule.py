@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from bench.config import milestones
 from bench.errors import BenchError
 
@@ -15,6 +17,9 @@ def learning_rate(epoch, train_cfg):
     base, warmup = train_cfg["lr"], train_cfg["warmup_epochs"]
     if epoch < warmup:
         return base * (epoch + 1) / warmup
+    if train_cfg["schedule"] == "cosine":  # per epoch from lr (after warm-up) towards 0
+        span = max(1, train_cfg["epochs"] - warmup)
+        return base * 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / span))
     decays = sum(epoch >= m for m in milestones(train_cfg))
     return base * train_cfg["lr_decay"] ** decays
 

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from bench import results
-from bench.augment import BatchAugment
 from bench.errors import BenchError
 from bench.evaluate import accuracy_metrics, predict, shot_groups
 from bench.methods.losses import build_loss
@@ -39,6 +38,21 @@ def resolve_device(name):
 def epoch_generator(seed, epoch):
     state = np.random.SeedSequence([seed, epoch]).generate_state(2, dtype=np.uint64)
     return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
+
+
+def precision_tools(precision, device):
+    """(autocast context factory, GradScaler or None) for fp32 / bf16 / fp16."""
+    import contextlib
+    import functools
+
+    if precision == "fp32":
+        return contextlib.nullcontext, None
+    if precision == "bf16":
+        return functools.partial(torch.autocast, device_type=device.type, dtype=torch.bfloat16), None
+    if device.type != "cuda":
+        raise BenchError("train.precision=fp16 needs a CUDA GPU; use bf16 on the CPU")
+    return (functools.partial(torch.autocast, device_type="cuda", dtype=torch.float16),
+            torch.amp.GradScaler("cuda"))
 
 
 def load_checkpoint(path, device):
@@ -71,9 +85,8 @@ def train_run(cfg, data, run_dir, progress=True):
     weights = None if weights is None else weights.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=t_cfg["lr"], momentum=t_cfg["momentum"],
                                 weight_decay=t_cfg["weight_decay"], nesterov=t_cfg["nesterov"])
-    augment = BatchAugment(data.mean, data.std, cfg["augment"]["crop_padding"], cfg["augment"]["flip"], device)
-    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
-    test_x, test_y = data.test_x.to(device), data.test_y
+    pipe = data.pipeline(cfg, device)
+    autocast, scaler = precision_tools(t_cfg["precision"], device)
 
     state = {"epoch": -1, "best": None, "history": [], "train_seconds": 0.0, "images_seen": 0}
     ckpt_path = run_dir / results.CHECKPOINT
@@ -81,6 +94,8 @@ def train_run(cfg, data, run_dir, progress=True):
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if scaler is not None and ckpt.get("scaler"):
+            scaler.load_state_dict(ckpt["scaler"])
         state = ckpt["state"]
         print(f"resuming {run_dir.name} after epoch {state['epoch'] + 1}/{epochs}")
     results.write_metrics(run_dir, state["history"])  # drops lines written after the checkpoint
@@ -101,21 +116,25 @@ def train_run(cfg, data, run_dir, progress=True):
             criterion.weight = weights if rebalance else None
             sampler = m_cfg["sampler"] if rebalance else "instance"
             gen = epoch_generator(seed, epoch)
-            order = epoch_order(sampler, data.train_y, counts, m_cfg["beta"], gen)
+            order = epoch_order(sampler, data.train_labels, counts, m_cfg["beta"], gen)
 
             model.train()
             start = time.perf_counter()
             loss_sum = torch.zeros((), device=device, dtype=torch.float64)
             correct = torch.zeros((), device=device, dtype=torch.int64)
-            for batch in order.split(t_cfg["batch_size"]):
-                batch = batch.to(device)
-                images, labels = augment.train(train_x[batch], gen), train_y[batch]
-                logits = model(images)
-                loss = criterion(logits, labels)
+            for images, labels in pipe.train_batches(order, t_cfg["batch_size"], gen):
+                with autocast():
+                    logits = model(images)
+                loss = criterion(logits.float(), labels)  # losses in fp32 whatever the precision
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                loss_sum += loss.detach().double() * len(batch)
+                if scaler is None:
+                    loss.backward()
+                    optimizer.step()
+                else:
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                loss_sum += loss.detach().double() * len(labels)
                 correct += (logits.detach().argmax(1) == labels).sum()
             train_loss = loss_sum.item() / len(order)
             state["train_seconds"] += time.perf_counter() - start
@@ -127,19 +146,20 @@ def train_run(cfg, data, run_dir, progress=True):
             line = {"epoch": epoch, "lr": lr, "rebalancing": rebalance, "train_loss": train_loss,
                     "train_acc": 100.0 * correct.item() / len(order)}
             if (epoch + 1) % e_cfg["every"] == 0 or epoch == epochs - 1:
-                logits = predict(model, test_x, augment, e_cfg["batch_size"])
-                last_eval = {"epoch": epoch, **accuracy_metrics(logits, test_y, counts, e_cfg["many_above"],
-                                                                 e_cfg["few_below"])}
+                logits = predict(model, pipe, e_cfg["batch_size"], autocast)
+                last_eval = {"epoch": epoch, **accuracy_metrics(logits, pipe.test_labels, counts,
+                                                                 e_cfg["many_above"], e_cfg["few_below"])}
                 line.update({k: v for k, v in last_eval.items() if k != "epoch"})
                 if epoch == epochs - 1:  # final predictions, for confusion matrices
-                    results.write_predictions(run_dir, logits.argmax(1), test_y)
+                    results.write_predictions(run_dir, logits.argmax(1), pipe.test_labels)
                 if state["best"] is None or last_eval["top1"] > state["best"]["top1"]:
                     state["best"] = last_eval
                 state["history"].append(line)
             state["epoch"] = epoch
             results.write_metrics(run_dir, state["history"])
             results.atomic_write_bytes(ckpt_path, _serialize(
-                {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state}))
+                {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state,
+                 "scaler": scaler.state_dict() if scaler is not None else None}))
             if bar is not None:
                 bar.update(1)
                 post = {"loss": f"{train_loss:.3f}", "acc": f"{line['train_acc']:.1f}", "lr": f"{lr:.3g}"}

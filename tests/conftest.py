@@ -100,3 +100,88 @@ def fmnist_root(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _no_bench_data_env(monkeypatch):
     monkeypatch.delenv("BENCH_DATA", raising=False)
+
+
+def write_jpeg(path, label, size=40, seed=0):
+    """A small JPEG whose colour depends on the label (so a model can learn something)."""
+    from PIL import Image
+
+    rng = np.random.RandomState(seed)
+    base = np.array([(label * 53) % 256, (label * 97) % 256, (label * 31) % 256], dtype=np.float64)
+    pixels = np.clip(base + rng.randint(-40, 40, size=(size, size, 3)), 0, 255).astype(np.uint8)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, format="JPEG", quality=80)
+
+
+TRAIN_COUNTS = [8, 5, 3, 2, 1]  # 5 classes, long-tailed
+
+
+def write_imagenet_lt(root, flat_val=False, per_class_eval=2):
+    """ImageNet-LT layout: <root>/imagenet/{train,val}/..., lists in <root>/ImageNet_LT/."""
+    root = Path(root)
+    wnids = [f"n0{1440764 + i}" for i in range(len(TRAIN_COUNTS))]
+    lists = {"train": [], "val": [], "test": []}
+    seed = 0
+    for label, (wnid, n) in enumerate(zip(wnids, TRAIN_COUNTS)):
+        for i in range(n):
+            rel = f"train/{wnid}/{wnid}_{i}.JPEG"
+            write_jpeg(root / "imagenet" / rel, label, seed=seed)
+            lists["train"].append(f"{rel} {label}")
+            seed += 1
+        for split in ("val", "test"):  # ImageNet-LT val images come from ILSVRC train, test = ILSVRC val
+            for i in range(per_class_eval):
+                if split == "val":
+                    rel = f"train/{wnid}/{wnid}_val{i}.JPEG"
+                    disk = rel
+                else:
+                    name = f"ILSVRC2012_val_{seed:08d}.JPEG"
+                    rel = f"val/{wnid}/{name}"
+                    disk = f"val/{name}" if flat_val else rel
+                write_jpeg(root / "imagenet" / disk, label, seed=seed)
+                lists[split].append(f"{rel} {label}")
+                seed += 1
+    (root / "ImageNet_LT").mkdir(parents=True, exist_ok=True)
+    for split, lines in lists.items():
+        (root / "ImageNet_LT" / f"ImageNet_LT_{split}.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def write_places_lt(root):
+    """Places-LT with the `data_256/<letter>/<class>/` list prefix; images stored under places365/train/."""
+    root = Path(root)
+    classes = ["abbey", "airfield", "alley", "amphitheater", "arch"]
+    lists = {"train": [], "val": [], "test": []}
+    seed = 100
+    for label, (name, n) in enumerate(zip(classes, TRAIN_COUNTS)):
+        for split, count in (("train", n), ("val", 1), ("test", 2)):
+            for i in range(count):
+                file = f"{name}/{split}_{i:08d}.jpg"
+                write_jpeg(root / "places365" / "train" / file, label, seed=seed)
+                lists[split].append(f"data_256/a/{file} {label}")
+                seed += 1
+    (root / "Places_LT").mkdir(parents=True, exist_ok=True)
+    for split, lines in lists.items():
+        (root / "Places_LT" / f"Places_LT_{split}.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def write_inat2018(root):
+    """iNaturalist 2018: COCO-style train2018.json / val2018.json, images in train_val2018/<super>/<id>/."""
+    import json
+
+    root = Path(root) / "inat2018"
+    categories = [{"id": c, "name": f"Species {c}", "supercategory": "Plantae"} for c in range(len(TRAIN_COUNTS))]
+    seed, image_id = 200, 0
+    for split, counts in (("train", TRAIN_COUNTS), ("val", [3] * len(TRAIN_COUNTS))):
+        images, annotations = [], []
+        for cat, n in enumerate(counts):
+            for i in range(n):
+                file = f"train_val2018/Plantae/{cat}/{split}{seed:06x}.jpg"
+                write_jpeg(root / file, cat, seed=seed)
+                images.append({"id": image_id, "file_name": file, "width": 40, "height": 40})
+                annotations.append({"id": image_id, "image_id": image_id, "category_id": cat})
+                seed += 1
+                image_id += 1
+        (root / f"{split}2018.json").write_text(json.dumps(
+            {"images": images, "annotations": annotations, "categories": categories}))
+    return root.parent

@@ -44,6 +44,15 @@ class LongTailData:
     def in_channels(self):
         return self.train_x.shape[1]
 
+    @property
+    def train_labels(self):
+        return self.train_y
+
+    def pipeline(self, cfg, device):
+        from bench.pipelines import TensorPipeline
+
+        return TensorPipeline(self, cfg, device)
+
 
 def data_root(cfg):
     """--data-root / dataset.root, else $BENCH_DATA, else ./data."""

@@ -15,14 +15,37 @@ class ModelInfo:
     def build(self, in_channels):
         import importlib
 
-        module, func = self.builder.split(":")
-        return getattr(importlib.import_module(module), func)(in_channels=in_channels)
+        module, func, *arg = self.builder.split(":")
+        return getattr(importlib.import_module(module), func)(*arg, in_channels=in_channels)
 
 
-MODELS = Registry("model")
+class ModelRegistry(Registry):
+    """Registered models, plus any timm model as `timm:<name>` (e.g. timm:convnext_tiny)."""
+
+    def get_or_fail(self, name):
+        if isinstance(name, str) and name.startswith("timm:"):
+            import timm
+
+            if not timm.is_model(name[5:]):
+                from bench.errors import unknown
+
+                raise unknown("timm model", name[5:], timm.list_models())
+            return ModelInfo(name, f"timm model {name[5:]}", f"bench.models.imagenet:TimmBackbone:{name[5:]}")
+        return super().get_or_fail(name)
+
+
+MODELS = ModelRegistry("model")
 MODELS.register("resnet32", ModelInfo(
     "resnet32", "reference CIFAR ResNet-32 (option-A shortcuts, 0.46M parameters)",
     "bench.models.resnet_cifar:resnet32", 5000.0))
 MODELS.register("small_cnn", ModelInfo(
     "small_cnn", "3-conv CNN (24k parameters) for quick CPU runs; not a paper model",
     "bench.models.small_cnn:small_cnn", 5000.0))
+MODELS.register("resnet10", ModelInfo(
+    "resnet10", "ResNet-10 of OLTR/Decoupling: torchvision ResNet(BasicBlock, [1,1,1,1]), 7x7 stem (not timm's resnet10t)",
+    "bench.models.imagenet:resnet10", 2000.0))
+MODELS.register("resnet50", ModelInfo(
+    "resnet50", "torchvision ResNet-50 (iNaturalist recipe of the LDAM paper)", "bench.models.imagenet:resnet50", 1500.0))
+MODELS.register("resnext50_32x4d", ModelInfo(
+    "resnext50_32x4d", "torchvision ResNeXt-50 32x4d (Decoupling ImageNet-LT recipe)",
+    "bench.models.imagenet:resnext50_32x4d", 1200.0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ class Run:
 
 def setting_label(setting):
     dataset, profile, ratio, data_seed = setting
+    if profile == "natural" or ratio is None:
+        return f"{dataset} natural"
     return f"{dataset} {profile}-{ratio:g} ds{data_seed}"
 
 
@@ -53,11 +56,27 @@ def method_params(cfg):
     """Method hyper-parameters that differ from the named method's own defaults."""
     from bench.methods.registry import METHODS
 
+    from bench.datasets.registry import DATASETS
+
     base = copy.deepcopy(DEFAULTS["method"])
+    dataset = DATASETS.get(cfg["dataset"]["name"])
+    if dataset is not None:  # a recipe's method settings (e.g. iNat's max_m 0.3) are that dataset's defaults
+        base.update(_recipe_method(dataset.recipe))
     method = METHODS.get(cfg["method"]["name"])
     if method is not None:
         base.update(method.parts)
     return {k: v for k, v in cfg["method"].items() if k != "name" and base.get(k) != v}
+
+
+@functools.lru_cache(maxsize=None)
+def _recipe_method_cached(recipe):
+    from bench.config import load_preset
+
+    return json.dumps(load_preset(recipe).get("method", {}))
+
+
+def _recipe_method(recipe):
+    return json.loads(_recipe_method_cached(recipe))
 
 
 def _variant(cfg):
@@ -97,7 +116,9 @@ def read_run(run_dir):
         status = "failed" if error else "incomplete"
     d = cfg["dataset"]
     return Run(run_dir=run_dir, status=status, method=cfg["method"]["name"], dataset=d["name"],
-               profile=d["profile"], imbalance_ratio=float(d["imbalance_ratio"]), data_seed=d["data_seed"],
+               profile=d["profile"],
+               imbalance_ratio=None if d["imbalance_ratio"] is None else float(d["imbalance_ratio"]),
+               data_seed=None if d["profile"] == "natural" else d["data_seed"],
                seed=cfg["train"]["seed"], variant=_variant(cfg), method_params=method_params(cfg), config=cfg,
                result=result, error=error)
 

@@ -134,6 +134,8 @@ def _rule(cells, key, default):
 
 def _slug(setting):
     dataset, profile, ratio, data_seed = setting
+    if ratio is None:
+        return f"{dataset}_natural"
     return f"{dataset}_{profile}{ratio:g}_ds{data_seed}".replace(".", "p")
 
 
@@ -211,7 +213,7 @@ def to_latex(table, label_prefix="tab:bench-"):
 def tidy_rows(cells, select, as_error):
     """One row per method x setting x metric (CSV), missing cells included with their reason."""
     rows = []
-    for (setting, label), cell in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+    for (setting, label), cell in sorted(cells.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
         dataset, profile, ratio, data_seed = setting
         base = {"dataset": dataset, "profile": profile, "imbalance_ratio": ratio, "data_seed": data_seed,
                 "setting": setting_label(setting), "method": cell.method, "label": label, "selection": select,

@@ -1,0 +1,238 @@
+"""Image-folder long-tailed datasets read from their published split files.
+
+ImageNet-LT / Places-LT (OLTR, Liu et al. 2019): `<Name>_train.txt`, `_val.txt`, `_test.txt`
+with one `<relative path> <label>` per line. iNaturalist 2018: the official COCO-style
+`train2018.json` / `val2018.json` or `iNaturalist18_train.txt` / `_val.txt` lists.
+The split files are third-party data: bench never ships them; it reads and checks them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from bench.datasets.base import data_root
+from bench.errors import BenchError
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+INAT_MEAN, INAT_STD = (0.466, 0.471, 0.380), (0.195, 0.194, 0.192)
+
+
+@dataclass(frozen=True)
+class SplitFacts:
+    lines: int
+    classes: int = 0
+    md5: str = ""
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    title: str
+    split_dir: str  # default folder of the lists under the data root
+    image_dir: str  # default image root under the data root
+    prefix: str  # list file prefix, e.g. ImageNet_LT
+    default_eval: str
+    normalize: str
+    facts: dict  # split -> SplitFacts of the standard files
+
+
+SPECS = {
+    "imagenet_lt": Spec("imagenet_lt", "ImageNet-LT", "ImageNet_LT", "imagenet", "ImageNet_LT", "test", "imagenet", {
+        "train": SplitFacts(115846, 1000, sha256="efdbdad4f050237c310b2f354cf95a8b1d7c8d57a63c4ea4bb6bf2bcb012f37f"),
+        "val": SplitFacts(20000, 1000, md5="ef44f8e43fbc904809a77216042e7498"),
+        "test": SplitFacts(50000, 1000, md5="5f5f97c738923e877c5c78accce6744f")}),
+    "places_lt": Spec("places_lt", "Places-LT", "Places_LT", "places365", "Places_LT", "test", "imagenet", {
+        "train": SplitFacts(62500, 365), "val": SplitFacts(7300, 365), "test": SplitFacts(36500, 365)}),
+    "inat2018": Spec("inat2018", "iNaturalist 2018", "inat2018", "inat2018", "iNaturalist18", "val", "inat2018", {
+        "train": SplitFacts(437513, 8142), "val": SplitFacts(24426, 8142)}),
+}
+
+
+@dataclass
+class ImageListData:
+    """Lists of (image path, label); images are decoded by DataLoader workers."""
+
+    name: str
+    num_classes: int
+    train_items: list
+    eval_items: list
+    eval_split: str
+    mean: tuple
+    std: tuple
+    train_list_sha256: str
+    class_names: list = field(default_factory=list)
+    in_channels: int = 3
+
+    @property
+    def train_labels(self):
+        return torch.tensor([label for _, label in self.train_items], dtype=torch.int64)
+
+    @property
+    def train_counts(self):
+        return torch.bincount(self.train_labels, minlength=self.num_classes).tolist()
+
+    @property
+    def test_counts(self):
+        labels = torch.tensor([label for _, label in self.eval_items], dtype=torch.int64)
+        return torch.bincount(labels, minlength=self.num_classes).tolist()
+
+    @property
+    def train_indices_sha256(self):
+        return self.train_list_sha256  # the split's provenance: the training list itself
+
+    def pipeline(self, cfg, device):
+        from bench.pipelines import ImagePipeline
+
+        return ImagePipeline(self, cfg, device)
+
+
+def file_hashes(path):
+    md5, sha = hashlib.md5(), hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            md5.update(block)
+            sha.update(block)
+    return md5.hexdigest(), sha.hexdigest()
+
+
+def read_list(path):
+    """[(relative path, label)] from a `<path> <label>` file; a malformed line is an error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise BenchError(f"split list {path} does not exist; set dataset.split_dir (or --data-root) to the folder "
+                         "holding it")
+    items = []
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            parts = line.rsplit(maxsplit=1)
+            if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+                raise BenchError(f"{path}:{number}: expected '<relative path> <integer label>', got {line[:80]!r}")
+            items.append((parts[0], int(parts[1])))
+    return items
+
+
+def read_coco(path):
+    """[(file_name, category_id)] and category names from an iNaturalist COCO-style JSON."""
+    try:
+        data = json.loads(Path(path).read_text())
+        files = {image["id"]: image["file_name"] for image in data["images"]}
+        items = [(files[a["image_id"]], int(a["category_id"])) for a in data["annotations"]]
+        names = {int(c["id"]): c.get("name", str(c["id"])) for c in data.get("categories", [])}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BenchError(f"{path} is not a COCO-style annotation file ({type(exc).__name__}: {exc}); "
+                         "use the official train2018.json / val2018.json") from None
+    return items, names
+
+
+def check_facts(spec, split, path, items, enabled):
+    """Warn, naming the difference, when a list is not the standard split."""
+    if not enabled or split not in spec.facts:
+        return
+    facts = spec.facts[split]
+    problems = []
+    if len(items) != facts.lines:
+        problems.append(f"{len(items):,} entries, the standard split has {facts.lines:,}")
+    classes = len({label for _, label in items})
+    if facts.classes and classes != facts.classes:
+        problems.append(f"{classes} classes, the standard split has {facts.classes}")
+    if (facts.md5 or facts.sha256) and not problems:
+        md5, sha = file_hashes(path)
+        if (facts.md5 and md5 != facts.md5) or (facts.sha256 and sha != facts.sha256):
+            problems.append("the same size but different content (hash mismatch)")
+    if problems:
+        print(f"warning: {path} is not the standard {spec.title} {split} split: {'; '.join(problems)}; "
+              "results will not be comparable with published numbers", flush=True)
+
+
+def rewrite(path, rules):
+    for rule in rules:
+        old, new = rule.split("=", 1)
+        if path.startswith(old):
+            return new + path[len(old):]
+    return path
+
+
+def resolve_images(items, image_root, rules, list_path):
+    """Absolute paths; the flat `val/<file>` layout is tried when `val/<class>/<file>` is absent.
+
+    The first missing image is an error naming it.
+    """
+    out = []
+    for number, (rel, label) in enumerate(items, 1):
+        rel = rewrite(rel, rules)
+        full = os.path.join(image_root, rel)
+        if not os.path.isfile(full):
+            parts = Path(rel).parts
+            flat = os.path.join(image_root, parts[0], parts[-1]) if len(parts) >= 3 else None
+            if flat and os.path.isfile(flat):
+                full = flat
+            else:
+                raise BenchError(f"image {full} (line {number} of {list_path}) does not exist; set "
+                                 "dataset.image_root to the folder the list paths start from, or dataset.path_rewrite "
+                                 "for another path layout")
+        out.append((full, label))
+    return out
+
+
+def load_image_list(cfg, name):
+    spec = SPECS[name]
+    d = cfg["dataset"]
+    root = data_root(cfg)
+    split_dir = Path(d["split_dir"]).expanduser() if d["split_dir"] else root / spec.split_dir
+    image_root = Path(d["image_root"]).expanduser() if d["image_root"] else root / spec.image_dir
+    eval_split = d["eval_split"] or spec.default_eval
+    if eval_split not in spec.facts:
+        raise BenchError(f"{spec.title} has no {eval_split} split; use dataset.eval_split="
+                         f"{' or '.join(s for s in spec.facts if s != 'train')}")
+    names = {}
+    lists = {}
+    for split in ("train", eval_split):
+        json_path = split_dir / f"{split}2018.json"
+        txt_path = split_dir / f"{spec.prefix}_{split}.txt"
+        if name == "inat2018" and json_path.is_file():
+            items, names = read_coco(json_path)
+            lists[split] = (json_path, items)
+        else:
+            lists[split] = (txt_path, read_list(txt_path))
+    for split, (path, items) in lists.items():
+        if not items:
+            raise BenchError(f"split list {path} is empty; point dataset.split_dir at the real files")
+        check_facts(spec, split, path, items, d["check_split"])
+    train_path, train_items = lists["train"]
+    eval_path, eval_items = lists[eval_split]
+    num_classes = max(label for _, label in train_items + eval_items) + 1
+    present = {label for _, label in train_items}
+    if len(present) != num_classes:
+        missing = min(set(range(num_classes)) - present)
+        raise BenchError(f"{train_path} has no training image of class {missing}; every class needs at least one")
+    rules = d["path_rewrite"]
+    norm = spec.normalize if cfg["augment"]["normalize"] == "auto" else cfg["augment"]["normalize"]
+    mean, std = (INAT_MEAN, INAT_STD) if norm == "inat2018" else (IMAGENET_MEAN, IMAGENET_STD)
+    return ImageListData(
+        name=name, num_classes=num_classes,
+        train_items=resolve_images(train_items, image_root, rules, train_path),
+        eval_items=resolve_images(eval_items, image_root, rules, eval_path),
+        eval_split=eval_split, mean=mean, std=std, train_list_sha256=file_hashes(train_path)[1],
+        class_names=[names.get(c, "") for c in range(num_classes)] if names else [])
+
+
+def load_imagenet_lt(cfg):
+    return load_image_list(cfg, "imagenet_lt")
+
+
+def load_places_lt(cfg):
+    return load_image_list(cfg, "places_lt")
+
+
+def load_inat2018(cfg):
+    return load_image_list(cfg, "inat2018")
