@@ -199,8 +199,13 @@ def cmd_run(args):
         record_sweep(args.out, runs, "local")
         done = run_local(start, args.jobs, force=args.force)
     else:
+        from bench import distributed
+
         progress = start[0].cfg["run"]["progress"] and sys.stderr.isatty()
         done = execute(start, force=args.force, progress=progress)
+        distributed.finish()
+        if not distributed.is_main():
+            return 0
     failed = [r for r in done if r.get("status") != "done"]
     print(f"{len(done) - len(failed)} of {len(done)} runs done; results in {args.out}/")
     return 1 if failed else 0

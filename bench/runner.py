@@ -85,11 +85,16 @@ def summary_line(result):
 
 def execute(runs, force=False, progress=True):
     """Train every planned run; returns the list of result dicts (skipped runs included)."""
+    from bench import distributed
     from bench.datasets.registry import DATASETS
     from bench.trainer import resolve_device, train_run
 
-    for run in runs:  # fail fast on an impossible device, before any output
-        resolve_device(run.cfg["run"]["device"])
+    main = distributed.is_main()
+
+    from bench.trainer import precision_tools
+
+    for run in runs:  # fail fast on an impossible device or precision, before any output
+        precision_tools(run.cfg["train"]["precision"], resolve_device(run.cfg["run"]["device"]))
     cache, out = {}, []
     for run in runs:
         if results.is_done(run.run_dir) and not force:
@@ -101,11 +106,14 @@ def execute(runs, force=False, progress=True):
             cache.clear()  # hold one dataset at a time
             cache[key] = DATASETS[run.cfg["dataset"]["name"]].load(run.cfg)
         data = cache[key]
-        if force and run.run_dir.exists():
-            shutil.rmtree(run.run_dir)
-        run.run_dir.mkdir(parents=True, exist_ok=True)
-        results.write_config(run.run_dir, run.cfg)
+        if main:  # with several processes (DDP) rank 0 owns the run folder
+            if force and run.run_dir.exists():
+                shutil.rmtree(run.run_dir)
+            run.run_dir.mkdir(parents=True, exist_ok=True)
+            results.write_config(run.run_dir, run.cfg)
+        distributed.barrier()
         result = train_run(run.cfg, data, run.run_dir, progress=progress)
-        print(summary_line(result), flush=True)
+        if main:
+            print(summary_line(result), flush=True)
         out.append(result)
     return out

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench import results
+from bench import distributed, results
 from bench.errors import BenchError
 from bench.evaluate import accuracy_metrics, predict, shot_groups
 from bench.methods.losses import build_loss
@@ -69,7 +69,8 @@ def load_checkpoint(path, device):
 def train_run(cfg, data, run_dir, progress=True):
     """Train and evaluate one run in `run_dir`; returns the result dict (also written to result.json)."""
     run_dir = Path(run_dir)
-    device = resolve_device(cfg["run"]["device"])
+    device = distributed.setup(resolve_device(cfg["run"]["device"]))
+    main = distributed.is_main()
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
@@ -85,6 +86,7 @@ def train_run(cfg, data, run_dir, progress=True):
     weights = None if weights is None else weights.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=t_cfg["lr"], momentum=t_cfg["momentum"],
                                 weight_decay=t_cfg["weight_decay"], nesterov=t_cfg["nesterov"])
+    net = distributed.wrap(model, device)  # DDP when launched with several processes
     pipe = data.pipeline(cfg, device)
     autocast, scaler = precision_tools(t_cfg["precision"], device)
 
@@ -97,11 +99,13 @@ def train_run(cfg, data, run_dir, progress=True):
         if scaler is not None and ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
         state = ckpt["state"]
-        print(f"resuming {run_dir.name} after epoch {state['epoch'] + 1}/{epochs}")
-    results.write_metrics(run_dir, state["history"])  # drops lines written after the checkpoint
+        if main:
+            print(f"resuming {run_dir.name} after epoch {state['epoch'] + 1}/{epochs}")
+    if main:
+        results.write_metrics(run_dir, state["history"])  # drops lines written after the checkpoint
 
     bar = None
-    if progress:
+    if progress and main:
         from tqdm import tqdm
 
         bar = tqdm(total=epochs, initial=state["epoch"] + 1, desc=f"{m_cfg['name']}/{cfg['dataset']['name']}"
@@ -118,13 +122,14 @@ def train_run(cfg, data, run_dir, progress=True):
             gen = epoch_generator(seed, epoch)
             order = epoch_order(sampler, data.train_labels, counts, m_cfg["beta"], gen)
 
-            model.train()
+            order, batch_size = distributed.shard(order, t_cfg["batch_size"])
+            net.train()
             start = time.perf_counter()
             loss_sum = torch.zeros((), device=device, dtype=torch.float64)
             correct = torch.zeros((), device=device, dtype=torch.int64)
-            for images, labels in pipe.train_batches(order, t_cfg["batch_size"], gen):
+            for images, labels in pipe.train_batches(order, batch_size, gen):
                 with autocast():
-                    logits = model(images)
+                    logits = net(images)
                 loss = criterion(logits.float(), labels)  # losses in fp32 whatever the precision
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is None:
@@ -136,17 +141,22 @@ def train_run(cfg, data, run_dir, progress=True):
                     scaler.update()
                 loss_sum += loss.detach().double() * len(labels)
                 correct += (logits.detach().argmax(1) == labels).sum()
-            train_loss = loss_sum.item() / len(order)
+            loss_total, hits, seen = distributed.sum_all(loss_sum.item(), float(correct.item()), float(len(order)))
+            train_loss = loss_total / seen
             state["train_seconds"] += time.perf_counter() - start
-            state["images_seen"] += len(order)
+            state["images_seen"] += int(seen)
             if not math.isfinite(train_loss):
                 reason = f"training loss became {train_loss} in epoch {epoch}"
                 return build_result(cfg, data, device, state, last_eval, run_dir, status="failed", error=reason)
 
             line = {"epoch": epoch, "lr": lr, "rebalancing": rebalance, "train_loss": train_loss,
-                    "train_acc": 100.0 * correct.item() / len(order)}
+                    "train_acc": 100.0 * hits / seen}
+            state["epoch"] = epoch
+            if not main:  # rank 0 evaluates and writes; the others wait for it
+                distributed.barrier()
+                continue
             if (epoch + 1) % e_cfg["every"] == 0 or epoch == epochs - 1:
-                logits = predict(model, pipe, e_cfg["batch_size"], autocast)
+                logits = predict(model, pipe, e_cfg["batch_size"], autocast)  # the unwrapped model: rank 0 only
                 last_eval = {"epoch": epoch, **accuracy_metrics(logits, pipe.test_labels, counts,
                                                                  e_cfg["many_above"], e_cfg["few_below"])}
                 line.update({k: v for k, v in last_eval.items() if k != "epoch"})
@@ -155,11 +165,11 @@ def train_run(cfg, data, run_dir, progress=True):
                 if state["best"] is None or last_eval["top1"] > state["best"]["top1"]:
                     state["best"] = last_eval
                 state["history"].append(line)
-            state["epoch"] = epoch
             results.write_metrics(run_dir, state["history"])
             results.atomic_write_bytes(ckpt_path, _serialize(
                 {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state,
                  "scaler": scaler.state_dict() if scaler is not None else None}))
+            distributed.barrier()
             if bar is not None:
                 bar.update(1)
                 post = {"loss": f"{train_loss:.3f}", "acc": f"{line['train_acc']:.1f}", "lr": f"{lr:.3g}"}
@@ -170,6 +180,8 @@ def train_run(cfg, data, run_dir, progress=True):
         if bar is not None:
             bar.close()
 
+    if not main:
+        return {"status": "done", "run_id": run_dir.name, "rank": distributed.rank()}
     if last_eval is None:  # resumed after the final epoch was checkpointed but before result.json
         last_eval = next(h for h in reversed(state["history"]))
         last_eval = {k: last_eval[k] for k in ("epoch", "top1", "top5", "many", "medium", "few", "per_class_acc")}
@@ -185,6 +197,8 @@ def _serialize(obj):
 
 
 def build_result(cfg, data, device, state, last, run_dir, status="done", error=None):
+    if not distributed.is_main():  # only rank 0 writes
+        return {"status": status, "run_id": Path(run_dir).name, "rank": distributed.rank()}
     e_cfg = cfg["eval"]
     groups = shot_groups(data.train_counts, e_cfg["many_above"], e_cfg["few_below"])
     keys = ("epoch", "top1", "top5", "many", "medium", "few", "per_class_acc")
@@ -210,7 +224,7 @@ def build_result(cfg, data, device, state, last, run_dir, status="done", error=N
         "last": {k: last[k] for k in keys} if last else None,
         "best": {**{k: state["best"][k] for k in keys}, "selected_on": "test"} if state["best"] else None,
         "config": cfg,
-        "env": results.environment(device),
+        "env": {**results.environment(device), "world_size": distributed.world_size()},
         "timing": {
             "train_seconds": seconds,
             "train_images_per_second": state["images_seen"] / seconds if seconds > 0 else None,

@@ -247,3 +247,19 @@ def test_diverged_run_is_failed_with_reason_and_others_go_on(cifar_root, tmp_pat
         assert r["status"] == "failed"
         assert re.fullmatch(r"training loss became (nan|inf|-inf) in epoch [01]", r["error"]), r["error"]
     assert "FAILED" in capsys.readouterr().out
+
+
+def test_bf16_autocast_run(cifar_root, tmp_path):
+    out = tmp_path / "r"
+    assert run_cli(cifar_root, out, "ldam_drw", epochs=1, extra=["train.precision=bf16"]) == 0
+    (result, run_dir), = results_by_method(out).values()
+    check_result(result, run_dir, 1, 10)
+    assert result["config"]["train"]["precision"] == "bf16"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_fp16_without_cuda_is_an_error(cifar_root, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert run_cli(cifar_root, out, "erm", epochs=1, extra=["train.precision=fp16"]) == 2
+    assert "fp16 needs a CUDA GPU; use bf16 on the CPU" in capsys.readouterr().err
+    assert not out.exists()

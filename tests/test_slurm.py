@@ -156,3 +156,15 @@ def test_impossible_resources_fail_before_submitting(slurm_env, tmp_path):
     proc = bench(slurm_env, "run", "--methods", "erm", "--datasets", "cifar10_lt", "--out", str(out),
                  "--executor", "slurm", "--slurm-profile", str(profile))
     assert proc.returncode == 2 and "nosuchpartition" in proc.stderr and not out.exists()
+
+
+def test_ddp_run_as_a_multi_task_job(slurm_env, cifar_root, tmp_path):
+    profile = tmp_path / "ddp.yaml"
+    profile.write_text("partition: debug\ncpus_per_task: 1\nmem_gb: 2\ntime_min: 60\ntasks_per_job: 2\n")
+    out = tmp_path / "out"
+    args = run_args(cifar_root, out, extra=["model.name=small_cnn", "--wait"])
+    args[args.index("--slurm-profile") + 1] = str(profile)
+    proc = bench(slurm_env, *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (result,) = results_in(out).values()
+    assert result["status"] == "done" and result["env"]["world_size"] == 2

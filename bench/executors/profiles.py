@@ -9,10 +9,10 @@ from bench.errors import BenchError, closest
 
 DEFAULTS = {
     "partition": None, "account": None, "qos": None, "constraint": None, "gpus": 0, "cpus_per_task": 1,
-    "mem_gb": 4, "time_min": 60, "array_parallelism": 16, "runs_per_job": 1, "max_requeues": 3,
+    "mem_gb": 4, "time_min": 60, "array_parallelism": 16, "runs_per_job": 1, "tasks_per_job": 1, "max_requeues": 3,
     "setup": [], "sbatch": {},
 }
-POSITIVE = ("cpus_per_task", "time_min", "array_parallelism", "runs_per_job")
+POSITIVE = ("cpus_per_task", "time_min", "array_parallelism", "runs_per_job", "tasks_per_job")
 
 
 def profile_dirs():
@@ -56,6 +56,9 @@ def load_profile(name):
             raise BenchError(f"SLURM profile {path}: {key} must be a non-negative integer, got {profile[key]!r}")
     if not isinstance(profile["mem_gb"], (int, float)) or profile["mem_gb"] <= 0:
         raise BenchError(f"SLURM profile {path}: mem_gb must be positive, got {profile['mem_gb']!r}")
+    if profile["tasks_per_job"] > 1 and profile["runs_per_job"] > 1:
+        raise BenchError(f"SLURM profile {path}: tasks_per_job > 1 (one run on several GPUs) and runs_per_job > 1 "
+                         "(several runs on one GPU) cannot be combined; choose one")
     if not isinstance(profile["setup"], list) or not isinstance(profile["sbatch"], dict):
         raise BenchError(f"SLURM profile {path}: setup must be a list of lines and sbatch a mapping")
     return profile

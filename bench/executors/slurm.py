@@ -28,6 +28,8 @@ class SlurmTask(submitit.helpers.Checkpointable):
     """
 
     def __call__(self, specs):
+        if int(os.environ.get("SLURM_NTASKS", "1")) > 1:  # one run, data-parallel over the job's tasks
+            submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         cpus = int(os.environ.get("SLURM_CPUS_PER_TASK", os.cpu_count() or 1))
         threads = max(1, cpus // len(specs))
         os.environ["BENCH_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -86,6 +88,8 @@ def make_executor(profile, out):
     )
     if profile["gpus"]:
         params["gpus_per_node"] = profile["gpus"]
+    if profile["tasks_per_job"] > 1:  # DDP: one process per task (per GPU), one node
+        params["tasks_per_node"] = profile["tasks_per_job"]
     for key in ("partition", "account", "qos", "constraint"):
         if profile[key]:
             params[f"slurm_{key}"] = profile[key]

@@ -1,0 +1,90 @@
+"""Data-parallel training of one run (DistributedDataParallel), launched by torchrun or a SLURM multi-task job.
+
+Every process draws the same epoch order from the epoch's generator and trains on its
+share (order[rank::world], batch_size // world images per step, so the global batch is
+unchanged); gradients are averaged by DDP; rank 0 evaluates and writes every file.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def world_size():
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def rank():
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0"))  # torchrun sets it before the group exists
+
+
+def is_main():
+    return rank() == 0
+
+
+def setup(device):
+    """Join the process group when launched with WORLD_SIZE > 1; returns this process's device."""
+    if world_size() == 1:
+        return device
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend)
+    if device.type == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return torch.device("cuda", local)
+    return device
+
+
+def shard(order, batch_size):
+    """This process's part of the epoch order and its per-process batch size."""
+    world = world_size()
+    if world == 1:
+        return order, batch_size
+    if batch_size % world:
+        from bench.errors import BenchError
+
+        raise BenchError(f"train.batch_size {batch_size} must be divisible by the {world} processes")
+    pad = (-len(order)) % world  # equal shares, as DistributedSampler: repeat the first indices
+    if pad:
+        order = torch.cat([order, order[:pad]])
+    return order[rank()::world], batch_size // world
+
+
+def sum_all(*values):
+    """Sum floats over all processes (for logging the whole epoch's loss and accuracy)."""
+    if world_size() == 1:
+        return values
+    tensor = torch.tensor(values, dtype=torch.float64)
+    if dist.get_backend() == "nccl":
+        tensor = tensor.cuda()
+    dist.all_reduce(tensor)
+    return tuple(tensor.cpu().tolist())
+
+
+def barrier():
+    if world_size() > 1 and dist.is_initialized():
+        dist.barrier()
+
+
+def wrap(model, device):
+    if world_size() == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def unwrap(model):
+    return getattr(model, "module", model)
+
+
+def finish():
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -1,0 +1,48 @@
+"""Data-parallel training (DDP) on CPU: 2 processes with the gloo backend, launched by torchrun."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from bench import distributed
+
+
+def test_shards_are_equal_disjoint_and_cover_the_epoch(monkeypatch):
+    order = torch.randperm(11, generator=torch.Generator().manual_seed(0))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    shares = []
+    for rank in (0, 1):
+        monkeypatch.setenv("RANK", str(rank))
+        part, batch = distributed.shard(order, 8)
+        assert batch == 4
+        shares.append(part.tolist())
+    assert len(shares[0]) == len(shares[1]) == 6
+    assert sorted(shares[0] + shares[1]) == sorted(order.tolist() + order[:1].tolist())  # padded by one
+
+
+def test_two_process_gloo_run(cifar_root, tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", "-m", "bench",
+         "run", "--methods", "ldam_drw", "--datasets", "cifar10_lt", "--epochs", "2", "--data-root",
+         str(cifar_root), "--out", str(out), "--no-progress", "--set", "dataset.verify=false",
+         "dataset.download=false", "model.name=small_cnn"],
+        capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("done   cifar10_lt") == 1  # rank 0 reports, once
+    (run_dir,) = [p for p in out.iterdir() if p.name.startswith("cifar10_lt")]
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["status"] == "done" and result["env"]["world_size"] == 2
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [0, 1]
+    n = sum(result["train_class_counts"])
+    # both processes together saw the whole epoch (padded to a multiple of 2)
+    assert result["timing"]["train_images_per_second"] * result["timing"]["train_seconds"] == \
+        __import__("pytest").approx(2 * (n + n % 2))
+    assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoint.pt", "config.yaml", "metrics.jsonl",
+                                                         "predictions.npz", "result.json"]
