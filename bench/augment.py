@@ -28,12 +28,8 @@ class BatchAugment:
         p = self.padding
         b, c, h, w = x.shape
         offsets = torch.randint(0, 2 * p + 1, (2, b), generator=generator).to(x.device)
-        padded = F.pad(x, (p, p, p, p))
-        rows = (offsets[0].view(b, 1) + torch.arange(h, device=x.device)).view(b, 1, h, 1)
-        cols = (offsets[1].view(b, 1) + torch.arange(w, device=x.device)).view(b, 1, 1, w)
-        batch = torch.arange(b, device=x.device).view(b, 1, 1, 1)
-        chans = torch.arange(c, device=x.device).view(1, c, 1, 1)
-        return padded[batch, chans, rows, cols]
+        windows = F.pad(x, (p, p, p, p)).unfold(2, h, 1).unfold(3, w, 1)  # (B, C, 2p+1, 2p+1, H, W), a view
+        return windows[torch.arange(b, device=x.device), :, offsets[0], offsets[1]]  # one window per image
 
     def train(self, x, generator):
         if self.padding:

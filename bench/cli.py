@@ -70,6 +70,9 @@ def build_parser():
     run.add_argument("--epochs", type=int, help="number of epochs (LR milestones scale with it)")
     run.add_argument("--data-root", help="folder holding the datasets (default: $BENCH_DATA, else ./data)")
     run.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    run.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
+                     help="fp32 (default, as the papers), bf16 autocast, or fp16 autocast + scaler (CUDA)")
+    run.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster steps)")
     run.add_argument("--out", default="results", help="results folder (default: results)")
     run.add_argument("--force", action="store_true", help="re-run runs that are already done")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -92,6 +95,12 @@ def build_parser():
     st.add_argument("folder", nargs="?", default="results")
     cn = sub.add_parser("cancel", help="cancel the pending and running SLURM jobs of a results folder")
     cn.add_argument("folder", nargs="?", default="results")
+
+    perf = sub.add_parser("perf", help="training images/s: bench vs the bare model step and the reference pipeline")
+    perf.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
+    perf.add_argument("--images", type=int, default=12406, help="training images (default: CIFAR-10-LT size)")
+    perf.add_argument("--workers", type=int, default=4, help="DataLoader workers of the reference pipeline")
+    perf.add_argument("--model", default="resnet32")
 
     lst = sub.add_parser("list", help="list methods, datasets, models, presets or config keys")
     lst.add_argument("what", choices=["methods", "datasets", "models", "presets", "keys"])
@@ -129,7 +138,8 @@ def cmd_list(what):
 def plan_from_args(args):
     from bench.sweep import load_sweep, parse_grid_flags, plan_sweep
 
-    flags = {"train.epochs": args.epochs, "dataset.root": args.data_root, "run.device": args.device}
+    flags = {"train.epochs": args.epochs, "dataset.root": args.data_root, "run.device": args.device,
+             "train.precision": args.precision, "run.compile": args.compile or None}
     if args.no_progress:
         flags["run.progress"] = False
     sets = [item for group in args.set for item in group]
@@ -284,6 +294,11 @@ def main(argv=None):
     try:
         if args.command == "list":
             return cmd_list(args.what)
+        if args.command == "perf":
+            from bench.perf import run_perf
+
+            run_perf(args.device, args.images, args.workers, args.model)
+            return 0
         if args.command == "status":
             return cmd_status(args)
         if args.command == "cancel":

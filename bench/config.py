@@ -80,7 +80,8 @@ DEFAULTS = {
         "many_above": 100,  # many-shot: more than 100 training images
         "few_below": 20,  # few-shot: fewer than 20
     },
-    "run": {"device": "auto", "progress": True},
+    # how a run executes, not what it computes (left out of the run hash)
+    "run": {"device": "auto", "progress": True, "channels_last": True, "compile": False},
 }
 
 # Keys whose default is None (or a list) need their type spelled out.

@@ -12,7 +12,10 @@ def predict(model, pipeline, batch_size, autocast=None):
 
     model.eval()
     out = []
+    channels_last = next(model.parameters()).is_contiguous(memory_format=torch.channels_last)
     for images in pipeline.test_batches(batch_size):
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         with autocast() if autocast else contextlib.nullcontext():
             out.append(model(images).float().cpu())
     return torch.cat(out)

@@ -227,6 +227,23 @@ def test_model_name_model_registry_error_before_output(cifar_root, tmp_path, cap
     assert not out.exists()
 
 
+def test_perf_runs_and_reports_ratios(capsys):
+    from bench.perf import run_perf
+
+    rows = run_perf("cpu", images=300, workers=0, model="small_cnn")
+    assert set(rows) == {"a", "b", "c", "d", "e"} and all(v > 0 for v in rows.values())
+    out = capsys.readouterr().out
+    assert "b/a = " in out and "b/c = " in out and "bf16/fp32" in out
+
+
+def test_help_is_fast_and_torch_free():
+    code = ("import sys, io, contextlib\nfrom bench.cli import main\n"
+            "try:\n    with contextlib.redirect_stdout(io.StringIO()): main(['--help'])\nexcept SystemExit: pass\n"
+            "print('torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "False"
+
+
 def test_list_and_help_do_not_import_torch():
     code = ("import sys, io, contextlib; from bench.cli import main; buf = io.StringIO()\n"
             "with contextlib.redirect_stdout(buf): main(['list', 'methods'])\n"
