@@ -216,8 +216,10 @@ def cmd_run(args):
         distributed.finish()
         if not distributed.is_main():
             return 0
-    failed = [r for r in done if r.get("status") != "done"]
-    print(f"{len(done) - len(failed)} of {len(done)} runs done; results in {args.out}/")
+    failed = [r for r in done if r.get("status") not in ("done", "skipped")]
+    elsewhere = sum(r.get("status") == "skipped" for r in done)
+    print(f"{len(done) - len(failed) - elsewhere} of {len(done)} runs done"
+          + (f", {elsewhere} being trained by another process" if elsewhere else "") + f"; results in {args.out}/")
     return 1 if failed else 0
 
 

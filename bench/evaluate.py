@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from bench import faults
+
 
 @torch.no_grad()
 def predict(model, pipeline, batch_size, autocast=None):
@@ -18,6 +20,7 @@ def predict(model, pipeline, batch_size, autocast=None):
             images = images.contiguous(memory_format=torch.channels_last)
         with autocast() if autocast else contextlib.nullcontext():
             out.append(model(images).float().cpu())
+        faults.point("mid-eval")
     return torch.cat(out)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 RESULT, METRICS, CONFIG, CHECKPOINT = "result.json", "metrics.jsonl", "config.yaml", "checkpoint.pt"
-PREDICTIONS = "predictions.npz"
+PREDICTIONS, PREVIOUS_CHECKPOINT, LOCK = "predictions.npz", "checkpoint.prev.pt", "run.lock"
 
 
 def _umask():
@@ -34,15 +34,28 @@ def _umask():
 FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone gives 0600
 
 
+FAULT_POINTS = {RESULT: "result-tmp-written", METRICS: "metrics-tmp-written", PREDICTIONS: "predictions-tmp-written",
+                CHECKPOINT: "checkpoint-tmp-written"}
+
+
 def atomic_write_bytes(path, data):
+    """Write to a temporary file in the same folder, flush, fsync, rename: readers never see a torn file."""
+    from bench import faults
+
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if path.name == CHECKPOINT:
+                f.write(data[: len(data) // 2])
+                faults.point("checkpoint-half-written")
+                f.write(data[len(data) // 2:])
+            else:
+                f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        faults.point(FAULT_POINTS.get(path.name, ""))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

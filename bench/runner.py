@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import config as config_mod
-from bench import results
+from bench import faults, results
 from bench.errors import BenchError
+from bench.lock import run_lock
 
 
 @dataclass
@@ -60,12 +61,15 @@ def _dataset_key(cfg):
 def check_output_dir(out):
     out = Path(out)
     probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
-    if not probe.is_dir():
+    if not probe.is_dir() or (out.exists() and not out.is_dir()):
         raise BenchError(f"output path {out} is not a folder; pass --out a folder")
-    import os
+    import tempfile
 
-    if not os.access(probe, os.W_OK):
-        raise BenchError(f"output folder {probe} is not writable; pass --out a folder you can write to")
+    try:  # the real test: can a file be created there (permissions, read-only file systems)?
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError:
+        raise BenchError(f"output folder {probe} is not writable; pass --out a folder you can write to") from None
 
 
 def summary_line(result):
@@ -106,14 +110,30 @@ def execute(runs, force=False, progress=True):
             cache.clear()  # hold one dataset at a time
             cache[key] = DATASETS[run.cfg["dataset"]["name"]].load(run.cfg)
         data = cache[key]
-        if main:  # with several processes (DDP) rank 0 owns the run folder
-            if force and run.run_dir.exists():
-                shutil.rmtree(run.run_dir)
-            run.run_dir.mkdir(parents=True, exist_ok=True)
+        if not main:  # with several processes (DDP) rank 0 owns the run folder
+            distributed.barrier()
+            out.append(train_run(run.cfg, data, run.run_dir, progress=progress))
+            continue
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        with run_lock(run.run_dir) as holder:
+            if holder is not None:
+                print(f"skip   {run.run_dir.name}: being trained by {holder}; not training it twice", flush=True)
+                out.append({"run_id": run.run_dir.name, "status": "skipped", "reason": f"held by {holder}"})
+                continue
+            if results.is_done(run.run_dir) and not force:  # finished while we waited for the lock
+                print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
+                out.append(results.read_result(run.run_dir))
+                continue
+            if force:
+                for child in run.run_dir.iterdir():
+                    if child.name != results.LOCK:
+                        shutil.rmtree(child) if child.is_dir() else child.unlink()
+            for stale in run.run_dir.glob(".*.tmp"):  # temporary files of a killed write; we hold the lock
+                stale.unlink()
             results.write_config(run.run_dir, run.cfg)
-        distributed.barrier()
-        result = train_run(run.cfg, data, run.run_dir, progress=progress)
-        if main:
-            print(summary_line(result), flush=True)
+            faults.point("config-written")
+            distributed.barrier()
+            result = train_run(run.cfg, data, run.run_dir, progress=progress)
+        print(summary_line(result), flush=True)
         out.append(result)
     return out

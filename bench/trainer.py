@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench import distributed, results
+from bench import checkpoint, distributed, faults, results
 from bench.errors import BenchError
 from bench.evaluate import accuracy_metrics, predict, shot_groups
 from bench.methods.losses import build_loss
@@ -55,17 +55,6 @@ def precision_tools(precision, device):
             torch.amp.GradScaler("cuda"))
 
 
-def load_checkpoint(path, device):
-    """The checkpoint dict, or None if absent; a damaged one is reported and ignored."""
-    if not path.is_file():
-        return None
-    try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # truncated or corrupt: start over rather than load garbage
-        print(f"warning: checkpoint {path} is unreadable ({type(exc).__name__}); starting this run over")
-        return None
-
-
 def train_run(cfg, data, run_dir, progress=True):
     """Train and evaluate one run in `run_dir`; returns the result dict (also written to result.json)."""
     run_dir = Path(run_dir)
@@ -95,8 +84,7 @@ def train_run(cfg, data, run_dir, progress=True):
     autocast, scaler = precision_tools(t_cfg["precision"], device)
 
     state = {"epoch": -1, "best": None, "history": [], "train_seconds": 0.0, "images_seen": 0}
-    ckpt_path = run_dir / results.CHECKPOINT
-    ckpt = load_checkpoint(ckpt_path, device)
+    ckpt = checkpoint.load(run_dir, device)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -117,6 +105,7 @@ def train_run(cfg, data, run_dir, progress=True):
     last_eval = None
     try:
         for epoch in range(state["epoch"] + 1, epochs):
+            faults.point("epoch-start")
             lr = learning_rate(epoch, t_cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -145,6 +134,7 @@ def train_run(cfg, data, run_dir, progress=True):
                     scaler.step(optimizer)
                     scaler.update()
                 loss_sum += loss.detach().double() * len(labels)
+                faults.point("mid-epoch")
                 correct += (logits.detach().argmax(1) == labels).sum()
             loss_total, hits, seen = distributed.sum_all(loss_sum.item(), float(correct.item()), float(len(order)))
             train_loss = loss_total / seen
@@ -161,6 +151,7 @@ def train_run(cfg, data, run_dir, progress=True):
                 distributed.barrier()
                 continue
             if (epoch + 1) % e_cfg["every"] == 0 or epoch == epochs - 1:
+                faults.point("before-eval")
                 logits = predict(model, pipe, e_cfg["batch_size"], autocast)  # the unwrapped model: rank 0 only
                 last_eval = {"epoch": epoch, **accuracy_metrics(logits, pipe.test_labels, counts,
                                                                  e_cfg["many_above"], e_cfg["few_below"])}
@@ -171,9 +162,9 @@ def train_run(cfg, data, run_dir, progress=True):
                     state["best"] = last_eval
                 state["history"].append(line)
             results.write_metrics(run_dir, state["history"])
-            results.atomic_write_bytes(ckpt_path, _serialize(
-                {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "state": state,
-                 "scaler": scaler.state_dict() if scaler is not None else None}))
+            checkpoint.save(run_dir, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                      "state": state, "scaler": scaler.state_dict() if scaler is not None else None})
+            faults.point("after-checkpoint")
             distributed.barrier()
             if bar is not None:
                 bar.update(1)
@@ -191,14 +182,6 @@ def train_run(cfg, data, run_dir, progress=True):
         last_eval = next(h for h in reversed(state["history"]))
         last_eval = {k: last_eval[k] for k in ("epoch", "top1", "top5", "many", "medium", "few", "per_class_acc")}
     return build_result(cfg, data, device, state, last_eval, run_dir)
-
-
-def _serialize(obj):
-    import io
-
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
 
 
 def build_result(cfg, data, device, state, last, run_dir, status="done", error=None):
@@ -238,4 +221,5 @@ def build_result(cfg, data, device, state, last, run_dir, status="done", error=N
     if error:
         result["error"] = error
     results.write_json(Path(run_dir) / results.RESULT, result)
+    faults.point("after-result")
     return result

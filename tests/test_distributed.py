@@ -44,5 +44,5 @@ def test_two_process_gloo_run(cifar_root, tmp_path):
     # both processes together saw the whole epoch (padded to a multiple of 2)
     assert result["timing"]["train_images_per_second"] * result["timing"]["train_seconds"] == \
         __import__("pytest").approx(2 * (n + n % 2))
-    assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoint.pt", "config.yaml", "metrics.jsonl",
-                                                         "predictions.npz", "result.json"]
+    assert {p.name for p in run_dir.iterdir()} == {"checkpoint.pt", "checkpoint.prev.pt", "config.yaml",
+                                                   "metrics.jsonl", "predictions.npz", "result.json", "run.lock"}

@@ -58,8 +58,10 @@ def check_result(result, run_dir, epochs, num_classes):
     assert set(result["env"]) >= {"python", "torch", "git_sha", "host", "device"}
     assert result["timing"]["train_seconds"] > 0 and result["timing"]["train_images_per_second"] > 0
     assert result["config"]["method"]["name"] == result["method"]
-    assert {p.name for p in run_dir.iterdir()} == {"config.yaml", "metrics.jsonl", "checkpoint.pt", "result.json",
-                                                    "predictions.npz"}
+    files = {p.name for p in run_dir.iterdir()}
+    assert files - {"checkpoint.prev.pt"} == {"config.yaml", "metrics.jsonl", "checkpoint.pt", "result.json",
+                                              "predictions.npz", "run.lock"}
+    assert ("checkpoint.prev.pt" in files) == (epochs > 1)
     assert [m["epoch"] for m in metrics(run_dir)] == list(range(epochs))
     with np.load(run_dir / "predictions.npz", allow_pickle=False) as saved:
         labels, predictions = saved["labels"], saved["predictions"]
@@ -147,8 +149,10 @@ def test_same_seed_same_numbers_and_resume_after_interrupt(cifar_root, tmp_path,
     assert a_dir.name == b_dir.name
     assert a["last"] == b["last"] and a["best"] == b["best"]
     assert metrics(a_dir) == metrics(b_dir)
-    sa = torch.load(a_dir / "checkpoint.pt", weights_only=True)["model"]
-    sb = torch.load(b_dir / "checkpoint.pt", weights_only=True)["model"]
+    from bench.checkpoint import decode
+
+    sa = decode((a_dir / "checkpoint.pt").read_bytes(), "cpu")["model"]
+    sb = decode((b_dir / "checkpoint.pt").read_bytes(), "cpu")["model"]
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 

@@ -1,0 +1,63 @@
+"""Self-verifying resumable checkpoints.
+
+File layout: b"BENCHCK1" + sha256(payload) + payload, where payload is a torch.save of plain
+tensors and containers, loaded only with weights_only=True. Before a new checkpoint
+replaces checkpoint.pt, the old one becomes checkpoint.prev.pt, so a damaged checkpoint
+(truncated, corrupt, or not ours) falls back to the previous one, else the run starts over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+import torch
+
+from bench import faults, results
+
+MAGIC = b"BENCHCK1"
+
+
+def encode(obj):
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    payload = buf.getvalue()
+    return MAGIC + hashlib.sha256(payload).digest() + payload
+
+
+def decode(raw, device):
+    """The checkpoint dict; ValueError naming the problem when the bytes are not a valid checkpoint."""
+    if len(raw) < len(MAGIC) + 32 or not raw.startswith(MAGIC):
+        raise ValueError("not a bench checkpoint or truncated")
+    digest, payload = raw[len(MAGIC):len(MAGIC) + 32], raw[len(MAGIC) + 32:]
+    if hashlib.sha256(payload).digest() != digest:
+        raise ValueError("checksum mismatch (truncated or corrupt)")
+    return torch.load(io.BytesIO(payload), map_location=device, weights_only=True)
+
+
+def save(run_dir, obj):
+    run_dir = Path(run_dir)
+    data = encode(obj)
+    current = run_dir / results.CHECKPOINT
+    if current.exists():
+        os.replace(current, run_dir / results.PREVIOUS_CHECKPOINT)
+        faults.point("checkpoint-rotated")
+    results.atomic_write_bytes(current, data)
+
+
+def load(run_dir, device):
+    """The newest good checkpoint, or None; every damaged one is reported in one line."""
+    run_dir = Path(run_dir)
+    for name in (results.CHECKPOINT, results.PREVIOUS_CHECKPOINT):
+        path = run_dir / name
+        if not path.is_file():
+            continue
+        try:
+            return decode(path.read_bytes(), device)
+        except Exception as exc:  # noqa: BLE001 - any damage means: do not trust this file
+            print(f"warning: {path} is unusable ({exc}); "
+                  + ("trying the previous checkpoint" if name == results.CHECKPOINT else "starting this run over"),
+                  flush=True)
+    return None
