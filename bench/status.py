@@ -46,6 +46,16 @@ def job_states(job_ids):
     return states
 
 
+def lock_holder(run_dir):
+    """Who holds the run's lock (a local trainer), or None; never takes the lock for long."""
+    from bench.lock import run_lock
+
+    if not (Path(run_dir) / results.LOCK).exists():
+        return None
+    with run_lock(run_dir) as holder:
+        return holder
+
+
 def first_error_line(log_path):
     """The last line of a job's stderr that looks like an exception, else its last line."""
     try:
@@ -98,8 +108,12 @@ def run_states(folder):
             rows.append(("failed", d.name, job_id, f"{result.get('error', '?').splitlines()[0]} (log: {where})"))
             continue
         if job is None:
-            rows.append(("incomplete", d.name, "-", "no result and no SLURM job: running in another process, "
-                                                   "or stopped (run the same command again to resume)"))
+            holder = lock_holder(d)
+            if holder:
+                rows.append(("running", d.name, "-", f"trained by {holder}"))
+            else:
+                rows.append(("incomplete", d.name, "-", "no result and nobody training it: stopped "
+                                                       "(run the same command again to resume)"))
             continue
         state = live.get(job_id, "UNKNOWN")
         if state in ACTIVE:

@@ -130,17 +130,19 @@ def test_preemption_requeues_resumes_and_matches(slurm_env, cifar_root, tmp_path
 
 def test_cancelled_job_is_reported_not_hung(slurm_env, cifar_root, tmp_path):
     out = tmp_path / "out"
-    proc = bench(slurm_env, *run_args(cifar_root, out, epochs=500))
-    assert proc.returncode == 0, proc.stderr
-    wait_until(lambda: "running" in bench(slurm_env, "status", str(out)).stdout.splitlines()[0], 120,
+    waiting = subprocess.Popen([sys.executable, "-m", "bench", *run_args(cifar_root, out, epochs=500,
+                                                                          extra=["--wait"])],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=slurm_env, cwd=REPO)
+    wait_until(lambda: "running" in (bench(slurm_env, "status", str(out)).stdout.splitlines() or [""])[0], 120,
                "the job to start")
     cancel = bench(slurm_env, "cancel", str(out))
     assert "cancelled 1 job(s)" in cancel.stdout
     start = time.time()
-    waited = bench(slurm_env, *run_args(cifar_root, out, epochs=500, extra=["--wait"]), timeout=180)
-    assert waited.returncode == 1 and "CANCELLED" in waited.stdout
+    stdout, stderr = waiting.communicate(timeout=150)  # --wait must notice the cancellation, not hang
+    assert waiting.returncode == 1 and "CANCELLED" in stdout, stdout + stderr
     assert time.time() - start < 120
-    assert bench(slurm_env, "status", str(out)).stdout.splitlines()[0].startswith("1 cancelled")
+    status = bench(slurm_env, "status", str(out)).stdout
+    assert status.splitlines()[0].startswith("1 cancelled") and "cancelled (log:" in status
 
 
 def test_impossible_resources_fail_before_submitting(slurm_env, tmp_path):
