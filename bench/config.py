@@ -353,7 +353,16 @@ def experiment_part(cfg):
 
 
 def config_hash(cfg):
-    text = json.dumps(experiment_part(cfg), sort_keys=True, separators=(",", ":"))
+    """Short hash of the experiment: the keys whose values differ from DEFAULTS (plus method and dataset).
+
+    Hashing only the differences keeps run ids stable when a later version adds a config key
+    with a default; changing an existing default is therefore a breaking change.
+    """
+    defaults = flatten(DEFAULTS)
+    exp = flatten(experiment_part(cfg))
+    diff = {k: v for k, v in exp.items() if k not in defaults or defaults[k] != v
+            or k in ("method.name", "dataset.name", "train.seed")}
+    text = json.dumps(diff, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 

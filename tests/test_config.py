@@ -106,3 +106,13 @@ def test_exponent_numbers_are_numbers(tmp_path):
     assert config.resolve("erm", "cifar10_lt", 0, config_files=[path])["train"]["weight_decay"] == 1e-4
     with pytest.raises(BenchError, match="train.lr must be a number, got 'fast'"):
         config.resolve("erm", "cifar10_lt", 0, sets=["train.lr=fast"])
+
+
+def test_new_config_keys_with_defaults_keep_run_ids(monkeypatch):
+    cfg = config.resolve("ldam_drw", "cifar10_lt", 1)
+    name = config.run_name(cfg)
+    monkeypatch.setitem(config.DEFAULTS["train"], "some_future_option", 3)
+    later = config.resolve("ldam_drw", "cifar10_lt", 1)
+    assert later["train"]["some_future_option"] == 3 and config.run_name(later) == name
+    changed = config.resolve("ldam_drw", "cifar10_lt", 1, sets=["train.some_future_option=4"])
+    assert config.run_name(changed) != name
