@@ -47,13 +47,27 @@ def job_states(job_ids):
 
 
 def lock_holder(run_dir):
-    """Who holds the run's lock (a local trainer), or None; never takes the lock for long."""
-    from bench.lock import run_lock
+    """Who is training the run, from run.lock, without touching the lock (a trainer must never
+    find it held by a status query); None when that process is gone."""
+    import os
+    import socket
 
-    if not (Path(run_dir) / results.LOCK).exists():
+    try:
+        text = (Path(run_dir) / results.LOCK).read_text().strip()
+    except OSError:
         return None
-    with run_lock(run_dir) as holder:
-        return holder
+    parts = text.split()  # "pid <pid> on <host>"
+    if len(parts) != 4 or parts[0] != "pid" or not parts[1].isdigit():
+        return None
+    if parts[3] != socket.gethostname():
+        return f"{text} (another host: not checked)"
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, owned by another user
+    return text
 
 
 def first_error_line(log_path):

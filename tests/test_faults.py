@@ -60,6 +60,10 @@ def test_kill_at_point_then_rerun_matches(cifar_root, tmp_path, reference, point
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     for path in out.glob("*/result.json"):  # never torn: absent or complete
         assert json.loads(path.read_text())["status"] == "done"
+    from bench.status import run_states
+
+    (state,) = [row[0] for row in run_states(out)]
+    assert state == ("done" if point == "after-result" else "incomplete")  # the dead trainer holds nothing
     rerun = bench(cifar_root, out)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     if point == "after-result":
