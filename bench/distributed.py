@@ -56,13 +56,11 @@ def shard(order, batch_size):
     return order[rank()::world], batch_size // world
 
 
-def sum_all(*values):
+def sum_all(*values, device):
     """Sum floats over all processes (for logging the whole epoch's loss and accuracy)."""
     if world_size() == 1:
         return values
-    tensor = torch.tensor(values, dtype=torch.float64)
-    if dist.get_backend() == "nccl":
-        tensor = tensor.cuda()
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)  # nccl reduces on the run's GPU
     dist.all_reduce(tensor)
     return tuple(tensor.cpu().tolist())
 

@@ -136,7 +136,8 @@ def train_run(cfg, data, run_dir, progress=True):
                 loss_sum += loss.detach().double() * len(labels)
                 faults.point("mid-epoch")
                 correct += (logits.detach().argmax(1) == labels).sum()
-            loss_total, hits, seen = distributed.sum_all(loss_sum.item(), float(correct.item()), float(len(order)))
+            loss_total, hits, seen = distributed.sum_all(
+                loss_sum.item(), float(correct.item()), float(len(order)), device=device)
             train_loss = loss_total / seen
             state["train_seconds"] += time.perf_counter() - start
             state["images_seen"] += int(seen)

@@ -47,9 +47,8 @@ def setting_label(setting):
 def _load_yaml(path):
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(path) as f:
-        return yaml.load(f, Loader=loader)  # a safe loader, C-accelerated where available
+        return yaml.safe_load(f)
 
 
 def method_params(cfg):
