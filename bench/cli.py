@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.executors import EXECUTORS
 
 EPILOG = """examples:
   bench run --methods ldam_drw,focal --datasets cifar10_lt
@@ -53,7 +54,7 @@ def build_parser():
     run.add_argument("--sweep", metavar="FILE", help="YAML sweep file (methods, datasets, seeds, grid, set)")
     run.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                      help="run every value of a config key, e.g. --grid dataset.imbalance_ratio=100,10; repeatable")
-    run.add_argument("--executor", choices=["inline", "local", "slurm"], default="inline",
+    run.add_argument("--executor", choices=EXECUTORS, default="inline",
                      help="inline: one after another in this process (default); local: --jobs subprocesses; "
                           "slurm: a job array through submitit")
     run.add_argument("--jobs", type=int, default=2, help="concurrent runs of the local executor (default 2)")

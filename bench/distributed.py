@@ -78,10 +78,6 @@ def wrap(model, device):
     return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def unwrap(model):
-    return getattr(model, "module", model)
-
-
 def finish():
     if dist.is_available() and dist.is_initialized():
         dist.barrier()

@@ -3,8 +3,11 @@
 <out>/<dataset>-<profile><ratio>-ds<data seed>__<method>__seed<seed>__<config hash>/
     config.yaml      the resolved config
     metrics.jsonl    one line per evaluated epoch
-    checkpoint.pt    resumable state (model, optimizer, epoch, best, history)
+    checkpoint.pt    resumable state (model, optimizer, epoch, best, history), sha256-checked
+    checkpoint.prev.pt  the checkpoint before it
     predictions.npz  last-epoch test predictions and labels
+    run.lock         held by the process training the run
+    job.json         SLURM runs: job id and log paths
     result.json      written last; status "done" or "failed"
 """
 
@@ -34,28 +37,22 @@ def _umask():
 FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone gives 0600
 
 
-FAULT_POINTS = {RESULT: "result-tmp-written", METRICS: "metrics-tmp-written", PREDICTIONS: "predictions-tmp-written",
-                CHECKPOINT: "checkpoint-tmp-written"}
-
-
 def atomic_write_bytes(path, data):
     """Write to a temporary file in the same folder, flush, fsync, rename: readers never see a torn file."""
     from bench import faults
 
     path = Path(path)
+    stem = path.name.split(".")[0]  # fault points: "<stem>-half-written", "<stem>-tmp-written"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
-            if path.name == CHECKPOINT:
-                f.write(data[: len(data) // 2])
-                faults.point("checkpoint-half-written")
-                f.write(data[len(data) // 2:])
-            else:
-                f.write(data)
+            f.write(data[: len(data) // 2])
+            faults.point(f"{stem}-half-written")
+            f.write(data[len(data) // 2:])
             f.flush()
             os.fsync(f.fileno())
-        faults.point(FAULT_POINTS.get(path.name, ""))
+        faults.point(f"{stem}-tmp-written")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

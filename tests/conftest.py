@@ -116,6 +116,13 @@ def write_jpeg(path, label, size=40, seed=0):
 TRAIN_COUNTS = [8, 5, 3, 2, 1]  # 5 classes, long-tailed
 
 
+def _write_lists(folder, prefix, lists):
+    """<folder>/<prefix>_<split>.txt, one '<path> <label>' line per image."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, lines in lists.items():
+        (folder / f"{prefix}_{split}.txt").write_text("\n".join(lines) + "\n")
+
+
 def write_imagenet_lt(root, flat_val=False, per_class_eval=2):
     """ImageNet-LT layout: <root>/imagenet/{train,val}/..., lists in <root>/ImageNet_LT/."""
     root = Path(root)
@@ -140,9 +147,7 @@ def write_imagenet_lt(root, flat_val=False, per_class_eval=2):
                 write_jpeg(root / "imagenet" / disk, label, seed=seed)
                 lists[split].append(f"{rel} {label}")
                 seed += 1
-    (root / "ImageNet_LT").mkdir(parents=True, exist_ok=True)
-    for split, lines in lists.items():
-        (root / "ImageNet_LT" / f"ImageNet_LT_{split}.txt").write_text("\n".join(lines) + "\n")
+    _write_lists(root / "ImageNet_LT", "ImageNet_LT", lists)
     return root
 
 
@@ -159,9 +164,7 @@ def write_places_lt(root):
                 write_jpeg(root / "places365" / "train" / file, label, seed=seed)
                 lists[split].append(f"data_256/a/{file} {label}")
                 seed += 1
-    (root / "Places_LT").mkdir(parents=True, exist_ok=True)
-    for split, lines in lists.items():
-        (root / "Places_LT" / f"Places_LT_{split}.txt").write_text("\n".join(lines) + "\n")
+    _write_lists(root / "Places_LT", "Places_LT", lists)
     return root
 
 

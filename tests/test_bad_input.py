@@ -2,7 +2,6 @@
 
 The table in TESTING.md lists these cases; keep the two in step."""
 
-import shutil
 from pathlib import Path
 
 import pytest

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from bench.config import resolve
 from bench.datasets.cifar import SPECS, read_cifar
@@ -26,7 +27,7 @@ def test_cifar10_fixture_long_tail(cifar_root):
     data = load("cifar10_lt", cifar_root)
     assert data.train_counts == long_tail_counts(100, 10, 100) == [100, 59, 35, 21, 12, 7, 4, 2, 1, 1]
     assert data.test_counts == [10] * 10
-    assert data.train_x.dtype.is_floating_point is False and data.train_x.shape[1:] == (3, 32, 32)
+    assert data.train_x.dtype == torch.uint8 and data.train_x.shape[1:] == (3, 32, 32)
     assert data.class_names == [f"class{c}" for c in range(10)]
     # the kept images are exactly the reference selection from the file-order labels
     _, labels, _ = write_cifar(cifar_root / "again", "cifar10", 100, 10)

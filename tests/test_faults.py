@@ -26,6 +26,12 @@ POINTS = [
 ]
 
 
+def test_every_fault_point_is_exercised():
+    from bench import faults
+
+    assert {p for p, _ in POINTS} == set(faults.POINTS)
+
+
 def bench(root, out, fault=None, timeout=180):
     env = {k: v for k, v in os.environ.items() if k != "BENCH_FAULT"}
     if fault:

@@ -1,6 +1,5 @@
 """The reference ResNet-32, the NormedLinear head and the head choice."""
 
-import copy
 
 import pytest
 import torch

@@ -1,10 +1,9 @@
 """The reference learning-rate schedule and the deferred switch epoch."""
 
-import copy
 
 import pytest
 
-from bench.config import DEFAULTS, load_preset, merge, milestones, resolve
+from bench.config import milestones, resolve
 from bench.errors import BenchError
 from bench.schedule import defer_epoch, learning_rate
 

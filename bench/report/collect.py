@@ -6,7 +6,7 @@ import copy
 import functools
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import results
@@ -30,7 +30,6 @@ class Run:
     config: dict
     result: dict | None = None
     error: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def setting(self):
@@ -60,7 +59,7 @@ def method_params(cfg):
     base = copy.deepcopy(DEFAULTS["method"])
     dataset = DATASETS.get(cfg["dataset"]["name"])
     if dataset is not None:  # a recipe's method settings (e.g. iNat's max_m 0.3) are that dataset's defaults
-        base.update(_recipe_method(dataset.recipe))
+        base.update(_recipe_method(dataset.recipe))  # update copies: the cached dict is not changed
     method = METHODS.get(cfg["method"]["name"])
     if method is not None:
         base.update(method.parts)
@@ -68,14 +67,11 @@ def method_params(cfg):
 
 
 @functools.lru_cache(maxsize=None)
-def _recipe_method_cached(recipe):
+def _recipe_method(recipe):
+    """The `method` section of a dataset's recipe preset (read once per report)."""
     from bench.config import load_preset
 
-    return json.dumps(load_preset(recipe).get("method", {}))
-
-
-def _recipe_method(recipe):
-    return json.loads(_recipe_method_cached(recipe))
+    return load_preset(recipe).get("method", {})
 
 
 def _variant(cfg):

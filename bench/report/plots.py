@@ -32,6 +32,17 @@ def _save(fig, out, stem):
     return paths
 
 
+def _finish(fig, ax, title, out, stem):
+    """Title, method legend, PNG + PDF, close: the common end of every plot."""
+    import matplotlib.pyplot as plt
+
+    ax.set_title(title)
+    ax.legend(title="method", fontsize="small")
+    paths = _save(fig, out, stem)
+    plt.close(fig)
+    return paths
+
+
 def _done_runs(cells, setting, labels):
     for label in labels:
         cell = cells.get((setting, label))
@@ -62,12 +73,8 @@ def per_class_plot(cells, setting, labels, select, out, stem):
     ax.set_xscale("log")
     ax.set_ylim(-2, 102)
     ax.set_xlabel("training images of the class (log scale)")
-    ax.set_title(f"{setting_label(setting)}: per-class test accuracy vs training images\n"
-                 f"({_suffix(select)}; line = mean over seeds and classes of that size, band = ± 1 sd)")
-    ax.legend(title="method", fontsize="small")
-    paths = _save(fig, out, stem)
-    plt.close(fig)
-    return paths
+    return _finish(fig, ax, f"{setting_label(setting)}: per-class test accuracy vs training images\n"
+                   f"({_suffix(select)}; line = mean over seeds and classes of that size, band = ± 1 sd)", out, stem)
 
 
 def shot_bars(cells, setting, labels, select, out, stem):
@@ -91,12 +98,8 @@ def shot_bars(cells, setting, labels, select, out, stem):
     ax.set_ylim(0, 100)
     ax.set_xlabel("shot group (by training images per class)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"{setting_label(setting)}: accuracy by shot group\n({_suffix(select)}; bar = mean over "
-                 f"seeds, error bar = ± 1 sd)")
-    ax.legend(title="method", fontsize="small")
-    paths = _save(fig, out, stem)
-    plt.close(fig)
-    return paths
+    return _finish(fig, ax, f"{setting_label(setting)}: accuracy by shot group\n({_suffix(select)}; bar = mean "
+                   "over seeds, error bar = ± 1 sd)", out, stem)
 
 
 def curves(cells, setting, labels, out, stem):
@@ -117,11 +120,8 @@ def curves(cells, setting, labels, out, stem):
     frame = pd.DataFrame(rows)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     sns.lineplot(frame, x="epoch", y="test top-1 accuracy (%)", hue="method", errorbar="sd", ax=ax)
-    ax.set_title(f"{setting_label(setting)}: test accuracy per epoch\n(line = mean over seeds, band = ± 1 sd)")
-    ax.legend(title="method", fontsize="small")
-    paths = _save(fig, out, stem)
-    plt.close(fig)
-    return paths
+    return _finish(fig, ax, f"{setting_label(setting)}: test accuracy per epoch\n(line = mean over seeds, "
+                   "band = ± 1 sd)", out, stem)
 
 
 def confusion(run_dir, out):

@@ -5,11 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from bench.report.aggregate import Cell
 from bench.report.collect import METRICS, setting_label
-
-METRIC_NAMES = {"top1": "top-1", "top5": "top-5", "many": "many", "medium": "medium", "few": "few"}
-
 
 @dataclass
 class Entry:
