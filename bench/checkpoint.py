@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from bench import faults, results
+from bench import faults, results, rundir
 
 MAGIC = b"BENCHCK1"
 
@@ -40,9 +40,9 @@ def decode(raw, device):
 def save(run_dir, obj):
     run_dir = Path(run_dir)
     data = encode(obj)
-    current = run_dir / results.CHECKPOINT
+    current = run_dir / rundir.CHECKPOINT
     if current.exists():
-        os.replace(current, run_dir / results.PREVIOUS_CHECKPOINT)
+        os.replace(current, run_dir / rundir.PREVIOUS_CHECKPOINT)
         faults.point("checkpoint-rotated")
     results.atomic_write_bytes(current, data)
 
@@ -50,7 +50,7 @@ def save(run_dir, obj):
 def load(run_dir, device):
     """The newest good checkpoint, or None; every damaged one is reported in one line."""
     run_dir = Path(run_dir)
-    for name in (results.CHECKPOINT, results.PREVIOUS_CHECKPOINT):
+    for name in (rundir.CHECKPOINT, rundir.PREVIOUS_CHECKPOINT):
         path = run_dir / name
         if not path.is_file():
             continue
@@ -58,6 +58,6 @@ def load(run_dir, device):
             return decode(path.read_bytes(), device)
         except Exception as exc:  # noqa: BLE001 - any damage means: do not trust this file
             print(f"warning: {path} is unusable ({exc}); "
-                  + ("trying the previous checkpoint" if name == results.CHECKPOINT else "starting this run over"),
+                  + ("trying the previous checkpoint" if name == rundir.CHECKPOINT else "starting this run over"),
                   flush=True)
     return None

@@ -101,7 +101,8 @@ def build_parser():
     perf.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
     perf.add_argument("--images", type=int, default=12406, help="training images (default: CIFAR-10-LT size)")
     perf.add_argument("--workers", type=int, default=4, help="DataLoader workers of the reference pipeline")
-    perf.add_argument("--model", default="resnet32")
+    perf.add_argument("--model", default="resnet32", help="a model of bench list models (default resnet32)")
+    perf.add_argument("--batch-size", type=int, default=128, help="training batch size (default 128)")
 
     lst = sub.add_parser("list", help="list methods, datasets, models, presets or config keys")
     lst.add_argument("what", choices=["methods", "datasets", "models", "presets", "keys"])
@@ -159,118 +160,13 @@ def plan_from_args(args):
 
 
 def cmd_run(args):
-    from bench import results
-    from bench.runner import check_output_dir, execute
+    from bench.executors import make_executor
+    from bench.launch import launch
 
     runs = plan_from_args(args)
-    profile = None
-    if args.executor == "slurm":
-        from bench.executors.profiles import load_profile
-
-        profile = load_profile(args.slurm_profile)
-    if args.jobs < 1:
-        raise BenchError(f"--jobs must be at least 1, got {args.jobs}")
-    skipped = [] if args.force else [r for r in runs if results.is_done(r.run_dir)]
-    queued = {}
-    if args.executor == "slurm" and not args.force:
-        from bench.status import ACTIVE, job_states
-        from bench.executors.slurm import read_job
-
-        jobs = {r.run_dir: read_job(r.run_dir) for r in runs if r not in skipped}
-        states = job_states([j["job_id"] for j in jobs.values() if j])
-        queued = {d: j["job_id"] for d, j in jobs.items() if j and states.get(j["job_id"]) in ACTIVE}
-    start = [r for r in runs if r not in skipped and r.run_dir not in queued]
-    if args.dry_run:
-        return dry_run(runs, start, skipped, queued, args, profile)
-    for run in skipped:
-        print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
-    for run in runs:
-        if run.run_dir in queued:
-            print(f"skip   {run.run_dir.name}: already queued as SLURM job {queued[run.run_dir]}")
-    check_output_dir(args.out)
-    from bench.status import record_sweep
-
-    if args.executor == "slurm":
-        from bench.executors.slurm import check_cluster, submit
-
-        if start:
-            check_cluster(profile)
-            record_sweep(args.out, runs, "slurm")
-            submit(start, profile, args.out, force=args.force)
-        if args.wait:  # also waits for runs an earlier command queued
-            return wait_for(runs, args.out)
-        print(f"watch with: bench status {args.out}" if start else f"nothing to start; results in {args.out}/")
-        return 0
-    if not start:
-        print(f"nothing to start; results in {args.out}/")
-        return 0
-    if args.executor == "local":
-        from bench.executors.local import run_local
-
-        record_sweep(args.out, runs, "local")
-        done = run_local(start, args.jobs, force=args.force)
-    else:
-        from bench import distributed
-
-        progress = start[0].cfg["run"]["progress"] and sys.stderr.isatty()
-        done = execute(start, force=args.force, progress=progress)
-        distributed.finish()
-        if not distributed.is_main():
-            return 0
-    failed = [r for r in done if r.get("status") not in ("done", "skipped")]
-    elsewhere = sum(r.get("status") == "skipped" for r in done)
-    print(f"{len(done) - len(failed) - elsewhere} of {len(done)} runs done"
-          + (f", {elsewhere} being trained by another process" if elsewhere else "") + f"; results in {args.out}/")
-    return 1 if failed else 0
-
-
-def wait_for(runs, out, poll=3.0):
-    """Block until none of `runs` is pending or running; non-zero exit if any failed."""
-    import time
-
-    from bench.status import run_states
-
-    names = {r.run_dir.name for r in runs}
-    last = None
-    while True:
-        rows = [row for row in run_states(out) if row[1] in names]
-        counts = {}
-        for state, *_ in rows:
-            counts[state] = counts.get(state, 0) + 1
-        line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        if line != last:
-            print(f"waiting: {line}", flush=True)
-            last = line
-        if not counts.get("pending") and not counts.get("running"):
-            break
-        time.sleep(poll)
-    bad = [row for row in rows if row[0] != "done"]
-    for state, name, job, detail in bad:
-        print(f"{state.upper()} {name} (job {job}): {detail}")
-    print(f"{len(rows) - len(bad)} of {len(rows)} runs done; results in {out}/")
-    return 1 if bad else 0
-
-
-def dry_run(runs, start, skipped, queued, args, profile):
-    from bench.cost import estimate, measured_speeds
-
-    speeds = measured_speeds(args.out)
-    total = 0.0
-    for run in runs:
-        if run in skipped:
-            print(f"skip   {run.run_dir.name}: already done")
-        elif run.run_dir in queued:
-            print(f"skip   {run.run_dir.name}: already queued as SLURM job {queued[run.run_dir]}")
-        else:
-            seconds, how = estimate(run, speeds)
-            total += seconds
-            print(f"start  {run.run_dir.name}: ~{seconds / 3600:.2f} h at {how}")
-    gpus = profile["gpus"] if profile else 0
-    unit = f"{gpus} GPU(s) per run: ~{total * gpus / 3600:.1f} GPU-hours" if gpus else \
-        f"~{total / 3600:.1f} device-hours"
-    print(f"dry run: {len(start)} to start, {len(runs) - len(start)} skipped; {unit} "
-          f"({args.executor} executor); nothing was started")
-    return 0
+    executor = make_executor(args.executor, jobs=args.jobs, slurm_profile=args.slurm_profile,
+                             progress=not args.no_progress)
+    return launch(runs, executor, args.out, force=args.force, dry_run=args.dry_run, wait=args.wait)
 
 
 def cmd_status(args):
@@ -292,6 +188,17 @@ def cmd_cancel(args):
 
 
 def main(argv=None):
+    import os
+
+    code = _main(argv)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "torch.distributed" in sys.modules:
+        from bench.distributed import exit_now
+
+        exit_now(code)  # a DDP process: no interpreter teardown racing gloo's threads
+    return code
+
+
+def _main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -300,7 +207,7 @@ def main(argv=None):
         if args.command == "perf":
             from bench.perf import run_perf
 
-            run_perf(args.device, args.images, args.workers, args.model)
+            run_perf(args.device, args.images, args.workers, args.model, args.batch_size)
             return 0
         if args.command == "status":
             return cmd_status(args)
@@ -315,6 +222,15 @@ def main(argv=None):
         return cmd_run(args)
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        import errno
+
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG):
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"bench: error: cannot write{where} ({exc.strerror or exc}); free space or fix the permissions, "
+              "then run the same command again (finished work is kept, a run resumes)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bench: interrupted; run the same command again to resume", file=sys.stderr)

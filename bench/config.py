@@ -11,6 +11,7 @@ Everything is plain data (no torch), so `bench --help` and `bench list` stay fas
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -55,6 +56,9 @@ DEFAULTS = {
     "augment": {
         "crop_padding": 4, "flip": True,  # in-memory datasets: RandomCrop(padding) + flip
         "image_size": 224, "resize": 256, "color_jitter": 0.0,  # image-folder datasets
+        # random_resized: RandomResizedCrop(image_size) (Decoupling); resize_random: Resize(resize) of the
+        # shorter side + RandomCrop(image_size) (LDAM-DRW paper, App. B, iNaturalist)
+        "train_crop": "random_resized",
         "normalize": "auto",  # auto (the dataset's) | imagenet | inat2018
     },
     "loader": {"workers": 4, "pin_memory": True},  # image-folder datasets
@@ -81,7 +85,9 @@ DEFAULTS = {
         "few_below": 20,  # few-shot: fewer than 20
     },
     # how a run executes, not what it computes (left out of the run hash)
-    "run": {"device": "auto", "progress": True, "channels_last": True, "compile": False},
+    # threads: CPU threads of the run, 0 = the executor's share of the cores; fixed at the run's first
+    # start and reused on resume (CPU reductions, hence the numbers, depend on it)
+    "run": {"device": "auto", "progress": True, "channels_last": True, "compile": False, "threads": 0},
 }
 
 # Keys whose default is None (or a list) need their type spelled out.
@@ -110,6 +116,7 @@ CHOICES = {
     "dataset.profile": ("exp", "step", "natural"),
     "dataset.eval_split": (None, "test", "val"),
     "augment.normalize": ("auto", "imagenet", "inat2018"),
+    "augment.train_crop": ("random_resized", "resize_random"),
     "train.schedule": ("step", "cosine"),
     "train.precision": ("fp32", "bf16", "fp16"),
 }
@@ -117,18 +124,17 @@ CHOICES = {
 # (predicate, phrase) checked after types.
 RANGES = {
     "dataset.imbalance_ratio": (lambda v: v is None or v >= 1, "at least 1"),
-    "loader.workers": (lambda v: v >= 0, "non-negative"),
-    "augment.image_size": (lambda v: v >= 1, "at least 1"),
-    "augment.resize": (lambda v: v >= 1, "at least 1"),
+    "augment.image_size": (lambda v: 1 <= v <= 4096, "at least 1 (and at most 4096)"),
+    "augment.resize": (lambda v: 1 <= v <= 4096, "at least 1 (and at most 4096)"),
     "augment.color_jitter": (lambda v: v >= 0, "non-negative"),
     "dataset.data_seed": (lambda v: 0 <= v < 2**32, "between 0 and 2**32-1"),
     "train.seed": (lambda v: 0 <= v < 2**63, "a non-negative integer"),
-    "train.epochs": (lambda v: v >= 1, "at least 1"),
-    "train.batch_size": (lambda v: v >= 1, "at least 1"),
+    "train.epochs": (lambda v: 1 <= v <= 10**6, "at least 1 (and at most 1000000)"),
+    "train.batch_size": (lambda v: 1 <= v <= 2**20, "at least 1 (and at most 1048576)"),
     "train.lr": (lambda v: v > 0, "positive"),
     "train.momentum": (lambda v: v >= 0, "non-negative"),
     "train.weight_decay": (lambda v: v >= 0, "non-negative"),
-    "train.warmup_epochs": (lambda v: v >= 0, "non-negative"),
+    "train.warmup_epochs": (lambda v: 0 <= v <= 10**6, "non-negative (and at most 1000000)"),
     "train.lr_decay": (lambda v: v > 0, "positive"),
     "method.beta": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "method.gamma": (lambda v: v >= 0, "non-negative"),
@@ -136,12 +142,20 @@ RANGES = {
     "method.s": (lambda v: v > 0, "positive"),
     "method.defer_epoch": (lambda v: v is None or v >= 0, "non-negative"),
     "eval.every": (lambda v: v >= 1, "at least 1"),
-    "eval.batch_size": (lambda v: v >= 1, "at least 1"),
-    "augment.crop_padding": (lambda v: v >= 0, "non-negative"),
+    "eval.batch_size": (lambda v: 1 <= v <= 2**20, "at least 1 (and at most 1048576)"),
+    "augment.crop_padding": (lambda v: 0 <= v <= 64, "non-negative (and at most 64)"),
+    "eval.many_above": (lambda v: v >= 0, "non-negative"),
+    "eval.few_below": (lambda v: v >= 0, "non-negative"),
+    "loader.workers": (lambda v: 0 <= v <= 256, "non-negative (and at most 256)"),
+    "run.threads": (lambda v: 0 <= v <= 4096, "between 0 (automatic) and 4096"),
 }
 
-# Keys that say where/how a run executes, not what it computes: left out of the run hash.
-RUNTIME_KEYS = ("dataset.root", "dataset.verify", "dataset.download", "run")
+# Keys that say where/how a run executes, not what it computes: left out of the run hash, and
+# runs that differ only in them are the same run (and, in reports, the same setting). Not here:
+# dataset.split_dir / image_root / path_rewrite (other files can mean other data), loader.workers
+# (worker seeds change the augmentation), dataset.eval_split (another evaluation set).
+RUNTIME_KEYS = ("dataset.root", "dataset.verify", "dataset.download", "dataset.check_split", "loader.pin_memory",
+                "run")
 
 
 def flatten(tree, prefix=""):
@@ -155,10 +169,15 @@ def flatten(tree, prefix=""):
     return out
 
 
+def default_keys():
+    """{dotted key: default value} of DEFAULTS."""
+    return flatten(DEFAULTS)
+
+
 def _allowed_types(key):
     if key in TYPES:
         return TYPES[key]
-    default = flatten(DEFAULTS)[key]
+    default = default_keys()[key]
     if isinstance(default, bool):
         return (bool,)
     if isinstance(default, float):
@@ -190,7 +209,7 @@ def _coerce(value, types):
 
 def set_key(cfg, key, value, source):
     """Set dotted `key` in `cfg`, checking that the key exists."""
-    valid = flatten(DEFAULTS)
+    valid = default_keys()
     if key not in valid:
         raise BenchError(
             f"unknown config key {key!r} in {source}{closest(key, valid)}; "
@@ -251,8 +270,13 @@ def preset_description(name):
 
 
 def load_preset(name):
+    return copy.deepcopy(_read_preset(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _read_preset(name):
     path = PRESET_DIR / f"{name}.yaml"
-    if not path.is_file():
+    if not isinstance(name, str) or "/" in name or not path.is_file():
         raise BenchError(
             f"unknown preset {name!r}{closest(name, preset_names())}; "
             f"valid presets: {', '.join(preset_names())}"
@@ -291,7 +315,39 @@ def validate(cfg):
     rewrites = cfg["dataset"]["path_rewrite"]
     if not all(isinstance(r, str) and "=" in r for r in rewrites):
         raise BenchError(f"config key dataset.path_rewrite must be a list of 'old=new' prefixes, got {rewrites!r}")
+    check_combinations(cfg)
     return cfg
+
+
+def check_combinations(cfg):
+    """Options that are each valid but fail (or silently do nothing) together."""
+    t, m, a = cfg["train"], cfg["method"], cfg["augment"]
+    if t["nesterov"] and t["momentum"] == 0:
+        raise BenchError("train.nesterov=true needs train.momentum > 0 (Nesterov momentum without momentum); "
+                         "set train.momentum or train.nesterov=false")
+    if a["image_size"] > a["resize"]:
+        raise BenchError(f"augment.image_size {a['image_size']} is larger than augment.resize {a['resize']}: the "
+                         "test centre crop would be padded; make image_size at most resize")
+    epochs = t["epochs"]
+    if t["schedule"] == "step" and t["milestones"] is not None:
+        late = [e for e in t["milestones"] if e >= epochs]
+        if late:
+            raise BenchError(f"train.milestones {t['milestones']} include epoch(s) {late} at or past the last of "
+                             f"{epochs} epochs, so that LR decay never happens; use --epochs {epochs} (which "
+                             "scales a recipe's milestones) or set train.milestones")
+    if m["schedule"] == "deferred":
+        switch = m["defer_epoch"] if m["defer_epoch"] is not None else (milestones(t) or [None])[0]
+        if switch is not None and switch >= epochs:
+            raise BenchError(f"method {m['name']} switches re-balancing on at epoch {switch}, at or past the last "
+                             f"of {epochs} epochs, so it would train without it; use --epochs {epochs} (which "
+                             "scales the recipe's epochs) or set method.defer_epoch below it")
+    try:  # the largest rates of the schedule: the base rate and every decayed one
+        rates = [t["lr"] * t["lr_decay"] ** k for k in range(len(milestones(t)) + 1)]
+    except OverflowError:
+        rates = [math.inf]
+    if not all(math.isfinite(r) and r > 0 for r in rates):
+        raise BenchError(f"train.lr {t['lr']:g} with train.lr_decay {t['lr_decay']:g} gives a learning rate that "
+                         "overflows or underflows to 0; use a decay factor in (0, 1]")
 
 
 def milestones(train_cfg):
@@ -319,9 +375,12 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
         merge(cfg, load_preset(name), f"preset {name!r}")
     for path in config_files:
         merge(cfg, load_yaml(path), f"config file {str(path)!r}")
+    epochs_before = cfg["train"]["epochs"]
     for key, value in (flags or {}).items():
         if value is not None:
             set_key(cfg, key, value, "command-line flags")
+    if (flags or {}).get("train.epochs") is not None:
+        scale_schedule(cfg, epochs_before)
     for item in sets:
         key, value = parse_set(item)
         if key in ("method.name", "dataset.name", "train.seed"):
@@ -335,9 +394,26 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     elif cfg["dataset"]["profile"] == "natural" or cfg["dataset"]["imbalance_ratio"] is None:
         raise BenchError(f"{dataset} is made long-tailed by bench: dataset.profile must be exp or step and "
                          "dataset.imbalance_ratio a number")
+    elif cfg["dataset"]["eval_split"] not in (None, "test"):
+        raise BenchError(f"{dataset} is evaluated on its test set; dataset.eval_split applies to imagenet_lt, "
+                         "places_lt and inat2018")
     validate(cfg)
     MODELS.get_or_fail(cfg["model"]["name"])
     return cfg
+
+
+def scale_schedule(cfg, epochs_before):
+    """--epochs E: explicit milestones and defer epoch of a recipe scale from its epochs to E
+    (int(m * E / epochs), as fractions do), so a shorter run still decays and still defers."""
+    t, m = cfg["train"], cfg["method"]
+    new = t["epochs"]
+    if not isinstance(new, int) or isinstance(new, bool) or new < 1 or not isinstance(epochs_before, int) \
+            or epochs_before == new or epochs_before < 1:
+        return  # validate() reports a bad value
+    if isinstance(t["milestones"], list) and all(isinstance(e, int) for e in t["milestones"]):
+        t["milestones"] = [int(e * new / epochs_before) for e in t["milestones"]]
+    if isinstance(m["defer_epoch"], int) and not isinstance(m["defer_epoch"], bool):
+        m["defer_epoch"] = int(m["defer_epoch"] * new / epochs_before)
 
 
 def experiment_part(cfg):
@@ -346,7 +422,8 @@ def experiment_part(cfg):
     for key in RUNTIME_KEYS:
         if "." in key:
             section, leaf = key.split(".")
-            exp[section].pop(leaf, None)
+            if isinstance(exp.get(section), dict):
+                exp[section].pop(leaf, None)
         else:
             exp.pop(key, None)
     return exp
@@ -358,7 +435,7 @@ def config_hash(cfg):
     Hashing only the differences keeps run ids stable when a later version adds a config key
     with a default; changing an existing default is therefore a breaking change.
     """
-    defaults = flatten(DEFAULTS)
+    defaults = default_keys()
     exp = flatten(experiment_part(cfg))
     diff = {k: v for k, v in exp.items() if k not in defaults or defaults[k] != v
             or k in ("method.name", "dataset.name", "train.seed")}

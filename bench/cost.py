@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from bench import results
+from bench import rundir
 from bench.datasets.longtail import long_tail_counts
 
 
@@ -14,18 +14,21 @@ def measured_speeds(out):
     """{(dataset, model): [train images/s of finished runs]} under the results folder."""
     speeds = {}
     for path in Path(out).glob("*/result.json"):
-        result = results.read_result(path.parent)
+        result = rundir.read_result(path.parent)
         if not result or result.get("status") != "done":
             continue
-        speed = (result.get("timing") or {}).get("train_images_per_second")
-        if speed:
-            key = (result["dataset"], result["config"]["model"]["name"])
+        try:
+            speed = float(result["timing"]["train_images_per_second"])
+            key = (str(result["dataset"]), str(result["config"]["model"]["name"]))
+        except (KeyError, TypeError, ValueError):
+            continue  # not a result bench wrote: no speed from it
+        if speed > 0:
             speeds.setdefault(key, []).append(speed)
     return speeds
 
 
 def estimate(run, speeds):
-    """(seconds, how the speed was obtained) for one planned run."""
+    """(seconds, how the speed was obtained) for one planned run; seconds is None when no speed is known."""
     from bench.datasets.registry import DATASETS
     from bench.models.registry import MODELS
 
@@ -42,6 +45,8 @@ def estimate(run, speeds):
     if measured:
         speed, source = statistics.median(measured), f"measured ({len(measured)} runs)"
     else:
-        speed, source = MODELS[cfg["model"]["name"]].assumed_images_per_second, "assumed"
+        speed, source = MODELS.get_or_fail(cfg["model"]["name"]).assumed_images_per_second, "assumed"
+        if not speed:
+            return None, f"no measured or assumed speed for {cfg['model']['name']}; run one to measure it"
     images = train * epochs + info.test_size * evals / 3  # evaluation is about 3x cheaper per image
     return images / speed, f"{speed:.0f} img/s {source}"

@@ -30,6 +30,7 @@ def make_data(images, seed=0):
     counts = long_tail_counts(5000, 10, 100)
     scale = images / sum(counts)
     labels = np.concatenate([np.full(max(1, round(n * scale)), c) for c, n in enumerate(counts)])
+    labels = np.concatenate([np.zeros(max(0, images - len(labels)), dtype=labels.dtype), labels])[-images:]
     x = torch.from_numpy(rng.randint(0, 256, size=(len(labels), 3, 32, 32), dtype=np.uint8))
     test = torch.from_numpy(rng.randint(0, 256, size=(1000, 3, 32, 32), dtype=np.uint8))
     return LongTailData("cifar10_lt", 10, x, torch.from_numpy(labels), test, torch.arange(1000) % 10, MEAN, STD,
@@ -109,6 +110,10 @@ def reference_pipeline(cfg, data, device, steps, batch, workers):
     warnings.filterwarnings("ignore", message="This DataLoader will create")  # 4 workers: as the reference
     loader = torch.utils.data.DataLoader(Cifar(data.train_x, data.train_y), batch_size=batch, shuffle=True,
                                          num_workers=workers, pin_memory=device.type == "cuda", drop_last=True)
+    if len(loader) == 0:  # with drop_last, fewer images than a batch would loop forever
+        from bench.errors import BenchError
+
+        raise BenchError(f"--images {len(data.train_y)} is smaller than one batch of {batch}; pass more images")
     model, opt = _model(cfg, device, channels_last=False)
     model.train()
     seen, start, i = 0, None, 0
@@ -130,20 +135,54 @@ def reference_pipeline(cfg, data, device, steps, batch, workers):
     return seen / (time.perf_counter() - start)
 
 
-def run_perf(device_name="auto", images=12406, workers=4, model="resnet32"):
-    from bench.trainer import precision_tools, resolve_device
+def check_args(images, workers, batch):
+    from bench.errors import BenchError
 
+    if batch < 1 or batch > 2**20:
+        raise BenchError(f"--batch-size must be between 1 and 1048576, got {batch}")
+    if images < batch or images > 10**7:
+        raise BenchError(f"--images must be between the batch size ({batch}: every pipeline needs one full batch) "
+                         f"and 10000000, got {images}")
+    if workers < 0 or workers > 256:
+        raise BenchError(f"--workers must be between 0 and 256, got {workers}")
+
+
+def cpu_description():
+    """CPU model and its bf16-relevant flags, to record beside the figures."""
+    import platform
+
+    from bench.trainer import NATIVE_BF16_FLAGS, cpu_flags
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    flags = cpu_flags() or set()
+    wanted = sorted(f for f in flags if f in NATIVE_BF16_FLAGS or f in ("avx512f", "avx2", "amx_tile"))
+    return f"CPU {model}, flags {' '.join(wanted) or 'none of avx2/avx512f/avx512_bf16/amx'}"
+
+
+def run_perf(device_name="auto", images=12406, workers=4, model="resnet32", batch_size=128):
+    from bench.models.registry import MODELS
+    from bench.trainer import precision_tools, resolve_device, warn_slow_bf16
+
+    check_args(images, workers, batch_size)
+    MODELS.get_or_fail(model)
     device = resolve_device(device_name)
-    data = make_data(images)
     cfg = resolve("erm", "cifar10_lt", 0, flags={"train.epochs": 1, "run.device": device_name},
-                  sets=[f"model.name={model}", "eval.batch_size=1000", "run.progress=false"])
+                  sets=[f"model.name={model}", "eval.batch_size=1000", "run.progress=false",
+                        f"train.batch_size={batch_size}"])
+    data = make_data(images)
+    warn_slow_bf16(device)
     batch = cfg["train"]["batch_size"]
     steps = max(5, len(data.train_y) // batch)
     fp32, _ = precision_tools("fp32", device)
     bf16, _ = precision_tools("bf16", device)
     rows = {}
     print(f"bench perf: {model}, batch {batch}, {len(data.train_y)} training images, device {device}, "
-          f"{torch.get_num_threads()} CPU threads", flush=True)
+          f"{torch.get_num_threads()} CPU threads; {cpu_description()}", flush=True)
     rows["a"] = bare_step(cfg, data, device, steps, batch, True, fp32)
     print(f"(a) bare model step, preloaded tensors, fp32     {rows['a']:9.0f} img/s", flush=True)
     rows["b"] = bench_epoch(cfg, data, device_name)

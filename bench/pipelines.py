@@ -55,7 +55,10 @@ def transforms(data, cfg):
 
     a = cfg["augment"]
     tail = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(data.mean), list(data.std))]
-    train = [v2.RandomResizedCrop(a["image_size"], antialias=True), v2.RandomHorizontalFlip()]
+    if a.get("train_crop", "random_resized") == "resize_random":  # LDAM-DRW App. B: shorter side 256, random 224
+        train = [v2.Resize(a["resize"], antialias=True), v2.RandomCrop(a["image_size"]), v2.RandomHorizontalFlip()]
+    else:  # Decoupling / torchvision ImageNet recipe
+        train = [v2.RandomResizedCrop(a["image_size"], antialias=True), v2.RandomHorizontalFlip()]
     if a["color_jitter"]:
         train.append(v2.ColorJitter(a["color_jitter"], a["color_jitter"], a["color_jitter"], 0))
     test = [v2.Resize(a["resize"], antialias=True), v2.CenterCrop(a["image_size"])]

@@ -1,14 +1,6 @@
-"""Run directories and their files, all written atomically (temporary file, fsync, rename).
+"""Writing a run's files atomically (temporary file, fsync, rename), and the run's provenance.
 
-<out>/<dataset>-<profile><ratio>-ds<data seed>__<method>__seed<seed>__<config hash>/
-    config.yaml      the resolved config
-    metrics.jsonl    one line per evaluated epoch
-    checkpoint.pt    resumable state (model, optimizer, epoch, best, history), sha256-checked
-    checkpoint.prev.pt  the checkpoint before it
-    predictions.npz  last-epoch test predictions and labels
-    run.lock         held by the process training the run
-    job.json         SLURM runs: job id and log paths
-    result.json      written last; status "done" or "failed"
+The run folder's layout and file names: bench.rundir.
 """
 
 from __future__ import annotations
@@ -24,8 +16,7 @@ from pathlib import Path
 
 import yaml
 
-RESULT, METRICS, CONFIG, CHECKPOINT = "result.json", "metrics.jsonl", "config.yaml", "checkpoint.pt"
-PREDICTIONS, PREVIOUS_CHECKPOINT, LOCK = "predictions.npz", "checkpoint.prev.pt", "run.lock"
+from bench.rundir import CONFIG, METRICS, PREDICTIONS
 
 
 def _umask():
@@ -85,20 +76,6 @@ def write_predictions(run_dir, predictions, labels):
     np.savez_compressed(buf, predictions=np.asarray(predictions, dtype=np.int32),
                         labels=np.asarray(labels, dtype=np.int32))
     atomic_write_bytes(Path(run_dir) / PREDICTIONS, buf.getvalue())
-
-
-def read_result(run_dir):
-    """The run's result.json as a dict, or None if absent or unreadable."""
-    path = Path(run_dir) / RESULT
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def is_done(run_dir):
-    result = read_result(run_dir)
-    return bool(result) and result.get("status") == "done"
 
 
 def git_sha():

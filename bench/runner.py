@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench import config as config_mod
-from bench import faults, results
+from bench import faults, results, rundir
 from bench.errors import BenchError
-from bench.lock import run_lock
 
 
 @dataclass
@@ -20,18 +19,22 @@ class PlannedRun:
 
 
 def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None, sets=()):
-    """Resolve and validate every run's config before anything is written."""
+    """Resolve and validate every run's config before anything is written.
+
+    The config is resolved once per (dataset, method); seeds only change train.seed."""
     runs = []
     for dataset in datasets:
         for method in methods:
+            base = config_mod.resolve(method, dataset, seeds[0], presets, config_files, flags, sets)
             for seed in seeds:
-                cfg = config_mod.resolve(method, dataset, seed, presets, config_files, flags, sets)
+                cfg = copy.deepcopy(base)
+                cfg["train"]["seed"] = seed
                 runs.append(PlannedRun(cfg, Path(out) / config_mod.run_name(cfg)))
     return runs
 
 
-def to_spec(run):
-    return {"cfg": run.cfg, "run_dir": str(run.run_dir)}
+def to_spec(run, force=False):
+    return {"cfg": run.cfg, "run_dir": str(run.run_dir), "force": bool(force)}
 
 
 def from_spec(spec):
@@ -39,22 +42,38 @@ def from_spec(spec):
 
 
 def write_failed(run, error):
-    """A run that could not train (an exception in a worker) gets a failed result.json with the reason."""
+    """A run that could not train gets a failed result.json with the reason.
+
+    Call only while holding the run's lock (execute does), or through write_failed_if_free."""
     import traceback
 
     run.run_dir.mkdir(parents=True, exist_ok=True)
-    if not (run.run_dir / results.CONFIG).exists():
+    if not (run.run_dir / rundir.CONFIG).exists():
         results.write_config(run.run_dir, run.cfg)
     text = str(error).strip() or type(error).__name__
     result = {"run_id": run.run_dir.name, "status": "failed", "method": run.cfg["method"]["name"],
               "dataset": run.cfg["dataset"]["name"], "seed": run.cfg["train"]["seed"],
               "error": f"{type(error).__name__}: {text}" if not isinstance(error, BenchError) else text,
               "traceback": traceback.format_exc(), "config": run.cfg}
-    results.write_json(run.run_dir / results.RESULT, result)
+    results.write_json(run.run_dir / rundir.RESULT, result)
     return result
 
 
-def _dataset_key(cfg):
+def write_failed_if_free(run, error):
+    """write_failed for a worker that died: only when nobody trains the run and it has no result.
+
+    Returns the run's result, or a "skipped" record naming the process that holds the run."""
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    with rundir.run_lock(run.run_dir) as holder:
+        if holder is not None:
+            return {"run_id": run.run_dir.name, "status": "skipped", "reason": f"held by {holder}"}
+        existing = rundir.read_result(run.run_dir)
+        if existing is not None:
+            return existing
+        return write_failed(run, error)
+
+
+def dataset_key(cfg):
     return json.dumps(cfg["dataset"], sort_keys=True)
 
 
@@ -87,25 +106,25 @@ def summary_line(result):
             f"{t['train_seconds']:.0f} s training" + (f", {speed:.0f} img/s" if speed else ""))
 
 
-def execute(runs, force=False, progress=True):
-    """Train every planned run; returns the list of result dicts (skipped runs included)."""
+def execute(runs, force=False, progress=True, cache=None):
+    """Train every planned run in this process; returns the list of result dicts (skipped runs included).
+
+    The launch layer (bench.launch) has checked every run before this is called. A forced
+    run's old files are deleted here, under the run's lock, right before it trains again.
+    `cache` may hold one already loaded dataset ({dataset key: data}).
+    """
     from bench import distributed
     from bench.datasets.registry import DATASETS
-    from bench.trainer import resolve_device, train_run
+    from bench.trainer import train_run
 
     main = distributed.is_main()
-
-    from bench.trainer import precision_tools
-
-    for run in runs:  # fail fast on an impossible device or precision, before any output
-        precision_tools(run.cfg["train"]["precision"], resolve_device(run.cfg["run"]["device"]))
-    cache, out = {}, []
+    cache, out = dict(cache or {}), []
     for run in runs:
-        if results.is_done(run.run_dir) and not force:
+        if rundir.is_done(run.run_dir) and not force:
             print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
-            out.append(results.read_result(run.run_dir))
+            out.append(rundir.read_result(run.run_dir))
             continue
-        key = _dataset_key(run.cfg)
+        key = dataset_key(run.cfg)
         if key not in cache:
             cache.clear()  # hold one dataset at a time
             cache[key] = DATASETS[run.cfg["dataset"]["name"]].load(run.cfg)
@@ -115,25 +134,29 @@ def execute(runs, force=False, progress=True):
             out.append(train_run(run.cfg, data, run.run_dir, progress=progress))
             continue
         run.run_dir.mkdir(parents=True, exist_ok=True)
-        with run_lock(run.run_dir) as holder:
+        with rundir.run_lock(run.run_dir) as holder:
             if holder is not None:
                 print(f"skip   {run.run_dir.name}: being trained by {holder}; not training it twice", flush=True)
                 out.append({"run_id": run.run_dir.name, "status": "skipped", "reason": f"held by {holder}"})
                 continue
-            if results.is_done(run.run_dir) and not force:  # finished while we waited for the lock
+            if rundir.is_done(run.run_dir) and not force:  # finished while we waited for the lock
                 print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
-                out.append(results.read_result(run.run_dir))
+                out.append(rundir.read_result(run.run_dir))
                 continue
             if force:
-                for child in run.run_dir.iterdir():
-                    if child.name != results.LOCK:
-                        shutil.rmtree(child) if child.is_dir() else child.unlink()
-            for stale in run.run_dir.glob(".*.tmp"):  # temporary files of a killed write; we hold the lock
-                stale.unlink()
+                rundir.clear_run(run.run_dir)
+            rundir.remove_stale_temporaries(run.run_dir)  # of a killed write; we hold the lock
             results.write_config(run.run_dir, run.cfg)
             faults.point("config-written")
             distributed.barrier()
-            result = train_run(run.cfg, data, run.run_dir, progress=progress)
+            try:
+                result = train_run(run.cfg, data, run.run_dir, progress=progress)
+            except OSError:
+                raise  # disk full, folder gone: the CLI says so in one line; the run stays resumable
+            except Exception as exc:  # noqa: BLE001 - this run failed; say why in its result, the others go on
+                if distributed.world_size() > 1:
+                    raise  # the other processes of the run must stop too
+                result = write_failed(run, exc)
         print(summary_line(result), flush=True)
         out.append(result)
     return out

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
 
-from bench import results
-from bench.executors.slurm import read_job
+from bench import rundir
 
 ACTIVE = {"PENDING": "pending", "CONFIGURING": "pending", "REQUEUE_HOLD": "pending", "REQUEUE_FED": "pending",
           "REQUEUED": "pending", "RESV_DEL_HOLD": "pending", "RUNNING": "running", "COMPLETING": "running",
@@ -46,28 +44,6 @@ def job_states(job_ids):
     return states
 
 
-def lock_holder(run_dir):
-    """Who is training the run, from run.lock, without touching the lock (a trainer must never
-    find it held by a status query); None when that process is gone."""
-    import os
-    import socket
-
-    try:
-        text = (Path(run_dir) / results.LOCK).read_text().strip()
-    except OSError:
-        return None
-    parts = text.split()  # "pid <pid> on <host>"
-    if len(parts) != 4 or parts[0] != "pid" or not parts[1].isdigit():
-        return None
-    if parts[3] != socket.gethostname():
-        return f"{text} (another host: not checked)"
-    try:
-        os.kill(int(parts[1]), 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass  # alive, owned by another user
-    return text
 
 
 def first_error_line(log_path):
@@ -82,24 +58,8 @@ def first_error_line(log_path):
     return lines[-1] if lines else None
 
 
-def planned_runs(folder):
-    """Run folder names of every sweep submitted into this results folder (not started included)."""
-    names = set()
-    for path in (Path(folder) / ".bench" / "sweeps").glob("*.json"):
-        try:
-            names.update(json.loads(path.read_text())["runs"])
-        except (OSError, ValueError, KeyError):
-            continue
-    return names
 
 
-def record_sweep(folder, runs, executor):
-    from datetime import datetime, timezone
-
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    path = Path(folder) / ".bench" / "sweeps" / f"{stamp}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    results.write_json(path, {"executor": executor, "runs": [r.run_dir.name for r in runs]})
 
 
 def run_states(folder):
@@ -107,39 +67,41 @@ def run_states(folder):
     from bench.report.collect import find_run_dirs
 
     folder = Path(folder)
-    dirs = [d for d in find_run_dirs([folder]) if ".bench" not in d.parts]
-    jobs = {d: read_job(d) for d in dirs}
+    dirs = [d for d in find_run_dirs([folder]) if rundir.BENCH_DIR not in d.relative_to(folder).parts]
+    jobs = {d: rundir.read_job(d) for d in dirs}
     live = job_states([j["job_id"] for j in jobs.values() if j])
     rows = []
     for d in dirs:
-        result, job = results.read_result(d), jobs[d]
+        result, job = rundir.read_result(d), jobs[d]
         job_id = job["job_id"] if job else "-"
+        state = live.get(job_id, "UNKNOWN") if job else None
+        if state in ACTIVE:  # queued or running again (e.g. --force): the job's state, not the old result
+            rows.append((ACTIVE[state], d.name, job_id, state.lower()))
+            continue
         if result and result.get("status") == "done":
             rows.append(("done", d.name, job_id, ""))
             continue
         if result and result.get("status") == "failed":
-            where = job["stderr"] if job else str(d / results.RESULT)
-            rows.append(("failed", d.name, job_id, f"{result.get('error', '?').splitlines()[0]} (log: {where})"))
+            where = job["stderr"] if job else str(d / rundir.RESULT)
+            error = (str(result.get("error") or "?").splitlines() or ["?"])[0]
+            rows.append(("failed", d.name, job_id, f"{error} (log: {where})"))
             continue
         if job is None:
-            holder = lock_holder(d)
+            holder = rundir.lock_holder(d)
             if holder:
                 rows.append(("running", d.name, "-", f"trained by {holder}"))
             else:
                 rows.append(("incomplete", d.name, "-", "no result and nobody training it: stopped "
                                                        "(run the same command again to resume)"))
             continue
-        state = live.get(job_id, "UNKNOWN")
-        if state in ACTIVE:
-            rows.append((ACTIVE[state], d.name, job_id, state.lower()))
-        elif state.startswith("CANCELLED"):
+        if state.startswith("CANCELLED"):
             rows.append(("cancelled", d.name, job_id, f"cancelled (log: {job['stderr']})"))
         else:
             line = first_error_line(job["stderr"]) or "no error message"
             rows.append(("failed", d.name, job_id, f"job {state.lower()} without a result: {line} "
                                                    f"(log: {job['stderr']})"))
     seen = {d.name for d in dirs}
-    rows += [("not started", name, "-", "") for name in sorted(planned_runs(folder) - seen)]
+    rows += [("not started", name, "-", "") for name in sorted(rundir.planned_runs(folder) - seen)]
     rows.sort(key=lambda r: (ORDER.index(r[0]), r[1]))
     return rows
 
@@ -167,3 +129,28 @@ def cancel(folder):
     subprocess.run(["scancel", *ids], check=False)
     print(f"cancelled {len(ids)} job(s): {' '.join(ids)}")
     return ids
+
+
+def wait_for(runs, out, poll=3.0):
+    """Block until none of `runs` is pending or running; non-zero exit if any failed."""
+    import time
+
+    names = {r.run_dir.name for r in runs}
+    last = None
+    while True:
+        rows = [row for row in run_states(out) if row[1] in names]
+        counts = {}
+        for state, *_ in rows:
+            counts[state] = counts.get(state, 0) + 1
+        line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        if line != last:
+            print(f"waiting: {line}", flush=True)
+            last = line
+        if not counts.get("pending") and not counts.get("running"):
+            break
+        time.sleep(poll)
+    bad = [row for row in rows if row[0] != "done"]
+    for state, name, job, detail in bad:
+        print(f"{state.upper()} {name} (job {job}): {detail}")
+    print(f"{len(rows) - len(bad)} of {len(rows)} runs done; results in {out}/")
+    return 1 if bad else 0

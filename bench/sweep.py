@@ -23,6 +23,7 @@ from bench.config import load_yaml
 from bench.errors import BenchError
 
 SWEEP_KEYS = {"methods", "datasets", "seeds", "presets", "set", "grid", "configs"}
+MAX_RUNS = 100_000  # planning takes about 0.1 ms a run; a larger sweep is almost surely a typo
 
 
 def _as_list(value, key, source):
@@ -46,7 +47,10 @@ def grid_sets(grid):
 
 
 def parse_grid_flags(items):
-    """--grid dataset.imbalance_ratio=100,10 -> {'dataset.imbalance_ratio': ['100', '10']} (YAML-parsed)."""
+    """--grid dataset.imbalance_ratio=100,10 -> {'dataset.imbalance_ratio': [100, 10]}.
+
+    The values are one YAML flow sequence, so a value may itself be a list:
+    --grid train.milestones=[100,150],[160,180]."""
     import yaml
 
     grid = {}
@@ -54,7 +58,14 @@ def parse_grid_flags(items):
         if "=" not in item:
             raise BenchError(f"--grid expects KEY=V1,V2,... (e.g. --grid dataset.profile=exp,step), got {item!r}")
         key, raw = item.split("=", 1)
-        grid[key.strip()] = [yaml.safe_load(v) if v.strip() else None for v in raw.split(",")]
+        try:
+            values = yaml.safe_load(f"[{raw}]")
+        except yaml.YAMLError:
+            values = None
+        if not isinstance(values, list) or not values or any(isinstance(v, dict) for v in values):
+            raise BenchError(f"--grid {key.strip()}: cannot read the values {raw!r}; write comma-separated values, "
+                             "lists in brackets (e.g. --grid train.milestones=[100,150],[160,180])")
+        grid[key.strip()] = values
     return grid
 
 
@@ -73,6 +84,9 @@ def load_sweep(path):
     grid = data.get("grid") or {}
     if not isinstance(grid, dict):
         raise BenchError(f"{source}: grid must map config keys to lists of values")
+    for key, values in grid.items():
+        if any(isinstance(v, dict) for v in (values if isinstance(values, list) else [values])):
+            raise BenchError(f"{source}: grid.{key} values must be numbers, strings or lists, not mappings")
     fixed = data.get("set") or {}
     if not isinstance(fixed, dict):
         raise BenchError(f"{source}: set must map config keys to values")
@@ -93,8 +107,15 @@ def load_sweep(path):
 
 def plan_sweep(methods, datasets, seeds, out, presets=(), config_files=(), flags=None, sets=(), grid=None):
     """Every run of the sweep, validated, in a stable order; duplicates removed."""
+    import math
+
     from bench.runner import plan
 
+    combos = math.prod(len(v) for v in (grid or {}).values())
+    total = len(methods) * len(datasets) * len(seeds) * combos
+    if total > MAX_RUNS:
+        raise BenchError(f"this sweep has {total:,} runs, more than bench plans at once ({MAX_RUNS:,}); "
+                         "split it into several sweeps")
     runs, seen = [], set()
     for combo in grid_sets(grid or {}):
         for run in plan(methods, datasets, seeds, out, presets, config_files, flags, [*sets, *combo]):

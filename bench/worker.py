@@ -1,45 +1,44 @@
 """Runs planned runs in a child process (local executor, SLURM jobs): `python -m bench.worker < specs.json`.
 
-Any error of a run becomes a failed result.json with its reason, so `bench status` and
-`bench report` can show it; the other runs go on.
+Any error of a run becomes a failed result.json with its reason (written under the run's
+lock), so `bench status` and `bench report` can show it; the other runs go on. The last
+line on stdout is `STATUS_PREFIX` + a JSON list of {run_id, status, error?}, which the
+local executor reads.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 
-
-def set_threads():
-    threads = os.environ.get("BENCH_THREADS")
-    if threads:
-        import torch
-
-        torch.set_num_threads(int(threads))
+STATUS_PREFIX = "bench-worker-status: "
 
 
 def run_specs(specs, progress=False):
-    """Train each spec (a dict with cfg and run_dir); returns the statuses."""
-    from bench.runner import execute, from_spec, write_failed
+    """Train each spec (a dict with cfg, run_dir and force); returns one short record per run."""
+    from bench.runner import execute, from_spec, write_failed_if_free
 
-    set_threads()
-    statuses = []
+    records = []
     for spec in specs:
         run = from_spec(spec)
         try:
-            (result,) = execute([run], progress=progress)
+            (result,) = execute([run], force=bool(spec.get("force")), progress=progress)
         except Exception as exc:  # noqa: BLE001 - recorded in result.json, the sweep goes on
-            result = write_failed(run, exc)
-            print(f"FAILED {run.run_dir.name}: {result['error']}", flush=True)
-        statuses.append(result.get("status", "failed"))
-    return statuses
+            result = write_failed_if_free(run, exc)
+            if result.get("status") == "failed":
+                print(f"FAILED {run.run_dir.name}: {result.get('error')}", flush=True)
+        record = {"run_id": run.run_dir.name, "status": result.get("status", "failed")}
+        if result.get("status") != "done":
+            record["error"] = str(result.get("error") or result.get("reason") or "")
+        records.append(record)
+    return records
 
 
 def main():
     specs = json.load(sys.stdin)
-    statuses = run_specs(specs)
-    return 0 if all(s == "done" for s in statuses) else 1
+    records = run_specs(specs)
+    print(STATUS_PREFIX + json.dumps(records), flush=True)
+    return 0 if all(r["status"] in ("done", "skipped") for r in records) else 1
 
 
 if __name__ == "__main__":

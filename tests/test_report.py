@@ -16,8 +16,8 @@ from bench.report.collect import collect
 
 DATA = Path(__file__).parent / "data"
 EXPECTED = DATA / "golden_expected"
-EXP100 = ("cifar10_lt", "exp", 100.0, 0)
-STEP10 = ("cifar10_lt", "step", 10.0, 0)
+EXP100 = ("cifar10_lt", "exp", 100.0, 0, "test")
+STEP10 = ("cifar10_lt", "step", 10.0, 0, "test")
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def results_of(folder, method, setting):
     for path in sorted(Path(folder).glob("*/result.json")):
         r = json.loads(path.read_text())
         d = r["config"]["dataset"]
-        if r["method"] == method and (d["name"], d["profile"], float(d["imbalance_ratio"]), d["data_seed"]) == setting:
+        if r["method"] == method and (d["name"], d["profile"], float(d["imbalance_ratio"]), d["data_seed"]) == setting[:4]:
             out.append(r)
     return out
 

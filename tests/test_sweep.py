@@ -88,13 +88,23 @@ def test_local_executor_runs_subprocesses(cifar_root, tmp_path, capsys):
     assert capsys.readouterr().out.count("already done") == 2
 
 
-def test_local_executor_records_failures(tmp_path, capsys):
+def test_local_executor_bad_input_is_exit_2_and_nothing_written(tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["run", "--methods", "erm", "--datasets", "cifar10_lt", "--data-root", str(tmp_path / "none"),
             "--out", str(out), "--executor", "local", "--set", "dataset.download=false"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "put the python-version files there" in err[0]
+    assert not out.exists()
+
+
+def test_local_executor_records_failures(cifar_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["run", "--methods", "erm", "--datasets", "cifar10_lt", "--epochs", "2", "--data-root", str(cifar_root),
+            "--out", str(out), "--executor", "local", *FIXTURE[:-1], "train.lr=1e12", "train.warmup_epochs=0"]
     assert main(argv) == 1
     (result,) = [json.loads(p.read_text()) for p in out.glob("*/result.json")]
-    assert result["status"] == "failed" and "put the python-version files there" in result["error"]
+    assert result["status"] == "failed" and "training loss became" in result["error"]
     assert main(["status", str(out)]) == 0
     assert "failed" in capsys.readouterr().out
 

@@ -20,6 +20,7 @@ class DatasetInfo:
     test_size: int = 0
     natural: bool = False  # a fixed published long-tailed split (no imbalance_ratio / profile)
     train_size: int = 0  # training images of the standard split (natural datasets)
+    eval_split: str = "test"  # the split evaluated when dataset.eval_split is not set
 
     def load(self, cfg):
         import importlib
@@ -46,4 +47,5 @@ DATASETS.register("places_lt", DatasetInfo(
     "places_lt_resnet50", "bench.datasets.imagelist:load_places_lt", 365, 4980, 36500, natural=True, train_size=62500))
 DATASETS.register("inat2018", DatasetInfo(
     "inat2018", "iNaturalist 2018 (COCO-style JSON or list files), 8142 classes, 1000..2 per class",
-    "inat2018_resnet50", "bench.datasets.imagelist:load_inat2018", 8142, 1000, 24426, natural=True, train_size=437513))
+    "inat2018_resnet50", "bench.datasets.imagelist:load_inat2018", 8142, 1000, 24426, natural=True, train_size=437513,
+    eval_split="val"))

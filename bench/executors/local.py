@@ -1,4 +1,9 @@
-"""N concurrent worker subprocesses on this machine, the CPU threads split between them."""
+"""The local executor: up to --jobs worker subprocesses on this machine, the CPU cores split between them.
+
+Each run gets cores // jobs threads (jobs as asked, whatever the number of runs left), and a
+run keeps the thread count it started with when it resumes (bench.trainer.run_threads), so
+a killed sweep re-run with another --jobs ends with the same numbers.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +13,67 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from bench import results
 from bench.runner import to_spec
+from bench.worker import STATUS_PREFIX
 
 
-def run_local(runs, jobs, force=False):
-    """Run every planned run in up to `jobs` subprocesses; returns their result dicts."""
-    import shutil
+def available_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
-    jobs = max(1, min(jobs, len(runs)))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    env = {**os.environ, "BENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
 
-    def one(run):
-        if force and run.run_dir.exists():
-            shutil.rmtree(run.run_dir)
-        proc = subprocess.run([sys.executable, "-m", "bench.worker"], input=json.dumps([to_spec(run)]),
+class LocalExecutor:
+    name = "local"
+    trains_here = True
+    gpus_per_run = 0
+
+    def __init__(self, jobs):
+        self.jobs = jobs
+
+    def queued(self, runs):
+        return {}
+
+    def check(self, runs):
+        pass
+
+    def submit(self, runs, force=False, all_runs=(), wait=False, out="results", preloaded=None):
+        from bench.executors.inline import summarise
+
+        if not runs:
+            print(f"nothing to start; results in {out}/")
+            return 0
+        threads = max(1, available_cores() // self.jobs)
+        env = {**os.environ, "BENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+        print(f"local executor: {len(runs)} runs, {min(self.jobs, len(runs))} at a time, {threads} CPU thread(s) "
+              "each (a resumed run keeps the count it started with)", flush=True)
+        with ThreadPoolExecutor(self.jobs) as pool:
+            done = list(pool.map(lambda run: self.one(run, force, env), runs))
+        return summarise(done, out)
+
+    @staticmethod
+    def one(run, force, env):
+        """Train one run in a worker subprocess; the worker deletes a forced run under the run's lock."""
+        from bench.runner import write_failed_if_free
+
+        proc = subprocess.run([sys.executable, "-m", "bench.worker"], input=json.dumps([to_spec(run, force)]),
                               capture_output=True, text=True, env=env)
+        records = None
         for line in proc.stdout.splitlines():
-            if line.startswith(("done ", "FAILED", "resuming")):
+            if line.startswith(STATUS_PREFIX):
+                records = json.loads(line[len(STATUS_PREFIX):])
+            elif line.startswith(("done ", "FAILED", "resuming", "skip ", "warning")):
                 print(line, flush=True)
-        result = results.read_result(run.run_dir)
-        if result is None:  # the worker died before writing anything
-            error = (proc.stderr.strip().splitlines() or [f"worker exited with status {proc.returncode}"])[-1]
-            from bench.runner import write_failed
-
-            result = write_failed(run, RuntimeError(error))
+        if records:
+            return records[0]
+        # the worker died before reporting (killed, out of memory): a failed result, unless another
+        # process holds the run (then it is that process's run, untouched)
+        lines = proc.stderr.strip().splitlines()
+        reason = lines[-1] if lines else f"worker exited with status {proc.returncode}"
+        if proc.returncode < 0:
+            reason = f"worker killed by signal {-proc.returncode}" + (f" ({reason})" if lines else "")
+        result = write_failed_if_free(run, RuntimeError(reason))
+        if result.get("status") == "failed":
             print(f"FAILED {run.run_dir.name}: {result['error']}", flush=True)
         return result
-
-    print(f"local executor: {len(runs)} runs, {jobs} at a time, {threads} CPU thread(s) each", flush=True)
-    with ThreadPoolExecutor(jobs) as pool:
-        return list(pool.map(one, runs))

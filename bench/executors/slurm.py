@@ -13,19 +13,22 @@ from pathlib import Path
 
 import submitit
 
-from bench import results
+from bench import results, rundir
 from bench.errors import BenchError
 from bench.runner import to_spec
-
-JOB_FILE = "job.json"
 
 
 class SlurmTask(submitit.helpers.Checkpointable):
     """One array task: its runs (K > 1 when packed, as K processes sharing the allocation).
 
-    On preemption or time-out submitit calls checkpoint(), which resubmits the same call;
-    each run then resumes from its own epoch checkpoint, so the numbers are unchanged.
+    On preemption or time-out submitit calls checkpoint(), which resubmits the call; each run
+    then resumes from its own epoch checkpoint, so the numbers are unchanged. A --force
+    submission deletes a run's old files (in the job, under the run's lock) on the first
+    attempt only: the resubmitted call has force off, so a requeued run resumes.
     """
+
+    def checkpoint(self, specs):
+        return submitit.helpers.DelayedSubmission(self, [{**spec, "force": False} for spec in specs])
 
     def __call__(self, specs):
         if int(os.environ.get("SLURM_NTASKS", "1")) > 1:  # one run, data-parallel over the job's tasks
@@ -36,6 +39,13 @@ class SlurmTask(submitit.helpers.Checkpointable):
         if len(specs) == 1:
             from bench.worker import run_specs
 
+            if int(os.environ.get("SLURM_NTASKS", "1")) > 1:
+                from bench import distributed
+
+                try:
+                    return run_specs(specs)
+                finally:
+                    distributed.finish()
             return run_specs(specs)
         procs = [subprocess.Popen([sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE, text=True)
                  for _ in specs]
@@ -78,7 +88,7 @@ def check_cluster(profile):
 
 
 def make_executor(profile, out):
-    executor = submitit.AutoExecutor(folder=str(Path(out) / ".bench" / "slurm" / "%j"), cluster="slurm",
+    executor = submitit.AutoExecutor(folder=str(rundir.slurm_log_dir(out) / "%j"), cluster="slurm",
                                      slurm_max_num_timeout=profile["max_requeues"])
     extra = {str(k): v for k, v in profile["sbatch"].items()}
     params = dict(
@@ -99,18 +109,42 @@ def make_executor(profile, out):
     return executor
 
 
-def read_job(run_dir):
-    try:
-        return json.loads((Path(run_dir) / JOB_FILE).read_text())
-    except (OSError, ValueError):
-        return None
+class SlurmExecutor:
+    """Runs as one SLURM job array per submission, through submitit."""
+
+    name = "slurm"
+    trains_here = False  # the device is checked on the compute node
+
+    def __init__(self, profile):
+        self.profile = profile
+        self.gpus_per_run = profile["gpus"]
+
+    def queued(self, runs):
+        """{run_dir: job id} of runs whose earlier job is still pending or running."""
+        from bench.status import ACTIVE, job_states
+
+        jobs = {r.run_dir: rundir.read_job(r.run_dir) for r in runs}
+        states = job_states([j["job_id"] for j in jobs.values() if j])
+        return {d: j["job_id"] for d, j in jobs.items() if j and states.get(j["job_id"]) in ACTIVE}
+
+    def check(self, runs):
+        check_cluster(self.profile)
+
+    def submit(self, runs, force=False, all_runs=(), wait=False, out="results", preloaded=None):
+        if runs:
+            submit(runs, self.profile, out, force=force)
+        if wait:  # also waits for runs an earlier command queued
+            from bench.status import wait_for
+
+            return wait_for(all_runs, out)
+        print(f"watch with: bench status {out}" if runs else f"nothing to start; results in {out}/")
+        return 0
 
 
 def submit(runs, profile, out, force=False):
-    """Submit runs as one job array (K runs per task); writes job.json into every run folder."""
-    if force:
-        for run in runs:
-            shutil.rmtree(run.run_dir, ignore_errors=True)
+    """Submit runs as one job array (K runs per task); writes job.json into every run folder.
+
+    With force, each job deletes its run's old files under the run's lock before training."""
     k = profile["runs_per_job"]
     chunks = [runs[i:i + k] for i in range(0, len(runs), k)]
     try:
@@ -121,11 +155,14 @@ def submit(runs, profile, out, force=False):
     created = [run.run_dir for run in runs if not run.run_dir.exists()]
     for run in runs:
         run.run_dir.mkdir(parents=True, exist_ok=True)
-        results.write_config(run.run_dir, run.cfg)
-        (run.run_dir / results.RESULT).unlink(missing_ok=True)  # a failed attempt is retried
+        with rundir.run_lock(run.run_dir) as holder:
+            if holder is None:  # a run being trained elsewhere keeps its files; its job will skip it
+                results.write_config(run.run_dir, run.cfg)
+                if not rundir.is_done(run.run_dir):
+                    (run.run_dir / rundir.RESULT).unlink(missing_ok=True)  # a failed attempt is retried
     start = time.perf_counter()
     try:
-        jobs = executor.map_array(SlurmTask(), [[to_spec(r) for r in chunk] for chunk in chunks])
+        jobs = executor.map_array(SlurmTask(), [[to_spec(r, force) for r in chunk] for chunk in chunks])
     except Exception as exc:  # sbatch refused the array: leave no run folders behind
         for folder in created:
             shutil.rmtree(folder, ignore_errors=True)
@@ -134,11 +171,11 @@ def submit(runs, profile, out, force=False):
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for job, chunk in zip(jobs, chunks):
         for run in chunk:
-            results.write_json(run.run_dir / JOB_FILE, {
+            rundir.write_job(run.run_dir, {
                 "executor": "slurm", "job_id": job.job_id, "profile": profile["name"], "submitted": now,
                 "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr), "packed_with": len(chunk)})
     array = jobs[0].job_id.split("_")[0] if jobs else "-"
     print(f"submitted {len(runs)} runs as job array {array} ({len(jobs)} tasks, at most "
           f"{profile['array_parallelism']} at once) with profile {profile['name']} in "
-          f"{time.perf_counter() - start:.2f} s; logs in {Path(out) / '.bench' / 'slurm'}", flush=True)
+          f"{time.perf_counter() - start:.2f} s; logs in {rundir.slurm_log_dir(out)}", flush=True)
     return jobs

@@ -97,7 +97,8 @@ def settings_and_labels(cells):
     data_order = {name: i for i, name in enumerate(DATASETS)}
     # the paper's order: dataset, then exp before step, then larger imbalance ratio first
     settings = sorted({c.setting for c in cells.values()},
-                      key=lambda s: (data_order.get(s[0], len(data_order)), s[0], s[1], -(s[2] or 0), s[3] or 0))
+                      key=lambda s: (data_order.get(s[0], len(data_order)), s[0], s[1], -(s[2] or 0), s[3] or 0,
+                                     str(s[4])))
     labels = sorted({(c.method, c.label) for c in cells.values()},
                     key=lambda ml: (order.get(ml[0], len(order)), ml[1]))
     return settings, [label for _, label in labels]

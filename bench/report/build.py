@@ -22,10 +22,18 @@ def build_tables(cells, select="last", as_error=False, compare=None):
     return tables, settings, labels
 
 
-def summary(runs, folders):
+def summary(runs, folders, notes=()):
     counts = {s: sum(r.status == s for r in runs) for s in ("done", "failed", "incomplete")}
     return (f"{len(runs)} runs in {', '.join(str(f) for f in folders)}: {counts['done']} done, "
-            f"{counts['failed']} failed, {counts['incomplete']} without a result yet")
+            f"{counts['failed']} failed, {counts['incomplete']} without a result yet"
+            + "".join(f"; {note}" for note in notes))
+
+
+def check_report_out(out):
+    """--out must be a folder that exists or can be made, and be writable: checked before any file is written."""
+    from bench.launch import check_output_dir
+
+    check_output_dir(out)
 
 
 def report(folders, out=None, latex=False, csv=False, plots=False, compare=None, select="last",
@@ -35,14 +43,22 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
             raise BenchError(f"results folder {folder} does not exist; pass the folder given to `bench run --out`")
     if (latex or csv or plots or confusion) and out is None:
         raise BenchError("--latex, --csv, --plots and --confusion write files: pass --out DIR")
-    runs = collect(folders)
+    if out is not None:
+        check_report_out(out)
+    if confusion:
+        from bench.report.plots import read_predictions
+
+        for run_dir in confusion:  # every asked-for run is readable before any file is written
+            read_predictions(run_dir)
+    notes = []
+    runs = collect(folders, notes)
     if not runs:
         raise BenchError(f"no runs found under {', '.join(map(str, folders))}; pass the folder given to "
                          "`bench run --out`")
     as_error = metric == "error"
     cells = aggregate(runs, select, as_error)
     tables, settings, labels = build_tables(cells, select, as_error, compare)
-    markdown = summary(runs, folders) + "\n\n" + "\n".join(to_markdown(t) for t in tables)
+    markdown = summary(runs, folders, notes) + "\n\n" + "\n".join(to_markdown(t) for t in tables)
     print(markdown)
     if out is None:
         return tables
@@ -71,9 +87,10 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
             written += figures.per_class_plot(cells, setting, labels, select, out, f"plot_per_class_{slug}")
             written += figures.shot_bars(cells, setting, labels, select, out, f"plot_shots_{slug}")
             written += figures.curves(cells, setting, labels, out, f"plot_curves_{slug}")
-    for run_dir in confusion:
+    for run_dir in dict.fromkeys(confusion):  # each run once
         from bench.report import plots as figures
 
         written += figures.confusion(run_dir, out)
+    assert len(set(written)) == len(written), "two outputs share a file name"
     print(f"wrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
     return tables

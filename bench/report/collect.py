@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import results
-from bench.config import DEFAULTS, experiment_part, flatten
+from bench import rundir
+from bench.config import DEFAULTS, default_keys, experiment_part, flatten
 
 METRICS = ("top1", "top5", "many", "medium", "few")
 
@@ -31,16 +31,33 @@ class Run:
     result: dict | None = None
     error: str | None = None
 
+    eval_split: str = "test"
+
     @property
     def setting(self):
-        return (self.dataset, self.profile, self.imbalance_ratio, self.data_seed)
+        """What a number is measured on: dataset, long-tail profile and ratio, data seed, evaluation split."""
+        return (self.dataset, self.profile, self.imbalance_ratio, self.data_seed, self.eval_split)
+
+
+def fmt_ratio(ratio):
+    """The shortest text that gives the ratio back exactly (50, 12.5, 50.0000001): no two ratios print alike."""
+    short = f"{ratio:g}"
+    return short if float(short) == ratio else repr(float(ratio))
 
 
 def setting_label(setting):
-    dataset, profile, ratio, data_seed = setting
+    dataset, profile, ratio, data_seed, eval_split = setting
+    split = "" if eval_split == default_eval_split(dataset) else f" ({eval_split} split)"
     if profile == "natural" or ratio is None:
-        return f"{dataset} natural"
-    return f"{dataset} {profile}-{ratio:g} ds{data_seed}"
+        return f"{dataset} natural{split}"
+    return f"{dataset} {profile}-{fmt_ratio(ratio)} ds{data_seed}{split}"
+
+
+def default_eval_split(dataset):
+    from bench.datasets.registry import DATASETS
+
+    info = DATASETS.get(dataset)
+    return info.eval_split if info is not None else "test"
 
 
 def _load_yaml(path):
@@ -74,12 +91,18 @@ def _recipe_method(recipe):
     return load_preset(recipe).get("method", {})
 
 
+SETTING_KEYS = ("method.name", "train.seed", "dataset.name", "dataset.profile", "dataset.imbalance_ratio",
+                "dataset.data_seed", "dataset.eval_split")
+
+
 def _variant(cfg):
-    exp = experiment_part(cfg)
-    exp["method"] = {k: v for k, v in exp["method"].items() if k != "name"}
-    exp.pop("dataset", None)
-    exp["train"] = {k: v for k, v in exp["train"].items() if k != "seed"}
-    return json.dumps(exp, sort_keys=True, separators=(",", ":"))
+    """The experiment config's values that differ from bench's defaults, minus method name, dataset
+    setting and seed: runs of one method with the same variant in one setting are seeds of one cell.
+    Only differences count (as in run ids), so runs written before a key existed match newer ones."""
+    defaults = default_keys()
+    flat = flatten(experiment_part(cfg))
+    diff = {k: v for k, v in flat.items() if k not in SETTING_KEYS and (k not in defaults or defaults[k] != v)}
+    return json.dumps(diff, sort_keys=True, separators=(",", ":"))
 
 
 def _first_line(text):
@@ -87,35 +110,83 @@ def _first_line(text):
     return lines[0] if lines else "unknown error"
 
 
+def _config_ok(cfg):
+    """A config bench wrote: the sections and keys the report reads, of the right types."""
+    try:
+        d, m, t = cfg["dataset"], cfg["method"], cfg["train"]
+        ratio = d["imbalance_ratio"]
+        return (isinstance(m["name"], str) and isinstance(d["name"], str) and isinstance(d["profile"], str)
+                and (ratio is None or (isinstance(ratio, (int, float)) and not isinstance(ratio, bool)))
+                and isinstance(t["seed"], int) and isinstance(d.get("data_seed", 0), int)
+                and isinstance(m, dict) and isinstance(cfg.get("model", {}), dict))
+    except (KeyError, TypeError):
+        return False
+
+
+def _result_ok(result):
+    """A result.json bench wrote: blocks the tables read, of the right types."""
+    if not isinstance(result, dict) or not isinstance(result.get("config"), dict):
+        return False
+    if result.get("status") != "done":
+        return True  # a failed result only needs its config (and an error, if any)
+    for key in ("last", "best"):
+        block = result.get(key)
+        if block is None and key == "best":
+            continue
+        if not isinstance(block, dict):
+            return False
+        for metric in METRICS:
+            value = block.get(metric)
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+                return False
+        per_class = block.get("per_class_acc", [])
+        if not isinstance(per_class, list) or not all(_number(v) or v is None for v in per_class):
+            return False
+    counts = result.get("train_class_counts", [])
+    shot = result.get("shot_rule", {})
+    return (isinstance(counts, list) and all(_number(c) for c in counts) and isinstance(shot, dict)
+            and isinstance(shot.get("group_sizes", {}), dict))
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def read_run(run_dir):
-    """A Run from a run folder, or None if the folder is not a run."""
+    """A Run from a run folder, or None if the folder is not a bench run (e.g. a user's own files)."""
     run_dir = Path(run_dir)
-    result, error = None, None
-    result_path = run_dir / results.RESULT
+    result, error, cfg = None, None, None
+    result_path = run_dir / rundir.RESULT
     if result_path.is_file():
         try:
             result = json.loads(result_path.read_text())
+            readable = True
+        except (OSError, ValueError, UnicodeDecodeError):
+            result, readable = None, False
+        if _result_ok(result) and _config_ok(result["config"]):
             cfg = result["config"]
             status = "done" if result.get("status") == "done" else "failed"
             if status == "failed":
-                error = _first_line(result.get("error", "failed without a reason"))
-        except (OSError, ValueError, KeyError, TypeError):
-            result, error = None, "result.json is unreadable"
+                error = _first_line(result.get("error") or "failed without a reason")
+        else:
+            result = None
+            error = "result.json is not a bench result" if readable else "result.json is unreadable"
     if result is None:
         try:
-            cfg = _load_yaml(run_dir / results.CONFIG)
+            cfg = _load_yaml(run_dir / rundir.CONFIG)
         except Exception:  # unreadable or not YAML: not a run we can place in a table
             return None
-        if not isinstance(cfg, dict) or "method" not in cfg:
+        if not isinstance(cfg, dict) or not _config_ok(cfg):
             return None
         status = "failed" if error else "incomplete"
     d = cfg["dataset"]
+    ratio = d["imbalance_ratio"]
+    eval_split = d.get("eval_split") or default_eval_split(d["name"])
     return Run(run_dir=run_dir, status=status, method=cfg["method"]["name"], dataset=d["name"],
-               profile=d["profile"],
-               imbalance_ratio=None if d["imbalance_ratio"] is None else float(d["imbalance_ratio"]),
-               data_seed=None if d["profile"] == "natural" else d["data_seed"],
+               profile=d["profile"], imbalance_ratio=None if ratio is None else float(ratio),
+               data_seed=None if d["profile"] == "natural" else d.get("data_seed", 0),
                seed=cfg["train"]["seed"], variant=_variant(cfg), method_params=method_params(cfg), config=cfg,
-               result=result, error=error)
+               result=result, error=error, eval_split=str(eval_split))
 
 
 def find_run_dirs(folders):
@@ -129,15 +200,42 @@ def find_run_dirs(folders):
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             continue
         names = {e.name for e in entries}
-        if results.RESULT in names or results.CONFIG in names:
+        if rundir.RESULT in names or rundir.CONFIG in names:
             found.append(folder)
             continue
         stack.extend(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
     return sorted(found)
 
 
-def collect(folders):
-    return [run for run in map(read_run, find_run_dirs(folders)) if run is not None]
+STATUS_RANK = {"done": 0, "failed": 1, "incomplete": 2}
+
+
+def collect(folders, notes=None):
+    """Every run under the folders, each run id once (the same folder given twice, or a run copied
+    into two merged folders, counts once: a finished copy wins). `notes` collects what was left out."""
+    seen_paths, by_id, ignored = set(), {}, 0
+    for run_dir in find_run_dirs(folders):
+        real = os.path.realpath(run_dir)
+        if real in seen_paths:
+            continue
+        seen_paths.add(real)
+        run = read_run(run_dir)
+        if run is None:
+            ignored += 1
+            continue
+        other = by_id.get(run_dir.name)
+        if other is None or STATUS_RANK[run.status] < STATUS_RANK[other.status]:
+            by_id[run_dir.name] = run
+    runs = list(by_id.values())
+    if notes is not None:
+        copies = len(seen_paths) - ignored - len(runs)
+        if copies:
+            notes.append(f"{copies} further cop{'y' if copies == 1 else 'ies'} of runs already counted "
+                         "(same run id) left out")
+        if ignored:
+            notes.append(f"{ignored} folder(s) with a config.yaml or result.json that bench did not write "
+                         "left out")
+    return runs
 
 
 def variant_labels(runs):
@@ -157,10 +255,11 @@ def variant_labels(runs):
             if len(same) == 1:
                 labels[(method, same[0])] = label
                 continue
-            flat = {v: flatten(json.loads(v)) for v in same}
+            defaults = default_keys()
+            flat = {v: json.loads(v) for v in same}
             keys = sorted({k for v in same for k in flat[v]})
-            differing = [k for k in keys if len({json.dumps(flat[v].get(k)) for v in same}) > 1]
+            differing = [k for k in keys if len({json.dumps(flat[v].get(k, defaults.get(k))) for v in same}) > 1]
             for v in same:
-                extra = ", ".join(f"{k}={flat[v].get(k)}" for k in differing)
+                extra = ", ".join(f"{k}={flat[v].get(k, defaults.get(k))}" for k in differing)
                 labels[(method, v)] = f"{label} [{extra}]"
     return labels

@@ -26,8 +26,29 @@ def load_paper():
     return data, numbers, names
 
 
+# what the paper's numbers were obtained with (ldam-drw.md sections 2 and 4; iNat: App. B)
+PAPER_RECIPES = {
+    "cifar": ({"model.name": "resnet32", "train.epochs": 200}, "the paper trains ResNet-32 for 200 epochs"),
+    "inat2018": ({"model.name": "resnet50", "train.epochs": 90, "augment.train_crop": "resize_random",
+                  "augment.resize": 256, "augment.image_size": 224},
+                 "the paper trains ResNet-50 for 90 epochs on random 224 crops of images resized to a shorter "
+                 "side of 256 (App. B)"),
+}
+
+
+def _get(cfg, dotted):
+    from bench.config import default_keys
+
+    node = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default_keys().get(dotted)  # written before the key existed: its default
+        node = node[part]
+    return node
+
+
 def _paper_key(setting, numbers):
-    dataset, profile, ratio, _ = setting
+    dataset, profile, ratio, *_ = setting
     if (dataset, profile, ratio) in numbers:
         return (dataset, profile, ratio)
     if dataset == "inat2018":
@@ -64,15 +85,19 @@ def compare_table(cells, settings, labels, select, as_error=False):
                 row.append(Entry(f"{error:.2f} / {paper:.2f} ({error - paper:+.2f})"))
         rows.append((f"{label} = {paper_row}", row))
     for setting in cols:
-        recipes = set()
+        recipe, paper_phrase = PAPER_RECIPES["inat2018" if setting[0] == "inat2018" else "cifar"]
+        off = set()
         for label in labels:
             cell = cells.get((setting, label))
             for run in cell.runs if cell else []:
-                recipes.add((run.config["model"]["name"], run.config["train"]["epochs"]))
-        off = sorted(r for r in recipes if r != ("resnet32", 200))
-        if off and setting[0].startswith("cifar"):
-            notes.add(f"{setting_label(setting)}: our runs use " + ", ".join(f"{m} for {e} epochs" for m, e in off)
-                      + "; the paper trains ResNet-32 for 200 epochs, so the numbers are not comparable")
+                extra = [f"{k}={_get(run.config, k)}" for k, v in recipe.items()
+                         if k not in ("model.name", "train.epochs") and _get(run.config, k) != v]
+                used = (_get(run.config, "model.name"), _get(run.config, "train.epochs"))
+                if extra or used != (recipe["model.name"], recipe["train.epochs"]):
+                    off.add(f"{used[0]} for {used[1]} epochs" + (f" with {', '.join(extra)}" if extra else ""))
+        if off:
+            notes.add(f"{setting_label(setting)}: our runs use {', '.join(sorted(off))}; {paper_phrase}, so the "
+                      "numbers are not comparable")
     notes.add(f"paper: {data['source']}; its numbers are the {data['selection']}; ours: {selection_phrase(select)}")
     title = "Top-1 error (%): ours (mean over seeds) / published (difference, ours minus paper)"
     if not cols:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import results
+from bench import rundir
 from bench.report.collect import setting_label
 
 
@@ -107,12 +107,16 @@ def curves(cells, setting, labels, out, stem):
     rows = []
     for label, run in _done_runs(cells, setting, labels):
         try:
-            lines = (run.run_dir / results.METRICS).read_text().splitlines()
-        except OSError:
+            lines = (run.run_dir / rundir.METRICS).read_text().splitlines()
+        except (OSError, UnicodeDecodeError):
             continue
         for line in lines:
-            entry = json.loads(line)
-            if entry.get("top1") is not None:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line bench did not write
+            if isinstance(entry, dict) and isinstance(entry.get("top1"), (int, float)) \
+                    and isinstance(entry.get("epoch"), int):
                 rows.append({"method": label, "seed": run.seed, "epoch": entry["epoch"] + 1,
                              "test top-1 accuracy (%)": entry["top1"]})
     if not rows:
@@ -124,18 +128,36 @@ def curves(cells, setting, labels, out, stem):
                    "band = ± 1 sd)", out, stem)
 
 
-def confusion(run_dir, out):
-    """Row-normalised confusion matrix (%) of one run's last-epoch test predictions."""
+def read_predictions(run_dir):
+    """(result, predictions, labels, classes) of a finished run; BenchError when they cannot be used."""
     from bench.errors import BenchError
 
     run_dir = Path(run_dir)
-    result = results.read_result(run_dir)
-    path = run_dir / results.PREDICTIONS
-    if result is None or not path.is_file():
-        raise BenchError(f"{run_dir} has no finished result with {results.PREDICTIONS}; pass a finished run folder")
-    with np.load(path, allow_pickle=False) as saved:
-        predictions, labels = saved["predictions"], saved["labels"]
-    classes = len(result["test_class_counts"])
+    result = rundir.read_result(run_dir)
+    path = run_dir / rundir.PREDICTIONS
+    if result is None or result.get("status") != "done" or not path.is_file():
+        raise BenchError(f"{run_dir} has no finished result with {rundir.PREDICTIONS}; pass a finished run folder "
+                         "to --confusion")
+    try:
+        classes = len(result["test_class_counts"])
+        with np.load(path, allow_pickle=False) as saved:
+            predictions, labels = saved["predictions"], saved["labels"]
+        ok = (predictions.ndim == labels.ndim == 1 and predictions.shape == labels.shape
+              and np.issubdtype(predictions.dtype, np.integer) and np.issubdtype(labels.dtype, np.integer)
+              and (predictions.size == 0 or (predictions.min() >= 0 and predictions.max() < classes
+                                             and labels.min() >= 0 and labels.max() < classes)))
+    except Exception:  # noqa: BLE001 - not an npz bench wrote (pickled objects are never loaded)
+        ok = False
+    if not ok:
+        raise BenchError(f"{path} is not a predictions file bench wrote (two integer arrays of class ids); "
+                         "re-run the run or leave it out of --confusion")
+    return result, predictions, labels, classes
+
+
+def confusion(run_dir, out):
+    """Row-normalised confusion matrix (%) of one run's last-epoch test predictions."""
+    run_dir = Path(run_dir)
+    result, predictions, labels, classes = read_predictions(run_dir)
     matrix = np.zeros((classes, classes))
     np.add.at(matrix, (labels, predictions), 1)
     matrix = 100 * matrix / np.maximum(matrix.sum(1, keepdims=True), 1)

@@ -129,10 +129,14 @@ def _rule(cells, key, default):
 
 
 def _slug(setting):
-    dataset, profile, ratio, data_seed = setting
+    """A file-name part for the setting, as unique as its label (the ratio printed exactly)."""
+    from bench.report.collect import default_eval_split, fmt_ratio
+
+    dataset, profile, ratio, data_seed, eval_split = setting
+    split = "" if eval_split == default_eval_split(dataset) else f"_{eval_split}"
     if ratio is None:
-        return f"{dataset}_natural"
-    return f"{dataset}_{profile}{ratio:g}_ds{data_seed}".replace(".", "p")
+        return f"{dataset}_natural{split}"
+    return f"{dataset}_{profile}{fmt_ratio(ratio)}_ds{data_seed}{split}".replace(".", "p").replace("+", "")
 
 
 # ---------------------------------------------------------------- rendering
@@ -210,8 +214,9 @@ def tidy_rows(cells, select, as_error):
     """One row per method x setting x metric (CSV), missing cells included with their reason."""
     rows = []
     for (setting, label), cell in sorted(cells.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
-        dataset, profile, ratio, data_seed = setting
+        dataset, profile, ratio, data_seed, eval_split = setting
         base = {"dataset": dataset, "profile": profile, "imbalance_ratio": ratio, "data_seed": data_seed,
+                "eval_split": eval_split,
                 "setting": setting_label(setting), "method": cell.method, "label": label, "selection": select,
                 "n_failed": len(cell.failed), "n_incomplete": len(cell.incomplete)}
         if cell.n_done == 0:

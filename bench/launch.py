@@ -1,0 +1,182 @@
+"""The launch layer: from planned runs to started runs, the same way in every executor.
+
+    runs = plan(...)                         # configs resolved and validated (bench.sweep)
+    launch(runs, executor, out, force=...)   # this module
+
+1. sort: a finished run is skipped (unless --force), a run queued on SLURM is skipped;
+2. preflight: every run still to start is checked before the first one starts -- output
+   folder writable, data present and readable, the model takes the data's images, the device
+   exists, the precision is possible. Any problem is one BenchError (exit 2), nothing written;
+3. the executor (inline, local, slurm; bench.executors) starts the rest through one
+   interface, `submit(runs, force) -> exit status`. A forced run's old files are deleted
+   only by the process that trains it again, under that run's lock (bench.rundir).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+
+from bench import rundir
+from bench.errors import BenchError
+
+
+def launch(runs, executor, out, force=False, dry_run=False, wait=False):
+    """Start the planned runs with `executor`; returns the command's exit status."""
+    skipped = [] if force else [r for r in runs if rundir.is_done(r.run_dir)]
+    rest = [r for r in runs if r not in skipped]
+    queued = {} if force else executor.queued(rest)
+    start = [r for r in rest if r.run_dir not in queued]
+    if dry_run:
+        return dry_run_report(runs, start, skipped, queued, executor, out)
+    check_output_dir(out)
+    preloaded = {}
+    if start:
+        executor.check(start)  # cheap first: the cluster answers
+        preloaded = preflight(start, local_device=executor.trains_here)
+    for run in skipped:
+        print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
+    for run in rest:
+        if run.run_dir in queued:
+            print(f"skip   {run.run_dir.name}: already queued as SLURM job {queued[run.run_dir]}")
+    if start:
+        rundir.record_sweep(out, runs, executor.name)
+    return executor.submit(start, force=force, all_runs=runs, wait=wait, out=out, preloaded=preloaded)
+
+
+# ---------------------------------------------------------------- checks before anything starts
+
+
+def check_output_dir(out):
+    from pathlib import Path
+
+    out = Path(out)
+    probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not probe.is_dir() or (out.exists() and not out.is_dir()):
+        raise BenchError(f"output path {out} is not a folder; pass --out a folder")
+    import tempfile
+
+    try:  # the real test: can a file be created there (permissions, read-only file systems)?
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError:
+        raise BenchError(f"output folder {probe} is not writable; pass --out a folder you can write to") from None
+
+
+def preflight(runs, local_device=True):
+    """Check every run before the first starts; returns {dataset key: data} of the last dataset loaded
+    (an inline executor trains from it without loading it again).
+
+    local_device: the runs train on this machine (inline, local), so their device must exist here;
+    SLURM runs train on other nodes: their device name is only checked for spelling."""
+    from bench.runner import dataset_key
+
+    check_devices(runs, local_device)
+    last, by_data = {}, {}
+    for run in runs:
+        by_data.setdefault(dataset_key(run.cfg), []).append(run)
+    for key, group in by_data.items():
+        last = {key: load_data(group[0])}
+        data, checked_models = last[key], set()
+        for run in group:
+            model_key = (run.cfg["model"]["name"], run.cfg["model"]["pretrained"], run.cfg["method"]["head"],
+                         run.cfg["method"]["loss"], run.cfg["augment"]["crop_padding"], run.cfg["augment"]["image_size"])
+            if model_key not in checked_models:
+                check_model(run, data)
+                checked_models.add(model_key)
+    return last
+
+
+def check_devices(runs, local_device):
+    from bench.trainer import parse_device, precision_tools, resolve_device, warn_slow_bf16
+
+    seen = set()
+    for run in runs:
+        key = (run.cfg["run"]["device"], run.cfg["train"]["precision"])
+        if key in seen:
+            continue
+        seen.add(key)
+        name, precision = key
+        if local_device:
+            device = resolve_device(name)
+            precision_tools(precision, device)
+            if precision == "bf16":
+                warn_slow_bf16(device)
+        else:
+            device = parse_device(name)
+            if precision == "fp16" and (device is None or device.type != "cuda"):
+                raise BenchError("train.precision=fp16 needs a CUDA GPU: set --device cuda (and GPUs in the "
+                                 "SLURM profile), or use bf16")
+
+
+def load_data(run):
+    """The run's dataset, loaded as the run will load it (files present, checksums, split lists)."""
+    from bench.datasets.registry import DATASETS
+
+    return DATASETS[run.cfg["dataset"]["name"]].load(run.cfg)
+
+
+def check_model(run, data):
+    """Build the run's model for the data and pass two images through it (CPU, no gradients)."""
+    import torch
+
+    from bench.models import build_model
+
+    cfg, a = run.cfg, run.cfg["augment"]
+    if hasattr(data, "train_x"):  # in-memory images: the crop pads each side by crop_padding
+        shape = tuple(data.train_x.shape[1:])
+        if a["crop_padding"] > min(shape[1:]):
+            raise BenchError(f"augment.crop_padding {a['crop_padding']} is larger than the {data.name} images "
+                             f"({shape[1]}x{shape[2]}); use at most {min(shape[1:])} (the reference uses 4)")
+    else:
+        shape = (data.in_channels, a["image_size"], a["image_size"])
+    name = cfg["model"]["name"]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the "loaded N tensors" line comes with the run
+            model = build_model(cfg, data.in_channels, data.num_classes).eval()
+        with torch.no_grad():
+            out = model(torch.zeros(2, *shape))
+    except BenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure here is a model/data mismatch
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise BenchError(f"model {name} cannot take {data.name} images of shape {'x'.join(map(str, shape))} "
+                         f"({type(exc).__name__}: {first}); choose another model.name") from None
+    if tuple(out.shape) != (2, data.num_classes):
+        raise BenchError(f"model {name} gives outputs of shape {tuple(out.shape)} for {data.name}, not "
+                         f"(batch, {data.num_classes} classes); choose another model.name")
+
+
+# ---------------------------------------------------------------- dry run
+
+
+def dry_run_report(runs, start, skipped, queued, executor, out):
+    from bench.cost import estimate, measured_speeds
+
+    speeds = measured_speeds(out)
+    total, unknown = 0.0, 0
+    lines = []
+    for run in runs:
+        if run in skipped:
+            lines.append(f"skip   {run.run_dir.name}: already done")
+        elif run.run_dir in queued:
+            lines.append(f"skip   {run.run_dir.name}: already queued as SLURM job {queued[run.run_dir]}")
+        else:
+            seconds, how = estimate(run, speeds)
+            if seconds is None:
+                unknown += 1
+                lines.append(f"start  {run.run_dir.name}: cost unknown ({how})")
+            else:
+                total += seconds
+                lines.append(f"start  {run.run_dir.name}: ~{seconds / 3600:.2f} h at {how}")
+    print("\n".join(lines))
+    gpus = executor.gpus_per_run
+    unit = f"{gpus} GPU(s) per run: ~{total * gpus / 3600:.1f} GPU-hours" if gpus else \
+        f"~{total / 3600:.1f} device-hours"
+    if unknown:
+        unit += f" for the runs with a known speed ({unknown} unknown)"
+    print(f"dry run: {len(start)} to start, {len(runs) - len(start)} skipped; {unit} "
+          f"({executor.name} executor); nothing was started")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,152 @@
+"""The run folder and the results folder: every file name bench keeps there, and who may touch them.
+
+<out>/<dataset>-<profile><ratio>-ds<data seed>__<method>__seed<seed>__<config hash>/
+    config.yaml         the resolved config
+    metrics.jsonl       one line per evaluated epoch
+    checkpoint.pt       resumable state (model, optimizer, epoch, best, history, threads), sha256-checked
+    checkpoint.prev.pt  the checkpoint before it
+    predictions.npz     last-epoch test predictions and labels
+    run.lock            flock held by the process training the run ("pid N on HOST")
+    job.json            SLURM runs: job id and log paths
+    result.json         written last; status "done" or "failed"
+<out>/.bench/sweeps/<time>.json   the run names of every submitted sweep (for `bench status`)
+<out>/.bench/slurm/<job id>/      submitit's logs
+
+The executors (bench.launch), `bench status` and `bench report` all read the folder through
+this module. A run's files are deleted only by the process that holds its lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from contextlib import contextmanager
+from pathlib import Path
+
+RESULT, METRICS, CONFIG, CHECKPOINT = "result.json", "metrics.jsonl", "config.yaml", "checkpoint.pt"
+PREDICTIONS, PREVIOUS_CHECKPOINT, LOCK, JOB = "predictions.npz", "checkpoint.prev.pt", "run.lock", "job.json"
+BENCH_DIR = ".bench"  # bench's own bookkeeping inside a results folder, never a run
+
+
+def sweeps_dir(out):
+    return Path(out) / BENCH_DIR / "sweeps"
+
+
+def slurm_log_dir(out):
+    return Path(out) / BENCH_DIR / "slurm"
+
+
+def _read_json_dict(path):
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_result(run_dir):
+    """The run's result.json as a dict, or None if absent, unreadable or not a JSON object."""
+    return _read_json_dict(Path(run_dir) / RESULT)
+
+
+def is_done(run_dir):
+    result = read_result(run_dir)
+    return bool(result) and result.get("status") == "done"
+
+
+def read_job(run_dir):
+    """job.json (executor, job id, logs) as a dict with a string job_id, or None."""
+    job = _read_json_dict(Path(run_dir) / JOB)
+    if not job or not isinstance(job.get("job_id"), str):
+        return None
+    job.setdefault("stderr", "")
+    job.setdefault("stdout", "")
+    return job
+
+
+def write_job(run_dir, job):
+    from bench.results import write_json
+
+    write_json(Path(run_dir) / JOB, job)
+
+
+@contextmanager
+def run_lock(run_dir):
+    """Yields None when this process holds the run, else the holder's description (and holds nothing).
+
+    An exclusive flock on <run>/run.lock, released by the OS even after kill -9."""
+    path = Path(run_dir) / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            yield holder
+            return
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+        yield None
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def lock_holder(run_dir):
+    """Who is training the run, from run.lock, without touching the lock (a trainer must never
+    find it held by a status query); None when that process is gone."""
+    try:
+        text = (Path(run_dir) / LOCK).read_text(errors="replace").strip()
+    except OSError:
+        return None
+    parts = text.split()  # "pid <pid> on <host>"
+    if len(parts) != 4 or parts[0] != "pid" or not parts[1].isdigit():
+        return None
+    if parts[3] != socket.gethostname():
+        return f"{text} (another host: not checked)"
+    try:
+        os.kill(int(parts[1]), 0)
+    except (ProcessLookupError, OverflowError, ValueError):
+        return None
+    except PermissionError:
+        pass  # alive, owned by another user
+    return text
+
+
+def clear_run(run_dir):
+    """Delete every file of a run but its lock. Call only while holding run_lock(run_dir)."""
+    import shutil
+
+    for child in Path(run_dir).iterdir():
+        if child.name != LOCK:
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+
+
+def remove_stale_temporaries(run_dir):
+    """Temporary files of a killed atomic write. Call only while holding run_lock(run_dir)."""
+    for stale in Path(run_dir).glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def record_sweep(out, runs, executor):
+    """Remember the run names of a submitted sweep, so `bench status` lists runs not started yet."""
+    from datetime import datetime, timezone
+
+    from bench.results import write_json
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    path = sweeps_dir(out) / f"{stamp}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"executor": executor, "runs": [r.run_dir.name for r in runs]})
+
+
+def planned_runs(out):
+    """Run folder names of every sweep submitted into this results folder (not started included)."""
+    names = set()
+    for path in sweeps_dir(out).glob("*.json"):
+        data = _read_json_dict(path)
+        runs = data.get("runs") if data else None
+        if isinstance(runs, list):
+            names.update(r for r in runs if isinstance(r, str))
+    return names
