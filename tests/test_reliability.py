@@ -1,0 +1,443 @@
+"""Reliability II (issue 10): nothing lost, nothing counted twice, every bad input caught before any run starts.
+
+Each test here failed before its fix; TESTING.md lists them by class."""
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import rundir
+from bench.cli import main
+from bench.config import resolve, run_name
+
+FIXTURE = ["--set", "dataset.verify=false", "dataset.download=false", "model.name=small_cnn"]
+GOLDEN = Path(__file__).parent / "data" / "golden"
+
+
+def run_args(root, out, methods="erm", epochs=1, seeds="0", extra=()):
+    return ["run", "--methods", methods, "--datasets", "cifar10_lt", "--seeds", seeds, "--epochs", str(epochs),
+            "--data-root", str(root), "--out", str(out), "--no-progress", *FIXTURE, *extra]
+
+
+def files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in Path(folder).rglob("*") if p.is_file()}
+
+
+def one_error_line(capsys, message):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("bench: error: ") and message in err[0], err
+    return err[0]
+
+
+@pytest.fixture
+def finished(cifar_root, tmp_path, capsys):
+    """A results folder with one finished run, and its files."""
+    out = tmp_path / "out"
+    assert main(run_args(cifar_root, out)) == 0
+    capsys.readouterr()
+    return out, files(out)
+
+
+# ---------------------------------------------------------------- 1. nothing lost
+
+
+@pytest.mark.parametrize("bad", [["--device", "mps"], ["--device", "cuda:7"], ["--data-root", "/typo"]])
+@pytest.mark.parametrize("executor", ["inline", "local"])
+def test_force_with_bad_input_keeps_the_finished_run(cifar_root, finished, capsys, executor, bad):
+    out, before = finished
+    argv = run_args(cifar_root, out, extra=["--force", "--executor", executor])
+    argv[argv.index("--data-root"):argv.index("--data-root") + 2] = []  # the bad flag decides the data root
+    if "--data-root" not in bad:
+        argv += ["--data-root", str(cifar_root)]
+    assert main([*argv, *bad]) == 2
+    one_error_line(capsys, "")
+    assert files(out) == before
+
+
+def test_local_force_leaves_a_run_another_process_trains(cifar_root, finished, capsys):
+    out, before = finished
+    (run_dir,) = [p for p in out.iterdir() if p.name.startswith("cifar10_lt")]
+    with rundir.run_lock(run_dir) as holder:  # this process "trains" it: the worker must not touch it
+        assert holder is None
+        code = main(run_args(cifar_root, out, extra=["--force", "--executor", "local"]))
+    assert code == 0
+    assert "0 of 1 runs done, 1 being trained by another process" in capsys.readouterr().out
+    assert {k: v for k, v in files(out).items() if k.name != "run.lock" and ".bench" not in k.parts} == \
+        {k: v for k, v in before.items() if k.name != "run.lock" and ".bench" not in k.parts}
+
+
+def test_local_never_writes_failed_into_a_run_another_process_trains(cifar_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    cfg = resolve("erm", "cifar10_lt", 0, flags={"train.epochs": 1}, sets=FIXTURE[1:])
+    run_dir = out / run_name(cfg)
+    run_dir.mkdir(parents=True)
+    with rundir.run_lock(run_dir):
+        assert main(run_args(cifar_root, out, extra=["--executor", "local"])) == 0
+    assert not (run_dir / "result.json").exists()
+
+
+# ---------------------------------------------------------------- 2. a run keeps its thread count
+
+
+def metrics_and_result(out):
+    found = {}
+    for path in Path(out).glob("*/result.json"):
+        result = json.loads(path.read_text())
+        found[path.parent.name] = ((path.parent / "metrics.jsonl").read_text(), result["last"],
+                                   result["env"]["threads"])
+    return found
+
+
+def test_kill_then_rerun_under_local_executor_matches(cifar_root, tmp_path):
+    args = run_args(cifar_root, None, "erm,focal", epochs=6, extra=["--executor", "local", "--jobs", "2"])
+    out_at = args.index("--out") + 1
+    reference = tmp_path / "reference"
+    args[out_at] = str(reference)
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_FAULT"}
+    proc = subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    killed = tmp_path / "killed"
+    args[out_at] = str(killed)
+    proc = subprocess.Popen([sys.executable, "-m", "bench", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(killed.glob("*/checkpoint.prev.pt"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the executor and both workers
+    proc.wait()
+    assert len(list(killed.glob("*/result.json"))) < 2
+    # the re-run asks for one job (2 threads each), but each run resumes with the 1 thread it started with
+    args[args.index("--jobs") + 1] = "1"
+    proc = subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "with 1 CPU thread(s), as it started" in proc.stdout
+    a, b = metrics_and_result(reference), metrics_and_result(killed)
+    assert a == b and len(a) == 2
+    assert {threads for _, _, threads in a.values()} == {max(1, len(os.sched_getaffinity(0)) // 2)}
+
+
+def test_run_threads_makes_inline_and_local_agree(cifar_root, tmp_path, capsys):
+    inline, local = tmp_path / "inline", tmp_path / "local"
+    assert main(run_args(cifar_root, inline, epochs=2, extra=["run.threads=1"])) == 0
+    assert main(run_args(cifar_root, local, epochs=2, extra=["run.threads=1", "--executor", "local",
+                                                              "--jobs", "1"])) == 0
+    assert metrics_and_result(inline) == metrics_and_result(local)
+    assert [t for _, _, t in metrics_and_result(local).values()] == [1]
+
+
+# ---------------------------------------------------------------- 3. counted once, settings kept apart
+
+
+def golden_copy(tmp_path, name="g"):
+    shutil.copytree(GOLDEN, tmp_path / name)
+    return tmp_path / name
+
+
+def erm_cell(cells):
+    return next(c for (setting, label), c in cells.items() if label == "erm" and setting[2] == 100.0)
+
+
+def test_the_same_run_twice_counts_once(tmp_path):
+    from bench.report.aggregate import aggregate
+    from bench.report.collect import collect
+
+    g = golden_copy(tmp_path)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for run in g.glob("*__erm__seed0__*"):
+        shutil.copytree(run, copy / run.name)
+    notes = []
+    once = erm_cell(aggregate(collect([g])))
+    for folders in ([g, g], [g, copy], [copy, g]):
+        cell = erm_cell(aggregate(collect(folders, notes)))
+        assert cell.seeds_done == once.seeds_done == [0, 1, 2]
+        assert cell.stats["top1"].std == once.stats["top1"].std
+    assert notes == ["2 further copies of runs already counted (same run id) left out"] * 2  # [g, g]: none
+
+
+def test_eval_split_is_a_setting_and_check_split_is_not_in_the_run_id(tmp_path):
+    from bench.report.aggregate import aggregate
+    from bench.report.collect import collect, setting_label
+
+    base = resolve("erm", "imagenet_lt", 0)
+    assert run_name(resolve("erm", "imagenet_lt", 0, sets=["dataset.check_split=false"])) == run_name(base)
+    assert run_name(resolve("erm", "imagenet_lt", 0, sets=["dataset.eval_split=val"])) != run_name(base)
+    template = next(GOLDEN.glob("*__erm__seed0__*"))
+    out = tmp_path / "r"
+    for split in ("test", "val"):
+        run = out / f"imagenet_lt-natural__erm__seed0__{split}"
+        shutil.copytree(template, run)
+        result = json.loads((run / "result.json").read_text())
+        result["config"]["dataset"].update(name="imagenet_lt", profile="natural", imbalance_ratio=None,
+                                           eval_split=split)
+        (run / "result.json").write_text(json.dumps(result))
+    cells = aggregate(collect([out]))
+    assert sorted(setting_label(s) for s, _ in cells) == ["imagenet_lt natural", "imagenet_lt natural (val split)"]
+    assert all(c.n_done == 1 for c in cells.values())
+
+
+def test_eval_split_on_cifar_is_refused():
+    from bench.errors import BenchError
+
+    with pytest.raises(BenchError, match="eval_split applies to imagenet_lt"):
+        resolve("erm", "cifar10_lt", 0, sets=["dataset.eval_split=val"])
+
+
+# ---------------------------------------------------------------- 4. --epochs scales a recipe's milestones
+
+
+def test_epochs_scales_explicit_milestones_and_the_defer_epoch():
+    from bench.errors import BenchError
+    from bench.schedule import defer_epoch, learning_rate
+
+    cfg = resolve("ldam_drw", "inat2018", 0, flags={"train.epochs": 4})
+    assert cfg["train"]["milestones"] == [1, 2] and cfg["method"]["defer_epoch"] == 2
+    assert [learning_rate(e, cfg["train"]) for e in range(4)] == pytest.approx([0.1, 0.01, 0.001, 0.001])
+    assert defer_epoch(cfg) == 2
+    full = resolve("ldam_drw", "inat2018", 0)
+    assert full["train"]["milestones"] == [30, 60] and full["method"]["defer_epoch"] == 60
+    with pytest.raises(BenchError, match="at or past the last of 4 epochs"):
+        resolve("ldam_drw", "inat2018", 0, sets=["train.epochs=4"])
+    with pytest.raises(BenchError, match="switches re-balancing on at epoch 9"):
+        resolve("ldam_drw", "cifar10_lt", 0, sets=["train.epochs=5", "method.defer_epoch=9"])
+
+
+# ---------------------------------------------------------------- 5. labels never collide
+
+
+def test_ratios_that_print_alike_get_their_own_column_and_files(tmp_path, capsys):
+    from bench.report.build import report
+
+    out = tmp_path / "r"
+    template = next(GOLDEN.glob("cifar10_lt-exp100-ds0__erm__seed0__*"))
+    for ratio in (50.0, 50.0000001):
+        run = out / f"cifar10_lt-exp{ratio!r}__erm__seed0"
+        shutil.copytree(template, run)
+        result = json.loads((run / "result.json").read_text())
+        result["config"]["dataset"]["imbalance_ratio"] = ratio
+        (run / "result.json").write_text(json.dumps(result))
+    tables = report([out], out=tmp_path / "rep", plots=True)
+    assert tables[0].columns == ["method", "cifar10_lt exp-50.0000001 ds0", "cifar10_lt exp-50 ds0"]
+    said = capsys.readouterr().out.splitlines()[-1]
+    written = int(said.split()[1])
+    assert written == len(list((tmp_path / "rep").iterdir())) == 1 + 2 * 3 * 2  # tables.md + 3 plots x 2 settings x png/pdf
+
+
+# ---------------------------------------------------------------- 6. everything checked before the first run
+
+
+def test_a_bad_grid_point_stops_everything_before_training(cifar_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["run", "--methods", "erm", "--datasets", "cifar100_lt", "--grid", "dataset.imbalance_ratio=10,1000",
+            "--epochs", "1", "--data-root", str(cifar_root), "--out", str(out), "--no-progress", *FIXTURE]
+    for executor in ("inline", "local"):
+        assert main([*argv, "--executor", executor]) == 2
+        one_error_line(capsys, "leaves class")
+        assert not out.exists()
+
+
+def test_a_missing_second_dataset_stops_everything_before_training(cifar_root, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(cifar_root / "cifar-10-batches-py", data / "cifar-10-batches-py")
+    out = tmp_path / "out"
+    argv = ["run", "--methods", "erm", "--datasets", "cifar10_lt,cifar100_lt", "--epochs", "1", "--data-root",
+            str(data), "--out", str(out), "--no-progress", *FIXTURE]
+    for executor in ("inline", "local"):
+        assert main([*argv, "--executor", executor]) == 2
+        one_error_line(capsys, "CIFAR-100")
+        assert not out.exists()
+
+
+def test_a_model_that_cannot_take_the_images_is_refused_before_training(cifar_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = run_args(cifar_root, out, extra=["model.name=timm:vit_tiny_patch16_224"])
+    assert main(argv) == 2
+    one_error_line(capsys, "model timm:vit_tiny_patch16_224 cannot take cifar10_lt images of shape 3x32x32")
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- 7. bf16 on a CPU without native bf16
+
+
+def test_bf16_warns_once_on_a_cpu_without_native_bf16(monkeypatch, capsys):
+    import torch
+
+    from bench import trainer
+
+    monkeypatch.setattr(trainer, "_warned_bf16", [])
+    monkeypatch.setattr(trainer, "cpu_flags", lambda: {"avx2", "avx512f"})
+    trainer.warn_slow_bf16(torch.device("cpu"))
+    trainer.warn_slow_bf16(torch.device("cpu"))
+    out = capsys.readouterr().out
+    assert out.count("warning: train.precision=bf16 on a CPU without native bf16") == 1
+    monkeypatch.setattr(trainer, "_warned_bf16", [])
+    monkeypatch.setattr(trainer, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    trainer.warn_slow_bf16(torch.device("cpu"))
+    assert capsys.readouterr().out == ""
+
+
+# ---------------------------------------------------------------- 8. the iNaturalist LDAM recipe is the paper's
+
+
+def test_inat_ldam_recipe_is_resize_then_random_crop():
+    from torchvision.transforms import v2
+
+    from bench.pipelines import transforms
+
+    cfg = resolve("ldam_drw", "inat2018", 0)
+    assert cfg["augment"]["train_crop"] == "resize_random"
+
+    class Data:
+        mean, std = (0.5, 0.5, 0.5), (0.2, 0.2, 0.2)
+
+    train, _ = transforms(Data, cfg)
+    kinds = [type(t) for t in train.transforms[:3]]
+    assert kinds == [v2.Resize, v2.RandomCrop, v2.RandomHorizontalFlip]
+    assert train.transforms[0].size == [256] and train.transforms[1].size == (224, 224)
+    decoupling = resolve("erm", "inat2018", 0, presets=["inat2018_decoupling"], sets=["augment.train_crop=random_resized"])
+    assert type(transforms(Data, decoupling)[0].transforms[0]) is v2.RandomResizedCrop
+
+
+def test_paper_comparison_flags_an_inat_recipe_mismatch(tmp_path):
+    from bench.report.build import report
+
+    template = next(GOLDEN.glob("*__ldam_drw__seed0__*"))
+    run = tmp_path / "r" / "inat2018-natural__ldam_drw__seed0"
+    shutil.copytree(template, run)
+    result = json.loads((run / "result.json").read_text())
+    cfg = resolve("ldam_drw", "inat2018", 0, sets=["augment.train_crop=random_resized"])
+    result["config"] = cfg
+    (run / "result.json").write_text(json.dumps(result))
+    paper = report([tmp_path / "r"], compare="paper")[-1]
+    assert any("augment.train_crop=random_resized" in text and "not comparable" in text for text, _ in paper.notes)
+
+
+# ---------------------------------------------------------------- 9. dry runs, perf arguments, huge sweeps
+
+
+def test_dry_run_with_a_timm_model(tmp_path, capsys):
+    assert main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--out", str(tmp_path / "o"), "--dry-run",
+                 "--set", "model.name=timm:resnet18"]) == 0
+    out = capsys.readouterr().out
+    assert "cost unknown (no measured or assumed speed for timm:resnet18" in out and "(1 unknown)" in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--images", "100"], "--images must be between the batch size (128"),
+    (["--images", "0"], "--images must be between"),
+    (["--workers", "-1", "--images", "300"], "--workers must be between 0 and 256"),
+    (["--model", "resnet-32", "--images", "300"], "did you mean 'resnet32'"),
+    (["--device", "mps", "--images", "300"], "is not available on this machine"),
+    (["--batch-size", "0"], "--batch-size must be between 1"),
+])
+def test_perf_arguments(capsys, args, message):
+    assert main(["perf", *args]) == 2
+    one_error_line(capsys, message)
+
+
+def test_a_sweep_too_large_to_plan_is_refused(tmp_path, capsys):
+    seeds = ",".join(str(s) for s in range(1000))
+    assert main(["run", "--methods", "erm,focal", "--datasets", "cifar10_lt", "--seeds", seeds,
+                 "--grid", "train.lr=" + ",".join(f"0.{i + 1}" for i in range(60)), "--dry-run",
+                 "--out", str(tmp_path / "o")]) == 2
+    one_error_line(capsys, "this sweep has 120,000 runs, more than bench plans at once (100,000)")
+
+
+# ---------------------------------------------------------------- the classes beyond (TESTING.md)
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["train.nesterov=true", "train.momentum=0"], "train.nesterov=true needs train.momentum > 0"),
+    (["augment.image_size=300"], "augment.image_size 300 is larger than augment.resize 256"),
+    (["augment.crop_padding=40"], "augment.crop_padding 40 is larger than the cifar10_lt images"),
+    (["--device", "xpu"], "device 'xpu' is not supported by bench"),
+    (["--device", "meta"], "device 'meta' is not supported by bench"),
+    (["--device", "gpu"], "unknown device 'gpu'"),
+    (["train.lr_decay=1e300"], "gives a learning rate that overflows"),
+    (["train.batch_size=1000000000000"], "train.batch_size must be at least 1 (and at most 1048576)"),
+    (["train.epochs=100000000"], "train.epochs must be at least 1 (and at most 1000000)"),
+    (["--grid", "train.lr={a: 1}"], "--grid train.lr: cannot read the values"),
+    (["--grid", "train.milestones=[1"], "--grid train.milestones: cannot read the values"),
+])
+def test_bad_input_classes(cifar_root, tmp_path, capsys, extra, message):
+    out = tmp_path / "out"
+    assert main(run_args(cifar_root, out, extra=extra)) == 2
+    one_error_line(capsys, message)
+    assert not out.exists()
+
+
+def test_grid_values_may_be_lists(tmp_path, capsys):
+    assert main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--grid", "train.milestones=[100,150],[160]",
+                 "--out", str(tmp_path), "--dry-run"]) == 0
+    assert "dry run: 2 to start" in capsys.readouterr().out
+
+
+def odd_results_tree(tmp_path):
+    g = golden_copy(tmp_path)
+    runs = sorted(g.glob("*__erm__*"))
+    (runs[0] / "result.json").write_text("[1, 2, 3]")  # JSON, not an object
+    result = json.loads((runs[1] / "result.json").read_text())
+    result["last"]["top1"] = "high"  # a number of the wrong type
+    (runs[1] / "result.json").write_text(json.dumps(result))
+    (g / "my_notes").mkdir()
+    (g / "my_notes" / "config.yaml").write_text("method: mine\nlr: 0.1\n")  # a user's own files
+    (g / "other").mkdir()
+    (g / "other" / "result.json").write_text('"just a string"')
+    np.savez(runs[2] / "predictions.npz", predictions=np.array([[1.5]]), labels=np.array(["a"]))
+    return g, runs
+
+
+def test_odd_files_in_a_results_tree(tmp_path, capsys):
+    g, runs = odd_results_tree(tmp_path)
+    assert main(["report", str(g), "--out", str(tmp_path / "rep"), "--csv", "--plots"]) == 0
+    out = capsys.readouterr().out
+    assert "2 folder(s) with a config.yaml or result.json that bench did not write left out" in out
+    assert main(["status", str(g)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(g), "--out", str(tmp_path / "rep2"), "--confusion", str(runs[2])]) == 2
+    one_error_line(capsys, "is not a predictions file bench wrote")
+    assert not (tmp_path / "rep2").exists()
+    assert main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--out", str(g), "--dry-run"]) == 0
+
+
+@pytest.mark.parametrize("where,message", [("file", "is not a folder"), ("proc", "is not writable")])
+def test_report_output_that_cannot_be_written(tmp_path, capsys, where, message):
+    target = tmp_path / "a_file" if where == "file" else Path("/proc/bench-report")
+    if where == "file":
+        target.write_text("keep me")
+    assert main(["report", str(GOLDEN), "--out", str(target), "--csv"]) == 2
+    one_error_line(capsys, message)
+    assert where != "file" or target.read_text() == "keep me"
+
+
+def test_disk_full_is_one_line_and_the_run_resumes(cifar_root, tmp_path, capsys, monkeypatch):
+    from bench import results
+
+    out = tmp_path / "out"
+    real = results.os.fsync
+    calls = []
+
+    def full(fd):
+        calls.append(fd)
+        if len(calls) == 4:  # the first checkpoint, after config and metrics
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(results.os, "fsync", full)
+    assert main(run_args(cifar_root, out, epochs=2)) == 2
+    one_error_line(capsys, "No space left on device")
+    assert not list(out.glob("*/.*.tmp")) and not list(out.glob("*/result.json"))
+    monkeypatch.setattr(results.os, "fsync", real)
+    assert main(run_args(cifar_root, out, epochs=2)) == 0
+    assert json.loads(next(out.glob("*/result.json")).read_text())["status"] == "done"
