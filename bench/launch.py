@@ -40,7 +40,7 @@ def launch(runs, executor, out, force=False, dry_run=False, wait=False):
     for run in rest:
         if run.run_dir in queued:
             print(f"skip   {run.run_dir.name}: already queued as SLURM job {queued[run.run_dir]}")
-    if start:
+    if start and executor.name != "inline":  # status lists a sweep's runs not started yet
         rundir.record_sweep(out, runs, executor.name)
     return executor.submit(start, force=force, all_runs=runs, wait=wait, out=out, preloaded=preloaded)
 
