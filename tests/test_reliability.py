@@ -305,7 +305,7 @@ def test_inat_ldam_recipe_is_resize_then_random_crop():
     kinds = [type(t) for t in train.transforms[:3]]
     assert kinds == [v2.Resize, v2.RandomCrop, v2.RandomHorizontalFlip]
     assert train.transforms[0].size == [256] and train.transforms[1].size == (224, 224)
-    decoupling = resolve("erm", "inat2018", 0, presets=["inat2018_decoupling"], sets=["augment.train_crop=random_resized"])
+    decoupling = resolve("erm", "inat2018", 0, presets=["inat2018_decoupling"])
     assert type(transforms(Data, decoupling)[0].transforms[0]) is v2.RandomResizedCrop
 
 
@@ -441,3 +441,20 @@ def test_disk_full_is_one_line_and_the_run_resumes(cifar_root, tmp_path, capsys,
     monkeypatch.setattr(results.os, "fsync", real)
     assert main(run_args(cifar_root, out, epochs=2)) == 0
     assert json.loads(next(out.glob("*/result.json")).read_text())["status"] == "done"
+
+
+@pytest.mark.parametrize("method,dataset,seed,presets,sets,run_id", [  # ids computed by bench at 9efc41f, before issue 10
+    ("ldam_drw", "cifar10_lt", 1, [], [], "cifar10_lt-exp100-ds0__ldam_drw__seed1__145b202c"),
+    ("erm", "fashion_mnist_lt", 0, ["quick"], [], "fashion_mnist_lt-exp100-ds0__erm__seed0__88c82596"),
+    ("cb", "cifar100_lt", 2, [], ["dataset.imbalance_ratio=10", "dataset.profile=step", "method.beta=0.999"],
+     "cifar100_lt-step10-ds0__cb__seed2__2bbf6fdc"),
+    ("erm", "imagenet_lt", 0, [], [], "imagenet_lt-natural__erm__seed0__54aa576c"),
+    ("ldam_drw", "inat2018", 0, ["inat2018_decoupling"], [], "inat2018-natural__ldam_drw__seed0__cecf9a2a"),
+    ("focal", "places_lt", 0, [], ["loader.workers=2"], "places_lt-natural__focal__seed0__749feb1b"),
+])
+def test_existing_run_ids_are_unchanged(method, dataset, seed, presets, sets, run_id):
+    """Keys added since (run.threads, augment.train_crop) and keys made runtime-only (check_split,
+    pin_memory) leave the ids of existing runs as they were."""
+    assert run_name(resolve(method, dataset, seed, presets=presets, sets=sets)) == run_id
+    assert run_name(resolve(method, dataset, seed, presets=presets,
+                            sets=[*sets, "dataset.check_split=false", "loader.pin_memory=false"])) == run_id
