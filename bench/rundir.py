@@ -115,11 +115,12 @@ def lock_holder(run_dir):
 
 
 def clear_run(run_dir):
-    """Delete every file of a run but its lock. Call only while holding run_lock(run_dir)."""
+    """Delete every file of a run but its lock and its job record (the submission that is re-running it).
+    Call only while holding run_lock(run_dir)."""
     import shutil
 
     for child in Path(run_dir).iterdir():
-        if child.name != LOCK:
+        if child.name not in (LOCK, JOB):
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
 
 

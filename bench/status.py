@@ -86,8 +86,8 @@ def run_states(folder):
             error = (str(result.get("error") or "?").splitlines() or ["?"])[0]
             rows.append(("failed", d.name, job_id, f"{error} (log: {where})"))
             continue
-        if job is None:
-            holder = rundir.lock_holder(d)
+        holder = rundir.lock_holder(d)
+        if job is None or holder:
             if holder:
                 rows.append(("running", d.name, "-", f"trained by {holder}"))
             else:

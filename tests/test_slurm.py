@@ -109,7 +109,9 @@ def test_packed_runs_share_a_job(slurm_env, cifar_root, tmp_path):
 def test_preemption_requeues_resumes_and_matches(slurm_env, cifar_root, tmp_path):
     plain, preempted = tmp_path / "plain", tmp_path / "preempted"
     for out in (plain, preempted):
-        proc = bench(slurm_env, *run_args(cifar_root, out, epochs=8))
+        # --force on the preempted one: it applies to the first attempt only, so the requeued job resumes
+        force = ["--force"] if out == preempted else []
+        proc = bench(slurm_env, *run_args(cifar_root, out, epochs=8, extra=force))
         assert proc.returncode == 0, proc.stderr
     wait_until(lambda: list(preempted.glob("*/checkpoint.pt")), 120, "the first checkpoint")
     (job_file,) = preempted.glob("*/job.json")
@@ -170,3 +172,19 @@ def test_ddp_run_as_a_multi_task_job(slurm_env, cifar_root, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (result,) = results_in(out).values()
     assert result["status"] == "done" and result["env"]["world_size"] == 2
+
+
+def test_force_through_slurm_reruns_and_bad_input_keeps_the_run(slurm_env, cifar_root, tmp_path):
+    out = tmp_path / "out"
+    args = run_args(cifar_root, out, extra=["model.name=small_cnn", "--wait"])
+    assert bench(slurm_env, *args).returncode == 0
+    (result_path,) = out.glob("*/result.json")
+    before = result_path.read_bytes()
+    proc = bench(slurm_env, *run_args(tmp_path / "typo", out, extra=["model.name=small_cnn", "--force"]))
+    assert proc.returncode == 2 and "put the python-version files there" in proc.stderr, proc.stderr
+    assert result_path.read_bytes() == before  # a bad command never costs a finished run
+    proc = bench(slurm_env, *args, "--force")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "submitted 1 runs" in proc.stdout
+    after = json.loads(result_path.read_text())
+    assert after["status"] == "done" and result_path.read_bytes() != before  # trained again
