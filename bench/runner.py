@@ -77,20 +77,6 @@ def dataset_key(cfg):
     return json.dumps(cfg["dataset"], sort_keys=True)
 
 
-def check_output_dir(out):
-    out = Path(out)
-    probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
-    if not probe.is_dir() or (out.exists() and not out.is_dir()):
-        raise BenchError(f"output path {out} is not a folder; pass --out a folder")
-    import tempfile
-
-    try:  # the real test: can a file be created there (permissions, read-only file systems)?
-        with tempfile.TemporaryFile(dir=probe):
-            pass
-    except OSError:
-        raise BenchError(f"output folder {probe} is not writable; pass --out a folder you can write to") from None
-
-
 def summary_line(result):
     last = result.get("last") or {}
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from bench.executors import Executor, summarise
 from bench.runner import to_spec
 from bench.worker import STATUS_PREFIX
 
@@ -24,26 +25,13 @@ def available_cores():
         return os.cpu_count() or 1
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     name = "local"
-    trains_here = True
-    gpus_per_run = 0
 
     def __init__(self, jobs):
         self.jobs = jobs
 
-    def queued(self, runs):
-        return {}
-
-    def check(self, runs):
-        pass
-
-    def submit(self, runs, force=False, all_runs=(), wait=False, out="results", preloaded=None):
-        from bench.executors.inline import summarise
-
-        if not runs:
-            print(f"nothing to start; results in {out}/")
-            return 0
+    def start(self, runs, force, out, preloaded):
         threads = max(1, available_cores() // self.jobs)
         env = {**os.environ, "BENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
         print(f"local executor: {len(runs)} runs, {min(self.jobs, len(runs))} at a time, {threads} CPU thread(s) "

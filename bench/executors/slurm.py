@@ -9,12 +9,11 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
-
 import submitit
 
 from bench import results, rundir
 from bench.errors import BenchError
+from bench.executors import Executor
 from bench.runner import to_spec
 
 
@@ -109,7 +108,7 @@ def make_executor(profile, out):
     return executor
 
 
-class SlurmExecutor:
+class SlurmExecutor(Executor):
     """Runs as one SLURM job array per submission, through submitit."""
 
     name = "slurm"

@@ -88,9 +88,9 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
             written += figures.shot_bars(cells, setting, labels, select, out, f"plot_shots_{slug}")
             written += figures.curves(cells, setting, labels, out, f"plot_curves_{slug}")
     for run_dir in dict.fromkeys(confusion):  # each run once
-        from bench.report import plots as figures
+        from bench.report.plots import confusion as confusion_plot
 
-        written += figures.confusion(run_dir, out)
+        written += confusion_plot(run_dir, out)
     assert len(set(written)) == len(written), "two outputs share a file name"
     print(f"wrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
     return tables
