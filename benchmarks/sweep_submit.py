@@ -38,7 +38,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--profile", default="local")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:  # cancelled jobs may still write
         write_cifar(tmp, "cifar10", per_class_train=100, per_class_test=10)
         out = Path(tmp) / "results"
         base = ["run", "--methods", METHODS, "--datasets", "cifar10_lt", "--seeds",
