@@ -140,6 +140,8 @@ def cmd_list(what):
 def plan_from_args(args):
     from bench.sweep import load_sweep, parse_grid_flags, plan_sweep
 
+    if not args.out.strip():
+        raise BenchError("--out needs a folder name (default: results)")
     flags = {"train.epochs": args.epochs, "dataset.root": args.data_root, "run.device": args.device,
              "train.precision": args.precision, "run.compile": args.compile or None}
     if args.no_progress:
@@ -156,7 +158,8 @@ def plan_from_args(args):
     if not args.methods or not args.datasets:
         raise BenchError("bench run needs --methods and --datasets (or --sweep FILE); see bench list methods")
     return plan_sweep(_names(args.methods, "methods"), _names(args.datasets, "datasets"),
-                      _seeds(args.seeds or "0"), args.out, args.preset, args.config, flags, sets, grid)
+                      _seeds("0" if args.seeds is None else args.seeds), args.out, args.preset, args.config, flags,
+                      sets, grid)
 
 
 def cmd_run(args):

@@ -72,6 +72,8 @@ def preflight(runs, local_device=True):
     SLURM runs train on other nodes: their device name is only checked for spelling."""
     from bench.runner import dataset_key
 
+    for run in runs:
+        check_run_dir(run.run_dir)
     check_devices(runs, local_device)
     last, by_data = {}, {}
     for run in runs:
@@ -86,6 +88,17 @@ def preflight(runs, local_device=True):
                 check_model(run, data)
                 checked_models.add(model_key)
     return last
+
+
+def check_run_dir(run_dir):
+    """A run's folder and bench's files in it, where they exist, are a folder and plain files."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise BenchError(f"{run_dir} is a file, but bench keeps that run's folder there; move the file away")
+    for name in (rundir.RESULT, rundir.CONFIG, rundir.CHECKPOINT, rundir.PREVIOUS_CHECKPOINT, rundir.METRICS,
+                 rundir.PREDICTIONS, rundir.LOCK, rundir.JOB):
+        path = run_dir / name
+        if path.exists() and not path.is_file():
+            raise BenchError(f"{path} is not a file (bench writes its {name} there); move it away")
 
 
 def check_devices(runs, local_device):

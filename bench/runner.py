@@ -22,6 +22,10 @@ def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None,
     """Resolve and validate every run's config before anything is written.
 
     The config is resolved once per (dataset, method); seeds only change train.seed."""
+    ok, phrase = config_mod.RANGES["train.seed"]
+    for seed in seeds:  # the configs below are resolved once, with the first seed
+        if not isinstance(seed, int) or isinstance(seed, bool) or not ok(seed):
+            raise BenchError(f"seed {seed!r} must be {phrase} below 2**63")
     runs = []
     for dataset in datasets:
         for method in methods:

@@ -377,6 +377,37 @@ def test_bad_input_classes(cifar_root, tmp_path, capsys, extra, message):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("case", ["run folder is a file", "result.json is a folder", "run.lock is a folder"])
+def test_odd_things_where_a_run_writes(cifar_root, tmp_path, capsys, case):
+    out = tmp_path / "out"
+    cfg = resolve("erm", "cifar10_lt", 0, flags={"train.epochs": 1}, sets=FIXTURE[1:])
+    run_dir = out / run_name(cfg)
+    out.mkdir()
+    if case == "run folder is a file":
+        run_dir.write_text("mine")
+    else:
+        (run_dir / case.split()[0]).mkdir(parents=True)
+    before = files(out)
+    assert main(run_args(cifar_root, out)) == 2
+    one_error_line(capsys, "move the file away" if case == "run folder is a file" else "move it away")
+    assert files(out) == before
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--seeds", ""], "--seeds needs at least one"),
+    (["--seeds", "0,99999999999999999999"], "seed 99999999999999999999 must be a non-negative integer below 2**63"),
+    (["--out", ""], "--out needs a folder name"),
+    (["--data-root", "/etc/passwd"], "data root /etc/passwd is a file, not a folder"),
+    (["--set", "model.name=timm:nosuchmodl"], "unknown timm model 'nosuchmodl'; timm.list_models() lists the names"),
+])
+def test_more_careless_flags(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--dry-run", *argv]) == 2 if "--data-root" \
+        not in argv else main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--out", "o", *argv]) == 2
+    one_error_line(capsys, message)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_grid_values_may_be_lists(tmp_path, capsys):
     assert main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--grid", "train.milestones=[100,150],[160]",
                  "--out", str(tmp_path), "--dry-run"]) == 0

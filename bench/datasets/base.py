@@ -56,8 +56,11 @@ class LongTailData:
 
 def data_root(cfg):
     """--data-root / dataset.root, else $BENCH_DATA, else ./data."""
-    root = cfg["dataset"]["root"] or os.environ.get("BENCH_DATA") or "data"
-    return Path(root).expanduser().absolute()
+    root = Path(cfg["dataset"]["root"] or os.environ.get("BENCH_DATA") or "data").expanduser().absolute()
+    if root.exists() and not root.is_dir():
+        raise BenchError(f"data root {root} is a file, not a folder; point --data-root (or $BENCH_DATA) at the "
+                         "folder holding the datasets")
+    return root
 
 
 def make_long_tail(name, num_classes, train_x, train_y, test_x, test_y, mean, std, cfg, class_names=()):

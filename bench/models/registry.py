@@ -27,9 +27,10 @@ class ModelRegistry(Registry):
             import timm
 
             if not timm.is_model(name[5:]):
-                from bench.errors import unknown
+                from bench.errors import BenchError, closest
 
-                raise unknown("timm model", name[5:], timm.list_models())
+                raise BenchError(f"unknown timm model {name[5:]!r}{closest(name[5:], timm.list_models())}; "
+                                 "timm.list_models() lists the names")
             return ModelInfo(name, f"timm model {name[5:]}", f"bench.models.imagenet:TimmBackbone:{name[5:]}")
         return super().get_or_fail(name)
 
