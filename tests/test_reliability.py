@@ -489,3 +489,24 @@ def test_existing_run_ids_are_unchanged(method, dataset, seed, presets, sets, ru
     assert run_name(resolve(method, dataset, seed, presets=presets, sets=sets)) == run_id
     assert run_name(resolve(method, dataset, seed, presets=presets,
                             sets=[*sets, "dataset.check_split=false", "loader.pin_memory=false"])) == run_id
+
+
+def test_disk_full_during_a_report_is_one_line_and_leaves_no_torn_file(tmp_path, capsys, monkeypatch):
+    from bench import results
+
+    calls = []
+    real = results.os.fsync
+
+    def full(fd):
+        calls.append(fd)
+        if len(calls) == 3:  # tables.md and one figure are written, the next one finds the disk full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(results.os, "fsync", full)
+    out = tmp_path / "rep"
+    assert main(["report", str(GOLDEN), "--out", str(out), "--plots"]) == 2
+    one_error_line(capsys, "No space left on device")
+    assert not list(out.glob(".*.tmp"))
+    for path in out.glob("*.png"):  # what is there is whole
+        assert path.read_bytes().endswith(b"IEND\xaeB`\x82")

@@ -24,10 +24,17 @@ def _pyplot():
 
 
 def _save(fig, out, stem):
+    """PNG and PDF, each written atomically (a full disk leaves no torn figure)."""
+    import io
+
+    from bench.results import atomic_write_bytes
+
     paths = []
     for ext in ("png", "pdf"):
         path = Path(out) / f"{stem}.{ext}"
-        fig.savefig(path, dpi=150, bbox_inches="tight")
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=150, bbox_inches="tight")
+        atomic_write_bytes(path, buf.getvalue())
         paths.append(path)
     return paths
 
