@@ -121,10 +121,11 @@ def test_kill_then_rerun_under_local_executor_matches(cifar_root, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True, env=env,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "with 1 CPU thread(s), as it started" in proc.stdout
+    started_with = max(1, len(os.sched_getaffinity(0)) // 2)
+    assert f"with {started_with} CPU thread(s), as it started" in proc.stdout
     a, b = metrics_and_result(reference), metrics_and_result(killed)
     assert a == b and len(a) == 2
-    assert {threads for _, _, threads in a.values()} == {max(1, len(os.sched_getaffinity(0)) // 2)}
+    assert {threads for _, _, threads in a.values()} == {started_with}
 
 
 def test_run_threads_makes_inline_and_local_agree(cifar_root, tmp_path, capsys):
