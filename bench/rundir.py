@@ -88,7 +88,10 @@ def run_lock(run_dir):
             return
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
-        yield None
+        try:
+            yield None
+        finally:
+            os.ftruncate(fd, 0)  # the file names a holder only while it is held (status reads it)
     finally:
         os.close(fd)  # closing releases the lock
 

@@ -511,3 +511,12 @@ def test_disk_full_during_a_report_is_one_line_and_leaves_no_torn_file(tmp_path,
     assert not list(out.glob(".*.tmp"))
     for path in out.glob("*.png"):  # what is there is whole
         assert path.read_bytes().endswith(b"IEND\xaeB`\x82")
+
+
+def test_a_released_lock_names_no_holder(tmp_path):
+    """The SLURM launcher takes each run's lock briefly to write its config; if its pid stayed in run.lock,
+    `bench status` (and `--wait`) would show a cancelled, never-started job as running while it waits."""
+    with rundir.run_lock(tmp_path) as holder:
+        assert holder is None
+        assert rundir.lock_holder(tmp_path).startswith(f"pid {os.getpid()} on ")
+    assert rundir.lock_holder(tmp_path) is None

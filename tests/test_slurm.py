@@ -140,7 +140,11 @@ def test_cancelled_job_is_reported_not_hung(slurm_env, cifar_root, tmp_path):
     cancel = bench(slurm_env, "cancel", str(out))
     assert "cancelled 1 job(s)" in cancel.stdout
     start = time.time()
-    stdout, stderr = waiting.communicate(timeout=150)  # --wait must notice the cancellation, not hang
+    try:
+        stdout, stderr = waiting.communicate(timeout=150)  # --wait must notice the cancellation, not hang
+    finally:
+        waiting.kill()  # never left behind, whatever happened
+        waiting.wait()
     assert waiting.returncode == 1 and "CANCELLED" in stdout, stdout + stderr
     assert time.time() - start < 120
     status = bench(slurm_env, "status", str(out)).stdout
