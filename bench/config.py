@@ -20,24 +20,12 @@ from pathlib import Path
 import yaml
 
 from bench.errors import BenchError, closest
+from bench.methods.registry import PARTS  # torch-free declarations of every part and hyper-parameter
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
 DEFAULTS = {
-    "method": {
-        "name": None,
-        "loss": "ce",  # ce | focal | ldam
-        "weights": "none",  # none | cb | inverse_frequency
-        "sampler": "instance",  # instance | class_balanced | class_uniform
-        "schedule": "start",  # start | deferred (weights/sampler switch on at defer_epoch)
-        "defer_epoch": None,  # None: the first learning-rate decay
-        "head": "auto",  # auto (normed for ldam, linear otherwise) | linear | normed
-        "beta": 0.9999,  # class-balanced weights / sampler
-        "gamma": 1.0,  # focal
-        "focal_form": "reference",  # reference (kaidic/LDAM-DRW code) | standard (Lin et al.)
-        "max_m": 0.5,  # ldam
-        "s": 30.0,  # ldam
-    },
+    "method": PARTS.config_defaults(),  # derived from the part registries (bench/methods/parts.py)
     "dataset": {
         "name": None,
         "root": None,  # None: $BENCH_DATA, else ./data
@@ -93,7 +81,6 @@ DEFAULTS = {
 # Keys whose default is None (or a list) need their type spelled out.
 TYPES = {
     "method.name": (str,),
-    "method.defer_epoch": (int, type(None)),
     "dataset.name": (str,),
     "dataset.root": (str, type(None)),
     "dataset.imbalance_ratio": (float, int, type(None)),
@@ -107,12 +94,6 @@ TYPES = {
 }
 
 CHOICES = {
-    "method.loss": ("ce", "focal", "ldam"),
-    "method.weights": ("none", "cb", "inverse_frequency"),
-    "method.sampler": ("instance", "class_balanced", "class_uniform"),
-    "method.schedule": ("start", "deferred"),
-    "method.head": ("auto", "linear", "normed"),
-    "method.focal_form": ("reference", "standard"),
     "dataset.profile": ("exp", "step", "natural"),
     "dataset.eval_split": (None, "test", "val"),
     "augment.normalize": ("auto", "imagenet", "inat2018"),
@@ -136,11 +117,6 @@ RANGES = {
     "train.weight_decay": (lambda v: v >= 0, "non-negative"),
     "train.warmup_epochs": (lambda v: 0 <= v <= 10**6, "non-negative (and at most 1000000)"),
     "train.lr_decay": (lambda v: v > 0, "positive"),
-    "method.beta": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "method.gamma": (lambda v: v >= 0, "non-negative"),
-    "method.max_m": (lambda v: v > 0, "positive"),
-    "method.s": (lambda v: v > 0, "positive"),
-    "method.defer_epoch": (lambda v: v is None or v >= 0, "non-negative"),
     "eval.every": (lambda v: v >= 1, "at least 1"),
     "eval.batch_size": (lambda v: 1 <= v <= 2**20, "at least 1 (and at most 1048576)"),
     "augment.crop_padding": (lambda v: 0 <= v <= 64, "non-negative (and at most 64)"),
@@ -149,6 +125,16 @@ RANGES = {
     "loader.workers": (lambda v: 0 <= v <= 256, "non-negative (and at most 256)"),
     "run.threads": (lambda v: 0 <= v <= 4096, "between 0 (automatic) and 4096"),
 }
+
+# The method section's choices, types and ranges come from the parts' own declarations.
+CHOICES.update({f"method.{kind}": tuple(registry) for kind, registry in PARTS.kinds.items()})
+for _key, _param in PARTS.params.items():
+    if _param.types:
+        TYPES[f"method.{_key}"] = _param.types
+    if _param.choices:
+        CHOICES[f"method.{_key}"] = _param.choices
+    if _param.check is not None:
+        RANGES[f"method.{_key}"] = (_param.range_ok, _param.phrase)
 
 # Keys that say where/how a run executes, not what it computes: left out of the run hash, and
 # runs that differ only in them are the same run (and, in reports, the same setting). Not here:
@@ -322,6 +308,7 @@ def validate(cfg):
 def check_combinations(cfg):
     """Options that are each valid but fail (or silently do nothing) together."""
     t, m, a = cfg["train"], cfg["method"], cfg["augment"]
+    PARTS.check(m, DEFAULTS["method"])  # hyper-parameters no part uses; parts that do not go together
     if t["nesterov"] and t["momentum"] == 0:
         raise BenchError("train.nesterov=true needs train.momentum > 0 (Nesterov momentum without momentum); "
                          "set train.momentum or train.nesterov=false")

@@ -17,11 +17,9 @@ import torch
 from bench import checkpoint, distributed, faults, results, rundir
 from bench.errors import BenchError
 from bench.evaluate import accuracy_metrics, predict, shot_groups
-from bench.methods.losses import build_loss
-from bench.methods.samplers import epoch_order
-from bench.methods.weights import class_weights
+from bench.methods.compose import Composition
 from bench.models import build_model, resolve_head
-from bench.schedule import defer_epoch, learning_rate
+from bench.schedule import learning_rate
 
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
@@ -132,15 +130,12 @@ def train_run(cfg, data, run_dir, progress=True):
     t_cfg, m_cfg, e_cfg = cfg["train"], cfg["method"], cfg["eval"]
     seed, epochs = t_cfg["seed"], t_cfg["epochs"]
     counts = data.train_counts
-    switch = defer_epoch(cfg)
 
     torch.manual_seed(seed)
     model = build_model(cfg, data.in_channels, data.num_classes).to(device)
     memory_format = torch.channels_last if cfg["run"]["channels_last"] else torch.contiguous_format
     model = model.to(memory_format=memory_format)  # NHWC convolutions: faster on CPUs and tensor cores
-    criterion = build_loss(m_cfg, counts).to(device)
-    weights = class_weights(m_cfg["weights"], counts, m_cfg["beta"])
-    weights = None if weights is None else weights.to(device)
+    method = Composition(cfg, counts, data.train_labels, device)  # loss, sampler, re-balancing, mixing
     optimizer = torch.optim.SGD(model.parameters(), lr=t_cfg["lr"], momentum=t_cfg["momentum"],
                                 weight_decay=t_cfg["weight_decay"], nesterov=t_cfg["nesterov"])
     net = distributed.wrap(model, device)  # DDP when launched with several processes
@@ -180,11 +175,8 @@ def train_run(cfg, data, run_dir, progress=True):
             lr = learning_rate(epoch, t_cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            rebalance = epoch >= switch
-            criterion.weight = weights if rebalance else None
-            sampler = m_cfg["sampler"] if rebalance else "instance"
             gen = epoch_generator(seed, epoch)
-            order = epoch_order(sampler, data.train_labels, counts, m_cfg["beta"], gen)
+            order, rebalance = method.start_epoch(epoch, gen)
 
             order, batch_size = distributed.shard(order, t_cfg["batch_size"])
             net.train()
@@ -192,10 +184,11 @@ def train_run(cfg, data, run_dir, progress=True):
             loss_sum = torch.zeros((), device=device, dtype=torch.float64)
             correct = torch.zeros((), device=device, dtype=torch.int64)
             for images, labels in pipe.train_batches(order, batch_size, gen):
+                images, targets = method.mix_batch(images, labels)
                 images = images.contiguous(memory_format=memory_format)
                 with autocast():
                     logits = net(images)
-                loss = criterion(logits.float(), labels)  # losses in fp32 whatever the precision
+                loss = method.loss_value(logits.float(), targets)  # losses in fp32 whatever the precision
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is None:
                     loss.backward()

@@ -1,12 +1,17 @@
-"""Imbalance methods: named presets of loss x class weights x sampler x schedule x head.
+"""Imbalance methods: named compositions of parts (loss x class weights x sampler x schedule x head x mix).
 
 Public API (imported lazily so that `bench list` does not load torch):
-    from bench.methods import LDAMLoss, FocalLoss, class_balanced_weights
+    from bench.methods import LDAMLoss, FocalLoss, LogitAdjustedLoss, VSLoss, class_balanced_weights
+Each loss module computes the mean loss from `(logits, target)`.
 """
 
 _LAZY = {
-    "LDAMLoss": "bench.methods.losses",
-    "FocalLoss": "bench.methods.losses",
+    "CrossEntropy": "bench.methods.loss_module",
+    "LDAMLoss": "bench.methods.loss_module",
+    "FocalLoss": "bench.methods.loss_module",
+    "LogitAdjustedLoss": "bench.methods.loss_module",
+    "BalancedSoftmaxLoss": "bench.methods.loss_module",
+    "VSLoss": "bench.methods.loss_module",
     "class_balanced_weights": "bench.methods.weights",
     "inverse_frequency_weights": "bench.methods.weights",
 }

@@ -1,10 +1,7 @@
-"""A named method is a preset of independent parts (plain data, no torch).
+"""A named method is a composition of parts (plain data, no torch): see bench/methods/parts.py.
 
-loss      ce | focal | ldam
-weights   none | cb (class-balanced, effective number) | inverse_frequency
-sampler   instance | class_balanced (CB weight per sample) | class_uniform
-schedule  start | deferred (weights and sampler switch on at the first LR decay)
-head      auto (normed for ldam, linear otherwise) | linear | normed
+`parts` sets keys of the config's `method` section: one part per kind (loss, weights, sampler,
+schedule, head, mix; the rest keep their defaults) and any hyper-parameter the method pins.
 """
 
 from dataclasses import dataclass, field

@@ -1,9 +1,20 @@
-"""Per-class loss weights."""
+"""Class-weight parts: per-class loss weights, used while re-balancing is on (see schedules)."""
 
 from __future__ import annotations
 
 import numpy as np
-import torch
+
+from bench.methods.parts import Param, Part
+
+BETA = Param("beta", 0.9999, "effective-number beta of class-balanced weights / sampling",
+             source="Cao et al. 2019 (LDAM-DRW) Sec. 4 and kaidic/LDAM-DRW cifar_train.py (beta = 0.9999)",
+             check=lambda v: 0 <= v < 1, phrase="in [0, 1)")
+
+
+def _tensor(weights):
+    import torch
+
+    return torch.tensor(weights, dtype=torch.float32)
 
 
 def class_balanced_weights(class_counts, beta):
@@ -15,7 +26,7 @@ def class_balanced_weights(class_counts, beta):
     counts = np.asarray(class_counts, dtype=np.float64)
     weights = (1.0 - beta) / (1.0 - np.power(beta, counts))
     weights = weights / np.sum(weights) * len(counts)
-    return torch.tensor(weights, dtype=torch.float32)
+    return _tensor(weights)
 
 
 def inverse_frequency_weights(class_counts):
@@ -23,15 +34,13 @@ def inverse_frequency_weights(class_counts):
     counts = np.asarray(class_counts, dtype=np.float64)
     weights = 1.0 / counts
     weights = weights / np.sum(weights) * len(counts)
-    return torch.tensor(weights, dtype=torch.float32)
+    return _tensor(weights)
 
 
-def class_weights(kind, class_counts, beta):
-    """The weight tensor for a `method.weights` choice, or None for `none`."""
-    if kind == "none":
-        return None
-    if kind == "cb":
-        return class_balanced_weights(class_counts, beta)
-    if kind == "inverse_frequency":
-        return inverse_frequency_weights(class_counts)
-    raise ValueError(f"unknown class weights {kind!r}")
+# build(class_counts, method_cfg) -> float32 tensor of C weights, or None
+NONE = Part("weights", "none", "no class weights", build=lambda counts, m: None)
+CB = Part("weights", "cb", "class-balanced weights (1 - beta) / (1 - beta^n_c), normalised to sum to C",
+          params=(BETA,), source="Cui et al., CVPR 2019", build=lambda counts, m: class_balanced_weights(counts, m["beta"]))
+INVERSE_FREQUENCY = Part("weights", "inverse_frequency", "weights proportional to 1 / n_c, normalised to sum to C",
+                         build=lambda counts, m: inverse_frequency_weights(counts))
+PARTS = (NONE, CB, INVERSE_FREQUENCY)

@@ -4,10 +4,12 @@ from bench.models.registry import MODELS
 
 
 def resolve_head(method_cfg):
-    """`auto` picks the normed cosine head for LDAM losses and a Linear head otherwise (as the reference)."""
+    """`auto` takes the head the loss part asks for (normed cosine for LDAM, Linear otherwise, as the reference)."""
     head = method_cfg["head"]
     if head == "auto":
-        return "normed" if method_cfg["loss"] == "ldam" else "linear"
+        from bench.methods.registry import PARTS
+
+        return PARTS.get("loss", method_cfg["loss"]).head
     return head
 
 

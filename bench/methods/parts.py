@@ -1,0 +1,140 @@
+"""The parts a method is made of, and the hyper-parameters each part declares (plain data, no torch).
+
+A method picks one part of every kind:
+
+    loss      what is minimised per batch (ce, focal, ldam, logit_adjust, balanced_softmax, vs)
+    weights   per-class loss weights (none, cb, inverse_frequency)
+    sampler   which images an epoch visits (instance, class_balanced, class_uniform)
+    schedule  when re-balancing (weights and sampler) is on (start, deferred)
+    head      the classifier (auto, linear, normed)
+    mix       batch mixing (none, mixup, cutmix)
+
+Every part registers itself with the hyper-parameters it uses (a `Param`: default, type, range or
+choices, one line of doc, and the paper or code its default comes from). The config's `method`
+section, its choices and ranges are derived from these declarations, and a hyper-parameter that none
+of a run's parts uses is refused. Torch is imported only inside `build`/`forward` functions, so
+`bench list` and `--help` stay fast.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from bench.errors import BenchError
+from bench.registry import Registry
+
+KINDS = ("loss", "weights", "sampler", "schedule", "head", "mix")
+DEFAULT_PART = {"loss": "ce", "weights": "none", "sampler": "instance", "schedule": "start", "head": "auto",
+                "mix": "none"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyper-parameter: `method.<key>` in the config."""
+
+    key: str
+    default: Any
+    doc: str
+    source: str = ""  # where the default comes from (paper, table / repo path); "" for bench's own choice
+    types: tuple = ()  # allowed Python types; () = from the default (a float accepts ints too)
+    choices: tuple = ()
+    check: Callable | None = None  # predicate on a value of the right type
+    phrase: str = ""  # what `check` requires, for the error message ("positive", "in [0, 1)")
+
+    def allowed_types(self):
+        if self.types:
+            return self.types
+        if isinstance(self.default, bool):
+            return (bool,)
+        if isinstance(self.default, float):
+            return (float, int)
+        return (type(self.default),)
+
+    def range_ok(self, value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        return self.check is None or value is None or self.check(value)
+
+
+@dataclass(frozen=True)
+class Part:
+    kind: str
+    name: str
+    doc: str
+    params: tuple = ()
+    build: Callable | None = None  # what the trainer calls; its signature depends on the kind
+    source: str = ""
+    # losses only
+    forward: Callable | None = None  # forward(logits, target, weight, **constants) -> mean loss
+    setup: Callable | None = None  # setup(class_counts, **hyper-parameters) -> {name: array or scalar}
+    head: str = "linear"  # the head `head: auto` gives with this loss
+    supports_weights: bool = True  # accepts per-class weights (else a plan-time error with weights)
+    supports_mix: bool = True  # a per-label loss, so mixup/cutmix can combine it over two labels
+    extra: dict = field(default_factory=dict)
+
+
+class Parts:
+    """One registry per part kind, plus the union of their hyper-parameters."""
+
+    def __init__(self):
+        self.kinds = {kind: Registry(f"{kind} part") for kind in KINDS}
+        self.params = {}  # key -> Param (a key several parts share is declared identically)
+        self.users = {}  # key -> [(kind, name)]
+
+    def register(self, part):
+        if part.kind not in self.kinds:
+            raise ValueError(f"unknown part kind {part.kind!r}; kinds: {', '.join(KINDS)}")
+        for param in part.params:
+            known = self.params.get(param.key)
+            if known is not None and known != param:
+                raise ValueError(f"method.{param.key} is declared differently by {part.kind} {part.name} and "
+                                 f"{self.users[param.key]}; share one Param object")
+            if param.key in KINDS or param.key == "name":
+                raise ValueError(f"hyper-parameter name {param.key!r} is taken by a part kind")
+            self.params[param.key] = param
+            self.users.setdefault(param.key, []).append((part.kind, part.name))
+        self.kinds[part.kind].register(part.name, part)
+        return part
+
+    def get(self, kind, name):
+        return self.kinds[kind].get_or_fail(name)
+
+    def config_defaults(self):
+        """The config's `method` section: name, one part per kind, then every hyper-parameter."""
+        section = {"name": None}
+        section.update(DEFAULT_PART)
+        section.update({key: param.default for key, param in self.params.items()})
+        return section
+
+    def chosen(self, method_cfg):
+        """[(kind, Part)] of a method config (names assumed valid)."""
+        return [(kind, self.kinds[kind][method_cfg[kind]]) for kind in KINDS]
+
+    def check(self, method_cfg, defaults):
+        """Plan-time checks of a method config whose part names are valid: BenchError on a
+        hyper-parameter that none of its parts uses, or parts that do not go together."""
+        chosen = self.chosen(method_cfg)
+        used = {param.key for _, part in chosen for param in part.params}
+        name = method_cfg.get("name")
+        for key in self.params:
+            if key in used or method_cfg.get(key) == defaults.get(key):
+                continue
+            users = " or ".join(f"{kind} {part}" for kind, part in self.users[key])
+            parts = ", ".join(f"{kind} {part.name}" for kind, part in chosen if part.name != DEFAULT_PART[kind]
+                              or kind == "loss")
+            raise BenchError(f"method.{key} is used only by {users}, and method {name} ({parts}) has none of "
+                             "them, so setting it would change nothing but the run id; remove it, or choose a "
+                             "method or part that uses it (bench list parts)")
+        loss = self.kinds["loss"][method_cfg["loss"]]
+        if method_cfg["weights"] != "none" and not loss.supports_weights:
+            raise BenchError(f"loss {loss.name} does not take class weights, so method.weights="
+                             f"{method_cfg['weights']} would be ignored; use method.weights=none or another loss")
+        if method_cfg["mix"] != "none" and not loss.supports_mix:
+            raise BenchError(f"loss {loss.name} cannot be combined over two labels, so method.mix="
+                             f"{method_cfg['mix']} is not possible with it; use method.mix=none or another loss")
+
+    def describe(self, part):
+        """'key=default' of a part's hyper-parameters."""
+        return ", ".join(f"{p.key}={p.default!r}" for p in part.params)
