@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.evaluate import METRIC_NAMES
 from bench.executors import EXECUTORS
 
 EPILOG = """examples:
@@ -89,8 +90,9 @@ def build_parser():
     rep.add_argument("--compare", choices=["paper"], help="published LDAM-DRW paper numbers beside ours")
     rep.add_argument("--select", choices=["last", "best"], default="last",
                      help="last epoch (default) or best epoch, which is selected on the test set")
-    rep.add_argument("--metric", choices=["accuracy", "error"], default="accuracy",
-                     help="accuracy (default) or error = 100 - accuracy, the paper's convention")
+    rep.add_argument("--metric", choices=["accuracy", "error", *METRIC_NAMES], default="accuracy",
+                     help="the main table's metric: accuracy (top-1, default), error = 100 - accuracy (the paper's "
+                          f"convention), or one of {', '.join(METRIC_NAMES)}")
 
     st = sub.add_parser("status", help="runs of a results folder by state, with SLURM job ids")
     st.add_argument("folder", nargs="?", default="results")
@@ -105,17 +107,17 @@ def build_parser():
     perf.add_argument("--batch-size", type=int, default=128, help="training batch size (default 128)")
 
     lst = sub.add_parser("list", help="list methods, datasets, models, presets or config keys")
-    lst.add_argument("what", choices=["methods", "datasets", "models", "presets", "keys"])
+    lst.add_argument("what", choices=["methods", "parts", "datasets", "models", "presets", "keys"])
     return parser
 
 
 def cmd_list(what):
-    if what == "methods":
-        from bench.methods.registry import METHODS
+    if what in ("methods", "parts"):
+        from bench.methods.describe import describe_methods, describe_parts
 
-        rows = [(m.name, m.description + (f" [paper row: {m.paper_row}]" if m.paper_row else ""))
-                for m in METHODS.values()]
-    elif what == "datasets":
+        print(describe_methods() if what == "methods" else describe_parts())
+        return 0
+    if what == "datasets":
         from bench.datasets.registry import DATASETS
 
         rows = [(d.name, f"{d.description} (recipe preset: {d.recipe})") for d in DATASETS.values()]

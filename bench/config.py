@@ -270,7 +270,10 @@ def _read_preset(name):
     return load_yaml(path, "preset")
 
 
-def validate(cfg):
+def validate(cfg, user_keys=None):
+    """Types, choices, ranges and combinations. `user_keys`: the method keys the user set (config files,
+    --set); None: all of them. Presets are recipes: a hyper-parameter they set (the iNat recipe's max_m
+    0.3) applies to the methods whose parts use it and is left alone for the others."""
     for key, value in flatten(cfg).items():
         types = _allowed_types(key)
         raw, value = value, _coerce(value, types)
@@ -301,14 +304,15 @@ def validate(cfg):
     rewrites = cfg["dataset"]["path_rewrite"]
     if not all(isinstance(r, str) and "=" in r for r in rewrites):
         raise BenchError(f"config key dataset.path_rewrite must be a list of 'old=new' prefixes, got {rewrites!r}")
-    check_combinations(cfg)
+    check_combinations(cfg, user_keys)
     return cfg
 
 
-def check_combinations(cfg):
+def check_combinations(cfg, user_keys=None):
     """Options that are each valid but fail (or silently do nothing) together."""
     t, m, a = cfg["train"], cfg["method"], cfg["augment"]
-    PARTS.check(m, DEFAULTS["method"])  # hyper-parameters no part uses; parts that do not go together
+    # a hyper-parameter the user set that no chosen part uses; parts that do not go together
+    PARTS.check(m, DEFAULTS["method"], user_keys)
     if t["nesterov"] and t["momentum"] == 0:
         raise BenchError("train.nesterov=true needs train.momentum > 0 (Nesterov momentum without momentum); "
                          "set train.momentum or train.nesterov=false")
@@ -360,8 +364,11 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     cfg["train"]["seed"] = seed
     for name in presets:
         merge(cfg, load_preset(name), f"preset {name!r}")
+    user_keys = set()  # method keys of config files and --set: refused where no part of the method uses them
     for path in config_files:
-        merge(cfg, load_yaml(path), f"config file {str(path)!r}")
+        tree = load_yaml(path)
+        merge(cfg, tree, f"config file {str(path)!r}")
+        user_keys.update(k.split(".", 1)[1] for k in flatten(tree) if k.startswith("method."))
     epochs_before = cfg["train"]["epochs"]
     for key, value in (flags or {}).items():
         if value is not None:
@@ -373,6 +380,8 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
         if key in ("method.name", "dataset.name", "train.seed"):
             raise BenchError(f"set {key} with --methods / --datasets / --seeds, not --set")
         set_key(cfg, key, value, f"--set {item}")
+        if key.startswith("method."):
+            user_keys.add(key.split(".", 1)[1])
     if d.natural:  # a fixed published split: the synthetic long-tail options do not apply
         if cfg["dataset"]["profile"] not in ("exp", "natural") or cfg["dataset"]["imbalance_ratio"] != 100.0:
             raise BenchError(f"{dataset} has a fixed long-tailed split; dataset.profile and "
@@ -384,7 +393,7 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     elif cfg["dataset"]["eval_split"] not in (None, "test"):
         raise BenchError(f"{dataset} is evaluated on its test set; dataset.eval_split applies to imagenet_lt, "
                          "places_lt and inat2018")
-    validate(cfg)
+    validate(cfg, user_keys)
     MODELS.get_or_fail(cfg["model"]["name"])
     return cfg
 

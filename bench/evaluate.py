@@ -1,26 +1,128 @@
-"""Test-set metrics: top-1, top-5, per-class and many/medium/few-shot accuracy (percent)."""
+"""Evaluation: predictions of the test split and the metric schema.
+
+Every metric is declared once in METRICS (name, direction, how to compute, how to format); the
+trainer, result.json, `bench report` (tables, CSV, plots) and `--metric` all read this list, so
+adding a metric is one entry. Torch is imported inside the functions (the report imports the
+schema without it).
+"""
 
 from __future__ import annotations
 
-import torch
+from dataclasses import dataclass
+from typing import Callable
 
 from bench import faults
 
 
-@torch.no_grad()
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    title: str  # for table titles: "top-1 accuracy (%)"
+    higher_is_better: bool
+    compute: Callable  # compute(Evaluation) -> float, or None where undefined (an empty shot group)
+    digits: int = 2  # decimals in tables
+    is_accuracy: bool = True  # a percentage of correct predictions: `--metric error` shows 100 - value
+    doc: str = ""
+
+    def fmt(self, value):
+        return "n/a" if value is None else f"{value:.{self.digits}f}"
+
+
+class Evaluation:
+    """What every metric needs, computed once: logits (CPU), labels, per-class accuracy, shot groups."""
+
+    def __init__(self, logits, labels, train_counts, many_above, few_below):
+        import torch
+
+        self.logits, self.labels = logits.float(), labels.cpu()
+        num_classes = logits.shape[1]
+        self.pred = self.logits.argmax(1)
+        self.correct = self.pred == self.labels
+        hits = torch.bincount(self.labels[self.correct], minlength=num_classes).double()
+        totals = torch.bincount(self.labels, minlength=num_classes).double()
+        self.per_class = [100.0 * h / t if t > 0 else None for h, t in zip(hits.tolist(), totals.tolist())]
+        self.groups = shot_groups(train_counts, many_above, few_below)
+
+    def group_mean(self, group):
+        accs = [self.per_class[c] for c in self.groups[group] if self.per_class[c] is not None]
+        return sum(accs) / len(accs) if accs else None  # an empty group has no accuracy, never 0
+
+
+def _top1(ev):
+    return 100.0 * ev.correct.double().mean().item()
+
+
+def _top5(ev):
+    k = min(5, ev.logits.shape[1])
+    return 100.0 * (ev.logits.topk(k, dim=1).indices == ev.labels.view(-1, 1)).any(1).double().mean().item()
+
+
+def _worst(ev):
+    accs = [a for a in ev.per_class if a is not None]
+    return min(accs) if accs else None
+
+
+ECE_BINS = 15
+
+
+def expected_calibration_error(logits, labels, bins=ECE_BINS):
+    """ECE in percent: sum over equal-width confidence bins (lo, hi] of |B|/N |accuracy(B) - confidence(B)|,
+    confidence = the largest softmax probability (Guo et al., ICML 2017; 15 bins as there)."""
+    import torch
+
+    probs = torch.softmax(logits.double(), dim=1)
+    confidence, pred = probs.max(1)
+    correct = (pred == labels).double()
+    edges = torch.linspace(0, 1, bins + 1, dtype=torch.float64)
+    ece = torch.zeros((), dtype=torch.float64)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        in_bin = (confidence > lo) & (confidence <= hi)
+        if in_bin.any():
+            ece += in_bin.double().mean() * (correct[in_bin].mean() - confidence[in_bin].mean()).abs()
+    return 100.0 * ece.item()
+
+
+def _nll(ev):
+    import torch.nn.functional as F
+
+    return F.cross_entropy(ev.logits.double(), ev.labels).item()
+
+
+METRICS = (
+    Metric("top1", "top-1 accuracy (%)", True, _top1,
+           doc="the test sets are class-balanced, so this is also the balanced (mean per-class) accuracy"),
+    Metric("top5", "top-5 accuracy (%)", True, _top5),
+    Metric("many", "many-shot accuracy (%)", True, lambda ev: ev.group_mean("many")),
+    Metric("medium", "medium-shot accuracy (%)", True, lambda ev: ev.group_mean("medium")),
+    Metric("few", "few-shot accuracy (%)", True, lambda ev: ev.group_mean("few")),
+    Metric("worst", "worst-class accuracy (%)", True, _worst, doc="the lowest per-class accuracy"),
+    Metric("ece", "expected calibration error (%, 15 bins)", False,
+           lambda ev: expected_calibration_error(ev.logits, ev.labels), is_accuracy=False,
+           doc="15 equal-width bins of the top softmax probability (Guo et al. 2017)"),
+    Metric("nll", "negative log-likelihood (nats)", False, _nll, digits=3, is_accuracy=False,
+           doc="mean cross-entropy of the softmax on the test labels"),
+)
+METRIC_NAMES = tuple(m.name for m in METRICS)
+BY_NAME = {m.name: m for m in METRICS}
+SHOT_GROUPS = ("many", "medium", "few")
+
+
 def predict(model, pipeline, batch_size, autocast=None):
     """Logits (CPU float32) of the whole test split, in large no-grad batches."""
     import contextlib
 
+    import torch
+
     model.eval()
     out = []
     channels_last = next(model.parameters()).is_contiguous(memory_format=torch.channels_last)
-    for images in pipeline.test_batches(batch_size):
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        with autocast() if autocast else contextlib.nullcontext():
-            out.append(model(images).float().cpu())
-        faults.point("mid-eval")
+    with torch.no_grad():
+        for images in pipeline.test_batches(batch_size):
+            if channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with autocast() if autocast else contextlib.nullcontext():
+                out.append(model(images).float().cpu())
+            faults.point("mid-eval")
     return torch.cat(out)
 
 
@@ -32,22 +134,9 @@ def shot_groups(train_counts, many_above=100, few_below=20):
     return groups
 
 
-def accuracy_metrics(logits, labels, train_counts, many_above=100, few_below=20):
-    labels = labels.cpu()
-    num_classes = logits.shape[1]
-    pred = logits.argmax(1)
-    correct = pred == labels
-    k = min(5, num_classes)
-    top5 = (logits.topk(k, dim=1).indices == labels.view(-1, 1)).any(1)
-    hits = torch.bincount(labels[correct], minlength=num_classes).double()
-    totals = torch.bincount(labels, minlength=num_classes).double()
-    per_class = [100.0 * h / t if t > 0 else None for h, t in zip(hits.tolist(), totals.tolist())]
-    result = {
-        "top1": 100.0 * correct.double().mean().item(),
-        "top5": 100.0 * top5.double().mean().item(),
-    }
-    for group, classes in shot_groups(train_counts, many_above, few_below).items():
-        accs = [per_class[c] for c in classes if per_class[c] is not None]
-        result[group] = sum(accs) / len(accs) if accs else None  # an empty group has no accuracy
-    result["per_class_acc"] = per_class
+def evaluate_metrics(logits, labels, train_counts, many_above=100, few_below=20):
+    """{metric name: value for every metric of METRICS, "per_class_acc": [...]} (percent where a percentage)."""
+    ev = Evaluation(logits, labels, train_counts, many_above, few_below)
+    result = {m.name: m.compute(ev) for m in METRICS}
+    result["per_class_acc"] = ev.per_class
     return result

@@ -16,13 +16,14 @@ import torch
 
 from bench import checkpoint, distributed, faults, results, rundir
 from bench.errors import BenchError
-from bench.evaluate import accuracy_metrics, predict, shot_groups
+from bench.evaluate import METRIC_NAMES, evaluate_metrics, predict, shot_groups
 from bench.methods.compose import Composition
 from bench.models import build_model, resolve_head
 from bench.schedule import learning_rate
 
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
+RESULT_KEYS = ("epoch", *METRIC_NAMES, "per_class_acc")  # an evaluation in result.json: the metric schema
 
 
 def parse_device(name):
@@ -218,7 +219,7 @@ def train_run(cfg, data, run_dir, progress=True):
             if (epoch + 1) % e_cfg["every"] == 0 or epoch == epochs - 1:
                 faults.point("before-eval")
                 logits = predict(model, pipe, e_cfg["batch_size"], autocast)  # the unwrapped model: rank 0 only
-                last_eval = {"epoch": epoch, **accuracy_metrics(logits, pipe.test_labels, counts,
+                last_eval = {"epoch": epoch, **evaluate_metrics(logits, pipe.test_labels, counts,
                                                                  e_cfg["many_above"], e_cfg["few_below"])}
                 line.update({k: v for k, v in last_eval.items() if k != "epoch"})
                 if epoch == epochs - 1:  # final predictions, for confusion matrices
@@ -246,7 +247,7 @@ def train_run(cfg, data, run_dir, progress=True):
         return {"status": "done", "run_id": run_dir.name, "rank": distributed.rank()}
     if last_eval is None:  # resumed after the final epoch was checkpointed but before result.json
         last_eval = next(h for h in reversed(state["history"]))
-        last_eval = {k: last_eval[k] for k in ("epoch", "top1", "top5", "many", "medium", "few", "per_class_acc")}
+        last_eval = {k: last_eval.get(k) for k in RESULT_KEYS}
     return build_result(cfg, data, device, state, last_eval, run_dir)
 
 
@@ -255,7 +256,6 @@ def build_result(cfg, data, device, state, last, run_dir, status="done", error=N
         return {"status": status, "run_id": Path(run_dir).name, "rank": distributed.rank()}
     e_cfg = cfg["eval"]
     groups = shot_groups(data.train_counts, e_cfg["many_above"], e_cfg["few_below"])
-    keys = ("epoch", "top1", "top5", "many", "medium", "few", "per_class_acc")
     seconds = state["train_seconds"]
     result = {
         "run_id": Path(run_dir).name,
@@ -275,8 +275,8 @@ def build_result(cfg, data, device, state, last, run_dir, status="done", error=N
         },
         "shot_rule": {"many_above": e_cfg["many_above"], "few_below": e_cfg["few_below"],
                       "group_sizes": {g: len(c) for g, c in groups.items()}},
-        "last": {k: last[k] for k in keys} if last else None,
-        "best": {**{k: state["best"][k] for k in keys}, "selected_on": "test"} if state["best"] else None,
+        "last": {k: last.get(k) for k in RESULT_KEYS} if last else None,
+        "best": {**{k: state["best"].get(k) for k in RESULT_KEYS}, "selected_on": "test"} if state["best"] else None,
         "config": cfg,
         "env": {**results.environment(device), "world_size": distributed.world_size(),
                 "threads": state.get("threads")},

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from bench.datasets import long_tail_counts
 from bench.methods import FocalLoss, LDAMLoss, class_balanced_weights, inverse_frequency_weights
-from bench.methods.losses import build_loss
+from bench.methods.loss_module import build_loss
 
 C10_100 = long_tail_counts(5000, 10, 100)
 
@@ -100,12 +100,13 @@ def test_focal_weighted_reference_quirk_vs_standard():
     assert FocalLoss(1.0, weight=w, form="standard")(x, y).item() == pytest.approx(std, rel=1e-6)
 
 
-def test_build_loss_weight_can_be_switched_on():
+def test_build_loss_weights_follow_the_rebalancing_hook():
     cfg = {"loss": "ce", "gamma": 1.0, "focal_form": "reference", "max_m": 0.5, "s": 30.0}
-    loss = build_loss(cfg, [10, 1])
+    loss = build_loss(cfg, [10, 1], torch.tensor([1.0, 0.0]))
     x, y = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1])
-    plain = loss(x, y).item()
-    loss.weight = torch.tensor([1.0, 0.0])
-    assert loss(x, y).item() == pytest.approx(F.cross_entropy(x[:1], y[:1]).item(), rel=1e-6)
-    loss.weight = None
-    assert loss(x, y).item() == plain
+    only_first = F.cross_entropy(x[:1], y[:1]).item()
+    assert loss(x, y).item() == pytest.approx(only_first, rel=1e-6)  # on by default (schedule start)
+    loss.set_rebalancing(False)
+    assert loss.weight is None and loss(x, y).item() == F.cross_entropy(x, y).item()
+    loss.set_rebalancing(True)
+    assert loss(x, y).item() == pytest.approx(only_first, rel=1e-6)

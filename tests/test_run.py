@@ -126,9 +126,10 @@ def test_skip_finished_and_force(cifar_root, tmp_path, capsys):
     assert result_path.stat().st_mtime_ns != before
 
 
-def test_same_seed_same_numbers_and_resume_after_interrupt(cifar_root, tmp_path, monkeypatch):
+@pytest.mark.parametrize("method", ["ldam_drw", "ldam_drw_mixup"])  # mixing draws from the epoch generator too
+def test_same_seed_same_numbers_and_resume_after_interrupt(cifar_root, tmp_path, monkeypatch, method):
     full, cut = tmp_path / "full", tmp_path / "cut"
-    assert run_cli(cifar_root, full, "ldam_drw", epochs=4) == 0
+    assert run_cli(cifar_root, full, method, epochs=4) == 0
 
     real_lr = trainer.learning_rate
 
@@ -138,14 +139,14 @@ def test_same_seed_same_numbers_and_resume_after_interrupt(cifar_root, tmp_path,
         return real_lr(epoch, cfg)
 
     monkeypatch.setattr(trainer, "learning_rate", interrupt_at_epoch_2)
-    assert run_cli(cifar_root, cut, "ldam_drw", epochs=4) == 130
+    assert run_cli(cifar_root, cut, method, epochs=4) == 130
     (run_dir,) = cut.iterdir()
     assert not (run_dir / "result.json").exists()
     assert [m["epoch"] for m in metrics(run_dir)] == [0, 1]
     monkeypatch.setattr(trainer, "learning_rate", real_lr)
-    assert run_cli(cifar_root, cut, "ldam_drw", epochs=4) == 0
+    assert run_cli(cifar_root, cut, method, epochs=4) == 0
 
-    (a, a_dir), (b, b_dir) = results_by_method(full)["ldam_drw"], results_by_method(cut)["ldam_drw"]
+    (a, a_dir), (b, b_dir) = results_by_method(full)[method], results_by_method(cut)[method]
     assert a_dir.name == b_dir.name
     assert a["last"] == b["last"] and a["best"] == b["best"]
     assert metrics(a_dir) == metrics(b_dir)
@@ -255,7 +256,9 @@ def test_list_and_help_do_not_import_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     first, *rest = proc.stdout.splitlines()
     assert first == "False"
-    assert [line.split()[0] for line in rest if line.strip()] == ALL_METHODS
+    assert [line.split()[0] for line in rest if line.strip() and not line[0].isspace()] == ALL_METHODS
+    assert "    parts: loss ldam, weights cb, sampler instance, schedule deferred, head auto (normed), mix none" \
+        in "\n".join(rest)
 
 
 def test_diverged_run_is_failed_with_reason_and_others_go_on(cifar_root, tmp_path, capsys):

@@ -112,14 +112,16 @@ class Parts:
         """[(kind, Part)] of a method config (names assumed valid)."""
         return [(kind, self.kinds[kind][method_cfg[kind]]) for kind in KINDS]
 
-    def check(self, method_cfg, defaults):
+    def check(self, method_cfg, defaults, user_keys=None):
         """Plan-time checks of a method config whose part names are valid: BenchError on a
-        hyper-parameter that none of its parts uses, or parts that do not go together."""
+        hyper-parameter that none of its parts uses (among `user_keys`, the ones the user set;
+        None: all), or parts that do not go together."""
         chosen = self.chosen(method_cfg)
         used = {param.key for _, part in chosen for param in part.params}
         name = method_cfg.get("name")
         for key in self.params:
-            if key in used or method_cfg.get(key) == defaults.get(key):
+            if key in used or method_cfg.get(key) == defaults.get(key) or (user_keys is not None
+                                                                           and key not in user_keys):
                 continue
             users = " or ".join(f"{kind} {part}" for kind, part in self.users[key])
             parts = ", ".join(f"{kind} {part.name}" for kind, part in chosen if part.name != DEFAULT_PART[kind]

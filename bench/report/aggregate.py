@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from bench.evaluate import BY_NAME
 from bench.report.collect import METRICS, variant_labels
 
 
@@ -29,6 +30,7 @@ class Cell:
     incomplete: list = field(default_factory=list)  # run dirs without a result
     group_sizes: dict = field(default_factory=dict)
     runs: list = field(default_factory=list)
+    unrecorded: dict = field(default_factory=dict)  # metric -> run dirs whose result predates the metric
 
     @property
     def n_done(self):
@@ -49,7 +51,7 @@ def metric_value(block, metric, as_error):
     value = block.get(metric)
     if value is None:
         return math.nan
-    return 100.0 - value if as_error else value
+    return 100.0 - value if as_error and BY_NAME[metric].is_accuracy else value
 
 
 def aggregate(runs, select="last", as_error=False):
@@ -72,13 +74,15 @@ def aggregate(runs, select="last", as_error=False):
             cell.seeds_done.append(run.seed)
             cell.group_sizes = run.result.get("shot_rule", {}).get("group_sizes", cell.group_sizes)
             for metric in METRICS:
+                if metric not in block:  # written by a bench version without this metric
+                    cell.unrecorded.setdefault(metric, []).append(run.run_dir)
                 rows.append((key, metric, metric_value(block, metric, as_error)))
     if rows:
         frame = pd.DataFrame(rows, columns=["key", "metric", "value"])
         grouped = frame.groupby(["key", "metric"], sort=False)["value"]
         stats = grouped.agg(["mean", "std", "count", "size"])
         for (key, metric), row in stats.iterrows():
-            if row["count"] == 0:  # an empty shot group: no accuracy, never 0
+            if row["count"] == 0:  # an empty shot group (no accuracy, never 0), or a metric not recorded
                 cells[key].stats[metric] = None
                 continue
             n = int(row["count"])

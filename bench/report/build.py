@@ -11,9 +11,9 @@ from bench.report.tables import main_table, shot_table, tidy_rows, to_latex, to_
 from bench.results import atomic_write_text
 
 
-def build_tables(cells, select="last", as_error=False, compare=None):
+def build_tables(cells, select="last", as_error=False, compare=None, metric="top1"):
     settings, labels = settings_and_labels(cells)
-    tables = [main_table(cells, settings, labels, select, as_error)]
+    tables = [main_table(cells, settings, labels, select, as_error, metric)]
     tables += [shot_table(cells, s, labels, select, as_error) for s in settings]
     if compare == "paper":
         from bench.report.paper import compare_table
@@ -55,9 +55,10 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
     if not runs:
         raise BenchError(f"no runs found under {', '.join(map(str, folders))}; pass the folder given to "
                          "`bench run --out`")
-    as_error = metric == "error"
+    as_error = metric == "error"  # accuracy / error: top-1 as accuracy or 100 - accuracy; else a schema metric
+    shown = "top1" if metric in ("accuracy", "error") else metric
     cells = aggregate(runs, select, as_error)
-    tables, settings, labels = build_tables(cells, select, as_error, compare)
+    tables, settings, labels = build_tables(cells, select, as_error, compare, shown)
     markdown = summary(runs, folders, notes) + "\n\n" + "\n".join(to_markdown(t) for t in tables)
     print(markdown)
     if out is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from bench import rundir
 from bench.config import DEFAULTS, default_keys, experiment_part, flatten
 
-METRICS = ("top1", "top5", "many", "medium", "few")
+from bench.evaluate import METRIC_NAMES as METRICS  # the metric schema (bench/evaluate.py)
 
 
 @dataclass
@@ -80,7 +80,22 @@ def method_params(cfg):
     method = METHODS.get(cfg["method"]["name"])
     if method is not None:
         base.update(method.parts)
-    return {k: v for k, v in cfg["method"].items() if k != "name" and base.get(k) != v}
+    unused = unused_method_keys(cfg)
+    return {k: v for k, v in cfg["method"].items() if k != "name" and base.get(k) != v and k not in unused}
+
+
+def unused_method_keys(cfg):
+    """Hyper-parameters of the config that none of its method's parts uses (e.g. max_m 0.3 that the
+    iNat recipe sets, under erm): they cannot change a number, so they never split a table cell."""
+    from bench.methods.parts import KINDS
+    from bench.methods.registry import PARTS
+
+    m = cfg.get("method", {})
+    try:
+        used = {p.key for kind in KINDS for p in PARTS.kinds[kind][m.get(kind, DEFAULTS["method"][kind])].params}
+    except (KeyError, TypeError):  # a part this bench does not know: keep everything
+        return set()
+    return set(PARTS.params) - used
 
 
 @functools.lru_cache(maxsize=None)
@@ -101,7 +116,9 @@ def _variant(cfg):
     Only differences count (as in run ids), so runs written before a key existed match newer ones."""
     defaults = default_keys()
     flat = flatten(experiment_part(cfg))
-    diff = {k: v for k, v in flat.items() if k not in SETTING_KEYS and (k not in defaults or defaults[k] != v)}
+    unused = {f"method.{k}" for k in unused_method_keys(cfg)}
+    diff = {k: v for k, v in flat.items() if k not in SETTING_KEYS and k not in unused
+            and (k not in defaults or defaults[k] != v)}
     return json.dumps(diff, sort_keys=True, separators=(",", ":"))
 
 

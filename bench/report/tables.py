@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from bench.evaluate import BY_NAME
 from bench.report.collect import METRICS, setting_label
 
 @dataclass
@@ -24,12 +25,12 @@ class Table:
     higher_is_better: bool = True
 
 
-def fmt_stat(stat):
+def fmt_stat(stat, digits=2):
     if stat is None:
         return Entry("n/a")
     if math.isnan(stat.std):
-        return Entry(f"{stat.mean:.2f}", stat.mean)
-    return Entry(f"{stat.mean:.2f} ± {stat.std:.2f}", stat.mean)
+        return Entry(f"{stat.mean:.{digits}f}", stat.mean)
+    return Entry(f"{stat.mean:.{digits}f} ± {stat.std:.{digits}f}", stat.mean)
 
 
 class Notes:
@@ -65,7 +66,13 @@ def cell_entry(cell, metric, expected, notes, where):
         return Entry("incomplete " + notes.add(
             f"{where}: {len(cell.incomplete)} run(s) have no result yet (still running, or stopped: "
             "run the same command again to resume)", cell.incomplete))
-    entry = fmt_stat(cell.stats.get(metric))
+    entry = fmt_stat(cell.stats.get(metric), BY_NAME[metric].digits)
+    unrecorded = cell.unrecorded.get(metric, [])
+    if unrecorded:
+        mark = notes.add(f"{where}: {len(unrecorded)} run(s) have no {metric} ({BY_NAME[metric].title}): their "
+                         "result.json was written by a bench version without it; re-run them with --force to "
+                         "compute it", unrecorded)
+        entry = Entry(f"{entry.text} {mark}", entry.mean, short=f"{entry.text} {mark}")
     if cell.n_done < expected:
         why = []
         if cell.failed:
@@ -85,7 +92,15 @@ def selection_phrase(select):
     return "last epoch" if select == "last" else "best epoch, SELECTED ON THE TEST SET (optimistic)"
 
 
-def main_table(cells, settings, labels, select, as_error):
+def metric_title(metric, as_error):
+    """'Top-1 error (%)' / 'Expected calibration error (%, 15 bins)' for a table title."""
+    title = BY_NAME[metric].title
+    if as_error and BY_NAME[metric].is_accuracy:
+        title = title.replace("accuracy", "error")
+    return title[0].upper() + title[1:]
+
+
+def main_table(cells, settings, labels, select, as_error, metric="top1"):
     notes = Notes()
     expected = max((c.n_attempted for c in cells.values()), default=0)
     rows = []
@@ -93,12 +108,12 @@ def main_table(cells, settings, labels, select, as_error):
         row = []
         for setting in settings:
             cell = cells.get((setting, label))
-            row.append(cell_entry(cell, "top1", expected, notes, f"{label} on {setting_label(setting)}"))
+            row.append(cell_entry(cell, metric, expected, notes, f"{label} on {setting_label(setting)}"))
         rows.append((label, row))
-    title = (f"Top-1 {'error' if as_error else 'accuracy'} (%), {selection_phrase(select)}; "
-             f"mean ± std over seeds")
+    title = f"{metric_title(metric, as_error)}, {selection_phrase(select)}; mean ± std over seeds"
+    higher = BY_NAME[metric].higher_is_better != (as_error and BY_NAME[metric].is_accuracy)
     return Table("main", title, ["method"] + [setting_label(s) for s in settings], rows, notes.items,
-                 higher_is_better=not as_error)
+                 higher_is_better=higher)
 
 
 def shot_table(cells, setting, labels, select, as_error):
@@ -226,7 +241,7 @@ def tidy_rows(cells, select, as_error):
             continue
         for metric in METRICS:
             stat = cell.stats.get(metric)
-            rows.append({**base, "metric": f"{metric}_error" if as_error else metric,
+            rows.append({**base, "metric": f"{metric}_error" if as_error and BY_NAME[metric].is_accuracy else metric,
                          "mean": None if stat is None else stat.mean,
                          "std": None if stat is None or math.isnan(stat.std) else stat.std,
                          "n": 0 if stat is None else stat.n,

@@ -1,0 +1,55 @@
+"""`bench list methods` and `bench list parts`: the registries as text (no torch)."""
+
+from __future__ import annotations
+
+from bench.methods.parts import DEFAULT_PART, KINDS
+from bench.methods.registry import METHODS, PARTS
+
+
+def _value(value):
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return value
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def method_parts(method):
+    """{kind: part name} of a registered method, defaults filled in."""
+    return {kind: method.parts.get(kind, DEFAULT_PART[kind]) for kind in KINDS}
+
+
+def describe_methods():
+    width = max(len(name) for name in METHODS)
+    lines = []
+    for method in METHODS.values():
+        parts = method_parts(method)
+        head = parts["head"]
+        if head == "auto":
+            head = f"auto ({PARTS.get('loss', parts['loss']).head})"
+        shown = ", ".join(f"{kind} {head if kind == 'head' else parts[kind]}" for kind in KINDS)
+        params = [(p.key, method.parts.get(p.key, p.default)) for kind in KINDS
+                  for p in PARTS.get(kind, parts[kind]).params]
+        params = list(dict.fromkeys(params))  # beta of weights cb and sampler class_balanced once
+        row = method.description + (f" [paper row: {method.paper_row}]" if method.paper_row else "")
+        lines.append(f"{method.name:<{width}}  {row}")
+        lines.append(f"{'':<{width}}    parts: {shown}")
+        if params:
+            lines.append(f"{'':<{width}}    hyper-parameters: "
+                         + ", ".join(f"method.{key}={_value(value)}" for key, value in params))
+    return "\n".join(lines)
+
+
+def describe_parts():
+    lines = []
+    for kind in KINDS:
+        lines.append(f"{kind} (method.{kind}, default {DEFAULT_PART[kind]}):")
+        registry = PARTS.kinds[kind]
+        width = max(len(name) for name in registry)
+        for part in registry.values():
+            lines.append(f"  {part.name:<{width}}  {part.doc}" + (f" [{part.source}]" if part.source else ""))
+            for p in part.params:
+                allowed = (f"one of {', '.join(p.choices)}" if p.choices else p.phrase) or "any"
+                lines.append(f"  {'':<{width}}    method.{p.key} = {_value(p.default)} ({allowed}): {p.doc}"
+                             + (f" [default from {p.source}]" if p.source else " [default: bench's choice]"))
+    return "\n".join(lines)
