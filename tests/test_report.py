@@ -138,7 +138,8 @@ def test_csv_is_tidy(golden):
     report([golden], out="out", csv=True)
     frame = pd.read_csv("out/results.csv")
     erm = frame[(frame.method == "erm") & (frame.profile == "exp")].set_index("metric")
-    assert list(erm.index) == ["top1", "top5", "many", "medium", "few"]
+    assert list(erm.index) == ["top1", "top5", "many", "medium", "few", "worst", "ece", "nll"]  # the schema
+    assert erm.loc["ece", "note"] == "not recorded: 3 run(s) written by a bench version without ece"
     assert erm.loc["top1", "n"] == 3 and erm.loc["few", "group_size"] == 6
     failed = frame[frame.method == "reweight"].iloc[0]
     assert failed["n_failed"] == 2 and failed["note"].startswith("failed: training loss became nan")
@@ -160,13 +161,17 @@ def test_plots_written(golden):
 
 def test_merging_folders_and_variants(golden, tmp_path):
     other = Path("other")
-    shutil.copytree(next(golden.glob("*__erm__seed0__*")), other / "erm_copy")
-    result = json.loads((other / "erm_copy" / "result.json").read_text())
-    result["config"]["method"]["beta"] = 0.99  # a non-default hyper-parameter is visible in the label
-    result["config"]["train"]["epochs"] = 9
-    (other / "erm_copy" / "result.json").write_text(json.dumps(result))
+    for method in ("erm", "cb"):
+        shutil.copytree(next(golden.glob(f"*__{method}__seed0__*")), other / f"{method}_copy")
+        result = json.loads((other / f"{method}_copy" / "result.json").read_text())
+        result["config"]["method"]["beta"] = 0.99  # a non-default hyper-parameter is visible in the label...
+        result["config"]["train"]["epochs"] = 9
+        (other / f"{method}_copy" / "result.json").write_text(json.dumps(result))
     labels = [label for label, _ in report([golden, other])[0].rows]
-    assert "erm (beta=0.99)" in labels and "erm" in labels
+    assert "cb (beta=0.99)" in labels and "cb" in labels
+    # ...where the method uses it: erm has no part that reads beta, so only the epochs tell the copy apart
+    assert "erm [train.epochs=9]" in labels and "erm [train.epochs=8]" in labels
+    assert not any("beta" in label for label in labels if label.startswith("erm"))
 
 
 def test_latex_compiles(golden):

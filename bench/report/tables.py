@@ -225,6 +225,13 @@ def to_latex(table, label_prefix="tab:bench-"):
     return "\n".join(lines) + "\n"
 
 
+def _missing_note(cell, metric):
+    unrecorded = cell.unrecorded.get(metric)
+    if unrecorded:
+        return f"not recorded: {len(unrecorded)} run(s) written by a bench version without {metric}"
+    return "empty group"
+
+
 def tidy_rows(cells, select, as_error):
     """One row per method x setting x metric (CSV), missing cells included with their reason."""
     rows = []
@@ -247,5 +254,5 @@ def tidy_rows(cells, select, as_error):
                          "n": 0 if stat is None else stat.n,
                          "ci95": None if stat is None or math.isnan(stat.ci95) else stat.ci95,
                          "group_size": cell.group_sizes.get(metric),
-                         "note": "empty group" if stat is None else ""})
+                         "note": _missing_note(cell, metric) if stat is None else ""})
     return rows
