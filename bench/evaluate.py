@@ -31,10 +31,12 @@ class Metric:
 class Evaluation:
     """What every metric needs, computed once: logits (CPU), labels, per-class accuracy, shot groups."""
 
-    def __init__(self, logits, labels, train_counts, many_above, few_below):
+    def __init__(self, logits, labels, train_counts, many_above, few_below, probability_scale=1.0):
         import torch
 
         self.logits, self.labels = logits.float(), labels.cpu()
+        # what softmax turns into the trained probabilities (LDAM's cosines times s); accuracy uses the outputs
+        self.prob_logits = self.logits * probability_scale if probability_scale != 1.0 else self.logits
         num_classes = logits.shape[1]
         self.pred = self.logits.argmax(1)
         self.correct = self.pred == self.labels
@@ -85,7 +87,7 @@ def expected_calibration_error(logits, labels, bins=ECE_BINS):
 def _nll(ev):
     import torch.nn.functional as F
 
-    return F.cross_entropy(ev.logits.double(), ev.labels).item()
+    return F.cross_entropy(ev.prob_logits.double(), ev.labels).item()
 
 
 METRICS = (
@@ -97,7 +99,7 @@ METRICS = (
     Metric("few", "few-shot accuracy (%)", True, lambda ev: ev.group_mean("few")),
     Metric("worst", "worst-class accuracy (%)", True, _worst, doc="the lowest per-class accuracy"),
     Metric("ece", "expected calibration error (%, 15 bins)", False,
-           lambda ev: expected_calibration_error(ev.logits, ev.labels), is_accuracy=False,
+           lambda ev: expected_calibration_error(ev.prob_logits, ev.labels), is_accuracy=False,
            doc="15 equal-width bins of the top softmax probability (Guo et al. 2017)"),
     Metric("nll", "negative log-likelihood (nats)", False, _nll, digits=3, is_accuracy=False,
            doc="mean cross-entropy of the softmax on the test labels"),
@@ -134,9 +136,10 @@ def shot_groups(train_counts, many_above=100, few_below=20):
     return groups
 
 
-def evaluate_metrics(logits, labels, train_counts, many_above=100, few_below=20):
-    """{metric name: value for every metric of METRICS, "per_class_acc": [...]} (percent where a percentage)."""
-    ev = Evaluation(logits, labels, train_counts, many_above, few_below)
+def evaluate_metrics(logits, labels, train_counts, many_above=100, few_below=20, probability_scale=1.0):
+    """{metric name: value for every metric of METRICS, "per_class_acc": [...]} (percent where a percentage).
+    probability_scale: ECE and NLL are computed on softmax(probability_scale * logits) (LDAM: s)."""
+    ev = Evaluation(logits, labels, train_counts, many_above, few_below, probability_scale)
     result = {m.name: m.compute(ev) for m in METRICS}
     result["per_class_acc"] = ev.per_class
     return result

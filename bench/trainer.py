@@ -220,7 +220,8 @@ def train_run(cfg, data, run_dir, progress=True):
                 faults.point("before-eval")
                 logits = predict(model, pipe, e_cfg["batch_size"], autocast)  # the unwrapped model: rank 0 only
                 last_eval = {"epoch": epoch, **evaluate_metrics(logits, pipe.test_labels, counts,
-                                                                 e_cfg["many_above"], e_cfg["few_below"])}
+                                                                 e_cfg["many_above"], e_cfg["few_below"],
+                                                                 method.probability_scale())}
                 line.update({k: v for k, v in last_eval.items() if k != "epoch"})
                 if epoch == epochs - 1:  # final predictions, for confusion matrices
                     results.write_predictions(run_dir, logits.argmax(1), pipe.test_labels)

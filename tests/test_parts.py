@@ -358,3 +358,20 @@ def test_recipe_hyper_parameters_apply_where_used_and_never_split_a_report_cell(
     old["method"]["max_m"] = 0.3
     assert _variant(old) == _variant(resolve("erm", "cifar10_lt", 0)) and method_params(old) == {}
     assert method_params(erm) == {}
+
+
+def test_calibration_of_the_normed_head_uses_the_logits_ldam_trains():
+    # LDAM trains softmax(s * cos): ECE and NLL use those probabilities; accuracy the outputs as they are
+    cos = torch.tensor([[0.9, -0.2], [0.1, 0.3], [0.5, 0.4]])
+    labels = torch.tensor([0, 1, 1])
+    raw = evaluate_metrics(cos, labels, [10, 1])
+    scaled = evaluate_metrics(cos, labels, [10, 1], probability_scale=30.0)
+    assert scaled["nll"] == pytest.approx(F.cross_entropy(30 * cos.double(), labels).item(), rel=1e-6)
+    assert scaled["ece"] == pytest.approx(expected_calibration_error(30 * cos, labels), rel=1e-6)
+    assert scaled["nll"] != pytest.approx(raw["nll"])
+    assert {k: scaled[k] for k in ("top1", "top5", "worst", "per_class_acc")} == \
+        {k: raw[k] for k in ("top1", "top5", "worst", "per_class_acc")}
+    counts, labels_all = [5, 1], torch.tensor([0] * 5 + [1])
+    assert Composition(resolve("ldam_drw", "cifar10_lt", 0, sets=["method.s=16"]), counts, labels_all,
+                       torch.device("cpu")).probability_scale() == 16.0
+    assert Composition(resolve("vs", "cifar10_lt", 0), counts, labels_all, torch.device("cpu")).probability_scale() == 1.0

@@ -18,6 +18,11 @@ class Composition:
         self.mix = PARTS.get("mix", m["mix"])
         self.mixer = None
 
+    def probability_scale(self):
+        """Factor from the model's outputs to the logits the loss trains (LDAM: s), for ECE and NLL."""
+        part = PARTS.get("loss", self.method_cfg["loss"])
+        return float(self.method_cfg[part.probability_scale]) if part.probability_scale else 1.0
+
     def start_epoch(self, epoch, generator):
         """(order of the epoch's images, re-balancing on?). Switches the loss's class weights and the
         sampler through their hooks; a mixing method seeds its mixer from the epoch's generator."""

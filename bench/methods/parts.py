@@ -72,6 +72,9 @@ class Part:
     head: str = "linear"  # the head `head: auto` gives with this loss
     supports_weights: bool = True  # accepts per-class weights (else a plan-time error with weights)
     supports_mix: bool = True  # a per-label loss, so mixup/cutmix can combine it over two labels
+    # the hyper-parameter that scales the model's outputs into the logits the loss trains (LDAM: s on the
+    # cosines): probabilities for calibration metrics (ECE, NLL) are softmax(scale * output); accuracy is unchanged
+    probability_scale: str | None = None
     extra: dict = field(default_factory=dict)
 
 

@@ -29,5 +29,5 @@ def forward(cosine, target, weight, margins, s):
 
 
 PART = Part("loss", "ldam", "LDAM: CE(s (cos - m_y on the target), y), m_c proportional to n_c^(-1/4)",
-            params=(MAX_M, S), setup=setup, forward=forward, head="normed",
+            params=(MAX_M, S), setup=setup, forward=forward, head="normed", probability_scale="s",
             source="Cao et al., NeurIPS 2019; kaidic/LDAM-DRW losses.py")
