@@ -16,7 +16,7 @@ from bench.cli import main
 from bench.config import DEFAULTS, config_hash, resolve
 from bench.errors import BenchError
 from bench.evaluate import METRICS, evaluate_metrics, expected_calibration_error
-from bench.methods import BalancedSoftmaxLoss, FocalLoss, LDAMLoss, LogitAdjustedLoss, VSLoss
+from bench.methods import BalancedSoftmaxLoss, LDAMLoss, LogitAdjustedLoss, VSLoss
 from bench.methods.compose import Composition
 from bench.methods.mix import Mixer, cutmix_box
 from bench.methods.parts import Param, Part, Parts

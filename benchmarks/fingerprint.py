@@ -1,0 +1,52 @@
+"""Fingerprint of every method's training: run id, last top-1 and a sha256 of the final weights.
+
+Run it at two commits and diff the outputs to show a refactoring changed no number:
+
+    python benchmarks/fingerprint.py > before.txt   # at the old commit
+    python benchmarks/fingerprint.py > after.txt    # at the new one
+    diff before.txt after.txt
+
+4 epochs (first LR decay and deferred re-balancing at epoch 3) of small_cnn on a generated CIFAR-10
+fixture (150 images per class, ratio 10), seed 0, this machine's default thread count.
+"""
+
+import argparse
+import contextlib
+import hashlib
+import io
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+import torch  # noqa: E402
+
+from bench import checkpoint  # noqa: E402
+from bench.cli import main  # noqa: E402
+from bench.methods.registry import METHODS  # noqa: E402
+from conftest import write_cifar  # noqa: E402
+
+
+def fingerprint(methods):
+    with tempfile.TemporaryDirectory() as tmp:
+        data, out = Path(tmp) / "data", Path(tmp) / "out"
+        write_cifar(data, "cifar10", per_class_train=150, per_class_test=10, learnable=True)
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = main(["run", "--methods", ",".join(methods), "--datasets", "cifar10_lt", "--seeds", "0",
+                         "--epochs", "4", "--data-root", str(data), "--out", str(out), "--no-progress", "--set",
+                         "dataset.verify=false", "dataset.download=false", "model.name=small_cnn",
+                         "train.warmup_epochs=1", "dataset.imbalance_ratio=10"])
+        assert code == 0, f"bench run exited {code}"
+        for run_dir in sorted(out.iterdir()):
+            result = json.loads((run_dir / "result.json").read_text())
+            state = checkpoint.load(run_dir, torch.device("cpu"))["model"]
+            digest = hashlib.sha256(b"".join(t.numpy().tobytes() for t in state.values())).hexdigest()[:12]
+            print(run_dir.name, f"{result['last']['top1']:.2f}", digest)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated (default: all)")
+    fingerprint(parser.parse_args().methods.split(","))
