@@ -71,6 +71,13 @@ DEFAULTS = {
         "batch_size": 1000,
         "many_above": 100,  # many-shot: more than 100 training images
         "few_below": 20,  # few-shot: fewer than 20
+        # which epoch a run selects. last (the paper protocol) and best_test (highest test top-1, optimistic
+        # and labelled so) train and record the same ("last" and a best-on-test "best" block), so they are
+        # one run; best_val picks the epoch on a validation split that no reported image is in
+        # (bench.datasets.selection) and reports the other images. `bench report --select` shows either.
+        "selection": "last",
+        # final logits in logits.npz (float16): auto = when at most 64M numbers (not iNat's 398 MB), always, never
+        "save_logits": "auto",
     },
     # how a run executes, not what it computes (left out of the run hash)
     # threads: CPU threads of the run, 0 = the executor's share of the cores; fixed at the run's first
@@ -100,6 +107,8 @@ CHOICES = {
     "augment.train_crop": ("random_resized", "resize_random"),
     "train.schedule": ("step", "cosine"),
     "train.precision": ("fp32", "bf16", "fp16"),
+    "eval.selection": ("last", "best_test", "best_val"),
+    "eval.save_logits": ("auto", "always", "never"),
 }
 
 # (predicate, phrase) checked after types.
@@ -141,7 +150,7 @@ for _key, _param in PARTS.params.items():
 # dataset.split_dir / image_root / path_rewrite (other files can mean other data), loader.workers
 # (worker seeds change the augmentation), dataset.eval_split (another evaluation set).
 RUNTIME_KEYS = ("dataset.root", "dataset.verify", "dataset.download", "dataset.check_split", "loader.pin_memory",
-                "run")
+                "eval.save_logits", "run")
 
 
 def flatten(tree, prefix=""):
@@ -394,8 +403,21 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
         raise BenchError(f"{dataset} is evaluated on its test set; dataset.eval_split applies to imagenet_lt, "
                          "places_lt and inat2018")
     validate(cfg, user_keys)
+    check_selection(cfg, d)
     MODELS.get_or_fail(cfg["model"]["name"])
     return cfg
+
+
+def check_selection(cfg, info):
+    """eval.selection=best_val needs a validation protocol that leaves the reported images alone."""
+    if cfg["eval"]["selection"] != "best_val":
+        return
+    if not info.selection:
+        raise BenchError(f"{info.name} has no validation protocol, so eval.selection=best_val cannot choose on "
+                         "images it does not report; use eval.selection=last (or best_test, labelled as such)")
+    if info.selection == "official" and (cfg["dataset"]["eval_split"] or info.eval_split) == "val":
+        raise BenchError(f"eval.selection=best_val selects on {info.name}'s val list, so it cannot also be the "
+                         "reported split; use dataset.eval_split=test")
 
 
 def scale_schedule(cfg, epochs_before):
@@ -415,6 +437,8 @@ def scale_schedule(cfg, epochs_before):
 def experiment_part(cfg):
     """The part of the config that determines the numbers (no paths, devices, UI)."""
     exp = copy.deepcopy(cfg)
+    if isinstance(exp.get("eval"), dict) and exp["eval"].get("selection") == "best_test":
+        exp["eval"]["selection"] = "last"  # the same run: both record the last and the best-on-test epoch
     for key in RUNTIME_KEYS:
         if "." in key:
             section, leaf = key.split(".")

@@ -109,8 +109,8 @@ BY_NAME = {m.name: m for m in METRICS}
 SHOT_GROUPS = ("many", "medium", "few")
 
 
-def predict(model, pipeline, batch_size, autocast=None):
-    """Logits (CPU float32) of the whole test split, in large no-grad batches."""
+def predict(model, pipeline, batch_size, autocast=None, split="test"):
+    """Logits (CPU float32) of the whole test (or val) split, in large no-grad batches."""
     import contextlib
 
     import torch
@@ -119,7 +119,7 @@ def predict(model, pipeline, batch_size, autocast=None):
     out = []
     channels_last = next(model.parameters()).is_contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
-        for images in pipeline.test_batches(batch_size):
+        for images in getattr(pipeline, f"{split}_batches")(batch_size):
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             with autocast() if autocast else contextlib.nullcontext():

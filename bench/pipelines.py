@@ -20,6 +20,8 @@ class TensorPipeline:
                                     device)
         self.train_x, self.train_y = data.train_x.to(device), data.train_y.to(device)
         self.test_x, self.test_y = data.test_x.to(device), data.test_y
+        self.val_x = data.val_x.to(device) if getattr(data, "val_x", None) is not None else None
+        self.val_labels = data.val_y if self.val_x is not None else None
 
     def train_batches(self, order, batch_size, generator):
         for batch in order.split(batch_size):
@@ -28,6 +30,10 @@ class TensorPipeline:
 
     def test_batches(self, batch_size):
         for images in self.test_x.split(batch_size):
+            yield self.augment.test(images)
+
+    def val_batches(self, batch_size):
+        for images in self.val_x.split(batch_size):
             yield self.augment.test(images)
 
     @property
@@ -76,6 +82,9 @@ class ImagePipeline:
         self.train_set = ImageFiles(data.train_items, train_tf)
         self.test_set = ImageFiles(data.eval_items, test_tf)
         self.test_labels = torch.tensor([label for _, label in data.eval_items], dtype=torch.int64)
+        self.val_set = ImageFiles(data.val_items, test_tf) if data.val_items else None
+        self.val_labels = torch.tensor([label for _, label in data.val_items], dtype=torch.int64) \
+            if data.val_items else None
 
     def _loader(self, dataset, batch_size, sampler=None, generator=None):
         return torch.utils.data.DataLoader(
@@ -90,4 +99,8 @@ class ImagePipeline:
 
     def test_batches(self, batch_size):
         for images, _ in self._loader(self.test_set, batch_size):
+            yield images.to(self.device, non_blocking=True)
+
+    def val_batches(self, batch_size):
+        for images, _ in self._loader(self.val_set, batch_size):
             yield images.to(self.device, non_blocking=True)

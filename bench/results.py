@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.rundir import CONFIG, METRICS, PREDICTIONS
+from bench.rundir import CONFIG, LOGITS, METRICS, PREDICTIONS
 
 
 def _umask():
@@ -76,6 +76,31 @@ def write_predictions(run_dir, predictions, labels):
     np.savez_compressed(buf, predictions=np.asarray(predictions, dtype=np.int32),
                         labels=np.asarray(labels, dtype=np.int32))
     atomic_write_bytes(Path(run_dir) / PREDICTIONS, buf.getvalue())
+
+
+# eval.save_logits=auto keeps logits up to this many numbers (128 MB in float16): every CIFAR / Fashion-MNIST /
+# Places-LT run and ImageNet-LT (50,000 x 1,000: 100 MB); not iNaturalist's 24,426 x 8,142 val logits (398 MB)
+AUTO_LOGITS_MAX = 64_000_000
+
+
+def logits_wanted(setting, numbers):
+    return setting == "always" or (setting == "auto" and numbers <= AUTO_LOGITS_MAX)
+
+
+def write_logits(run_dir, splits):
+    """Final logits as float16 with int32 labels: {split: (logits, labels)} -> logits.npz arrays
+    `<split>_logits`, `<split>_labels` (read with allow_pickle=False)."""
+    import io
+
+    import numpy as np
+
+    arrays = {}
+    for split, (logits, labels) in splits.items():
+        arrays[f"{split}_logits"] = np.asarray(logits, dtype=np.float16)
+        arrays[f"{split}_labels"] = np.asarray(labels, dtype=np.int32)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(Path(run_dir) / LOGITS, buf.getvalue())
 
 
 def git_sha():

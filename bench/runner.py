@@ -78,7 +78,8 @@ def write_failed_if_free(run, error):
 
 
 def dataset_key(cfg):
-    return json.dumps(cfg["dataset"], sort_keys=True)
+    """Runs with equal keys load the same data (best_val splits the evaluation set)."""
+    return json.dumps([cfg["dataset"], cfg["eval"]["selection"] == "best_val"], sort_keys=True)
 
 
 def summary_line(result):

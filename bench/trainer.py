@@ -129,6 +129,8 @@ def train_run(cfg, data, run_dir, progress=True):
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
     t_cfg, m_cfg, e_cfg = cfg["train"], cfg["method"], cfg["eval"]
+    best_val = e_cfg["selection"] == "best_val"
+    score = "val_top1" if best_val else "top1"  # what "best" maximises
     seed, epochs = t_cfg["seed"], t_cfg["epochs"]
     counts = data.train_counts
 
@@ -222,10 +224,15 @@ def train_run(cfg, data, run_dir, progress=True):
                 last_eval = {"epoch": epoch, **evaluate_metrics(logits, pipe.test_labels, counts,
                                                                  e_cfg["many_above"], e_cfg["few_below"],
                                                                  method.probability_scale())}
+                val_logits = None
+                if best_val:  # the selection images: only their top-1 is kept, to choose the epoch
+                    val_logits = predict(model, pipe, e_cfg["batch_size"], autocast, split="val")
+                    last_eval["val_top1"] = evaluate_metrics(val_logits, pipe.val_labels, counts)["top1"]
                 line.update({k: v for k, v in last_eval.items() if k != "epoch"})
-                if epoch == epochs - 1:  # final predictions, for confusion matrices
+                if epoch == epochs - 1:  # final predictions (confusion matrices) and logits (post-hoc methods)
                     results.write_predictions(run_dir, logits.argmax(1), pipe.test_labels)
-                if state["best"] is None or last_eval["top1"] > state["best"]["top1"]:
+                    write_final_logits(run_dir, e_cfg["save_logits"], logits, pipe, val_logits)
+                if state["best"] is None or last_eval[score] > state["best"][score]:
                     state["best"] = last_eval
                 state["history"].append(line)
             results.write_metrics(run_dir, state["history"])
@@ -248,14 +255,29 @@ def train_run(cfg, data, run_dir, progress=True):
         return {"status": "done", "run_id": run_dir.name, "rank": distributed.rank()}
     if last_eval is None:  # resumed after the final epoch was checkpointed but before result.json
         last_eval = next(h for h in reversed(state["history"]))
-        last_eval = {k: last_eval.get(k) for k in RESULT_KEYS}
+        last_eval = dict(last_eval)
     return build_result(cfg, data, device, state, last_eval, run_dir)
+
+
+def _block(evaluation):
+    """An evaluation as result.json keeps it: the metric schema (+ val_top1 under best_val)."""
+    return {k: evaluation.get(k) for k in RESULT_KEYS + (("val_top1",) if "val_top1" in evaluation else ())}
+
+
+def write_final_logits(run_dir, setting, logits, pipe, val_logits):
+    splits = {"test": (logits, pipe.test_labels)}
+    if val_logits is not None:
+        splits["val"] = (val_logits, pipe.val_labels)
+    if results.logits_wanted(setting, sum(v[0].numel() for v in splits.values())):
+        results.write_logits(run_dir, splits)
 
 
 def build_result(cfg, data, device, state, last, run_dir, status="done", error=None):
     if not distributed.is_main():  # only rank 0 writes
         return {"status": status, "run_id": Path(run_dir).name, "rank": distributed.rank()}
     e_cfg = cfg["eval"]
+    best_val = e_cfg["selection"] == "best_val"
+    chosen = (last or {}).get("epoch") if e_cfg["selection"] == "last" else (state["best"] or {}).get("epoch")
     groups = shot_groups(data.train_counts, e_cfg["many_above"], e_cfg["few_below"])
     seconds = state["train_seconds"]
     result = {
@@ -276,8 +298,9 @@ def build_result(cfg, data, device, state, last, run_dir, status="done", error=N
         },
         "shot_rule": {"many_above": e_cfg["many_above"], "few_below": e_cfg["few_below"],
                       "group_sizes": {g: len(c) for g, c in groups.items()}},
-        "last": {k: last.get(k) for k in RESULT_KEYS} if last else None,
-        "best": {**{k: state["best"].get(k) for k in RESULT_KEYS}, "selected_on": "test"} if state["best"] else None,
+        "last": _block(last) if last else None,
+        "best": {**_block(state["best"]), "selected_on": "val" if best_val else "test"} if state["best"] else None,
+        "selection": {"rule": e_cfg["selection"], "chosen_epoch": chosen, **(getattr(data, "selection", None) or {})},
         "config": cfg,
         "env": {**results.environment(device), "world_size": distributed.world_size(),
                 "threads": state.get("threads")},

@@ -22,7 +22,7 @@ SMALL = ["dataset.imbalance_ratio=10"]  # a few images per class still leave eve
 # dataset -> (fixture writer(root), extra --set items to load it)
 FIXTURES = {
     "cifar10_lt": (lambda root: write_cifar(root, "cifar10", per_class_train=20, per_class_test=2), SMALL),
-    "cifar100_lt": (lambda root: write_cifar(root, "cifar100", per_class_train=10, per_class_test=1), SMALL),
+    "cifar100_lt": (lambda root: write_cifar(root, "cifar100", per_class_train=10, per_class_test=2), SMALL),
     "fashion_mnist_lt": (lambda root: write_fashion_mnist(root / "FashionMNIST" / "raw", per_class_train=20,
                                                           per_class_test=2), SMALL),
     "imagenet_lt": (write_imagenet_lt, ["dataset.check_split=false"]),
@@ -83,3 +83,23 @@ def test_every_method_resolves_to_registered_parts(method):
         assert cfg["method"][kind] in registry
     for key in METHODS[method].parts:
         assert key in cfg["method"], f"method {method} sets unknown key {key}"
+
+
+@pytest.mark.parametrize("dataset", list(DATASETS))
+def test_every_dataset_has_a_deterministic_validation_split_disjoint_from_the_reported_images(tmp_path, dataset):
+    writer, sets = FIXTURES[dataset]
+    written = writer(tmp_path)
+    root = written if isinstance(written, (str, Path)) else tmp_path
+    cfg = resolve("erm", dataset, 0, flags={"dataset.root": str(root)},
+                  sets=[*LOAD_SETS, *sets, "eval.selection=best_val"])
+    first, second = DATASETS[dataset].load(cfg), DATASETS[dataset].load(cfg)
+    assert first.selection == second.selection and first.selection["val"]["size"] > 0
+    assert first.selection["protocol"] == DATASETS[dataset].selection
+    if hasattr(first, "val_items"):
+        selecting = {path for path, _ in first.val_items}
+        assert selecting and not selecting & {path for path, _ in first.eval_items}
+    else:
+        selecting = {tuple(x.flatten().tolist()) for x in first.val_x}
+        assert not any(tuple(x.flatten().tolist()) in selecting for x in first.test_x)
+    plain = resolve("erm", dataset, 0, flags={"dataset.root": str(root)}, sets=[*LOAD_SETS, *sets])
+    assert DATASETS[dataset].load(plain).train_indices_sha256 == first.train_indices_sha256

@@ -375,3 +375,66 @@ def test_calibration_of_the_normed_head_uses_the_logits_ldam_trains():
     assert Composition(resolve("ldam_drw", "cifar10_lt", 0, sets=["method.s=16"]), counts, labels_all,
                        torch.device("cpu")).probability_scale() == 16.0
     assert Composition(resolve("vs", "cifar10_lt", 0), counts, labels_all, torch.device("cpu")).probability_scale() == 1.0
+
+
+# ---------------------------------------------------------------- validation split and selection (issue 12)
+
+
+def test_half_split_is_deterministic_disjoint_and_class_balanced():
+    from bench.datasets.selection import half_split
+
+    labels = np.repeat(np.arange(10), 10)
+    np.random.default_rng(0).shuffle(labels)
+    select, report = half_split(labels)
+    again_select, again_report = half_split(labels.copy())
+    assert np.array_equal(select, again_select) and np.array_equal(report, again_report)
+    assert not set(select) & set(report) and len(select) + len(report) == 100
+    assert np.bincount(labels[select]).tolist() == [5] * 10 and np.bincount(labels[report]).tolist() == [5] * 10
+    sel3, rep3 = half_split([0, 0, 0, 1, 1, 1])  # iNat: 3 per class -> 1 selects, 2 are reported
+    assert len(sel3) == 2 and len(rep3) == 4
+
+
+def test_best_val_selects_on_held_out_test_images_and_keeps_the_training_subset(cifar_root, tmp_path):
+    from bench.datasets.registry import DATASETS
+
+    sets = ["dataset.verify=false", "dataset.download=false", "dataset.imbalance_ratio=10"]
+    plain = resolve("erm", "cifar10_lt", 0, flags={"dataset.root": str(cifar_root)}, sets=sets)
+    val = resolve("erm", "cifar10_lt", 0, flags={"dataset.root": str(cifar_root)}, sets=[*sets, "eval.selection=best_val"])
+    a, b = DATASETS["cifar10_lt"].load(plain), DATASETS["cifar10_lt"].load(val)
+    assert a.train_indices_sha256 == b.train_indices_sha256 and torch.equal(a.train_x, b.train_x)
+    assert len(b.val_y) + len(b.test_y) == len(a.test_y) == 100
+    rows = {tuple(x.flatten().tolist()) for x in b.val_x}
+    assert not any(tuple(x.flatten().tolist()) in rows for x in b.test_x)  # no image both selects and is reported
+    assert b.selection["val"]["size"] == 50 and b.selection["protocol"] == "half"
+    # last and best_test are one run (same id); best_val is another
+    assert config_hash(resolve("erm", "cifar10_lt", 0, sets=["eval.selection=best_test"])) == \
+        config_hash(resolve("erm", "cifar10_lt", 0))
+    assert config_hash(val) != config_hash(plain)
+    out = tmp_path / "out"
+    assert main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--epochs", "3", "--data-root", str(cifar_root),
+                 "--out", str(out), "--no-progress", "--set", *sets, "model.name=small_cnn", "train.warmup_epochs=1",
+                 "eval.selection=best_val"]) == 0
+    (path,) = out.glob("*/result.json")
+    result = json.loads(path.read_text())
+    history = [json.loads(line) for line in (path.parent / "metrics.jsonl").read_text().splitlines()]
+    best = max(history, key=lambda h: h["val_top1"])  # first of equals, as the trainer keeps
+    assert result["best"]["epoch"] == best["epoch"] and result["best"]["selected_on"] == "val"
+    assert result["best"]["top1"] == best["top1"] and result["selection"]["chosen_epoch"] == best["epoch"]
+    assert result["selection"]["val"]["indices_sha256"] == b.selection["val"]["indices_sha256"]
+    assert result["test_class_counts"] == [5] * 10
+    logits = np.load(path.parent / "logits.npz")
+    assert logits["test_logits"].dtype == np.float16 and logits["test_logits"].shape == (50, 10)
+    assert logits["val_labels"].tolist() == b.val_y.tolist()
+
+
+def test_best_val_bad_input_is_refused_at_plan_time(monkeypatch):
+    import dataclasses
+
+    from bench.datasets.registry import DATASETS
+
+    with pytest.raises(BenchError, match="cannot also be the reported split; use dataset.eval_split=test"):
+        resolve("erm", "imagenet_lt", 0, sets=["eval.selection=best_val", "dataset.eval_split=val"])
+    resolve("erm", "imagenet_lt", 0, sets=["eval.selection=best_val"])
+    monkeypatch.setitem(DATASETS, "cifar10_lt", dataclasses.replace(DATASETS["cifar10_lt"], selection=""))
+    with pytest.raises(BenchError, match="cifar10_lt has no validation protocol"):
+        resolve("erm", "cifar10_lt", 0, sets=["eval.selection=best_val"])

@@ -27,6 +27,9 @@ class LongTailData:
     std: tuple
     train_indices: np.ndarray  # original indices of the kept training images
     class_names: list = field(default_factory=list)
+    val_x: torch.Tensor | None = None  # eval.selection=best_val: the selection half of the test set
+    val_y: torch.Tensor | None = None
+    selection: dict | None = None  # how val and reported images were split (bench.datasets.selection)
 
     @property
     def train_counts(self):
@@ -77,7 +80,7 @@ def make_long_tail(name, num_classes, train_x, train_y, test_x, test_y, mean, st
         )
     keep = select_long_tail(train_y, counts, d["data_seed"])
     keep_t = torch.from_numpy(keep)
-    return LongTailData(
+    data = LongTailData(
         name=name,
         num_classes=num_classes,
         train_x=train_x[keep_t].contiguous(),
@@ -89,3 +92,8 @@ def make_long_tail(name, num_classes, train_x, train_y, test_x, test_y, mean, st
         train_indices=keep,
         class_names=list(class_names),
     )
+    if cfg["eval"]["selection"] == "best_val":
+        from bench.datasets.selection import split_in_memory
+
+        split_in_memory(data)
+    return data

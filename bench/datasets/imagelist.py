@@ -42,6 +42,12 @@ class Spec:
     normalize: str
     facts: dict  # split -> SplitFacts of the standard files
 
+    @property
+    def selection(self):
+        """Validation protocol for eval.selection=best_val: the published val list where the test list is the
+        reported one (ImageNet-LT, Places-LT), else half of the evaluation list (iNat: bench.datasets.selection)."""
+        return "official" if "val" in self.facts and self.default_eval != "val" else "half"
+
 
 SPECS = {
     "imagenet_lt": Spec("imagenet_lt", "ImageNet-LT", "ImageNet_LT", "imagenet", "ImageNet_LT", "test", "imagenet", {
@@ -69,6 +75,8 @@ class ImageListData:
     train_list_sha256: str
     class_names: list = field(default_factory=list)
     in_channels: int = 3
+    val_items: list = field(default_factory=list)  # eval.selection=best_val: the images that select
+    selection: dict | None = None
 
     @property
     def train_labels(self):
@@ -194,9 +202,13 @@ def load_image_list(cfg, name):
     if eval_split not in spec.facts:
         raise BenchError(f"{spec.title} has no {eval_split} split; use dataset.eval_split="
                          f"{' or '.join(s for s in spec.facts if s != 'train')}")
+    best_val = cfg["eval"]["selection"] == "best_val"
+    if best_val and spec.selection == "official" and eval_split == "val":
+        raise BenchError(f"eval.selection=best_val selects on {name}'s val list, so it cannot also be the reported "
+                         "split; use dataset.eval_split=test")
     names = {}
     lists = {}
-    for split in ("train", eval_split):
+    for split in ("train", eval_split) + (("val",) if best_val and spec.selection == "official" else ()):
         json_path = split_dir / f"{split}2018.json"
         txt_path = split_dir / f"{spec.prefix}_{split}.txt"
         if name == "inat2018" and json_path.is_file():
@@ -218,12 +230,24 @@ def load_image_list(cfg, name):
     rules = d["path_rewrite"]
     norm = spec.normalize if cfg["augment"]["normalize"] == "auto" else cfg["augment"]["normalize"]
     mean, std = (INAT_MEAN, INAT_STD) if norm == "inat2018" else (IMAGENET_MEAN, IMAGENET_STD)
-    return ImageListData(
+    data = ImageListData(
         name=name, num_classes=num_classes,
         train_items=resolve_images(train_items, image_root, rules, train_path),
         eval_items=resolve_images(eval_items, image_root, rules, eval_path),
         eval_split=eval_split, mean=mean, std=std, train_list_sha256=file_hashes(train_path)[1],
         class_names=[names.get(c, "") for c in range(num_classes)] if names else [])
+    if best_val and spec.selection == "official":
+        from bench.datasets.selection import describe
+
+        val_path, val_items = lists["val"]
+        data.val_items = resolve_images(val_items, image_root, rules, val_path)
+        data.selection = describe("official", range(len(val_items)), range(len(data.eval_items)),
+                                  f"val list {val_path.name}", f"{eval_split} list {eval_path.name}")
+    elif best_val:
+        from bench.datasets.selection import split_items
+
+        split_items(data)
+    return data
 
 
 def load_imagenet_lt(cfg):

@@ -21,6 +21,9 @@ class DatasetInfo:
     natural: bool = False  # a fixed published long-tailed split (no imbalance_ratio / profile)
     train_size: int = 0  # training images of the standard split (natural datasets)
     eval_split: str = "test"  # the split evaluated when dataset.eval_split is not set
+    # validation protocol of eval.selection=best_val (bench.datasets.selection): "half" of the evaluation set,
+    # "official" val list, or "" (none: best_val is refused)
+    selection: str = "half"
 
     def load(self, cfg):
         import importlib
@@ -41,10 +44,12 @@ DATASETS.register("fashion_mnist_lt", DatasetInfo(
     "fashion_mnist_lt", "bench.datasets.fashion_mnist:load_fashion_mnist_lt", 10, 6000, 10000))
 DATASETS.register("imagenet_lt", DatasetInfo(
     "imagenet_lt", "ImageNet-LT (OLTR split lists + ImageNet images), 1000 classes, 1280..5 per class",
-    "imagenet_lt_resnext50", "bench.datasets.imagelist:load_imagenet_lt", 1000, 1280, 50000, natural=True, train_size=115846))
+    "imagenet_lt_resnext50", "bench.datasets.imagelist:load_imagenet_lt", 1000, 1280, 50000, natural=True, train_size=115846,
+    selection="official"))
 DATASETS.register("places_lt", DatasetInfo(
     "places_lt", "Places-LT (OLTR split lists + Places365 images), 365 classes, 4980..5 per class",
-    "places_lt_resnet50", "bench.datasets.imagelist:load_places_lt", 365, 4980, 36500, natural=True, train_size=62500))
+    "places_lt_resnet50", "bench.datasets.imagelist:load_places_lt", 365, 4980, 36500, natural=True, train_size=62500,
+    selection="official"))
 DATASETS.register("inat2018", DatasetInfo(
     "inat2018", "iNaturalist 2018 (COCO-style JSON or list files), 8142 classes, 1000..2 per class",
     "inat2018_resnet50", "bench.datasets.imagelist:load_inat2018", 8142, 1000, 24426, natural=True, train_size=437513,

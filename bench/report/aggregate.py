@@ -31,6 +31,7 @@ class Cell:
     group_sizes: dict = field(default_factory=dict)
     runs: list = field(default_factory=list)
     unrecorded: dict = field(default_factory=dict)  # metric -> run dirs whose result predates the metric
+    selected_on: set = field(default_factory=set)  # "test" / "val": what chose the runs' best epochs
 
     @property
     def n_done(self):
@@ -71,6 +72,9 @@ def aggregate(runs, select="last", as_error=False):
             cell.incomplete.append(run.run_dir)
         else:
             block = run.result.get(select) or {}
+            selection = run.result.get("selection") or {}
+            cell.selected_on.add(block.get("selected_on", "test") if select == "best"
+                                 else "val" if selection.get("rule") == "best_val" else "test")
             cell.seeds_done.append(run.seed)
             cell.group_sizes = run.result.get("shot_rule", {}).get("group_sizes", cell.group_sizes)
             for metric in METRICS:

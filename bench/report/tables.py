@@ -88,8 +88,18 @@ def cell_entry(cell, metric, expected, notes, where):
     return entry
 
 
-def selection_phrase(select):
-    return "last epoch" if select == "last" else "best epoch, SELECTED ON THE TEST SET (optimistic)"
+def selection_phrase(select, cells=()):
+    """How the reported epoch was chosen; `cells` tell whether validation splits were involved."""
+    sources = set().union(*(c.selected_on for c in cells)) if cells else {"test"}
+    if select == "last":
+        return "last epoch" + ("; runs with eval.selection=best_val are measured on the test images their "
+                               "validation split leaves out" if "val" in sources else "")
+    if sources == {"val"}:
+        return "best epoch, selected on a validation split that shares no image with the reported ones"
+    if "val" in sources:
+        return ("best epoch, selected on a validation split (eval.selection=best_val) or ON THE TEST SET (the "
+                "other runs: optimistic)")
+    return "best epoch, SELECTED ON THE TEST SET (optimistic)"
 
 
 def metric_title(metric, as_error):
@@ -110,7 +120,7 @@ def main_table(cells, settings, labels, select, as_error, metric="top1"):
             cell = cells.get((setting, label))
             row.append(cell_entry(cell, metric, expected, notes, f"{label} on {setting_label(setting)}"))
         rows.append((label, row))
-    title = f"{metric_title(metric, as_error)}, {selection_phrase(select)}; mean ± std over seeds"
+    title = f"{metric_title(metric, as_error)}, {selection_phrase(select, cells.values())}; mean ± std over seeds"
     higher = BY_NAME[metric].higher_is_better != (as_error and BY_NAME[metric].is_accuracy)
     return Table("main", title, ["method"] + [setting_label(s) for s in settings], rows, notes.items,
                  higher_is_better=higher)
@@ -131,7 +141,7 @@ def shot_table(cells, setting, labels, select, as_error):
     kind = "error" if as_error else "accuracy"
     title = (f"{setting_label(setting)}: top-1 {kind} (%) overall and by shot group (classes per group in "
              f"brackets; many > {_rule(in_setting, 'many_above', 100)}, few < {_rule(in_setting, 'few_below', 20)} "
-             f"training images), {selection_phrase(select)}; mean ± std over seeds")
+             f"training images), {selection_phrase(select, in_setting)}; mean ± std over seeds")
     return Table(f"shots_{_slug(setting)}", title, columns, rows, notes.items, higher_is_better=not as_error)
 
 
