@@ -79,6 +79,9 @@ DEFAULTS = {
         # final logits in logits.npz (float16): auto = when at most 64M numbers (not iNat's 398 MB), always, never
         "save_logits": "auto",
     },
+    # two-stage methods (bench.posthoc): the parent's run id (set by the planner), the post-hoc rule and its
+    # tau grid (null: the rule's declared grid)
+    "stage": {"parent": None, "posthoc": "none", "taus": None},
     # how a run executes, not what it computes (left out of the run hash)
     # threads: CPU threads of the run, 0 = the executor's share of the cores; fixed at the run's first
     # start and reused on resume (CPU reductions, hence the numbers, depend on it)
@@ -98,6 +101,8 @@ TYPES = {
     "model.pretrained": (str, type(None)),
     "train.milestones": (list, type(None)),
     "train.milestone_fractions": (list,),
+    "stage.parent": (str, type(None)),
+    "stage.taus": (list, type(None)),
 }
 
 CHOICES = {
@@ -109,6 +114,7 @@ CHOICES = {
     "train.precision": ("fp32", "bf16", "fp16"),
     "eval.selection": ("last", "best_test", "best_val"),
     "eval.save_logits": ("auto", "always", "never"),
+    "stage.posthoc": ("none", "la", "tau_norm"),
 }
 
 # (predicate, phrase) checked after types.
@@ -310,6 +316,11 @@ def validate(cfg, user_keys=None):
         section, leaf = key.split(".")
         if cfg[section][leaf] is not None:
             cfg[section][leaf] = float(cfg[section][leaf])
+    taus = cfg["stage"]["taus"]
+    if taus is not None and (not taus or not all(isinstance(t, (int, float)) and not isinstance(t, bool)
+                                                 and math.isfinite(t) and t >= 0 for t in taus)):
+        raise BenchError(f"config key stage.taus must be a non-empty list of non-negative numbers (the tau grid), got "
+                         f"{taus!r}; e.g. --set 'stage.taus=[0, 0.5, 1]'")
     rewrites = cfg["dataset"]["path_rewrite"]
     if not all(isinstance(r, str) and "=" in r for r in rewrites):
         raise BenchError(f"config key dataset.path_rewrite must be a list of 'old=new' prefixes, got {rewrites!r}")
@@ -367,7 +378,7 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     d = DATASETS.get_or_fail(dataset)
     cfg = copy.deepcopy(DEFAULTS)
     merge(cfg, load_preset(d.recipe), f"preset {d.recipe!r}")
-    merge(cfg, {"method": dict(m.parts)}, f"method {method!r}")
+    merge(cfg, {"method": dict(m.parts), "stage": dict(m.stage)}, f"method {method!r}")
     cfg["method"]["name"] = method
     cfg["dataset"]["name"] = dataset
     cfg["train"]["seed"] = seed
@@ -386,8 +397,9 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
         scale_schedule(cfg, epochs_before)
     for item in sets:
         key, value = parse_set(item)
-        if key in ("method.name", "dataset.name", "train.seed"):
-            raise BenchError(f"set {key} with --methods / --datasets / --seeds, not --set")
+        if key in ("method.name", "dataset.name", "train.seed", "stage.parent"):
+            raise BenchError(f"set {key} with --methods / --datasets / --seeds, not --set (a two-stage method's parent "
+                             "run is planned for you)")
         set_key(cfg, key, value, f"--set {item}")
         if key.startswith("method."):
             user_keys.add(key.split(".", 1)[1])
@@ -404,8 +416,20 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
                          "places_lt and inat2018")
     validate(cfg, user_keys)
     check_selection(cfg, d)
+    check_stage(cfg, m)
     MODELS.get_or_fail(cfg["model"]["name"])
     return cfg
+
+
+def check_stage(cfg, method):
+    """The stage section belongs to two-stage methods; tau_norm needs a validation split to choose tau."""
+    s = cfg["stage"]
+    if not method.parent and (s["posthoc"] != "none" or s["taus"] is not None):
+        raise BenchError(f"stage.* settings apply to two-stage methods (la_posthoc, tau_norm); {method.name} is "
+                         "trained in one stage: remove them")
+    if s["posthoc"] == "tau_norm" and cfg["eval"]["selection"] != "best_val":
+        raise BenchError("tau_norm chooses tau on a validation split; add --set eval.selection=best_val (the parent "
+                         "run is then trained with the same split)")
 
 
 def check_selection(cfg, info):

@@ -24,10 +24,16 @@ from bench.errors import BenchError
 
 def launch(runs, executor, out, force=False, dry_run=False, wait=False):
     """Start the planned runs with `executor`; returns the command's exit status."""
-    skipped = [] if force else [r for r in runs if rundir.is_done(r.run_dir)]
+    from bench.runner import is_current
+
+    skipped = [] if force else [r for r in runs if is_current(r)]
     rest = [r for r in runs if r not in skipped]
     queued = {} if force else executor.queued(rest)
     start = [r for r in rest if r.run_dir not in queued]
+    starting = {r.run_dir for r in start}  # a child of a parent that (re-)trains is recomputed after it
+    late = [r for r in skipped if r.parent in starting]
+    skipped = [r for r in skipped if r not in late]
+    start += late
     if dry_run:
         return dry_run_report(runs, start, skipped, queued, executor, out)
     check_output_dir(out)
@@ -37,12 +43,22 @@ def launch(runs, executor, out, force=False, dry_run=False, wait=False):
         preloaded = preflight(start, local_device=executor.trains_here)
     for run in skipped:
         print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
+    for run in start:
+        if run.parent is not None and rundir.is_done(run.run_dir):
+            print(f"redo   {run.run_dir.name}: its parent {run.parent.name} changed or re-runs")
     for run in rest:
         if run.run_dir in queued:
             print(f"skip   {run.run_dir.name}: already queued as SLURM job {queued[run.run_dir]}")
     if start and executor.name != "inline":  # status lists a sweep's runs not started yet
         rundir.record_sweep(out, runs, executor.name)
-    return executor.submit(start, force=force, all_runs=runs, wait=wait, out=out, preloaded=preloaded)
+    levels = [[r for r in start if r.parent not in starting], [r for r in start if r.parent in starting]]
+    if not levels[1]:
+        return executor.submit(start, force=force, all_runs=runs, wait=wait, out=out, preloaded=preloaded)
+    # two levels: children start after their parents (inline and local: the first level has finished when
+    # submit returns; SLURM: the second job array waits for the first with an afterany dependency)
+    code = executor.submit(levels[0], force=force, all_runs=levels[0], wait=False, out=out, preloaded=preloaded)
+    return max(code, executor.submit(levels[1], force=force, all_runs=runs, wait=wait, out=out, preloaded={},
+                                     after=executor.submitted))
 
 
 # ---------------------------------------------------------------- checks before anything starts
@@ -77,6 +93,8 @@ def preflight(runs, local_device=True):
     check_devices(runs, local_device)
     last, by_data = {}, {}
     for run in runs:
+        if run.parent is not None:  # computed from the parent's files: no data, no model of its own
+            continue
         by_data.setdefault(dataset_key(run.cfg), []).append(run)
     for key, group in by_data.items():
         last = {key: load_data(group[0])}
@@ -175,6 +193,9 @@ def dry_run_report(runs, start, skipped, queued, executor, out):
             lines.append(f"skip   {run.run_dir.name}: already done")
         elif run.run_dir in queued:
             lines.append(f"skip   {run.run_dir.name}: already queued as SLURM job {queued[run.run_dir]}")
+        elif run.parent is not None:
+            lines.append(f"start  {run.run_dir.name}: level 2, after its parent {run.parent.name} (post-hoc: "
+                         "seconds, no training)")
         else:
             seconds, how = estimate(run, speeds)
             if seconds is None:
@@ -189,7 +210,9 @@ def dry_run_report(runs, start, skipped, queued, executor, out):
         f"~{total / 3600:.1f} device-hours"
     if unknown:
         unit += f" for the runs with a known speed ({unknown} unknown)"
-    print(f"dry run: {len(start)} to start, {len(runs) - len(start)} skipped; {unit} "
+    children = sum(1 for r in start if r.parent is not None)
+    levels = f" in two levels ({len(start) - children} first, {children} after their parents)" if children else ""
+    print(f"dry run: {len(start)} to start{levels}, {len(runs) - len(start)} skipped; {unit} "
           f"({executor.name} executor); nothing was started")
     sys.stdout.flush()
     return 0

@@ -79,8 +79,10 @@ def write_predictions(run_dir, predictions, labels):
 
 
 # eval.save_logits=auto keeps logits up to this many numbers (128 MB in float16): every CIFAR / Fashion-MNIST /
-# Places-LT run and ImageNet-LT (50,000 x 1,000: 100 MB); not iNaturalist's 24,426 x 8,142 val logits (398 MB)
+# Places-LT run and ImageNet-LT (50,000 x 1,000: 100 MB); not iNaturalist's 24,426 x 8,142 val logits (398 MB).
+# Up to FLOAT32_LOGITS_MAX numbers (64 MB) they are kept in float32, so post-hoc rules see the exact outputs.
 AUTO_LOGITS_MAX = 64_000_000
+FLOAT32_LOGITS_MAX = 16_000_000
 
 
 def logits_wanted(setting, numbers):
@@ -88,15 +90,17 @@ def logits_wanted(setting, numbers):
 
 
 def write_logits(run_dir, splits):
-    """Final logits as float16 with int32 labels: {split: (logits, labels)} -> logits.npz arrays
-    `<split>_logits`, `<split>_labels` (read with allow_pickle=False)."""
+    """Final logits (float32, or float16 above FLOAT32_LOGITS_MAX numbers) with int32 labels:
+    {split: (logits, labels)} -> logits.npz arrays `<split>_logits`, `<split>_labels` (allow_pickle=False)."""
     import io
 
     import numpy as np
 
+    numbers = sum(np.asarray(logits).size for logits, _ in splits.values())
+    dtype = np.float32 if numbers <= FLOAT32_LOGITS_MAX else np.float16
     arrays = {}
     for split, (logits, labels) in splits.items():
-        arrays[f"{split}_logits"] = np.asarray(logits, dtype=np.float16)
+        arrays[f"{split}_logits"] = np.asarray(logits, dtype=dtype)
         arrays[f"{split}_labels"] = np.asarray(labels, dtype=np.int32)
     buf = io.BytesIO()
     np.savez(buf, **arrays)

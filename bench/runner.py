@@ -16,6 +16,23 @@ from bench.errors import BenchError
 class PlannedRun:
     cfg: dict
     run_dir: Path
+    parent: Path | None = None  # a two-stage run: the run folder of its stage-1 parent
+
+
+def is_current(run):
+    """Finished, and (for a two-stage run) computed from its parent's present result."""
+    if not rundir.is_done(run.run_dir):
+        return False
+    if run.parent is None:
+        return True
+    from bench.posthoc import is_current as child_current
+
+    return child_current(run.run_dir, run.parent)
+
+
+def _parent_sets(sets):
+    """--set items a parent inherits: all but the child's own method and stage settings."""
+    return [s for s in sets if not s.split("=", 1)[0].strip().startswith(("method.", "stage."))]
 
 
 def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None, sets=()):
@@ -26,23 +43,42 @@ def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None,
     for seed in seeds:  # the configs below are resolved once, with the first seed
         if not isinstance(seed, int) or isinstance(seed, bool) or not ok(seed):
             raise BenchError(f"seed {seed!r} must be {phrase} below 2**63")
-    runs = []
+    from bench.methods.registry import METHODS
+
+    runs, seen = [], set()
+
+    def add(run):
+        if run.run_dir not in seen:  # a parent asked for itself, or shared by several children: planned once
+            seen.add(run.run_dir)
+            runs.append(run)
+
     for dataset in datasets:
         for method in methods:
             base = config_mod.resolve(method, dataset, seeds[0], presets, config_files, flags, sets)
+            parent = METHODS[method].parent
+            parent_base = config_mod.resolve(parent, dataset, seeds[0], presets, config_files, flags,
+                                             _parent_sets(sets)) if parent else None
             for seed in seeds:
                 cfg = copy.deepcopy(base)
                 cfg["train"]["seed"] = seed
-                runs.append(PlannedRun(cfg, Path(out) / config_mod.run_name(cfg)))
+                parent_dir = None
+                if parent_base is not None:
+                    parent_cfg = copy.deepcopy(parent_base)
+                    parent_cfg["train"]["seed"] = seed
+                    parent_dir = Path(out) / config_mod.run_name(parent_cfg)
+                    add(PlannedRun(parent_cfg, parent_dir))  # parents come before their children
+                    cfg["stage"]["parent"] = parent_dir.name
+                add(PlannedRun(cfg, Path(out) / config_mod.run_name(cfg), parent_dir))
     return runs
 
 
 def to_spec(run, force=False):
-    return {"cfg": run.cfg, "run_dir": str(run.run_dir), "force": bool(force)}
+    return {"cfg": run.cfg, "run_dir": str(run.run_dir), "force": bool(force),
+            "parent": str(run.parent) if run.parent else None}
 
 
 def from_spec(spec):
-    return PlannedRun(spec["cfg"], Path(spec["run_dir"]))
+    return PlannedRun(spec["cfg"], Path(spec["run_dir"]), Path(spec["parent"]) if spec.get("parent") else None)
 
 
 def write_failed(run, error):
@@ -75,6 +111,28 @@ def write_failed_if_free(run, error):
         if existing is not None:
             return existing
         return write_failed(run, error)
+
+
+def _execute_child(run, force):
+    from bench.posthoc import run_posthoc
+
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    with rundir.run_lock(run.run_dir) as holder:
+        if holder is not None:
+            print(f"skip   {run.run_dir.name}: being computed by {holder}", flush=True)
+            return {"run_id": run.run_dir.name, "status": "skipped", "reason": f"held by {holder}"}
+        if is_current(run) and not force:
+            return rundir.read_result(run.run_dir)
+        rundir.clear_run(run.run_dir)  # forced, failed, or computed from an older parent result
+        results.write_config(run.run_dir, run.cfg)
+        try:
+            result = run_posthoc(run.cfg, run.run_dir, run.parent)
+        except OSError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failed or missing parent fails its child, with the reason
+            result = write_failed(run, exc)
+    print(summary_line(result), flush=True)
+    return result
 
 
 def dataset_key(cfg):
@@ -111,9 +169,12 @@ def execute(runs, force=False, progress=True, cache=None):
     main = distributed.is_main()
     cache, out = dict(cache or {}), []
     for run in runs:
-        if rundir.is_done(run.run_dir) and not force:
+        if is_current(run) and not force:
             print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
             out.append(rundir.read_result(run.run_dir))
+            continue
+        if run.parent is not None:  # post-hoc: computed from the parent's files, no data, no training
+            out.append(_execute_child(run, force))
             continue
         key = dataset_key(run.cfg)
         if key not in cache:

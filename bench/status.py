@@ -62,6 +62,17 @@ def first_error_line(log_path):
 
 
 
+def _parent_of(run_dir):
+    """The parent run of a two-stage run (from its config.yaml), or None."""
+    import yaml
+
+    try:
+        cfg = yaml.safe_load((Path(run_dir) / rundir.CONFIG).read_text())
+        return (cfg.get("stage") or {}).get("parent")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+
+
 def run_states(folder):
     """[(state, run name, job id, detail)] for every run folder and planned run under `folder`."""
     from bench.report.collect import find_run_dirs
@@ -76,10 +87,19 @@ def run_states(folder):
         job_id = job["job_id"] if job else "-"
         state = live.get(job_id, "UNKNOWN") if job else None
         if state in ACTIVE:  # queued or running again (e.g. --force): the job's state, not the old result
-            rows.append((ACTIVE[state], d.name, job_id, state.lower()))
+            parent = _parent_of(d)
+            waiting = parent and state == "PENDING" and not rundir.is_done(folder / parent)
+            rows.append((ACTIVE[state], d.name, job_id, f"pending: waiting for parent {parent}" if waiting
+                         else state.lower()))
             continue
         if result and result.get("status") == "done":
-            rows.append(("done", d.name, job_id, ""))
+            parent = (result.get("parent") or {}).get("run_id")
+            stale = None
+            if parent:
+                from bench.posthoc import describe_parent_change
+
+                stale = describe_parent_change(d, folder / parent)
+            rows.append(("done", d.name, job_id, f"{stale}; the next bench run recomputes it" if stale else ""))
             continue
         if result and result.get("status") == "failed":
             where = job["stderr"] if job else str(d / rundir.RESULT)

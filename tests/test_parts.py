@@ -423,7 +423,7 @@ def test_best_val_selects_on_held_out_test_images_and_keeps_the_training_subset(
     assert result["selection"]["val"]["indices_sha256"] == b.selection["val"]["indices_sha256"]
     assert result["test_class_counts"] == [5] * 10
     logits = np.load(path.parent / "logits.npz")
-    assert logits["test_logits"].dtype == np.float16 and logits["test_logits"].shape == (50, 10)
+    assert logits["test_logits"].dtype == np.float32 and logits["test_logits"].shape == (50, 10)
     assert logits["val_labels"].tolist() == b.val_y.tolist()
 
 

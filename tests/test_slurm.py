@@ -192,3 +192,27 @@ def test_force_through_slurm_reruns_and_bad_input_keeps_the_run(slurm_env, cifar
     assert "submitted 1 runs" in proc.stdout
     after = json.loads(result_path.read_text())
     assert after["status"] == "done" and result_path.read_bytes() != before  # trained again
+
+
+def test_two_stage_sweep_is_one_command_and_children_start_after_parents(slurm_env, cifar_root, tmp_path):
+    out = tmp_path / "out"
+    proc = bench(slurm_env, *run_args(cifar_root, out, "la_posthoc,tau_norm", "0,1",
+                                      extra=["model.name=small_cnn", "eval.selection=best_val", "--wait"]))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "submitted 2 runs as job array" in proc.stdout and "submitted 4 runs as job array" in proc.stdout
+    found = results_in(out)
+    assert len(found) == 6 and all(r["status"] == "done" for r in found.values())
+    for name, result in found.items():
+        if result["method"] == "erm":
+            continue
+        parent = out / result["parent"]["run_id"]
+        child_job = json.loads((out / name / "job.json").read_text())["job_id"]
+        parent_job = json.loads((parent / "job.json").read_text())["job_id"]
+        assert child_job.split("_")[0] != parent_job.split("_")[0]  # a second array...
+        started = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "Start", "-j", child_job], capture_output=True,
+                                 text=True, env=slurm_env).stdout.split()
+        ended = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "End", "-j", parent_job], capture_output=True,
+                               text=True, env=slurm_env).stdout.split()
+        if started and ended:  # ...that started after the parent's job ended (afterany)
+            assert started[0] >= ended[0], (started, ended)
+        assert os.stat(out / name / "result.json").st_mtime_ns >= os.stat(parent / "result.json").st_mtime_ns

@@ -28,7 +28,9 @@ class Executor:
     def check(self, runs):
         pass
 
-    def submit(self, runs, force=False, all_runs=(), wait=False, out="results", preloaded=None):
+    submitted = None  # what a second level waits for (SLURM: the job ids of the first)
+
+    def submit(self, runs, force=False, all_runs=(), wait=False, out="results", preloaded=None, after=None):
         if not runs:
             print(f"nothing to start; results in {out}/")
             return 0

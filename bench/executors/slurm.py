@@ -129,9 +129,9 @@ class SlurmExecutor(Executor):
     def check(self, runs):
         check_cluster(self.profile)
 
-    def submit(self, runs, force=False, all_runs=(), wait=False, out="results", preloaded=None):
+    def submit(self, runs, force=False, all_runs=(), wait=False, out="results", preloaded=None, after=None):
         if runs:
-            submit(runs, self.profile, out, force=force)
+            self.submitted = submit(runs, self.profile, out, force=force, after=after)
         if wait:  # also waits for runs an earlier command queued
             from bench.status import wait_for
 
@@ -140,14 +140,20 @@ class SlurmExecutor(Executor):
         return 0
 
 
-def submit(runs, profile, out, force=False):
+def submit(runs, profile, out, force=False, after=None):
     """Submit runs as one job array (K runs per task); writes job.json into every run folder.
 
-    With force, each job deletes its run's old files under the run's lock before training."""
+    With force, each job deletes its run's old files under the run's lock before training. `after`: jobs
+    (of parent runs) this array starts after, whatever their outcome (afterany: a child of a failed parent
+    runs and records the parent's failure as its own reason)."""
     k = profile["runs_per_job"]
     chunks = [runs[i:i + k] for i in range(0, len(runs), k)]
     try:
         executor = make_executor(profile, out)
+        if after:
+            arrays = sorted({job.job_id.split("_")[0] for job in after})
+            extra = {str(k): v for k, v in profile["sbatch"].items()}
+            executor.update_parameters(slurm_additional_parameters={**extra, "dependency": "afterany:" + ":".join(arrays)})
     except Exception as exc:  # submitit rejects a parameter: nothing is written
         raise BenchError(f"profile {profile['path']} is not accepted by submitit: "
                          f"{str(exc).splitlines()[0]}") from None

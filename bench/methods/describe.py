@@ -33,6 +33,10 @@ def describe_methods():
         params = list(dict.fromkeys(params))  # beta of weights cb and sampler class_balanced once
         row = method.description + (f" [paper row: {method.paper_row}]" if method.paper_row else "")
         lines.append(f"{method.name:<{width}}  {row}")
+        if method.parent:
+            stage = ", ".join(f"stage.{k}={_value(v)}" for k, v in method.stage.items())
+            lines.append(f"{'':<{width}}    two-stage: computed from a finished {method.parent} run; {stage}")
+            continue
         lines.append(f"{'':<{width}}    parts: {shown}")
         if params:
             lines.append(f"{'':<{width}}    hyper-parameters: "

@@ -4,9 +4,9 @@ Adding a method: one small file with METHOD = Method(...), one line in METHOD_MO
 Adding a loss: one file in bench/methods/losses/ with PART = Part("loss", ...), one line in LOSSES.
 """
 
-from bench.methods import (balanced_softmax, cb, cb_focal, drs, drw, erm, erm_mixup, focal, heads, ldam, ldam_drw,
-                           ldam_drw_mixup, logit_adjust, logit_adjust_drw, mix, resample, reweight, samplers,
-                           schedules, vs, vs_drw, weights)
+from bench.methods import (balanced_softmax, cb, cb_focal, drs, drw, erm, erm_mixup, focal, heads, la_posthoc, ldam,
+                           ldam_drw, ldam_drw_mixup, logit_adjust, logit_adjust_drw, mix, resample, reweight, samplers,
+                           schedules, tau_norm, vs, vs_drw, weights)
 from bench.methods.losses import ce as ce_loss
 from bench.methods.losses import focal as focal_loss
 from bench.methods.losses import ldam as ldam_loss
@@ -22,7 +22,8 @@ for _part in (*LOSSES, *weights.PARTS, *samplers.PARTS, *schedules.PARTS, *heads
     PARTS.register(_part)
 
 METHOD_MODULES = (erm, resample, reweight, cb, focal, cb_focal, ldam, ldam_drw, drw, drs,
-                  logit_adjust, balanced_softmax, vs, logit_adjust_drw, vs_drw, erm_mixup, ldam_drw_mixup)
+                  logit_adjust, balanced_softmax, vs, logit_adjust_drw, vs_drw, erm_mixup, ldam_drw_mixup,
+                  la_posthoc, tau_norm)  # two-stage: computed from a finished parent run (Method.parent)
 METHODS = Registry("method")
 for _module in METHOD_MODULES:
     METHODS.register(_module.METHOD.name, _module.METHOD)

@@ -13,3 +13,5 @@ class Method:
     description: str
     paper_row: str  # the row of Cao et al. 2019 (Tables 2, 5) it reproduces, or ""
     parts: dict = field(default_factory=dict)  # keys of the config's `method` section
+    parent: str = ""  # a two-stage method: the stage-1 method whose finished run it starts from
+    stage: dict = field(default_factory=dict)  # keys of the config's `stage` section (e.g. posthoc="la")

@@ -107,7 +107,7 @@ def _recipe_method(recipe):
 
 
 SETTING_KEYS = ("method.name", "train.seed", "dataset.name", "dataset.profile", "dataset.imbalance_ratio",
-                "dataset.data_seed", "dataset.eval_split")
+                "dataset.data_seed", "dataset.eval_split", "stage.parent")  # the parent's id differs per seed
 
 
 def _variant(cfg):
