@@ -58,4 +58,5 @@ def test_two_process_gloo_run(cifar_root, tmp_path, busy_cpus, attempt):
     assert result["timing"]["train_images_per_second"] * result["timing"]["train_seconds"] == \
         __import__("pytest").approx(2 * (n + n % 2))
     assert {p.name for p in run_dir.iterdir()} == {"checkpoint.pt", "checkpoint.prev.pt", "config.yaml",
-                                                   "metrics.jsonl", "predictions.npz", "result.json", "run.lock"}
+                                                   "metrics.jsonl", "predictions.npz", "logits.npz", "result.json",
+                                                   "run.lock"}
