@@ -12,16 +12,14 @@ DEFER_EPOCH = Param("defer_epoch", None, "first epoch (0-based) with re-balancin
                     source="Cao et al. 2019 Sec. 3.2 (DRW: re-weighting from the first LR decay, epoch 160 of 200)",
                     types=(int, type(None)), check=lambda v: v >= 0, phrase="non-negative")
 
-# build(cfg) -> first epoch with re-balancing on
-START = Part("schedule", "start", "re-balancing on from the first epoch", build=lambda cfg: 0)
-
-
-def _deferred(cfg):
+def _switch(cfg):
+    """build(cfg) -> first epoch with re-balancing on (0 for start), from bench.schedule.defer_epoch."""
     from bench.schedule import defer_epoch
 
     return defer_epoch(cfg)
 
 
+START = Part("schedule", "start", "re-balancing on from the first epoch", build=_switch)
 DEFERRED = Part("schedule", "deferred", "re-balancing off until method.defer_epoch (default: the first LR decay)",
-                params=(DEFER_EPOCH,), source="Cao et al., NeurIPS 2019 (DRW / DRS)", build=_deferred)
+                params=(DEFER_EPOCH,), source="Cao et al., NeurIPS 2019 (DRW / DRS)", build=_switch)
 PARTS = (START, DEFERRED)
