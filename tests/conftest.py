@@ -188,3 +188,17 @@ def write_inat2018(root):
         (root / f"{split}2018.json").write_text(json.dumps(
             {"images": images, "annotations": annotations, "categories": categories}))
     return root.parent
+
+
+def cli_without_torch(*commands):
+    """Run `bench` commands in a fresh interpreter: (whether torch got imported, their stdout lines)."""
+    import subprocess
+    import sys
+
+    calls = "; ".join(f"main({list(c)!r})" for c in commands)
+    code = ("import sys, io, contextlib; from bench.cli import main; buf = io.StringIO()\n"
+            f"with contextlib.redirect_stdout(buf): {calls}\n"
+            "print('torch' in sys.modules); print(buf.getvalue())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    first, *rest = proc.stdout.splitlines()
+    return first == "True", rest

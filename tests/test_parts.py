@@ -3,8 +3,6 @@ re-balancing through one hook, mixup / CutMix, and the metric schema (ECE, NLL, 
 
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -22,6 +20,7 @@ from bench.methods.mix import Mixer, cutmix_box
 from bench.methods.parts import Param, Part, Parts
 from bench.methods.registry import METHODS, PARTS
 from bench.methods.weights import class_balanced_weights
+from conftest import cli_without_torch
 
 LN = math.log
 
@@ -257,13 +256,9 @@ def test_every_loss_takes_class_weights_and_mixing():
 
 
 def test_list_methods_and_parts_show_hyper_parameters_without_torch():
-    code = ("import sys, io, contextlib; from bench.cli import main; buf = io.StringIO()\n"
-            "with contextlib.redirect_stdout(buf): main(['list', 'parts']); main(['list', 'methods'])\n"
-            "print('torch' in sys.modules); print(buf.getvalue())")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    first, *rest = proc.stdout.splitlines()
+    torch_loaded, rest = cli_without_torch(["list", "parts"], ["list", "methods"])
     text = "\n".join(rest)
-    assert first == "False"
+    assert not torch_loaded
     for kind, registry in PARTS.kinds.items():
         assert f"{kind} (method.{kind}, default " in text
         for name in registry:

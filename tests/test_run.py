@@ -17,6 +17,7 @@ from bench import trainer
 from bench.cli import main
 from bench.datasets.longtail import indices_sha256
 from bench.methods.registry import METHODS
+from conftest import cli_without_torch
 
 ALL_METHODS = list(METHODS)
 TRAINED = [m for m in METHODS if not METHODS[m].parent]  # two-stage methods: tests/test_stages.py
@@ -251,12 +252,8 @@ def test_help_is_fast_and_torch_free():
 
 
 def test_list_and_help_do_not_import_torch():
-    code = ("import sys, io, contextlib; from bench.cli import main; buf = io.StringIO()\n"
-            "with contextlib.redirect_stdout(buf): main(['list', 'methods'])\n"
-            "print('torch' in sys.modules); print(buf.getvalue())")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    first, *rest = proc.stdout.splitlines()
-    assert first == "False"
+    torch_loaded, rest = cli_without_torch(["list", "methods"])
+    assert not torch_loaded
     assert [line.split()[0] for line in rest if line.strip() and not line[0].isspace()] == ALL_METHODS
     assert "    parts: loss ldam, weights cb, sampler instance, schedule deferred, head auto (normed), mix none" \
         in "\n".join(rest)
