@@ -105,6 +105,7 @@ METRICS = (
            doc="mean cross-entropy of the softmax on the test labels"),
 )
 METRIC_NAMES = tuple(m.name for m in METRICS)
+RESULT_KEYS = ("epoch", *METRIC_NAMES, "per_class_acc")  # an evaluation as result.json keeps it
 BY_NAME = {m.name: m for m in METRICS}
 SHOT_GROUPS = ("many", "medium", "few")
 

@@ -67,7 +67,7 @@ def run_posthoc(cfg, run_dir, parent_dir):
     import torch
 
     from bench import results
-    from bench.evaluate import evaluate_metrics, shot_groups
+    from bench.evaluate import RESULT_KEYS, evaluate_metrics, shot_groups
 
     parent_dir = Path(parent_dir)
     parent = rundir.read_result(parent_dir)
@@ -102,8 +102,6 @@ def run_posthoc(cfg, run_dir, parent_dir):
     metrics = evaluate_metrics(torch.from_numpy(adjusted).float(), torch.from_numpy(test_labels),
                                parent["train_class_counts"], e["many_above"], e["few_below"])
     epoch = (parent.get("last") or {}).get("epoch")
-    from bench.trainer import RESULT_KEYS
-
     block = {k: ({"epoch": epoch, **metrics}).get(k) for k in RESULT_KEYS}
     groups = shot_groups(parent["train_class_counts"], e["many_above"], e["few_below"])
     result = {

@@ -16,14 +16,13 @@ import torch
 
 from bench import checkpoint, distributed, faults, results, rundir
 from bench.errors import BenchError
-from bench.evaluate import METRIC_NAMES, evaluate_metrics, predict, shot_groups
+from bench.evaluate import RESULT_KEYS, evaluate_metrics, predict, shot_groups
 from bench.methods.compose import Composition
 from bench.models import build_model, resolve_head
 from bench.schedule import learning_rate
 
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
-RESULT_KEYS = ("epoch", *METRIC_NAMES, "per_class_acc")  # an evaluation in result.json: the metric schema
 
 
 def parse_device(name):
