@@ -79,9 +79,15 @@ DEFAULTS = {
         # final logits in logits.npz (float16): auto = when at most 64M numbers (not iNat's 398 MB), always, never
         "save_logits": "auto",
     },
-    # two-stage methods (bench.posthoc): the parent's run id (set by the planner), the post-hoc rule and its
-    # tau grid (null: the rule's declared grid)
-    "stage": {"parent": None, "posthoc": "none", "taus": None},
+    # two-stage methods: the parent's run id (set by the planner); a post-hoc rule and its tau grid (null: the
+    # rule's declared grid; bench.posthoc), or a stage-2 training recipe on the parent's final weights
+    # (bench.stage2): what trains, the classifier re-initialised or not, BN statistics frozen (eval mode) or
+    # updated (train mode), its own epochs / LR (cosine to 0, no warm-up) / weight decay / batch size (null:
+    # train.batch_size), the classifier's LR factor, and a MaxNorm cap on the classifier rows. The loss, class
+    # weights and sampler of stage 2 are the method's parts. Single-stage methods keep the defaults.
+    "stage": {"parent": None, "posthoc": "none", "taus": None,
+              "train": "none", "reinit": False, "bn": "frozen", "epochs": 10, "lr": 0.2, "weight_decay": 5e-4,
+              "batch_size": None, "classifier_lr_factor": 1.0, "max_norm": None, "max_norm_at": "step"},
     # how a run executes, not what it computes (left out of the run hash)
     # threads: CPU threads of the run, 0 = the executor's share of the cores; fixed at the run's first
     # start and reused on resume (CPU reductions, hence the numbers, depend on it)
@@ -103,6 +109,8 @@ TYPES = {
     "train.milestone_fractions": (list,),
     "stage.parent": (str, type(None)),
     "stage.taus": (list, type(None)),
+    "stage.batch_size": (int, type(None)),
+    "stage.max_norm": (float, int, type(None)),
 }
 
 CHOICES = {
@@ -115,6 +123,9 @@ CHOICES = {
     "eval.selection": ("last", "best_test", "best_val"),
     "eval.save_logits": ("auto", "always", "never"),
     "stage.posthoc": ("none", "la", "tau_norm"),
+    "stage.train": ("none", "classifier", "scales", "classifier_and_scales"),
+    "stage.bn": ("frozen", "update"),
+    "stage.max_norm_at": ("step", "epoch"),
 }
 
 # (predicate, phrase) checked after types.
@@ -139,6 +150,13 @@ RANGES = {
     "eval.few_below": (lambda v: v >= 0, "non-negative"),
     "loader.workers": (lambda v: 0 <= v <= 256, "non-negative (and at most 256)"),
     "run.threads": (lambda v: 0 <= v <= 4096, "between 0 (automatic) and 4096"),
+    "stage.epochs": (lambda v: 1 <= v <= 10**6, "at least 1 (and at most 1000000)"),
+    "stage.lr": (lambda v: v > 0, "positive"),
+    "stage.weight_decay": (lambda v: v >= 0, "non-negative"),
+    "stage.batch_size": (lambda v: v is None or 1 <= v <= 2**20, "at least 1 (and at most 1048576)"),
+    "stage.classifier_lr_factor": (lambda v: v > 0, "positive"),
+    "stage.max_norm": (lambda v: v is None or 0 <= v <= 1, "in [0, 1] (the cap between the smallest and the "
+                       "largest row norm of the parent's classifier)"),
 }
 
 # The method section's choices, types and ranges come from the parts' own declarations.
@@ -312,7 +330,8 @@ def validate(cfg, user_keys=None):
     fr = cfg["train"]["milestone_fractions"]
     if not all(isinstance(f, (int, float)) and not isinstance(f, bool) and 0 <= f <= 1 for f in fr):
         raise BenchError(f"config key train.milestone_fractions must be numbers in [0, 1], got {fr!r}")
-    for key in ("train.lr", "train.weight_decay", "dataset.imbalance_ratio"):
+    for key in ("train.lr", "train.weight_decay", "dataset.imbalance_ratio", "stage.lr", "stage.weight_decay",
+                "stage.classifier_lr_factor", "stage.max_norm"):
         section, leaf = key.split(".")
         if cfg[section][leaf] is not None:
             cfg[section][leaf] = float(cfg[section][leaf])
@@ -378,17 +397,18 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     d = DATASETS.get_or_fail(dataset)
     cfg = copy.deepcopy(DEFAULTS)
     merge(cfg, load_preset(d.recipe), f"preset {d.recipe!r}")
-    merge(cfg, {"method": dict(m.parts), "stage": dict(m.stage)}, f"method {method!r}")
+    merge(cfg, {"method": dict(m.parts), "stage": dict(m.stage), "train": dict(m.train)}, f"method {method!r}")
     cfg["method"]["name"] = method
     cfg["dataset"]["name"] = dataset
     cfg["train"]["seed"] = seed
     for name in presets:
         merge(cfg, load_preset(name), f"preset {name!r}")
-    user_keys = set()  # method keys of config files and --set: refused where no part of the method uses them
+    user_keys, stage_keys = set(), set()  # method / stage keys of config files and --set (refused where unused)
     for path in config_files:
         tree = load_yaml(path)
         merge(cfg, tree, f"config file {str(path)!r}")
         user_keys.update(k.split(".", 1)[1] for k in flatten(tree) if k.startswith("method."))
+        stage_keys.update(k for k in flatten(tree) if k.startswith("stage."))
     epochs_before = cfg["train"]["epochs"]
     for key, value in (flags or {}).items():
         if value is not None:
@@ -403,6 +423,8 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
         set_key(cfg, key, value, f"--set {item}")
         if key.startswith("method."):
             user_keys.add(key.split(".", 1)[1])
+        if key.startswith("stage."):
+            stage_keys.add(key)
     if d.natural:  # a fixed published split: the synthetic long-tail options do not apply
         if cfg["dataset"]["profile"] not in ("exp", "natural") or cfg["dataset"]["imbalance_ratio"] != 100.0:
             raise BenchError(f"{dataset} has a fixed long-tailed split; dataset.profile and "
@@ -414,6 +436,7 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     elif cfg["dataset"]["eval_split"] not in (None, "test"):
         raise BenchError(f"{dataset} is evaluated on its test set; dataset.eval_split applies to imagenet_lt, "
                          "places_lt and inat2018")
+    check_stage_keys(cfg, m, stage_keys)
     validate(cfg, user_keys)
     check_selection(cfg, d)
     check_stage(cfg, m)
@@ -421,12 +444,49 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     return cfg
 
 
+def check_stage_keys(cfg, method, stage_keys):
+    """The stage section belongs to two-stage methods. A stage key the user set (config file, --set) on a
+    single-stage method is an error; one a preset set (the quick preset's short stage 2) is a recipe for
+    the two-stage methods and is reset, so a single-stage run's id does not depend on it."""
+    if method.parent:
+        return
+    defaults = DEFAULTS["stage"]
+    changed = sorted(f"stage.{k}" for k, v in cfg["stage"].items() if v != defaults[k])
+    user = [k for k in changed if k in stage_keys]
+    if user:
+        two_stage = ", ".join(two_stage_methods())
+        raise BenchError(f"{', '.join(user)} apply to two-stage methods ({two_stage}); {method.name} is trained in "
+                         "one stage: remove them")
+    cfg["stage"] = copy.deepcopy(defaults)
+
+
+def two_stage_methods():
+    from bench.methods.registry import METHODS
+
+    return [name for name in METHODS if METHODS[name].parent]
+
+
 def check_stage(cfg, method):
-    """The stage section belongs to two-stage methods; tau_norm needs a validation split to choose tau."""
+    """A two-stage method either computes a post-hoc rule or trains something in stage 2, sensibly."""
     s = cfg["stage"]
-    if not method.parent and (s["posthoc"] != "none" or s["taus"] is not None):
-        raise BenchError(f"stage.* settings apply to two-stage methods (la_posthoc, tau_norm); {method.name} is "
-                         "trained in one stage: remove them")
+    if not method.parent:
+        return
+    if s["posthoc"] != "none" and s["train"] != "none":
+        raise BenchError(f"{method.name}: stage.posthoc={s['posthoc']} computes its result without training, so "
+                         f"stage.train={s['train']} cannot apply; set one of them to none")
+    if s["posthoc"] == "none" and s["train"] == "none":
+        raise BenchError(f"{method.name}: stage.train=none freezes everything, so stage 2 would learn nothing; use "
+                         "stage.train=classifier, scales or classifier_and_scales (or a post-hoc method)")
+    if s["posthoc"] == "none" and s["taus"] is not None:
+        raise BenchError(f"stage.taus is the tau grid of post-hoc methods (la_posthoc, tau_norm); {method.name} "
+                         "trains in stage 2: remove it")
+    if s["reinit"] and s["train"] == "scales":
+        raise BenchError(f"{method.name}: stage.reinit=true with stage.train=scales would leave a random, frozen "
+                         "classifier; train the classifier (stage.train=classifier) or keep the parent's "
+                         "(stage.reinit=false)")
+    if s["max_norm"] is not None and s["train"] == "scales":
+        raise BenchError(f"{method.name}: stage.max_norm caps the rows of the classifier, which stage.train=scales "
+                         "does not train; remove stage.max_norm or train the classifier")
     if s["posthoc"] == "tau_norm" and cfg["eval"]["selection"] != "best_val":
         raise BenchError("tau_norm chooses tau on a validation split; add --set eval.selection=best_val (the parent "
                          "run is then trained with the same split)")

@@ -39,7 +39,8 @@ def estimate(run, speeds):
         train = info.train_size
     else:
         train = sum(long_tail_counts(info.n_max, info.num_classes, d["imbalance_ratio"], d["profile"]))
-    epochs = cfg["train"]["epochs"]
+    stage2 = cfg["stage"]["train"] != "none"  # a frozen backbone: forward only, about a third of a training step
+    epochs = cfg["stage"]["epochs"] if stage2 else cfg["train"]["epochs"]
     evals = -(-epochs // cfg["eval"]["every"])
     measured = speeds.get((d["name"], cfg["model"]["name"]))
     if measured:
@@ -48,5 +49,5 @@ def estimate(run, speeds):
         speed, source = MODELS.get_or_fail(cfg["model"]["name"]).assumed_images_per_second, "assumed"
         if not speed:
             return None, f"no measured or assumed speed for {cfg['model']['name']}; run one to measure it"
-    images = train * epochs + info.test_size * evals / 3  # evaluation is about 3x cheaper per image
-    return images / speed, f"{speed:.0f} img/s {source}"
+    images = train * epochs / (3 if stage2 else 1) + info.test_size * evals / 3  # evaluation: ~3x cheaper per image
+    return images / speed, f"{speed:.0f} img/s {source}" + (" (stage 2: a third of a training step)" if stage2 else "")

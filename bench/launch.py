@@ -93,7 +93,7 @@ def preflight(runs, local_device=True):
     check_devices(runs, local_device)
     last, by_data = {}, {}
     for run in runs:
-        if run.parent is not None:  # computed from the parent's files: no data, no model of its own
+        if run.parent is not None:  # the parent's data and model (checked with it) or only its files
             continue
         by_data.setdefault(dataset_key(run.cfg), []).append(run)
     for key, group in by_data.items():
@@ -193,17 +193,18 @@ def dry_run_report(runs, start, skipped, queued, executor, out):
             lines.append(f"skip   {run.run_dir.name}: already done")
         elif run.run_dir in queued:
             lines.append(f"skip   {run.run_dir.name}: already queued as SLURM job {queued[run.run_dir]}")
-        elif run.parent is not None:
+        elif run.parent is not None and run.cfg["stage"]["posthoc"] != "none":
             lines.append(f"start  {run.run_dir.name}: level 2, after its parent {run.parent.name} (post-hoc: "
                          "seconds, no training)")
         else:
             seconds, how = estimate(run, speeds)
+            level = f"level 2, after its parent {run.parent.name}, " if run.parent is not None else ""
             if seconds is None:
                 unknown += 1
-                lines.append(f"start  {run.run_dir.name}: cost unknown ({how})")
+                lines.append(f"start  {run.run_dir.name}: {level}cost unknown ({how})")
             else:
                 total += seconds
-                lines.append(f"start  {run.run_dir.name}: ~{seconds / 3600:.2f} h at {how}")
+                lines.append(f"start  {run.run_dir.name}: {level}~{seconds / 3600:.2f} h at {how}")
     print("\n".join(lines))
     gpus = executor.gpus_per_run
     unit = f"{gpus} GPU(s) per run: ~{total * gpus / 3600:.1f} GPU-hours" if gpus else \

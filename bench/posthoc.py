@@ -33,6 +33,17 @@ def result_sha256(run_dir):
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
+def finished_parent(parent_dir):
+    """The parent's result.json dict; BenchError (the child fails with it) unless the parent finished."""
+    parent_dir = Path(parent_dir)
+    parent = rundir.read_result(parent_dir)
+    if parent is None:
+        raise BenchError(f"parent run {parent_dir.name} has no result (it did not finish); run it first")
+    if parent.get("status") != "done":
+        raise BenchError(f"parent run {parent_dir.name} failed: {parent.get('error', 'no reason recorded')}")
+    return parent
+
+
 def _top1(logits, labels):
     return float((logits.argmax(1) == labels).mean() * 100.0)
 
@@ -70,11 +81,7 @@ def run_posthoc(cfg, run_dir, parent_dir):
     from bench.evaluate import RESULT_KEYS, evaluate_metrics, shot_groups
 
     parent_dir = Path(parent_dir)
-    parent = rundir.read_result(parent_dir)
-    if parent is None:
-        raise BenchError(f"parent run {parent_dir.name} has no result (it did not finish); run it first")
-    if parent.get("status") != "done":
-        raise BenchError(f"parent run {parent_dir.name} failed: {parent.get('error', 'no reason recorded')}")
+    parent = finished_parent(parent_dir)
     path = parent_dir / rundir.LOGITS
     if not path.is_file():
         raise BenchError(f"parent run {parent_dir.name} kept no {rundir.LOGITS} (eval.save_logits); re-run it with "
@@ -112,7 +119,7 @@ def run_posthoc(cfg, run_dir, parent_dir):
         "shot_rule": {"many_above": e["many_above"], "few_below": e["few_below"],
                       "group_sizes": {g: len(c) for g, c in groups.items()}},
         "last": block,
-        "best": {**block, "selected_on": "val" if chosen_on == "val" else "test"},
+        "best": {**block, "selected_on": "val" if chosen_on == "val" else "fixed"},  # fixed: nothing was chosen
         "selection": {"rule": cfg["eval"]["selection"], "chosen_epoch": epoch, "posthoc": rule, "tau_grid": grid,
                       "tau": tau, "tau_chosen_on": chosen_on, "val_top1_per_tau": scores,
                       **{k: v for k, v in (parent.get("selection") or {}).items() if k in ("protocol", "val", "reported")}},

@@ -35,6 +35,14 @@ def _parent_sets(sets):
     return [s for s in sets if not s.split("=", 1)[0].strip().startswith(("method.", "stage."))]
 
 
+def _resolve_parent(method, parent, dataset, seed, presets, config_files, flags, sets):
+    try:
+        return config_mod.resolve(parent, dataset, seed, presets, config_files, flags, _parent_sets(sets))
+    except BenchError as exc:
+        raise BenchError(f"{method} starts from a finished {parent} run on {dataset}, and that run cannot be "
+                         f"planned: {exc}") from None
+
+
 def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None, sets=()):
     """Resolve and validate every run's config before anything is written.
 
@@ -56,8 +64,8 @@ def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None,
         for method in methods:
             base = config_mod.resolve(method, dataset, seeds[0], presets, config_files, flags, sets)
             parent = METHODS[method].parent
-            parent_base = config_mod.resolve(parent, dataset, seeds[0], presets, config_files, flags,
-                                             _parent_sets(sets)) if parent else None
+            parent_base = _resolve_parent(method, parent, dataset, seeds[0], presets, config_files, flags,
+                                          sets) if parent else None
             for seed in seeds:
                 cfg = copy.deepcopy(base)
                 cfg["train"]["seed"] = seed
@@ -173,7 +181,7 @@ def execute(runs, force=False, progress=True, cache=None):
             print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
             out.append(rundir.read_result(run.run_dir))
             continue
-        if run.parent is not None:  # post-hoc: computed from the parent's files, no data, no training
+        if run.parent is not None and run.cfg["stage"]["posthoc"] != "none":  # from the parent's files, no data
             out.append(_execute_child(run, force))
             continue
         key = dataset_key(run.cfg)
@@ -191,12 +199,12 @@ def execute(runs, force=False, progress=True, cache=None):
                 print(f"skip   {run.run_dir.name}: being trained by {holder}; not training it twice", flush=True)
                 out.append({"run_id": run.run_dir.name, "status": "skipped", "reason": f"held by {holder}"})
                 continue
-            if rundir.is_done(run.run_dir) and not force:  # finished while we waited for the lock
+            if is_current(run) and not force:  # finished while we waited for the lock
                 print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
                 out.append(rundir.read_result(run.run_dir))
                 continue
-            if force:
-                rundir.clear_run(run.run_dir)
+            if force or (run.parent is not None and rundir.read_result(run.run_dir) is not None):
+                rundir.clear_run(run.run_dir)  # forced, or a stage-2 run that failed or is older than its parent
             rundir.remove_stale_temporaries(run.run_dir)  # of a killed write; we hold the lock
             results.write_config(run.run_dir, run.cfg)
             faults.point("config-written")

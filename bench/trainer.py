@@ -20,6 +20,7 @@ from bench.evaluate import RESULT_KEYS, evaluate_metrics, predict, shot_groups
 from bench.methods.compose import Composition
 from bench.models import build_model, resolve_head
 from bench.schedule import learning_rate
+from bench.stage2 import Stage2, is_stage2, train_section
 
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
@@ -127,18 +128,24 @@ def train_run(cfg, data, run_dir, progress=True):
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
-    t_cfg, m_cfg, e_cfg = cfg["train"], cfg["method"], cfg["eval"]
+    stage = Stage2(cfg, run_dir.parent / cfg["stage"]["parent"]) if is_stage2(cfg) else None
+    t_cfg = train_section(cfg) if stage else cfg["train"]  # stage 2: its own epochs, LR, weight decay, batch
+    m_cfg, e_cfg = cfg["method"], cfg["eval"]
     best_val = e_cfg["selection"] == "best_val"
     score = "val_top1" if best_val else "top1"  # what "best" maximises
     seed, epochs = t_cfg["seed"], t_cfg["epochs"]
     counts = data.train_counts
 
     torch.manual_seed(seed)
-    model = build_model(cfg, data.in_channels, data.num_classes).to(device)
+    model = build_model(cfg, data.in_channels, data.num_classes)
+    params = model.parameters()
+    if stage is not None:  # the parent's weights; only the classifier and/or per-class scales train
+        model, params = stage.model(model, data.num_classes)
+    model = model.to(device)
     memory_format = torch.channels_last if cfg["run"]["channels_last"] else torch.contiguous_format
     model = model.to(memory_format=memory_format)  # NHWC convolutions: faster on CPUs and tensor cores
     method = Composition(cfg, counts, data.train_labels, device)  # loss, sampler, re-balancing, mixing
-    optimizer = torch.optim.SGD(model.parameters(), lr=t_cfg["lr"], momentum=t_cfg["momentum"],
+    optimizer = torch.optim.SGD(params, lr=t_cfg["lr"], momentum=t_cfg["momentum"],
                                 weight_decay=t_cfg["weight_decay"], nesterov=t_cfg["nesterov"])
     net = distributed.wrap(model, device)  # DDP when launched with several processes
     if cfg["run"]["compile"]:
@@ -147,7 +154,13 @@ def train_run(cfg, data, run_dir, progress=True):
     autocast, scaler = precision_tools(t_cfg["precision"], device)
 
     state = {"epoch": -1, "best": None, "history": [], "train_seconds": 0.0, "images_seen": 0}
+    if stage is not None:
+        state["parent"] = stage.record()
     ckpt = checkpoint.load(run_dir, device)
+    if ckpt is not None and stage is not None and ckpt["state"]["parent"]["result_sha256"] != stage.parent_sha256:
+        print(f"starting {run_dir.name} over: its checkpoint was trained on an older result of parent "
+              f"{stage.parent_dir.name}", flush=True)
+        ckpt = None
     threads = run_threads(cfg, ckpt)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
@@ -176,12 +189,14 @@ def train_run(cfg, data, run_dir, progress=True):
             faults.point("epoch-start")
             lr = learning_rate(epoch, t_cfg)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)  # stage 2 may train the classifier slower
             gen = epoch_generator(seed, epoch)
             order, rebalance = method.start_epoch(epoch, gen)
 
             order, batch_size = distributed.shard(order, t_cfg["batch_size"])
             net.train()
+            if stage is not None:
+                stage.train_mode(model)  # the frozen backbone: BN statistics frozen or updated
             start = time.perf_counter()
             loss_sum = torch.zeros((), device=device, dtype=torch.float64)
             correct = torch.zeros((), device=device, dtype=torch.int64)
@@ -199,9 +214,13 @@ def train_run(cfg, data, run_dir, progress=True):
                     scaler.scale(loss).backward()
                     scaler.step(optimizer)
                     scaler.update()
+                if stage is not None:
+                    stage.after_step(model)  # MaxNorm projection
                 loss_sum += loss.detach().double() * len(labels)
                 faults.point("mid-epoch")
                 correct += (logits.detach().argmax(1) == labels).sum()
+            if stage is not None:
+                stage.after_epoch(model)
             loss_total, hits, seen = distributed.sum_all(
                 loss_sum.item(), float(correct.item()), float(len(order)), device=device)
             train_loss = loss_total / seen
@@ -308,6 +327,8 @@ def build_result(cfg, data, device, state, last, run_dir, status="done", error=N
             "train_images_per_second": state["images_seen"] / seconds if seconds > 0 else None,
         },
     }
+    if state.get("parent"):
+        result["parent"] = state["parent"]  # stage 2: the parent's run id and result hash, and the recipe
     if error:
         result["error"] = error
     results.write_json(Path(run_dir) / rundir.RESULT, result)

@@ -182,7 +182,7 @@ def test_methods_without_mixing_draw_nothing_more_from_the_epoch_generator():
 def test_method_section_is_derived_from_the_part_declarations():
     assert DEFAULTS["method"] == PARTS.config_defaults()
     assert {"max_m", "s", "gamma", "focal_form", "beta", "defer_epoch", "la_tau", "vs_gamma", "vs_tau",
-            "mix_alpha"} == set(PARTS.params)
+            "smooth_head", "smooth_tail", "mix_alpha"} == set(PARTS.params)
     assert PARTS.users["beta"] == [("weights", "cb"), ("sampler", "class_balanced")]
     for part in (p for registry in PARTS.kinds.values() for p in registry.values()):
         assert part.doc, part.name
@@ -211,7 +211,7 @@ def test_a_hyper_parameter_no_part_uses_is_refused_naming_the_parts_that_do(tmp_
 
 
 @pytest.mark.parametrize("item, message", [
-    ("method.loss=ldm", "method.loss must be one of ce, focal, ldam, logit_adjust, balanced_softmax, vs, got 'ldm' "
+    ("method.loss=ldm", "method.loss must be one of ce, focal, ldam, logit_adjust, balanced_softmax, vs, las, got 'ldm' "
                         "(did you mean 'ldam'?)"),
     ("method.mix=mixpu", "method.mix must be one of none, mixup, cutmix"),
     ("method.mix_alpha=0", "method.mix_alpha must be positive, got 0"),

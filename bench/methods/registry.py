@@ -4,26 +4,29 @@ Adding a method: one small file with METHOD = Method(...), one line in METHOD_MO
 Adding a loss: one file in bench/methods/losses/ with PART = Part("loss", ...), one line in LOSSES.
 """
 
-from bench.methods import (balanced_softmax, cb, cb_focal, drs, drw, erm, erm_mixup, focal, heads, la_posthoc, ldam,
-                           ldam_drw, ldam_drw_mixup, logit_adjust, logit_adjust_drw, mix, resample, reweight, samplers,
-                           schedules, tau_norm, vs, vs_drw, weights)
+from bench.methods import (balanced_softmax, cb, cb_focal, crt, drs, drw, erm, erm_mixup, erm_wd, focal, heads,
+                           la_posthoc, ldam, ldam_drw, ldam_drw_mixup, logit_adjust, logit_adjust_drw, lws, mislas, mix,
+                           resample, reweight, samplers, schedules, tau_norm, vs, vs_drw, wb, weights)
 from bench.methods.losses import ce as ce_loss
 from bench.methods.losses import focal as focal_loss
+from bench.methods.losses import las as las_loss
 from bench.methods.losses import ldam as ldam_loss
 from bench.methods.losses import logit_adjust as la_loss
 from bench.methods.losses import vs as vs_loss
 from bench.methods.parts import Parts
 from bench.registry import Registry
 
-LOSSES = (ce_loss.PART, focal_loss.PART, ldam_loss.PART, la_loss.PART, la_loss.BALANCED_SOFTMAX, vs_loss.PART)
+LOSSES = (ce_loss.PART, focal_loss.PART, ldam_loss.PART, la_loss.PART, la_loss.BALANCED_SOFTMAX, vs_loss.PART,
+          las_loss.PART)
 
 PARTS = Parts()
 for _part in (*LOSSES, *weights.PARTS, *samplers.PARTS, *schedules.PARTS, *heads.PARTS, *mix.PARTS):
     PARTS.register(_part)
 
 METHOD_MODULES = (erm, resample, reweight, cb, focal, cb_focal, ldam, ldam_drw, drw, drs,
-                  logit_adjust, balanced_softmax, vs, logit_adjust_drw, vs_drw, erm_mixup, ldam_drw_mixup,
-                  la_posthoc, tau_norm)  # two-stage: computed from a finished parent run (Method.parent)
+                  logit_adjust, balanced_softmax, vs, logit_adjust_drw, vs_drw, erm_mixup, ldam_drw_mixup, erm_wd,
+                  # two-stage: computed from (post-hoc) or trained on (stage 2) a finished parent run (Method.parent)
+                  la_posthoc, tau_norm, crt, lws, mislas, wb)
 METHODS = Registry("method")
 for _module in METHOD_MODULES:
     METHODS.register(_module.METHOD.name, _module.METHOD)

@@ -15,3 +15,4 @@ class Method:
     parts: dict = field(default_factory=dict)  # keys of the config's `method` section
     parent: str = ""  # a two-stage method: the stage-1 method whose finished run it starts from
     stage: dict = field(default_factory=dict)  # keys of the config's `stage` section (e.g. posthoc="la")
+    train: dict = field(default_factory=dict)  # keys of the `train` section its recipe fixes (over the dataset's)

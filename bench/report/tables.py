@@ -94,6 +94,9 @@ def selection_phrase(select, cells=()):
     if select == "last":
         return "last epoch" + ("; runs with eval.selection=best_val are measured on the test images their "
                                "validation split leaves out" if "val" in sources else "")
+    sources = sources - {"fixed"} or {"fixed"}  # fixed: a post-hoc rule with its paper's tau chose nothing
+    if sources == {"fixed"}:
+        return "best epoch = last (nothing selected: a post-hoc rule with a fixed tau)"
     if sources == {"val"}:
         return "best epoch, selected on a validation split that shares no image with the reported ones"
     if "val" in sources:

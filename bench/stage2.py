@@ -1,0 +1,135 @@
+"""Stage-2 training on a finished parent run (cRT, LWS, MiSLAS, weight balancing).
+
+The child's model starts from the parent's final weights (its last checkpoint, which must be the epoch
+its result.json reports). The backbone never trains: its parameters are frozen and outside the
+optimizer, so they stay bit-identical; its BN statistics stay frozen (eval mode, stage.bn=frozen) or
+follow the stage-2 batches (train mode, stage.bn=update: the official Decoupling, weight-balancing and
+MiSLAS "shift learning" code). What trains (stage.train):
+
+    classifier             the linear head (re-initialised with stage.reinit, as cRT; else the parent's)
+    scales                 one scale per class on the head's logits, z_c * s_c from 1 (LWS); head frozen
+    classifier_and_scales  both (MiSLAS), the head at stage.classifier_lr_factor x the LR
+
+with its own epochs, LR (cosine from stage.lr to 0, no warm-up), weight decay and batch size; the loss,
+class weights and sampler are the child method's parts. stage.max_norm projects every classifier row
+onto the ball of radius min + max_norm (max - min) of the parent's row norms, after every step or epoch
+(weight balancing's MaxNorm; the bias is not capped).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from bench import checkpoint
+from bench.errors import BenchError
+from bench.posthoc import finished_parent, result_sha256
+
+
+class ClassScale(nn.Module):
+    """Logits times one learnable scale per class (LWS), initialised to 1."""
+
+    def __init__(self, num_classes):
+        super().__init__()
+        self.scales = nn.Parameter(torch.ones(num_classes))
+
+    def forward(self, logits):
+        return logits * self.scales
+
+
+def is_stage2(cfg):
+    return cfg["stage"]["train"] != "none"
+
+
+def train_section(cfg):
+    """The train section stage 2 runs with: the parent's, with the stage's epochs, LR, weight decay and
+    batch size, a cosine schedule to 0 and no warm-up."""
+    s = cfg["stage"]
+    return {**cfg["train"], "epochs": s["epochs"], "lr": s["lr"], "weight_decay": s["weight_decay"],
+            "batch_size": s["batch_size"] or cfg["train"]["batch_size"], "schedule": "cosine", "warmup_epochs": 0,
+            "milestones": None}
+
+
+class Stage2:
+    """Builds a stage-2 model from its parent and applies the recipe's rules during training."""
+
+    def __init__(self, cfg, parent_dir):
+        self.cfg, self.s = cfg, cfg["stage"]
+        self.parent_dir = Path(parent_dir)
+        self.parent = finished_parent(parent_dir)
+        self.parent_sha256 = result_sha256(parent_dir)
+        self.cap = None
+
+    def model(self, model, num_classes):
+        """The child's model from the freshly built `model` (backbone, head): the parent's weights loaded
+        (the head kept unless re-initialised), the scales appended, everything else frozen.
+        Returns (model, optimizer parameter groups)."""
+        ckpt = checkpoint.load(self.parent_dir, torch.device("cpu"))
+        last = (self.parent.get("last") or {}).get("epoch")
+        if ckpt is None or ckpt["state"].get("epoch") != last:
+            raise BenchError(f"parent run {self.parent_dir.name} has no checkpoint of its final epoch to start "
+                             "stage 2 from; re-run it with --force")
+        state = ckpt["model"]
+        own = model.state_dict()
+        if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
+            raise BenchError(f"parent run {self.parent_dir.name} has another model or head than this stage 2 "
+                             f"({self.cfg['model']['name']}, linear head); use the parent method the child names")
+        fresh_head = {k: v.clone() for k, v in model[1].state_dict().items()}
+        model.load_state_dict(state)
+        if self.s["reinit"]:
+            model[1].load_state_dict(fresh_head)  # cRT: a new classifier (drawn from the run's seed)
+        train = self.s["train"]
+        if train in ("scales", "classifier_and_scales"):
+            model = nn.Sequential(model[0], model[1], ClassScale(num_classes))
+        for p in model.parameters():
+            p.requires_grad_(False)
+        groups = []
+        if train in ("classifier", "classifier_and_scales"):
+            groups.append({"params": list(model[1].parameters()), "lr_scale": self.s["classifier_lr_factor"]})
+        if train in ("scales", "classifier_and_scales"):
+            groups.append({"params": list(model[2].parameters()), "lr_scale": 1.0})
+        for group in groups:
+            for p in group["params"]:
+                p.requires_grad_(True)
+        if self.s["max_norm"] is not None:  # the cap comes from the parent's rows, before any step
+            weight = model[1].weight
+            if weight.dim() != 2:
+                raise BenchError("stage.max_norm needs a linear classifier")
+            norms = self.row_norms(model[1].weight.detach())
+            self.cap = float(norms.min() + self.s["max_norm"] * (norms.max() - norms.min()))
+        return model, groups
+
+    @staticmethod
+    def row_norms(weight):
+        return torch.linalg.vector_norm(weight.double(), dim=1)
+
+    def train_mode(self, model):
+        """After model.train(): the frozen backbone in eval mode unless its BN statistics update."""
+        if self.s["bn"] == "frozen":
+            model[0].eval()
+
+    def project(self, model):
+        """MaxNorm: rows of the classifier longer than the cap are scaled down onto it."""
+        with torch.no_grad():
+            weight = model[1].weight
+            norms = self.row_norms(weight)
+            factor = torch.where(norms > self.cap, self.cap / norms, torch.ones_like(norms))
+            weight.mul_(factor.to(weight.dtype)[:, None])
+
+    def after_step(self, model):
+        if self.cap is not None and self.s["max_norm_at"] == "step":
+            self.project(model)
+
+    def after_epoch(self, model):
+        if self.cap is not None and self.s["max_norm_at"] == "epoch":
+            self.project(model)
+
+    def record(self):
+        """What result.json keeps of the parent and the recipe."""
+        keys = ("train", "reinit", "bn", "epochs", "lr", "weight_decay", "batch_size", "classifier_lr_factor",
+                "max_norm", "max_norm_at")
+        return {"run_id": self.parent_dir.name, "method": self.parent.get("method"),
+                "result_sha256": self.parent_sha256, "max_norm_cap": self.cap,
+                "stage": {k: self.s[k] for k in keys}}
