@@ -403,12 +403,11 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     cfg["train"]["seed"] = seed
     for name in presets:
         merge(cfg, load_preset(name), f"preset {name!r}")
-    user_keys, stage_keys = set(), set()  # method / stage keys of config files and --set (refused where unused)
+    user_keys = set()  # method keys of config files and --set: refused where no part of the method uses them
     for path in config_files:
         tree = load_yaml(path)
         merge(cfg, tree, f"config file {str(path)!r}")
         user_keys.update(k.split(".", 1)[1] for k in flatten(tree) if k.startswith("method."))
-        stage_keys.update(k for k in flatten(tree) if k.startswith("stage."))
     epochs_before = cfg["train"]["epochs"]
     for key, value in (flags or {}).items():
         if value is not None:
@@ -423,8 +422,6 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
         set_key(cfg, key, value, f"--set {item}")
         if key.startswith("method."):
             user_keys.add(key.split(".", 1)[1])
-        if key.startswith("stage."):
-            stage_keys.add(key)
     if d.natural:  # a fixed published split: the synthetic long-tail options do not apply
         if cfg["dataset"]["profile"] not in ("exp", "natural") or cfg["dataset"]["imbalance_ratio"] != 100.0:
             raise BenchError(f"{dataset} has a fixed long-tailed split; dataset.profile and "
@@ -436,28 +433,11 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     elif cfg["dataset"]["eval_split"] not in (None, "test"):
         raise BenchError(f"{dataset} is evaluated on its test set; dataset.eval_split applies to imagenet_lt, "
                          "places_lt and inat2018")
-    check_stage_keys(cfg, m, stage_keys)
     validate(cfg, user_keys)
     check_selection(cfg, d)
     check_stage(cfg, m)
     MODELS.get_or_fail(cfg["model"]["name"])
     return cfg
-
-
-def check_stage_keys(cfg, method, stage_keys):
-    """The stage section belongs to two-stage methods. A stage key the user set (config file, --set) on a
-    single-stage method is an error; one a preset set (the quick preset's short stage 2) is a recipe for
-    the two-stage methods and is reset, so a single-stage run's id does not depend on it."""
-    if method.parent:
-        return
-    defaults = DEFAULTS["stage"]
-    changed = sorted(f"stage.{k}" for k, v in cfg["stage"].items() if v != defaults[k])
-    user = [k for k in changed if k in stage_keys]
-    if user:
-        two_stage = ", ".join(two_stage_methods())
-        raise BenchError(f"{', '.join(user)} apply to two-stage methods ({two_stage}); {method.name} is trained in "
-                         "one stage: remove them")
-    cfg["stage"] = copy.deepcopy(defaults)
 
 
 def two_stage_methods():
@@ -470,6 +450,10 @@ def check_stage(cfg, method):
     """A two-stage method either computes a post-hoc rule or trains something in stage 2, sensibly."""
     s = cfg["stage"]
     if not method.parent:
+        changed = sorted(f"stage.{k}" for k, v in s.items() if v != DEFAULTS["stage"][k])
+        if changed:
+            raise BenchError(f"{', '.join(changed)} apply to two-stage methods ({', '.join(two_stage_methods())}); "
+                             f"{method.name} is trained in one stage: remove them")
         return
     if s["posthoc"] != "none" and s["train"] != "none":
         raise BenchError(f"{method.name}: stage.posthoc={s['posthoc']} computes its result without training, so "
