@@ -51,14 +51,20 @@ def launch(runs, executor, out, force=False, dry_run=False, wait=False):
             print(f"skip   {run.run_dir.name}: already queued as SLURM job {queued[run.run_dir]}")
     if start and executor.name != "inline":  # status lists a sweep's runs not started yet
         rundir.record_sweep(out, runs, executor.name)
-    levels = [[r for r in start if r.parent not in starting], [r for r in start if r.parent in starting]]
+    # a child waits for a parent that starts now or that an earlier command queued on SLURM
+    waiting_on = starting | set(queued)
+    levels = [[r for r in start if r.parent not in waiting_on], [r for r in start if r.parent in waiting_on]]
     if not levels[1]:
         return executor.submit(start, force=force, all_runs=runs, wait=wait, out=out, preloaded=preloaded)
     # two levels: children start after their parents (inline and local: the first level has finished when
-    # submit returns; SLURM: the second job array waits for the first with an afterany dependency)
-    code = executor.submit(levels[0], force=force, all_runs=levels[0], wait=False, out=out, preloaded=preloaded)
+    # submit returns; SLURM: the second job array waits for the first, and for the queued parents' jobs,
+    # with an afterany dependency)
+    code = 0
+    if levels[0]:
+        code = executor.submit(levels[0], force=force, all_runs=levels[0], wait=False, out=out, preloaded=preloaded)
+    after = list(executor.submitted or []) + sorted({queued[r.parent] for r in levels[1] if r.parent in queued})
     return max(code, executor.submit(levels[1], force=force, all_runs=runs, wait=wait, out=out, preloaded={},
-                                     after=executor.submitted))
+                                     after=after))
 
 
 # ---------------------------------------------------------------- checks before anything starts

@@ -216,3 +216,28 @@ def test_two_stage_sweep_is_one_command_and_children_start_after_parents(slurm_e
         if started and ended:  # ...that started after the parent's job ended (afterany)
             assert started[0] >= ended[0], (started, ended)
         assert os.stat(out / name / "result.json").st_mtime_ns >= os.stat(parent / "result.json").st_mtime_ns
+
+
+def test_a_child_waits_for_a_parent_an_earlier_command_queued(slurm_env, cifar_root, tmp_path):
+    out = tmp_path / "out"
+    extra = ["model.name=small_cnn"]
+    held = tmp_path / "held.yaml"  # the local profile, submitting held jobs: the parent cannot finish too early
+    held.write_text((REPO / "slurm" / "local.yaml").read_text() + "sbatch: {hold: true}\n")
+    first = bench(slurm_env, *run_args(cifar_root, out, "erm", extra=extra), "--slurm-profile", str(held))
+    assert first.returncode == 0, first.stdout + first.stderr
+    (parent_dir,) = [p for p in out.iterdir() if "__erm__" in p.name]
+    parent_job = json.loads((parent_dir / "job.json").read_text())["job_id"]
+    try:
+        second = bench(slurm_env, *run_args(cifar_root, out, "la_posthoc", extra=extra))
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert f"already queued as SLURM job {parent_job}" in second.stdout
+        (child_dir,) = [p for p in out.iterdir() if "__la_posthoc__" in p.name]
+        child_job = json.loads((child_dir / "job.json").read_text())["job_id"]
+        shown = subprocess.run(["scontrol", "show", "job", child_job], capture_output=True, text=True,
+                               env=slurm_env).stdout
+        assert f"Dependency=afterany:{parent_job}" in shown, shown
+    finally:
+        subprocess.run(["scontrol", "release", parent_job], capture_output=True, env=slurm_env)
+    wait = bench(slurm_env, *run_args(cifar_root, out, "la_posthoc", extra=[*extra, "--wait"]))
+    assert wait.returncode == 0, wait.stdout + wait.stderr
+    assert sorted(r["status"] for r in results_in(out).values()) == ["done", "done"]

@@ -144,14 +144,15 @@ def submit(runs, profile, out, force=False, after=None):
     """Submit runs as one job array (K runs per task); writes job.json into every run folder.
 
     With force, each job deletes its run's old files under the run's lock before training. `after`: jobs
-    (of parent runs) this array starts after, whatever their outcome (afterany: a child of a failed parent
-    runs and records the parent's failure as its own reason)."""
+    (of parent runs: submitit jobs of this command, or job ids an earlier command queued) this array starts
+    after, whatever their outcome (afterany: a child of a failed parent runs and records the parent's
+    failure as its own reason)."""
     k = profile["runs_per_job"]
     chunks = [runs[i:i + k] for i in range(0, len(runs), k)]
     try:
         executor = make_executor(profile, out)
         if after:
-            arrays = sorted({job.job_id.split("_")[0] for job in after})
+            arrays = sorted({job if isinstance(job, str) else job.job_id.split("_")[0] for job in after})
             extra = {str(k): v for k, v in profile["sbatch"].items()}
             executor.update_parameters(slurm_additional_parameters={**extra, "dependency": "afterany:" + ":".join(arrays)})
     except Exception as exc:  # submitit rejects a parameter: nothing is written
