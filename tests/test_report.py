@@ -207,3 +207,26 @@ def test_torn_result_is_reported_as_failed(golden):
     (run / "result.json").write_text('{"run_id": "trunc')
     cell = aggregate(collect([golden]))[(EXP100, "ldam_drw")]
     assert cell.n_done == 2 and cell.failed == [(run, "result.json is unreadable")]
+
+
+def test_metrics_a_result_lacks_are_recomputed_from_its_logits(cifar_root, tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", "--methods", "ldam_drw", "--datasets", "cifar10_lt", "--epochs", "2", "--data-root",
+                 str(cifar_root), "--out", str(out), "--no-progress", "--set", "dataset.verify=false",
+                 "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10",
+                 "train.warmup_epochs=1", "method.defer_epoch=1"]) == 0
+    (path,) = out.glob("*/result.json")
+    original = json.loads(path.read_text())
+    old = json.loads(path.read_text())
+    for block in ("last", "best"):  # as a bench version without these metrics wrote it
+        for metric in ("ece", "nll", "worst"):
+            del old[block][metric]
+    path.write_text(json.dumps(old))
+    (run,) = collect([out])
+    for metric in ("ece", "nll", "worst"):  # LDAM's ECE / NLL on s * cos, as training computes them
+        assert run.result["last"][metric] == pytest.approx(original["last"][metric], rel=1e-5)
+    assert run.result["recomputed"] == ["worst", "ece", "nll"]
+    assert (run.result["best"].get("ece") is not None) == (original["best"]["epoch"] == original["last"]["epoch"])
+    (path.parent / "logits.npz").unlink()  # without the logits the cells stay "not recorded"
+    (run,) = collect([out])
+    assert run.result["last"].get("ece") is None and "recomputed" not in run.result

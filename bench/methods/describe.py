@@ -35,8 +35,13 @@ def describe_methods():
         lines.append(f"{method.name:<{width}}  {row}")
         if method.parent:
             stage = ", ".join(f"stage.{k}={_value(v)}" for k, v in method.stage.items())
-            lines.append(f"{'':<{width}}    two-stage: computed from a finished {method.parent} run; {stage}")
-            continue
+            if method.stage.get("posthoc", "none") != "none":
+                lines.append(f"{'':<{width}}    two-stage: computed from a finished {method.parent} run; {stage}")
+                continue
+            lines.append(f"{'':<{width}}    two-stage: trained on a finished {method.parent} run; {stage}")
+        if method.train:
+            fixed = ", ".join(f"train.{k}={_value(v)}" for k, v in method.train.items())
+            lines.append(f"{'':<{width}}    recipe: {fixed}")
         lines.append(f"{'':<{width}}    parts: {shown}")
         if params:
             lines.append(f"{'':<{width}}    hyper-parameters: "

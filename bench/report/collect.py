@@ -196,6 +196,8 @@ def read_run(run_dir):
         if not isinstance(cfg, dict) or not _config_ok(cfg):
             return None
         status = "failed" if error else "incomplete"
+    if result is not None and status == "done":
+        fill_from_logits(run_dir, result)
     d = cfg["dataset"]
     ratio = d["imbalance_ratio"]
     eval_split = d.get("eval_split") or default_eval_split(d["name"])
@@ -204,6 +206,41 @@ def read_run(run_dir):
                data_seed=None if d["profile"] == "natural" else d.get("data_seed", 0),
                seed=cfg["train"]["seed"], variant=_variant(cfg), method_params=method_params(cfg), config=cfg,
                result=result, error=error, eval_split=str(eval_split))
+
+
+def fill_from_logits(run_dir, result):
+    """Metrics a finished result lacks (it was written before they existed) recomputed from the final test
+    logits the run kept (logits.npz), into its last block (and its best block when that is the last epoch).
+    Their names go to result["recomputed"]. Nothing happens without logits or with unreadable ones."""
+    last = result.get("last") or {}
+    missing = [m for m in METRICS if last.get(m) is None]
+    path = Path(run_dir) / rundir.LOGITS
+    if not missing or not path.is_file():
+        return
+    try:
+        import numpy as np
+        import torch
+
+        from bench.evaluate import evaluate_metrics
+        from bench.methods.registry import PARTS
+
+        with np.load(path, allow_pickle=False) as saved:
+            logits, labels = saved["test_logits"], saved["test_labels"]
+        method = result["config"]["method"]
+        scale_key = PARTS.get("loss", method["loss"]).probability_scale
+        shot = result["shot_rule"]
+        values = evaluate_metrics(torch.from_numpy(np.asarray(logits, dtype=np.float32)),
+                                  torch.from_numpy(np.asarray(labels, dtype=np.int64)), result["train_class_counts"],
+                                  shot["many_above"], shot["few_below"],
+                                  float(method[scale_key]) if scale_key else 1.0)
+    except Exception:  # noqa: BLE001 - not logits bench wrote for this result: the cell stays "not recorded"
+        return
+    best = result.get("best") or {}
+    for block in (last, best) if best.get("epoch") == last.get("epoch") else (last,):
+        for metric in missing:
+            if block.get(metric) is None and values.get(metric) is not None:
+                block[metric] = values[metric]
+    result["recomputed"] = [m for m in missing if last.get(m) is not None]
 
 
 def find_run_dirs(folders):
