@@ -112,6 +112,17 @@ def test_local_executor_starts_children_after_parents(cifar_root, tmp_path):
         parent_dir = Path(out) / child["parent"]["run_id"]
         assert os.stat(child_dir / "result.json").st_mtime_ns >= os.stat(parent_dir / "result.json").st_mtime_ns
         assert child["selection"]["tau"] == 1.0 and child["selection"]["tau_chosen_on"].startswith("fixed")
+        assert child["best"]["selected_on"] == "fixed"  # nothing was chosen, on the test images or elsewhere
+
+
+def test_selection_phrase_of_a_fixed_post_hoc_rule():
+    from types import SimpleNamespace
+
+    from bench.report.tables import selection_phrase
+
+    fixed, on_test = SimpleNamespace(selected_on={"fixed"}), SimpleNamespace(selected_on={"test"})
+    assert selection_phrase("best", [fixed]) == "best epoch = last (nothing selected: a post-hoc rule with a fixed tau)"
+    assert selection_phrase("best", [fixed, on_test]) == "best epoch, SELECTED ON THE TEST SET (optimistic)"
 
 
 @pytest.mark.parametrize("sets, message", [
