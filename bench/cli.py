@@ -78,6 +78,7 @@ def build_parser():
     run.add_argument("--out", default="results", help="results folder (default: results)")
     run.add_argument("--force", action="store_true", help="re-run runs that are already done")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--logger", metavar="NAMES", help="experiment trackers, comma-separated: tensorboard, wandb")
 
     rep = sub.add_parser("report", help="tables, LaTeX, CSV and plots from result folders")
     rep.add_argument("folders", nargs="+", help="result folders (several are merged)")
@@ -148,6 +149,8 @@ def plan_from_args(args):
              "train.precision": args.precision, "run.compile": args.compile or None}
     if args.no_progress:
         flags["run.progress"] = False
+    if args.logger is not None:
+        flags["run.loggers"] = [name.strip() for name in args.logger.split(",") if name.strip()]
     sets = [item for group in args.set for item in group]
     grid = parse_grid_flags(args.grid)
     if args.sweep:

@@ -91,7 +91,10 @@ DEFAULTS = {
     # how a run executes, not what it computes (left out of the run hash)
     # threads: CPU threads of the run, 0 = the executor's share of the cores; fixed at the run's first
     # start and reused on resume (CPU reductions, hence the numbers, depend on it)
-    "run": {"device": "auto", "progress": True, "channels_last": True, "compile": False, "threads": 0},
+    # loggers: experiment trackers (tensorboard, wandb; bench.loggers), log_dir: TensorBoard's folder (null:
+    # <results folder>/tensorboard), wandb_project: the W&B project
+    "run": {"device": "auto", "progress": True, "channels_last": True, "compile": False, "threads": 0,
+            "loggers": [], "log_dir": None, "wandb_project": "bench"},
 }
 
 # Keys whose default is None (or a list) need their type spelled out.
@@ -110,6 +113,8 @@ TYPES = {
     "stage.parent": (str, type(None)),
     "stage.taus": (list, type(None)),
     "stage.batch_size": (int, type(None)),
+    "run.loggers": (list,),
+    "run.log_dir": (str, type(None)),
     "stage.max_norm": (float, int, type(None)),
 }
 
@@ -340,6 +345,9 @@ def validate(cfg, user_keys=None):
                                                  and math.isfinite(t) and t >= 0 for t in taus)):
         raise BenchError(f"config key stage.taus must be a non-empty list of non-negative numbers (the tau grid), got "
                          f"{taus!r}; e.g. --set 'stage.taus=[0, 0.5, 1]'")
+    from bench.loggers import check_names
+
+    check_names(cfg["run"]["loggers"])
     rewrites = cfg["dataset"]["path_rewrite"]
     if not all(isinstance(r, str) and "=" in r for r in rewrites):
         raise BenchError(f"config key dataset.path_rewrite must be a list of 'old=new' prefixes, got {rewrites!r}")

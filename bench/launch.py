@@ -34,6 +34,9 @@ def launch(runs, executor, out, force=False, dry_run=False, wait=False):
     late = [r for r in skipped if r.parent in starting]
     skipped = [r for r in skipped if r not in late]
     start += late
+    from bench.loggers import check as check_loggers
+
+    check_loggers(start, out)  # asked-for trackers installed, their folder writable
     if dry_run:
         return dry_run_report(runs, start, skipped, queued, executor, out)
     check_output_dir(out)

@@ -17,6 +17,7 @@ import torch
 from bench import checkpoint, distributed, faults, results, rundir
 from bench.errors import BenchError
 from bench.evaluate import RESULT_KEYS, evaluate_metrics, predict, shot_groups
+from bench.loggers import Loggers
 from bench.methods.compose import Composition
 from bench.models import build_model, resolve_head
 from bench.schedule import learning_rate
@@ -175,6 +176,7 @@ def train_run(cfg, data, run_dir, progress=True):
         results.write_metrics(run_dir, state["history"])  # drops lines written after the checkpoint
 
     state["threads"] = threads
+    trackers = Loggers(cfg, run_dir, state["epoch"] + 1, data.class_names, state["history"]) if main else None
     threads_before = torch.get_num_threads()
     torch.set_num_threads(threads)
     bar = None
@@ -253,6 +255,7 @@ def train_run(cfg, data, run_dir, progress=True):
                 if state["best"] is None or last_eval[score] > state["best"][score]:
                     state["best"] = last_eval
                 state["history"].append(line)
+            trackers.epoch(epoch, line)  # every epoch, before the checkpoint: a resumed run logs from its epoch on
             results.write_metrics(run_dir, state["history"])
             checkpoint.save(run_dir, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                       "state": state, "scaler": scaler.state_dict() if scaler is not None else None})
@@ -265,6 +268,8 @@ def train_run(cfg, data, run_dir, progress=True):
                     post["test"] = f"{line['top1']:.1f}"
                 bar.set_postfix(post)
     finally:
+        if trackers is not None:
+            trackers.close()
         torch.set_num_threads(threads_before)
         if bar is not None:
             bar.close()
