@@ -86,6 +86,8 @@ def build_parser():
     rep.add_argument("--latex", action="store_true", help="booktabs LaTeX tables, one .tex per table")
     rep.add_argument("--csv", action="store_true", help="tidy CSV: one row per method x setting x metric")
     rep.add_argument("--plots", action="store_true", help="per-class, shot-group and learning-curve plots")
+    rep.add_argument("--html", action="store_true",
+                     help="report.html: one self-contained page with sortable tables, figures and every run")
     rep.add_argument("--confusion", action="append", default=[], metavar="RUN_DIR",
                      help="confusion-matrix heatmap of one finished run; repeatable")
     rep.add_argument("--compare", choices=["paper"], help="published LDAM-DRW paper numbers beside ours")
@@ -225,7 +227,7 @@ def _main(argv=None):
             from bench.report.build import report
 
             report(args.folders, args.out, args.latex, args.csv, args.plots, args.compare, args.select,
-                   args.metric, args.confusion)
+                   args.metric, args.confusion, args.html)
             return 0
         return cmd_run(args)
     except BenchError as exc:

@@ -37,12 +37,12 @@ def check_report_out(out):
 
 
 def report(folders, out=None, latex=False, csv=False, plots=False, compare=None, select="last",
-           metric="accuracy", confusion=()):
+           metric="accuracy", confusion=(), html=False):
     for folder in folders:
         if not Path(folder).is_dir():
             raise BenchError(f"results folder {folder} does not exist; pass the folder given to `bench run --out`")
-    if (latex or csv or plots or confusion) and out is None:
-        raise BenchError("--latex, --csv, --plots and --confusion write files: pass --out DIR")
+    if (latex or csv or plots or confusion or html) and out is None:
+        raise BenchError("--latex, --csv, --plots, --confusion and --html write files: pass --out DIR")
     if out is not None:
         check_report_out(out)
     if confusion:
@@ -92,6 +92,14 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
         from bench.report.plots import confusion as confusion_plot
 
         written += confusion_plot(run_dir, out)
+    if html:
+        from bench.report import html as page
+        from bench.report.tables import selection_phrase
+
+        text = page.render(runs, cells, tables, settings, labels, select, folders, summary(runs, folders, notes),
+                           selection_phrase(select, list(cells.values())))
+        written.append(page.write(out / "report.html", text))
+        print(f"report.html: {len(text.encode()) / 1024:.0f} KB, self-contained (opens offline)")
     assert len(set(written)) == len(written), "two outputs share a file name"
     print(f"wrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
     return tables

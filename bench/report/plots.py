@@ -23,12 +23,31 @@ def _pyplot():
     return plt, sns
 
 
+class SvgSink:
+    """An `out` that keeps figures as SVG text (for the HTML report) instead of writing files."""
+
+    def __init__(self):
+        self.figures = {}  # stem -> SVG text
+
+    def take(self, stem):
+        return self.figures.pop(stem, None)
+
+
 def _save(fig, out, stem):
-    """PNG and PDF, each written atomically (a full disk leaves no torn figure)."""
+    """PNG and PDF, each written atomically (a full disk leaves no torn figure); SVG text into an SvgSink."""
     import io
 
     from bench.results import atomic_write_bytes
 
+    if isinstance(out, SvgSink):
+        import matplotlib
+
+        buf = io.StringIO()
+        with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, not glyph paths: a tenth the size
+            fig.savefig(buf, format="svg", bbox_inches="tight")
+        text = buf.getvalue()
+        out.figures[stem] = text[text.index("<svg"):]  # the element alone, inlined in the page
+        return []
     paths = []
     for ext in ("png", "pdf"):
         path = Path(out) / f"{stem}.{ext}"

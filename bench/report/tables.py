@@ -13,6 +13,7 @@ class Entry:
     text: str  # what a reader sees
     mean: float = math.nan  # for picking the best of a column; nan when not a number
     short: str | None = None  # a narrower text for LaTeX, where given
+    detail: str | None = None  # more than fits in the cell (the HTML report shows it on hover)
 
 
 @dataclass
@@ -29,8 +30,10 @@ def fmt_stat(stat, digits=2):
     if stat is None:
         return Entry("n/a")
     if math.isnan(stat.std):
-        return Entry(f"{stat.mean:.{digits}f}", stat.mean)
-    return Entry(f"{stat.mean:.{digits}f} ± {stat.std:.{digits}f}", stat.mean)
+        return Entry(f"{stat.mean:.{digits}f}", stat.mean, detail="one seed: no spread")
+    return Entry(f"{stat.mean:.{digits}f} ± {stat.std:.{digits}f}", stat.mean,
+                 detail=f"mean ± sd over {stat.n} seeds; 95% CI {stat.mean - stat.ci95:.{digits}f} to "
+                        f"{stat.mean + stat.ci95:.{digits}f} (Student t)")
 
 
 class Notes:
@@ -72,7 +75,7 @@ def cell_entry(cell, metric, expected, notes, where):
         mark = notes.add(f"{where}: {len(unrecorded)} run(s) have no {metric} ({BY_NAME[metric].title}): their "
                          "result.json was written by a bench version without it; re-run them with --force to "
                          "compute it", unrecorded)
-        entry = Entry(f"{entry.text} {mark}", entry.mean, short=f"{entry.text} {mark}")
+        entry = Entry(f"{entry.text} {mark}", entry.mean, short=f"{entry.text} {mark}", detail=entry.detail)
     if cell.n_done < expected:
         why = []
         if cell.failed:
@@ -84,7 +87,7 @@ def cell_entry(cell, metric, expected, notes, where):
         mark = notes.add(f"{where}: {cell.n_done} of {expected} seeds done ({', '.join(why)})",
                          [d for d, _ in cell.failed] + list(cell.incomplete))
         entry = Entry(f"{entry.text} ({cell.n_done} of {expected} seeds) {mark}", entry.mean,
-                      short=f"{entry.text} {mark}")
+                      short=f"{entry.text} {mark}", detail=entry.detail)
     return entry
 
 

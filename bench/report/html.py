@@ -1,0 +1,92 @@
+"""`bench report --html`: one self-contained page (no network: styles, script and SVG figures inline).
+
+The page holds the report's tables (sortable: click a column header; mean ± sd in the cell, the 95%
+interval on hover, every missing cell's reason in the notes under its table), the figures of every
+dataset setting (per-class accuracy vs class size, shot-group bars, learning curves) and, one click
+away, each finished run: config, provenance, per-class table and confusion matrix. It is rendered
+from bench/report/report.html.j2 with Jinja2 (autoescaped); the figures are matplotlib SVG.
+A `#sort=<table>:<column>[:asc]` address sorts a table on load (how the browser test drives it).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from bench.report import plots as figures
+from bench.report.collect import setting_label
+from bench.report.tables import note_text
+
+TEMPLATE = "report.html.j2"
+CONFUSION_MAX_CLASSES = 100  # above this a confusion matrix is unreadable as a figure: left out, said so
+
+
+def _table(table):
+    rows = []
+    for label, entries in table.rows:
+        cells = [{"text": e.text, "detail": e.detail or "",
+                  "key": "" if e.mean is None or math.isnan(e.mean) else repr(float(e.mean))} for e in entries]
+        rows.append({"label": label, "cells": cells})
+    return {"name": table.name, "title": table.title, "columns": table.columns, "rows": rows,
+            "notes": [note_text(n) for n in table.notes]}
+
+
+def _run_detail(run, sink, select):
+    result = run.result
+    block = result.get(select) or result.get("last") or {}
+    names = result.get("class_names") or [str(c) for c in range(len(result["train_class_counts"]))]
+    per_class = [{"name": n, "train": t, "test": te, "acc": a}
+                 for n, t, te, a in zip(names, result["train_class_counts"], result.get("test_class_counts") or
+                                        [None] * len(names), block.get("per_class_acc") or [None] * len(names))]
+    confusion, why = None, ""
+    if len(names) > CONFUSION_MAX_CLASSES:
+        why = f"{len(names)} classes: too many for a readable matrix (predictions.npz has them)"
+    else:
+        try:
+            figures.confusion(run.run_dir, sink)
+            confusion = sink.take(f"confusion_{run.run_dir.name}")
+        except Exception as exc:  # noqa: BLE001 - a run without usable predictions still gets its detail
+            why = str(exc)
+    env = result.get("env") or {}
+    return {"id": run.run_dir.name, "method": run.method, "dataset": run.dataset, "seed": run.seed,
+            "top1": block.get("top1"), "epoch": block.get("epoch"), "folder": str(run.run_dir),
+            "config": yaml.safe_dump(result.get("config", {}), sort_keys=False),
+            "provenance": yaml.safe_dump({"env": env, "timing": result.get("timing"), "data": result.get("data"),
+                                          "selection": result.get("selection"), "parent": result.get("parent")},
+                                         sort_keys=False),
+            "per_class": per_class, "confusion": confusion, "confusion_missing": why}
+
+
+def render(runs, cells, tables, settings, labels, select, folders, summary_line, selection):
+    """The page as a string."""
+    import jinja2
+
+    sink = figures.SvgSink()
+    settings_view = []
+    for setting in settings:
+        shown = []
+        for kind, draw in (("per-class accuracy vs training images", figures.per_class_plot),
+                           ("accuracy by shot group", figures.shot_bars)):
+            draw(cells, setting, labels, select, sink, kind)
+            shown.append((kind, sink.take(kind)))
+        figures.curves(cells, setting, labels, sink, "curves")
+        shown.append(("learning curves", sink.take("curves")))
+        settings_view.append({"label": setting_label(setting), "figures": [(k, svg) for k, svg in shown if svg]})
+    details = [_run_detail(run, sink, select) for run in sorted(runs, key=lambda r: (r.dataset, r.method, r.seed))
+               if run.status == "done"]
+    env = jinja2.Environment(loader=jinja2.PackageLoader("bench.report", "."), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    return env.get_template(TEMPLATE).render(
+        summary=summary_line, selection=selection, folders=[str(f) for f in folders],
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), tables=[_table(t) for t in tables],
+        settings=settings_view, runs=details)
+
+
+def write(path, page):
+    from bench.results import atomic_write_text
+
+    atomic_write_text(Path(path), page)
+    return Path(path)
