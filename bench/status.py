@@ -151,24 +151,33 @@ def cancel(folder):
     return ids
 
 
-def wait_for(runs, out, poll=3.0):
-    """Block until none of `runs` is pending or running; non-zero exit if any failed."""
+def wait_for(runs, out, poll=3.0, progress=False):
+    """Block until none of `runs` is pending or running; non-zero exit if any failed. A line per change of
+    the counts, and with `progress` a bar over the runs (done / running / failed)."""
     import time
+
+    from bench.progress import SweepBar
 
     names = {r.run_dir.name for r in runs}
     last = None
-    while True:
-        rows = [row for row in run_states(out) if row[1] in names]
-        counts = {}
-        for state, *_ in rows:
-            counts[state] = counts.get(state, 0) + 1
-        line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        if line != last:
-            print(f"waiting: {line}", flush=True)
-            last = line
-        if not counts.get("pending") and not counts.get("running"):
-            break
-        time.sleep(poll)
+    bar = SweepBar(len(names), enabled=progress, desc="runs")
+    try:
+        while True:
+            rows = [row for row in run_states(out) if row[1] in names]
+            counts = {}
+            for state, *_ in rows:
+                counts[state] = counts.get(state, 0) + 1
+            line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+            if line != last:
+                bar.write(f"waiting: {line}")
+                last = line
+            ended = sum(n for s, n in counts.items() if s not in ("pending", "running"))
+            bar.states(counts.get("done", 0), counts.get("running", 0), ended - counts.get("done", 0))
+            if not counts.get("pending") and not counts.get("running"):
+                break
+            time.sleep(poll)
+    finally:
+        bar.close()
     bad = [row for row in rows if row[0] != "done"]
     for state, name, job, detail in bad:
         print(f"{state.upper()} {name} (job {job}): {detail}")

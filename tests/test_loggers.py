@@ -179,3 +179,15 @@ def test_bad_logger_input_is_one_line_and_writes_nothing(tmp_path, capsys, monke
     real = loggers.importlib.util.find_spec
     monkeypatch.setattr(loggers.importlib.util, "find_spec", lambda name: None if name == "wandb" else real(name))
     assert "logger wandb is not installed; pip install -e '.[wandb]'" in refused(logger="wandb")
+
+
+def test_local_sweep_shows_one_bar_over_its_runs(cifar_root, tmp_path, capfd):
+    out = tmp_path / "out"
+    code = main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--epochs", "2", "--data-root",
+                 str(cifar_root), "--out", str(out), "--executor", "local", "--jobs", "2",
+                 "--grid", "train.lr=0.1,1e12", "--set", *SETS, "train.warmup_epochs=0"])
+    assert code == 1  # the second run's loss diverges
+    captured = capfd.readouterr()
+    final = captured.err.replace("\r", "\n").strip().splitlines()[-1]
+    assert final.startswith("sweep: 100%") and "2/2" in final and "1 done, 0 running, 1 failed" in final
+    assert "done   " in captured.out and "FAILED " in captured.out  # each run's line, above the bar

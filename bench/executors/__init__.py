@@ -62,10 +62,10 @@ def make_executor(name, jobs=2, slurm_profile="local", progress=True):
 
         if jobs < 1:
             raise BenchError(f"--jobs must be at least 1, got {jobs}")
-        return LocalExecutor(jobs)
+        return LocalExecutor(jobs, progress=progress)
     if name == "slurm":
         from bench.executors.profiles import load_profile
         from bench.executors.slurm import SlurmExecutor
 
-        return SlurmExecutor(load_profile(slurm_profile))
+        return SlurmExecutor(load_profile(slurm_profile), progress=progress)
     raise BenchError(f"unknown executor {name!r}; use {', '.join(EXECUTORS)}")

@@ -14,6 +14,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from bench.executors import Executor, summarise
+from bench.progress import SweepBar
 from bench.runner import to_spec
 from bench.worker import STATUS_PREFIX
 
@@ -28,20 +29,33 @@ def available_cores():
 class LocalExecutor(Executor):
     name = "local"
 
-    def __init__(self, jobs):
-        self.jobs = jobs
+    def __init__(self, jobs, progress=True):
+        self.jobs, self.progress = jobs, progress
 
     def start(self, runs, force, out, preloaded):
         threads = max(1, available_cores() // self.jobs)
         env = {**os.environ, "BENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
         print(f"local executor: {len(runs)} runs, {min(self.jobs, len(runs))} at a time, {threads} CPU thread(s) "
               "each (a resumed run keeps the count it started with)", flush=True)
-        with ThreadPoolExecutor(self.jobs) as pool:
-            done = list(pool.map(lambda run: self.one(run, force, env), runs))
+        bar = SweepBar(len(runs), enabled=self.progress and runs[0].cfg["run"]["progress"])
+        try:
+            with ThreadPoolExecutor(self.jobs) as pool:
+                done = list(pool.map(lambda run: self.tracked(run, force, env, bar), runs))
+        finally:
+            bar.close()
         return summarise(done, out)
 
+    def tracked(self, run, force, env, bar):
+        bar.started()
+        result = {"status": "failed"}
+        try:
+            result = self.one(run, force, env, bar.write)
+        finally:
+            bar.ended(result.get("status"))
+        return result
+
     @staticmethod
-    def one(run, force, env):
+    def one(run, force, env, say=print):
         """Train one run in a worker subprocess; the worker deletes a forced run under the run's lock."""
         from bench.runner import write_failed_if_free
 
@@ -52,7 +66,7 @@ class LocalExecutor(Executor):
             if line.startswith(STATUS_PREFIX):
                 records = json.loads(line[len(STATUS_PREFIX):])
             elif line.startswith(("done ", "FAILED", "resuming", "skip ", "warning")):
-                print(line, flush=True)
+                say(line)
         if records:
             return records[0]
         # the worker died before reporting (killed, out of memory): a failed result, unless another
@@ -63,5 +77,5 @@ class LocalExecutor(Executor):
             reason = f"worker killed by signal {-proc.returncode}" + (f" ({reason})" if lines else "")
         result = write_failed_if_free(run, RuntimeError(reason))
         if result.get("status") == "failed":
-            print(f"FAILED {run.run_dir.name}: {result['error']}", flush=True)
+            say(f"FAILED {run.run_dir.name}: {result['error']}")
         return result

@@ -114,8 +114,8 @@ class SlurmExecutor(Executor):
     name = "slurm"
     trains_here = False  # the device is checked on the compute node
 
-    def __init__(self, profile):
-        self.profile = profile
+    def __init__(self, profile, progress=True):
+        self.profile, self.progress = profile, progress
         self.gpus_per_run = profile["gpus"]
 
     def queued(self, runs):
@@ -135,7 +135,7 @@ class SlurmExecutor(Executor):
         if wait:  # also waits for runs an earlier command queued
             from bench.status import wait_for
 
-            return wait_for(all_runs, out)
+            return wait_for(all_runs, out, progress=self.progress and all(r.cfg["run"]["progress"] for r in all_runs))
         print(f"watch with: bench status {out}" if runs else f"nothing to start; results in {out}/")
         return 0
 
