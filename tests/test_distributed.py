@@ -42,8 +42,8 @@ def test_two_process_gloo_run(cifar_root, tmp_path, busy_cpus, attempt):
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", "-m", "bench",
          "run", "--methods", "ldam_drw", "--datasets", "cifar10_lt", "--epochs", "2", "--data-root",
-         str(cifar_root), "--out", str(out), "--no-progress", "--set", "dataset.verify=false",
-         "dataset.download=false", "model.name=small_cnn"],
+         str(cifar_root), "--out", str(out), "--no-progress", "--logger", "tensorboard", "--set",
+         "dataset.verify=false", "dataset.download=false", "model.name=small_cnn"],
         capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "terminate called" not in proc.stderr and "exitcode" not in proc.stderr, proc.stderr
@@ -53,6 +53,8 @@ def test_two_process_gloo_run(cifar_root, tmp_path, busy_cpus, attempt):
     assert result["status"] == "done" and result["env"]["world_size"] == 2
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [0, 1]
+    events = list((out / "tensorboard").rglob("events.out.tfevents.*"))  # rank 0 logs, once
+    assert len(events) == 1 and events[0].parent.name == run_dir.name
     n = sum(result["train_class_counts"])
     # both processes together saw the whole epoch (padded to a multiple of 2)
     assert result["timing"]["train_images_per_second"] * result["timing"]["train_seconds"] == \
