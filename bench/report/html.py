@@ -5,7 +5,8 @@ interval on hover, every missing cell's reason in the notes under its table), th
 dataset setting (per-class accuracy vs class size, shot-group bars, learning curves) and, one click
 away, each finished run: config, provenance, per-class table and confusion matrix. It is rendered
 from bench/report/report.html.j2 with Jinja2 (autoescaped); the figures are matplotlib SVG.
-A `#sort=<table>:<column>[:asc]` address sorts a table on load (how the browser test drives it).
+A `#sort=<table>:<column>[:asc]` address clicks a table's sort control on load (how the browser test
+drives it).
 """
 
 from __future__ import annotations
