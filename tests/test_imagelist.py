@@ -154,3 +154,22 @@ def test_models_and_pretrained_weights(tmp_path):
     assert build_model(timm_cfg, 3, 7)(torch.zeros(2, 3, 64, 64)).shape == (2, 7)
     with pytest.raises(BenchError, match="unknown timm model 'resnet181'"):
         resolve("erm", "imagenet_lt", 0, sets=["model.name=timm:resnet181"])
+
+
+def test_read_coco_keeps_what_it_needs_and_names_a_broken_file(tmp_path):
+    from bench.datasets.imagelist import read_coco
+
+    path = tmp_path / "train2018.json"
+    images = [{"license": 3, "file_name": f"train_val2018/Aves/{c}/{i}.jpg", "rights_holder": "x", "height": 600,
+               "width": 800, "id": 10 * c + i} for c in range(2) for i in range(2)]
+    annotations = [{"id": 7 + k, "image_id": image["id"], "category_id": image["id"] // 10}
+                   for k, image in enumerate(reversed(images))]  # annotations in another order than images
+    path.write_text(json.dumps({"info": {"year": 2018}, "images": images, "annotations": annotations,
+                                "categories": [{"id": 0, "name": "Aves a"}, {"id": 1, "name": "Aves b"}]}))
+    items, names = read_coco(path)
+    assert items == [(f"train_val2018/Aves/{c}/{i}.jpg", c) for c in (1, 0) for i in (1, 0)]
+    assert names == {0: "Aves a", 1: "Aves b"}
+    del images[1]["file_name"]
+    path.write_text(json.dumps({"images": images, "annotations": annotations}))
+    with pytest.raises(BenchError, match="is not a COCO-style annotation file"):
+        read_coco(path)

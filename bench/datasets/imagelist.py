@@ -13,6 +13,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -129,14 +130,35 @@ def read_list(path):
     return items
 
 
+class _Image(NamedTuple):
+    id: object
+    file_name: str
+
+
+class _Annotation(NamedTuple):
+    image_id: object
+    category_id: object
+
+
+def _coco_object(pairs):
+    """Images and annotations become small tuples while the JSON is parsed (iNat 2018's 462k of each
+    as dicts with every field would take several times the memory); other objects stay dicts."""
+    obj = dict(pairs)
+    if "file_name" in obj and "id" in obj:
+        return _Image(obj["id"], obj["file_name"])
+    if "image_id" in obj and "category_id" in obj:
+        return _Annotation(obj["image_id"], obj["category_id"])
+    return obj
+
+
 def read_coco(path):
     """[(file_name, category_id)] and category names from an iNaturalist COCO-style JSON."""
     try:
-        data = json.loads(Path(path).read_text())
-        files = {image["id"]: image["file_name"] for image in data["images"]}
-        items = [(files[a["image_id"]], int(a["category_id"])) for a in data["annotations"]]
+        data = json.loads(Path(path).read_bytes(), object_pairs_hook=_coco_object)
+        files = {image.id: image.file_name for image in data["images"]}
+        items = [(files[a.image_id], int(a.category_id)) for a in data["annotations"]]
         names = {int(c["id"]): c.get("name", str(c["id"])) for c in data.get("categories", [])}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BenchError(f"{path} is not a COCO-style annotation file ({type(exc).__name__}: {exc}); "
                          "use the official train2018.json / val2018.json") from None
     return items, names
