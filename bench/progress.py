@@ -1,13 +1,19 @@
 """One progress bar over a sweep's runs (done / running / failed), beside each run's epoch bar.
 
 Used by the local executor (runs finishing in its worker pool) and by `bench run --wait` (SLURM job
-states polled). Written to stderr by tqdm; off with --no-progress. Lines a sweep prints (a run's
-summary) go through write(), so they appear above the bar instead of through it.
+states polled). Written to stderr by tqdm when stderr is a terminal (a log file gets the lines
+only, as with the per-run epoch bar); off with --no-progress. Lines a sweep prints (a run's summary)
+go through write(), so they appear above the bar instead of through it.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
+
+
+def interactive():
+    return sys.stderr.isatty()
 
 
 class SweepBar:
@@ -15,7 +21,7 @@ class SweepBar:
         from tqdm import tqdm
 
         self.counts = {"done": 0, "running": 0, "failed": 0}
-        self.enabled = enabled
+        self.enabled = enabled = enabled and interactive()
         self._lock = threading.Lock()
         self.bar = tqdm(total=total, desc=desc, unit="run", disable=not enabled, dynamic_ncols=True, leave=True,
                         mininterval=0)

@@ -181,7 +181,10 @@ def test_bad_logger_input_is_one_line_and_writes_nothing(tmp_path, capsys, monke
     assert "logger wandb is not installed; pip install -e '.[wandb]'" in refused(logger="wandb")
 
 
-def test_local_sweep_shows_one_bar_over_its_runs(cifar_root, tmp_path, capfd):
+def test_local_sweep_shows_one_bar_over_its_runs(cifar_root, tmp_path, capfd, monkeypatch):
+    from bench import progress
+
+    monkeypatch.setattr(progress, "interactive", lambda: True)  # as on a terminal (a log file gets no bar)
     out = tmp_path / "out"
     code = main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--epochs", "2", "--data-root",
                  str(cifar_root), "--out", str(out), "--executor", "local", "--jobs", "2",
