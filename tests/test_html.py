@@ -139,3 +139,14 @@ def test_bad_html_output_is_one_line(tmp_path, capsys):
     assert target.read_text() == "keep me"
     assert main(["report", str(tmp_path / "golden"), "--html"]) == 2
     assert "--html write files: pass --out DIR" in capsys.readouterr().err
+
+
+def test_confusion_matrices_are_drawn_for_the_first_runs_only(tmp_path, monkeypatch):
+    from bench.report import html
+
+    shutil.copytree(DATA / "golden", tmp_path / "golden")
+    monkeypatch.setattr(html, "CONFUSION_MAX_RUNS", 2)
+    assert main(["report", str(tmp_path / "golden"), "--html", "--out", str(tmp_path / "report")]) == 0
+    text = (tmp_path / "report" / "report.html").read_text()
+    runs = text.count('<details class="run"')
+    assert runs > 2 and text.count("the page draws the first 2 runs") == runs - 2

@@ -23,6 +23,7 @@ from bench.report.tables import note_text
 
 TEMPLATE = "report.html.j2"
 CONFUSION_MAX_CLASSES = 100  # above this a confusion matrix is unreadable as a figure: left out, said so
+CONFUSION_MAX_RUNS = 60  # matrices drawn for the first runs only: a 1,000-run sweep's page stays quick and small
 
 
 def _table(table):
@@ -35,7 +36,7 @@ def _table(table):
             "notes": [note_text(n) for n in table.notes]}
 
 
-def _run_detail(run, sink, select):
+def _run_detail(run, sink, select, draw_confusion=True):
     result = run.result
     block = result.get(select) or result.get("last") or {}
     names = result.get("class_names") or [str(c) for c in range(len(result["train_class_counts"]))]
@@ -43,7 +44,10 @@ def _run_detail(run, sink, select):
                  for n, t, te, a in zip(names, result["train_class_counts"], result.get("test_class_counts") or
                                         [None] * len(names), block.get("per_class_acc") or [None] * len(names))]
     confusion, why = None, ""
-    if len(names) > CONFUSION_MAX_CLASSES:
+    if not draw_confusion:
+        why = (f"the page draws the first {CONFUSION_MAX_RUNS} runs' matrices; `bench report ... --out DIR "
+               f"--confusion {run.run_dir}` draws this one")
+    elif len(names) > CONFUSION_MAX_CLASSES:
         why = f"{len(names)} classes: too many for a readable matrix (predictions.npz has them)"
     else:
         try:
@@ -76,8 +80,8 @@ def render(runs, cells, tables, settings, labels, select, folders, summary_line,
         figures.curves(cells, setting, labels, sink, "curves")
         shown.append(("learning curves", sink.take("curves")))
         settings_view.append({"label": setting_label(setting), "figures": [(k, svg) for k, svg in shown if svg]})
-    details = [_run_detail(run, sink, select) for run in sorted(runs, key=lambda r: (r.dataset, r.method, r.seed))
-               if run.status == "done"]
+    done = [run for run in sorted(runs, key=lambda r: (r.dataset, r.method, r.seed)) if run.status == "done"]
+    details = [_run_detail(run, sink, select, draw_confusion=i < CONFUSION_MAX_RUNS) for i, run in enumerate(done)]
     env = jinja2.Environment(loader=jinja2.PackageLoader("bench.report", "."), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     return env.get_template(TEMPLATE).render(
