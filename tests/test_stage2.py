@@ -205,3 +205,13 @@ def test_dry_run_prices_stage2_children_as_level_two(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "level 2, after its parent" in out and "(stage 2: a third of a training step)" in out
     assert "in two levels (1 first, 1 after their parents)" in out
+
+
+def test_a_failed_parent_fails_its_stage2_child_with_the_reason(cifar_root, tmp_path):
+    out = tmp_path / "out"
+    assert main(args(cifar_root, out, "crt", "train.lr=1e12", "train.warmup_epochs=0")) == 1
+    parent, _ = found(out, "erm")
+    child, child_dir = found(out, "crt")
+    assert parent["status"] == "failed" and child["status"] == "failed"
+    assert child["error"].startswith(f"parent run {parent['run_id']} failed: training loss became")
+    assert not (child_dir / "checkpoint.pt").exists()  # nothing trained
