@@ -448,6 +448,13 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     return cfg
 
 
+def stage_kind(cfg):
+    """What a run's stage section makes it: "posthoc" (computed from its parent's files), "train" (stage 2
+    trained on its parent's weights) or None (a one-stage run)."""
+    s = cfg["stage"]
+    return "posthoc" if s["posthoc"] != "none" else "train" if s["train"] != "none" else None
+
+
 def two_stage_methods():
     from bench.methods.registry import METHODS
 

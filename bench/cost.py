@@ -7,6 +7,7 @@ import statistics
 from pathlib import Path
 
 from bench import rundir
+from bench.config import stage_kind
 from bench.datasets.longtail import long_tail_counts
 
 
@@ -39,7 +40,7 @@ def estimate(run, speeds):
         train = info.train_size
     else:
         train = sum(long_tail_counts(info.n_max, info.num_classes, d["imbalance_ratio"], d["profile"]))
-    stage2 = cfg["stage"]["train"] != "none"  # a frozen backbone: forward only, about a third of a training step
+    stage2 = stage_kind(cfg) == "train"  # a frozen backbone: forward only, about a third of a training step
     epochs = cfg["stage"]["epochs"] if stage2 else cfg["train"]["epochs"]
     evals = -(-epochs // cfg["eval"]["every"])
     measured = speeds.get((d["name"], cfg["model"]["name"]))

@@ -192,6 +192,7 @@ def check_model(run, data):
 
 
 def dry_run_report(runs, start, skipped, queued, executor, out):
+    from bench.config import stage_kind
     from bench.cost import estimate, measured_speeds
 
     speeds = measured_speeds(out)
@@ -202,7 +203,7 @@ def dry_run_report(runs, start, skipped, queued, executor, out):
             lines.append(f"skip   {run.run_dir.name}: already done")
         elif run.run_dir in queued:
             lines.append(f"skip   {run.run_dir.name}: already queued as SLURM job {queued[run.run_dir]}")
-        elif run.parent is not None and run.cfg["stage"]["posthoc"] != "none":
+        elif stage_kind(run.cfg) == "posthoc":
             lines.append(f"start  {run.run_dir.name}: level 2, after its parent {run.parent.name} (post-hoc: "
                          "seconds, no training)")
         else:

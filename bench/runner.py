@@ -181,7 +181,7 @@ def execute(runs, force=False, progress=True, cache=None):
             print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
             out.append(rundir.read_result(run.run_dir))
             continue
-        if run.parent is not None and run.cfg["stage"]["posthoc"] != "none":  # from the parent's files, no data
+        if config_mod.stage_kind(run.cfg) == "posthoc":  # from the parent's files: no data, no training
             out.append(_execute_child(run, force))
             continue
         key = dataset_key(run.cfg)

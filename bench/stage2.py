@@ -39,10 +39,6 @@ class ClassScale(nn.Module):
         return logits * self.scales
 
 
-def is_stage2(cfg):
-    return cfg["stage"]["train"] != "none"
-
-
 def train_section(cfg):
     """The train section stage 2 runs with: the parent's, with the stage's epochs, LR, weight decay and
     batch size, a cosine schedule to 0 and no warm-up."""

@@ -15,13 +15,14 @@ import numpy as np
 import torch
 
 from bench import checkpoint, distributed, faults, results, rundir
+from bench.config import stage_kind
 from bench.errors import BenchError
 from bench.evaluate import RESULT_KEYS, evaluate_metrics, predict, shot_groups
 from bench.loggers import Loggers
 from bench.methods.compose import Composition
 from bench.models import build_model, resolve_head
 from bench.schedule import learning_rate
-from bench.stage2 import Stage2, is_stage2, train_section
+from bench.stage2 import Stage2, train_section
 
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
@@ -129,7 +130,7 @@ def train_run(cfg, data, run_dir, progress=True):
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
-    stage = Stage2(cfg, run_dir.parent / cfg["stage"]["parent"]) if is_stage2(cfg) else None
+    stage = Stage2(cfg, run_dir.parent / cfg["stage"]["parent"]) if stage_kind(cfg) == "train" else None
     t_cfg = train_section(cfg) if stage else cfg["train"]  # stage 2: its own epochs, LR, weight decay, batch
     m_cfg, e_cfg = cfg["method"], cfg["eval"]
     best_val = e_cfg["selection"] == "best_val"

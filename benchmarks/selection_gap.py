@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.config import stage_kind
 from bench.posthoc import adjust, head_of
 
 
@@ -48,7 +49,7 @@ def main(argv=None):
         result = json.loads(path.read_text())
         if result.get("status") != "done" or result["config"]["eval"]["selection"] != "best_val":
             continue
-        posthoc = result["config"]["stage"]["posthoc"] != "none"
+        posthoc = stage_kind(result["config"]) == "posthoc"
         row = posthoc_row(result, args.out) if posthoc else trained_row(path.parent)
         rows.setdefault(result["method"], []).append(row)
     print("method        val-chosen  test-best   last  | chosen (epoch or tau) | best on test")
