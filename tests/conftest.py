@@ -202,3 +202,17 @@ def cli_without_torch(*commands):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     first, *rest = proc.stdout.splitlines()
     return first == "True", rest
+
+
+def bench_process(argv, fault=None, timeout=300):
+    """`python -m bench ARGV` in a fresh process, killed at a fault point when `fault` ("<point>:<n>") is
+    given (bench.faults); the environment carries no fault or W&B setting of the test process."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_FAULT" and not k.startswith("WANDB_")}
+    if fault:
+        env["BENCH_FAULT"] = fault
+    return subprocess.run([sys.executable, "-m", "bench", *argv], capture_output=True, text=True, env=env,
+                          timeout=timeout)

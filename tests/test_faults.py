@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bench.checkpoint import decode
+from conftest import bench_process
 
 ARGS = ["run", "--methods", "ldam_drw", "--datasets", "cifar10_lt", "--epochs", "4", "--no-progress", "--set",
         "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=32",
@@ -33,11 +34,7 @@ def test_every_fault_point_is_exercised():
 
 
 def bench(root, out, fault=None, timeout=180):
-    env = {k: v for k, v in os.environ.items() if k != "BENCH_FAULT"}
-    if fault:
-        env["BENCH_FAULT"] = fault
-    return subprocess.run([sys.executable, "-m", "bench", *ARGS, "--data-root", str(root), "--out", str(out)],
-                          capture_output=True, text=True, env=env, timeout=timeout)
+    return bench_process([*ARGS, "--data-root", str(root), "--out", str(out)], fault, timeout)
 
 
 def snapshot(out):

@@ -1,15 +1,13 @@
 """Experiment trackers (issue 13): TensorBoard event files and W&B offline run files, read back."""
 
 import json
-import os
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.cli import main
+from conftest import bench_process
 
 SETS = ["dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10",
         "train.warmup_epochs=1"]
@@ -108,11 +106,7 @@ def test_scalars_and_steps_in_tensorboard_and_wandb(cifar_root, tmp_path):
 
 
 def bench(root, out, fault=None):
-    env = {k: v for k, v in os.environ.items() if k != "BENCH_FAULT" and not k.startswith("WANDB_")}
-    if fault:
-        env["BENCH_FAULT"] = fault
-    return subprocess.run([sys.executable, "-m", "bench", *args(root, out)], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return bench_process(args(root, out), fault)
 
 
 @pytest.mark.parametrize("fault", [

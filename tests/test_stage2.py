@@ -2,10 +2,7 @@
 
 import json
 import math
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +11,7 @@ import torch
 
 from bench.checkpoint import decode
 from bench.cli import main
+from conftest import bench_process
 
 SETS = ["dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10",
         "train.warmup_epochs=1"]
@@ -115,12 +113,8 @@ def test_label_aware_smoothing_on_hand_computed_values():
 
 
 def bench(root, out, methods, fault=None):
-    env = {k: v for k, v in os.environ.items() if k != "BENCH_FAULT"}
-    if fault:
-        env["BENCH_FAULT"] = fault
     stage = ["stage.epochs=3", "stage.batch_size=64"] if methods == "mislas" else []
-    return subprocess.run([sys.executable, "-m", "bench", *args(root, out, methods, *stage)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    return bench_process(args(root, out, methods, *stage), fault)
 
 
 def snapshot(run_dir):
