@@ -105,9 +105,14 @@ def build_parser():
     perf = sub.add_parser("perf", help="training images/s: bench vs the bare model step and the reference pipeline")
     perf.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
     perf.add_argument("--images", type=int, default=12406, help="training images (default: CIFAR-10-LT size)")
-    perf.add_argument("--workers", type=int, default=4, help="DataLoader workers of the reference pipeline")
+    perf.add_argument("--workers", type=int, default=None,
+                      help="DataLoader workers (tensor: of the reference pipeline, default 4; imagelist: of both, "
+                           "default: the CPUs available)")
     perf.add_argument("--model", default="resnet32", help="a model of bench list models (default resnet32)")
     perf.add_argument("--batch-size", type=int, default=128, help="training batch size (default 128)")
+    perf.add_argument("--pipeline", choices=["tensor", "imagelist"], default="tensor",
+                      help="tensor: CIFAR-size in-memory training (default); imagelist: the JPEG loader of "
+                           "ImageNet-LT / iNaturalist against the reference PIL pipeline, on 2,000 generated JPEGs")
 
     lst = sub.add_parser("list", help="list methods, datasets, models, presets or config keys")
     lst.add_argument("what", choices=["methods", "parts", "datasets", "models", "presets", "keys"])
@@ -217,7 +222,15 @@ def _main(argv=None):
         if args.command == "perf":
             from bench.perf import run_perf
 
-            run_perf(args.device, args.images, args.workers, args.model, args.batch_size)
+            if args.pipeline == "imagelist":
+                from bench.perf_images import run_image_perf
+
+                images = 2000 if args.images == 12406 else args.images  # the default is the CIFAR size
+                run_image_perf(args.device, images, "auto" if args.workers is None else args.workers,
+                               args.batch_size)
+                return 0
+            run_perf(args.device, args.images, 4 if args.workers is None else args.workers, args.model,
+                     args.batch_size)
             return 0
         if args.command == "status":
             return cmd_status(args)

@@ -49,7 +49,10 @@ DEFAULTS = {
         "train_crop": "random_resized",
         "normalize": "auto",  # auto (the dataset's) | imagenet | inat2018
     },
-    "loader": {"workers": 4, "pin_memory": True},  # image-folder datasets
+    # image-folder datasets. workers: auto = the CPUs this process may use. decode: workers (libjpeg-turbo in
+    # the DataLoader workers) | device (TorchCodec decode_jpeg on the run's device: nvJPEG on CUDA).
+    # reduced_decode: decode at 1/2, 1/4, 1/8 size where the crop keeps enough pixels (bench.jpeg)
+    "loader": {"workers": "auto", "pin_memory": True, "decode": "workers", "reduced_decode": True},
     "model": {"name": "resnet32", "pretrained": None},  # pretrained: a local weights file (no download)
     "train": {
         "epochs": 200,
@@ -116,6 +119,7 @@ TYPES = {
     "run.loggers": (list,),
     "run.log_dir": (str, type(None)),
     "stage.max_norm": (float, int, type(None)),
+    "loader.workers": (int, str),
 }
 
 CHOICES = {
@@ -123,6 +127,7 @@ CHOICES = {
     "dataset.eval_split": (None, "test", "val"),
     "augment.normalize": ("auto", "imagenet", "inat2018"),
     "augment.train_crop": ("random_resized", "resize_random"),
+    "loader.decode": ("workers", "device"),
     "train.schedule": ("step", "cosine"),
     "train.precision": ("fp32", "bf16", "fp16"),
     "eval.selection": ("last", "best_test", "best_val"),
@@ -153,7 +158,8 @@ RANGES = {
     "augment.crop_padding": (lambda v: 0 <= v <= 64, "non-negative (and at most 64)"),
     "eval.many_above": (lambda v: v >= 0, "non-negative"),
     "eval.few_below": (lambda v: v >= 0, "non-negative"),
-    "loader.workers": (lambda v: 0 <= v <= 256, "non-negative (and at most 256)"),
+    "loader.workers": (lambda v: v == "auto" if isinstance(v, str) else 0 <= v <= 256,
+                       "auto or a number of processes from 0 to 256"),
     "run.threads": (lambda v: 0 <= v <= 4096, "between 0 (automatic) and 4096"),
     "stage.epochs": (lambda v: 1 <= v <= 10**6, "at least 1 (and at most 1000000)"),
     "stage.lr": (lambda v: v > 0, "positive"),
@@ -176,10 +182,11 @@ for _key, _param in PARTS.params.items():
 
 # Keys that say where/how a run executes, not what it computes: left out of the run hash, and
 # runs that differ only in them are the same run (and, in reports, the same setting). Not here:
-# dataset.split_dir / image_root / path_rewrite (other files can mean other data), loader.workers
-# (worker seeds change the augmentation), dataset.eval_split (another evaluation set).
+# dataset.split_dir / image_root / path_rewrite (other files can mean other data), dataset.eval_split
+# (another evaluation set), loader.decode / reduced_decode (other pixels). loader.workers is here: every
+# image carries its own augmentation seed, so the worker count does not change a number.
 RUNTIME_KEYS = ("dataset.root", "dataset.verify", "dataset.download", "dataset.check_split", "loader.pin_memory",
-                "eval.save_logits", "run")
+                "loader.workers", "eval.save_logits", "run")
 
 
 def flatten(tree, prefix=""):

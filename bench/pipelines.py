@@ -41,66 +41,80 @@ class TensorPipeline:
         return self.test_y
 
 
-class ImageFiles(torch.utils.data.Dataset):
-    def __init__(self, items, transform):
-        self.items, self.transform = items, transform
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, index):
-        from PIL import Image
-
-        path, label = self.items[index]
-        with Image.open(path) as image:
-            return self.transform(image.convert("RGB")), label
-
-
-def transforms(data, cfg):
-    from torchvision.transforms import v2
-
-    a = cfg["augment"]
-    tail = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(data.mean), list(data.std))]
-    if a.get("train_crop", "random_resized") == "resize_random":  # LDAM-DRW App. B: shorter side 256, random 224
-        train = [v2.Resize(a["resize"], antialias=True), v2.RandomCrop(a["image_size"]), v2.RandomHorizontalFlip()]
-    else:  # Decoupling / torchvision ImageNet recipe
-        train = [v2.RandomResizedCrop(a["image_size"], antialias=True), v2.RandomHorizontalFlip()]
-    if a["color_jitter"]:
-        train.append(v2.ColorJitter(a["color_jitter"], a["color_jitter"], a["color_jitter"], 0))
-    test = [v2.Resize(a["resize"], antialias=True), v2.CenterCrop(a["image_size"])]
-    return v2.Compose(train + tail), v2.Compose(test + tail)
-
-
 class ImagePipeline:
-    """Image-folder datasets: JPEG decoding and torchvision transforms in DataLoader workers."""
+    """Image-folder datasets: files decoded and augmented in DataLoader workers (bench.jpeg), batches of uint8
+    to the device, normalised there. One persistent worker pool
+    serves training and evaluation; the batch plan says which split, which images and (training) each image's
+    own augmentation seed."""
 
     def __init__(self, data, cfg, device):
+        from bench import imagefiles
+
         self.device = device
-        self.workers = cfg["loader"]["workers"]
-        self.pin = cfg["loader"]["pin_memory"] and device.type == "cuda"
-        train_tf, test_tf = transforms(data, cfg)
-        self.train_set = ImageFiles(data.train_items, train_tf)
-        self.test_set = ImageFiles(data.eval_items, test_tf)
-        self.test_labels = torch.tensor([label for _, label in data.eval_items], dtype=torch.int64)
-        self.val_set = ImageFiles(data.val_items, test_tf) if data.val_items else None
-        self.val_labels = torch.tensor([label for _, label in data.val_items], dtype=torch.int64) \
-            if data.val_items else None
+        self.normalize = Normalize(data.mean, data.std, device)
+        self.files = imagefiles.Files(data, cfg, device)
+        self.test_labels = self.files.labels("eval")
+        self.val_labels = self.files.labels("val") if data.val_items else None
+        self.plan = imagefiles.Plan()
+        workers = imagefiles.worker_count(cfg["loader"]["workers"])
+        self.loader = torch.utils.data.DataLoader(
+            self.files, batch_sampler=self.plan, num_workers=workers, collate_fn=imagefiles.collate,
+            pin_memory=cfg["loader"]["pin_memory"] and device.type == "cuda", persistent_workers=workers > 0,
+            generator=torch.Generator().manual_seed(0))  # worker seeds are unused: samples carry their own
 
-    def _loader(self, dataset, batch_size, sampler=None, generator=None):
-        return torch.utils.data.DataLoader(
-            dataset, batch_size=batch_size, sampler=sampler, num_workers=self.workers, pin_memory=self.pin,
-            generator=generator, persistent_workers=False, drop_last=False)
+    def _batches(self):
+        for batch in self.loader:
+            images, labels = self.files.finish(batch)  # uint8 (B, H, W, 3)
+            images = images.to(self.device, non_blocking=True).permute(0, 3, 1, 2)  # NCHW in channels-last memory
+            yield self.normalize(images), labels
 
-    def train_batches(self, order, batch_size, generator):
-        if self.workers == 0:  # transforms then use this process's RNG: seed it from the epoch's generator
-            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
-        for images, labels in self._loader(self.train_set, batch_size, order.tolist(), generator):
-            yield images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
+    def train_batches(self, order, batch_size, generator, start=0, state=None):
+        seeds = torch.randint(0, 2**63 - 1, (len(order),), generator=generator)  # one per image of the epoch
+        if state is not None:
+            generator.set_state(state)
+        self.plan.set("train", order, batch_size, start, seeds)
+        for images, labels in self._batches():
+            yield images, labels.to(self.device, non_blocking=True)
 
     def test_batches(self, batch_size):
-        for images, _ in self._loader(self.test_set, batch_size):
-            yield images.to(self.device, non_blocking=True)
+        self.plan.set("eval", torch.arange(len(self.test_labels)), batch_size)
+        for images, _ in self._batches():
+            yield images
 
     def val_batches(self, batch_size):
-        for images, _ in self._loader(self.val_set, batch_size):
-            yield images.to(self.device, non_blocking=True)
+        self.plan.set("val", torch.arange(len(self.val_labels)), batch_size)
+        for images, _ in self._batches():
+            yield images
+
+
+class Normalize:
+    """uint8 (B, 3, H, W) in channels-last memory -> float32 (x / 255 - mean) / std, channels-last.
+
+    The arithmetic runs over rows of W x 3 interleaved values (a per-channel pattern repeated along the row),
+    which vectorises; broadcasting over the trailing dimension of 3 does not (3x slower on a CPU). On a CPU the
+    output is one of two reused buffers (a fresh 77 MB batch costs more in page faults than the arithmetic):
+    a batch is valid until the next-but-one is produced, which a training or evaluation step respects."""
+
+    def __init__(self, mean, std, device):
+        std = torch.tensor(std, dtype=torch.float32, device=device)
+        self.scale = 1.0 / (255.0 * std)
+        self.shift = -torch.tensor(mean, dtype=torch.float32, device=device) / std
+        self.reuse = device.type == "cpu"
+        self.buffers, self.turn = [None, None], 0
+
+    def _output(self, shape, device):
+        if not self.reuse:
+            return torch.empty(shape, dtype=torch.float32, device=device)
+        self.turn ^= 1
+        buf = self.buffers[self.turn]
+        if buf is None or buf.shape != shape:
+            buf = self.buffers[self.turn] = torch.empty(shape, dtype=torch.float32, device=device)
+        return buf
+
+    def __call__(self, images):
+        x = images.permute(0, 2, 3, 1).contiguous()  # (B, H, W, 3); a view for the workers' batches
+        b, h, w, c = x.shape
+        out = self._output(x.shape, x.device)
+        rows = out.view(b * h, w * c)
+        rows.copy_(x.view(b * h, w * c)).mul_(self.scale.repeat(w)).add_(self.shift.repeat(w))
+        return out.permute(0, 3, 1, 2)

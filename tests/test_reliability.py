@@ -292,22 +292,17 @@ def test_bf16_warns_once_on_a_cpu_without_native_bf16(monkeypatch, capsys):
 
 
 def test_inat_ldam_recipe_is_resize_then_random_crop():
-    from torchvision.transforms import v2
-
-    from bench.pipelines import transforms
+    from bench.jpeg import Recipe, draw
 
     cfg = resolve("ldam_drw", "inat2018", 0)
-    assert cfg["augment"]["train_crop"] == "resize_random"
-
-    class Data:
-        mean, std = (0.5, 0.5, 0.5), (0.2, 0.2, 0.2)
-
-    train, _ = transforms(Data, cfg)
-    kinds = [type(t) for t in train.transforms[:3]]
-    assert kinds == [v2.Resize, v2.RandomCrop, v2.RandomHorizontalFlip]
-    assert train.transforms[0].size == [256] and train.transforms[1].size == (224, 224)
+    recipe = Recipe.from_cfg(cfg)
+    assert (recipe.crop, recipe.resize, recipe.size) == ("resize_random", 256, 224)
+    # a 400x300 (h x w) image becomes 341x256, and the 224 crop's offsets cover 0..117 and 0..32
+    tops, lefts = zip(*[draw(400, 300, seed, recipe).box[:2] for seed in range(3000)])
+    assert (min(tops), max(tops), min(lefts), max(lefts)) == (0, 341 - 224, 0, 256 - 224)
+    assert {draw(400, 300, seed, recipe).box[2:] for seed in range(50)} == {(224, 224)}
     decoupling = resolve("erm", "inat2018", 0, presets=["inat2018_decoupling"])
-    assert type(transforms(Data, decoupling)[0].transforms[0]) is v2.RandomResizedCrop
+    assert Recipe.from_cfg(decoupling).crop == "random_resized"
 
 
 def test_paper_comparison_flags_an_inat_recipe_mismatch(tmp_path):
@@ -480,9 +475,13 @@ def test_disk_full_is_one_line_and_the_run_resumes(cifar_root, tmp_path, capsys,
     ("erm", "fashion_mnist_lt", 0, ["quick"], [], "fashion_mnist_lt-exp100-ds0__erm__seed0__88c82596"),
     ("cb", "cifar100_lt", 2, [], ["dataset.imbalance_ratio=10", "dataset.profile=step", "method.beta=0.999"],
      "cifar100_lt-step10-ds0__cb__seed2__2bbf6fdc"),
-    ("erm", "imagenet_lt", 0, [], [], "imagenet_lt-natural__erm__seed0__54aa576c"),
-    ("ldam_drw", "inat2018", 0, ["inat2018_decoupling"], [], "inat2018-natural__ldam_drw__seed0__cecf9a2a"),
-    ("focal", "places_lt", 0, [], ["loader.workers=2"], "places_lt-natural__focal__seed0__749feb1b"),
+    # image-list runs got new ids in issue 14 (were 54aa576c, cecf9a2a, 749feb1b): their pipeline draws new
+    # augmentations (bench.jpeg), so they are new runs; and loader.workers left the hash (runtime only: every
+    # image carries its own seed), so the worker count no longer splits a run in two
+    ("erm", "imagenet_lt", 0, [], [], "imagenet_lt-natural__erm__seed0__3732f1a6"),
+    ("ldam_drw", "inat2018", 0, ["inat2018_decoupling"], [], "inat2018-natural__ldam_drw__seed0__3fb87d0e"),
+    ("focal", "places_lt", 0, [], ["loader.workers=2"], "places_lt-natural__focal__seed0__09d4ca0b"),
+    ("focal", "places_lt", 0, [], ["loader.workers=0"], "places_lt-natural__focal__seed0__09d4ca0b"),
 ])
 def test_existing_run_ids_are_unchanged(method, dataset, seed, presets, sets, run_id):
     """Keys added since (run.threads, augment.train_crop) and keys made runtime-only (check_split,

@@ -78,6 +78,9 @@ class ImageListData:
     in_channels: int = 3
     val_items: list = field(default_factory=list)  # eval.selection=best_val: the images that select
     selection: dict | None = None
+    # split -> (list file, "line" | "annotation", 1-based entry of each item or None for index + 1): where an
+    # unreadable image is named
+    sources: dict = field(default_factory=dict)
 
     @property
     def train_labels(self):
@@ -112,12 +115,13 @@ def file_hashes(path):
 
 
 def read_list(path):
-    """[(relative path, label)] from a `<path> <label>` file; a malformed line is an error naming it."""
+    """([(relative path, label)], line numbers or None when they are 1..n) from a `<path> <label>` file;
+    a malformed line is an error naming it."""
     path = Path(path)
     if not path.is_file():
         raise BenchError(f"split list {path} does not exist; set dataset.split_dir (or --data-root) to the folder "
                          "holding it")
-    items = []
+    items, lines = [], []
     with open(path) as f:
         for number, line in enumerate(f, 1):
             line = line.strip()
@@ -127,7 +131,8 @@ def read_list(path):
             if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
                 raise BenchError(f"{path}:{number}: expected '<relative path> <integer label>', got {line[:80]!r}")
             items.append((parts[0], int(parts[1])))
-    return items
+            lines.append(number)
+    return items, (None if not lines or lines[-1] == len(lines) else lines)
 
 
 class _Image(NamedTuple):
@@ -192,13 +197,15 @@ def rewrite(path, rules):
     return path
 
 
-def resolve_images(items, image_root, rules, list_path):
+def resolve_images(items, image_root, rules, list_path, lines=None):
     """Absolute paths; the flat `val/<file>` layout is tried when `val/<class>/<file>` is absent.
 
-    The first missing image is an error naming it.
+    The first missing image is an error naming it and its line (entry, for a JSON file).
     """
     out = []
-    for number, (rel, label) in enumerate(items, 1):
+    unit = "annotation" if str(list_path).endswith(".json") else "line"
+    for index, (rel, label) in enumerate(items):
+        number = lines[index] if lines else index + 1
         rel = rewrite(rel, rules)
         full = os.path.join(image_root, rel)
         if not os.path.isfile(full):
@@ -207,7 +214,7 @@ def resolve_images(items, image_root, rules, list_path):
             if flat and os.path.isfile(flat):
                 full = flat
             else:
-                raise BenchError(f"image {full} (line {number} of {list_path}) does not exist; set "
+                raise BenchError(f"image {full} ({unit} {number} of {list_path}) does not exist; set "
                                  "dataset.image_root to the folder the list paths start from, or dataset.path_rewrite "
                                  "for another path layout")
         out.append((full, label))
@@ -235,15 +242,15 @@ def load_image_list(cfg, name):
         txt_path = split_dir / f"{spec.prefix}_{split}.txt"
         if name == "inat2018" and json_path.is_file():
             items, names = read_coco(json_path)
-            lists[split] = (json_path, items)
+            lists[split] = (json_path, items, None)
         else:
-            lists[split] = (txt_path, read_list(txt_path))
-    for split, (path, items) in lists.items():
+            lists[split] = (txt_path, *read_list(txt_path))
+    for split, (path, items, _) in lists.items():
         if not items:
             raise BenchError(f"split list {path} is empty; point dataset.split_dir at the real files")
         check_facts(spec, split, path, items, d["check_split"])
-    train_path, train_items = lists["train"]
-    eval_path, eval_items = lists[eval_split]
+    train_path, train_items, train_lines = lists["train"]
+    eval_path, eval_items, eval_lines = lists[eval_split]
     num_classes = max(label for _, label in train_items + eval_items) + 1
     present = {label for _, label in train_items}
     if len(present) != num_classes:
@@ -254,22 +261,28 @@ def load_image_list(cfg, name):
     mean, std = (INAT_MEAN, INAT_STD) if norm == "inat2018" else (IMAGENET_MEAN, IMAGENET_STD)
     data = ImageListData(
         name=name, num_classes=num_classes,
-        train_items=resolve_images(train_items, image_root, rules, train_path),
-        eval_items=resolve_images(eval_items, image_root, rules, eval_path),
+        train_items=resolve_images(train_items, image_root, rules, train_path, train_lines),
+        eval_items=resolve_images(eval_items, image_root, rules, eval_path, eval_lines),
         eval_split=eval_split, mean=mean, std=std, train_list_sha256=file_hashes(train_path)[1],
-        class_names=[names.get(c, "") for c in range(num_classes)] if names else [])
+        class_names=[names.get(c, "") for c in range(num_classes)] if names else [],
+        sources={"train": _source(train_path, train_lines), "eval": _source(eval_path, eval_lines)})
     if best_val and spec.selection == "official":
         from bench.datasets.selection import describe
 
-        val_path, val_items = lists["val"]
-        data.val_items = resolve_images(val_items, image_root, rules, val_path)
+        val_path, val_items, val_lines = lists["val"]
+        data.val_items = resolve_images(val_items, image_root, rules, val_path, val_lines)
+        data.sources["val"] = _source(val_path, val_lines)
         data.selection = describe("official", range(len(val_items)), range(len(data.eval_items)),
                                   f"val list {val_path.name}", f"{eval_split} list {eval_path.name}")
     elif best_val:
         from bench.datasets.selection import split_items
 
-        split_items(data)
+        split_items(data)  # also narrows the eval source's entries to the reported half
     return data
+
+
+def _source(path, lines):
+    return (str(path), "annotation" if str(path).endswith(".json") else "line", lines)
 
 
 def load_imagenet_lt(cfg):

@@ -65,5 +65,10 @@ def split_items(data):
     items = data.eval_items
     data.val_items = [items[i] for i in select]
     data.eval_items = [items[i] for i in report]
+    if "eval" in data.sources:  # the list entries the two halves came from
+        path, unit, lines = data.sources["eval"]
+        entry = (lambda i: lines[i]) if lines else (lambda i: i + 1)
+        data.sources["val"] = (path, unit, [entry(i) for i in select])
+        data.sources["eval"] = (path, unit, [entry(i) for i in report])
     data.selection = describe("half", select, report, f"{data.eval_split} list", f"{data.eval_split} list")
     return data

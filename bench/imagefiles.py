@@ -1,0 +1,169 @@
+"""The image lists as a DataLoader dataset: keys (split, index, seed) -> uint8 image and label.
+
+One dataset serves the training, evaluation and selection lists, so one persistent worker pool
+does all the decoding; `Plan` (the batch sampler) says which images the next pass reads. Paths live
+in one numpy byte array per split: forked workers then share them instead of copying a list of
+Python strings page by page (PyTorch issue #13246). A file that cannot be read or decoded comes back
+as a Failure naming it and its list line; `Files.finish` turns it into one ImageError.
+
+loader.decode=device (for CUDA: nvJPEG through TorchCodec's decode_jpeg) moves the decoding into the
+training process: workers only read the bytes and draw each image's parameters from its header.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from bench import jpeg
+from bench.errors import BenchError
+
+
+class ImageError(BenchError):
+    """An image of a list cannot be read or decoded."""
+
+
+class Failure(NamedTuple):
+    message: str
+
+
+class Split(NamedTuple):
+    paths: np.ndarray  # bytes
+    labels: np.ndarray  # int64
+    source: str  # the list file
+    unit: str  # "line" | "annotation"
+    positions: np.ndarray | None  # 1-based entry of each item in its list (None: index + 1)
+
+
+def worker_count(setting):
+    """loader.workers: an int, or auto = the CPUs this process may use (SLURM's --cpus-per-task), at most 32."""
+    if setting != "auto":
+        return int(setting)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 32))
+
+
+def read(path):
+    with open(path, "rb") as f:
+        data = bytearray(os.fstat(f.fileno()).st_size)
+        f.readinto(data)
+    return data
+
+
+class Files(torch.utils.data.Dataset):
+    def __init__(self, data, cfg, device):
+        self.recipe = jpeg.Recipe.from_cfg(cfg)
+        self.on_device = cfg["loader"]["decode"] == "device"
+        self.device = device
+        self.splits = {}
+        for split, items in (("train", data.train_items), ("eval", data.eval_items), ("val", data.val_items)):
+            if items:
+                source, unit, positions = data.sources.get(split, ("its list", "entry", None))
+                self.splits[split] = Split(np.array([os.fsencode(path) for path, _ in items]),
+                                           np.array([label for _, label in items], dtype=np.int64), source, unit,
+                                           None if positions is None else np.asarray(positions))
+
+    def labels(self, split):
+        return torch.from_numpy(self.splits[split].labels.copy())
+
+    def where(self, split, index):
+        s = self.splits[split]
+        entry = index + 1 if s.positions is None else int(s.positions[index])
+        return f"{s.unit} {entry} of {s.source}"
+
+    def __getitem__(self, key):
+        split, index, seed = key
+        s = self.splits[split]
+        path = os.fsdecode(s.paths[index])
+        label = int(s.labels[index])
+        try:
+            data = read(path)
+            if self.on_device:
+                if split != "train":
+                    return torch.frombuffer(data, dtype=torch.uint8).clone(), None, label
+                image = jpeg.open_image(data)
+                return torch.frombuffer(data, dtype=torch.uint8).clone(), \
+                    jpeg.draw(image.size[1], image.size[0], seed, self.recipe), label
+            if split == "train":
+                return jpeg.train_image(data, seed, self.recipe), label
+            return jpeg.eval_image(data, self.recipe), label
+        except Exception as exc:  # noqa: BLE001 - any unreadable file: one message naming it
+            return Failure(f"image {path} ({self.where(split, index)}) cannot be read as an image "
+                           f"({type(exc).__name__}: {exc}); replace the file, or remove its line from the list")
+
+    def finish(self, batch):
+        """(uint8 (B, H, W, 3) images, labels) of a collated batch; ImageError for a failed image."""
+        if isinstance(batch, Failure):
+            raise ImageError(batch.message)
+        if isinstance(batch[0], list):  # loader.decode=device: bytes and parameters
+            datas, params, labels = batch
+            return torch.stack([self.on_device_image(d, p) for d, p in zip(datas, params)]), labels
+        return batch
+
+    def on_device_image(self, data, params):
+        """Decode on the run's device (nvJPEG on CUDA) and augment there with the worker's parameters.
+
+        Untested on a GPU where this was written (no GPU available); on the CPU it runs in the training
+        process and is tested against the worker path."""
+        from torchcodec.decoders import decode_jpeg
+        from torchvision.transforms.v2 import functional as F
+
+        r = self.recipe
+        try:
+            x = decode_jpeg(data, mode="RGB", device=self.device)
+        except RuntimeError:  # not a JPEG libjpeg/nvJPEG reads: PIL on the CPU
+            raw = data.numpy().tobytes()
+            x = jpeg.decode_full(raw, jpeg.open_image(raw)).to(self.device)
+        height, width = x.shape[-2:]
+        if params is None:  # evaluation: Resize + CenterCrop
+            x = F.resize(x, list(jpeg.resized_size(height, width, r.resize)), antialias=True)
+            return jpeg.finish(F.center_crop(x, [r.size, r.size]))
+        top, left, h, w = params.box
+        if r.crop == "random_resized":
+            x = F.resize(x[:, top:top + h, left:left + w], [r.size, r.size], antialias=True)
+        else:
+            x = F.resize(x, list(jpeg.resized_size(height, width, r.resize)), antialias=True)
+            x = x[:, top:top + h, left:left + w]
+        if params.flip:
+            x = x.flip(-1)
+        ops = (F.adjust_brightness, F.adjust_contrast, F.adjust_saturation)  # on the device: float arithmetic
+        for op in params.order:
+            x = ops[op](x, params.factors[op])
+        return x.permute(1, 2, 0)  # (H, W, 3), as the worker path
+
+
+def collate(samples):
+    """Stack a batch (in the worker: into shared memory); a batch with a failed image is that Failure."""
+    for sample in samples:
+        if isinstance(sample, Failure):
+            return sample
+    if len(samples[0]) == 3:  # loader.decode=device: bytes and parameters travel as they are
+        return [s[0] for s in samples], [s[1] for s in samples], torch.tensor([s[2] for s in samples])
+    return torch.utils.data.default_collate(samples)
+
+
+class Plan(torch.utils.data.Sampler):
+    """The batch sampler of the persistent DataLoader: set() before each pass over a split."""
+
+    def __init__(self):
+        self.split, self.order, self.batch_size, self.start, self.seeds = "train", torch.zeros(0), 1, 0, None
+
+    def set(self, split, order, batch_size, start=0, seeds=None):
+        self.split, self.order, self.batch_size, self.start, self.seeds = split, order, batch_size, start, seeds
+
+    def __len__(self):
+        return max(0, math.ceil(len(self.order) / self.batch_size) - self.start)
+
+    def __iter__(self):
+        n, size = len(self.order), self.batch_size
+        for first in range(self.start * size, n, size):
+            indices = self.order[first:first + size].tolist()
+            seeds = self.seeds[first:first + size].tolist() if self.seeds is not None else [0] * len(indices)
+            yield [(self.split, index, seed) for index, seed in zip(indices, seeds)]

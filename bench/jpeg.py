@@ -1,0 +1,204 @@
+"""One image file -> one augmented uint8 tensor, as the image-list recipes' torchvision transforms make it.
+
+Train: RandomResizedCrop(size) (scale 0.08-1, ratio 3/4-4/3) or Resize(resize) + RandomCrop(size), then
+RandomHorizontalFlip, then ColorJitter(j, j, j, 0) (brightness, contrast, saturation in a random order);
+evaluation: Resize(resize) + CenterCrop(size). The parameters follow torchvision's own formulas
+(`draw`, `crop_box`), drawn from random.Random(seed) with the sample's own seed, so an image's augmentation
+depends neither on the worker that decodes it nor on the batches before it (a resumed epoch is exact).
+
+Speed, for the same crop boxes: the JPEG is decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling,
+PIL's draft mode) when the region that is kept still has at least the output's pixels on both axes at that
+scale (`reduction`); otherwise libjpeg-turbo decodes it whole (TorchCodec) and the crop is resized as a
+uint8 tensor (antialiased bilinear, PIL's filter). Colour jitter uses torchvision's PIL functions (the
+reference code's arithmetic) on the small output image. The result stays uint8 and channels-last
+(H, W, 3), as PIL and libjpeg lay pixels out: a batch is then an NHWC tensor, the memory format bench's
+models run in, and bench.pipelines normalises it on the device.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import random
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+SCALE, RATIO = (0.08, 1.0), (3.0 / 4.0, 4.0 / 3.0)  # torchvision RandomResizedCrop defaults (Decoupling's recipe)
+REDUCTIONS = (8, 4, 2)  # the DCT scalings PIL's draft mode offers
+
+
+class Recipe(NamedTuple):
+    size: int
+    resize: int
+    crop: str  # random_resized | resize_random
+    flip: bool
+    jitter: float
+    reduce: bool  # decode at reduced size where the crop allows
+
+    @classmethod
+    def from_cfg(cls, cfg):
+        a = cfg["augment"]
+        return cls(a["image_size"], a["resize"], a["train_crop"], bool(a["flip"]), float(a["color_jitter"]),
+                   bool(cfg["loader"]["reduced_decode"]))
+
+
+class Params(NamedTuple):
+    """Everything random about one training sample, drawn before any pixel is decoded."""
+
+    box: tuple  # (top, left, height, width) in the original image (random_resized) or in the resized one
+    flip: bool
+    order: tuple  # indices into (brightness, contrast, saturation), in the order they apply
+    factors: tuple  # (brightness, contrast, saturation) factors; () without jitter
+
+
+def crop_box(height, width, rng, scale=SCALE, ratio=RATIO):
+    """(top, left, h, w) with the distribution of torchvision's RandomResizedCrop.get_params (10 tries, then
+    the central crop clamped to the ratio range); rng is a random.Random."""
+    area = height * width
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target_area = area * rng.uniform(scale[0], scale[1])
+        aspect = math.exp(rng.uniform(*log_ratio))
+        w = int(round(math.sqrt(target_area * aspect)))
+        h = int(round(math.sqrt(target_area / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            return rng.randint(0, height - h), rng.randint(0, width - w), h, w
+    in_ratio = width / height
+    if in_ratio < min(ratio):
+        w, h = width, int(round(width / min(ratio)))
+    elif in_ratio > max(ratio):
+        w, h = int(round(height * max(ratio))), height
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+def resized_size(height, width, side):
+    """(h, w) of torchvision's Resize(side) on an image: the shorter side becomes `side`."""
+    if width <= height:
+        return int(side * height / width), side
+    return side, int(side * width / height)
+
+
+def draw(height, width, seed, recipe):
+    """The sample's Params, in torchvision's order of draws: crop, flip, jitter."""
+    rng = random.Random(seed)
+    if recipe.crop == "random_resized":
+        box = crop_box(height, width, rng)
+    else:
+        rh, rw = resized_size(height, width, recipe.resize)
+        box = (rng.randint(0, rh - recipe.size), rng.randint(0, rw - recipe.size), recipe.size, recipe.size)
+    flip = recipe.flip and rng.random() < 0.5
+    order, factors = (), ()
+    if recipe.jitter:
+        order = [0, 1, 2]
+        rng.shuffle(order)
+        low, high = max(0.0, 1.0 - recipe.jitter), 1.0 + recipe.jitter
+        factors = tuple(rng.uniform(low, high) for _ in range(3))
+    return Params(box, flip, tuple(order), factors)
+
+
+def reduction(height, width, need_h, need_w):
+    """The largest DCT scaling 1/s that leaves a height x width region at least need_h x need_w pixels."""
+    for s in REDUCTIONS:
+        if height / s >= need_h and width / s >= need_w:
+            return s
+    return 1
+
+
+def is_jpeg(data):
+    return bytes(data[:2]) == b"\xff\xd8"
+
+
+def _tensor(image):
+    """uint8 (3, H, W) view of the PIL image's pixels."""
+    return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)
+
+
+def decode_full(data, image):
+    """uint8 (3, H, W) of the whole image: libjpeg-turbo through TorchCodec, PIL for other formats."""
+    if is_jpeg(data):
+        from torchcodec.decoders import decode_jpeg
+
+        try:
+            return decode_jpeg(torch.frombuffer(data, dtype=torch.uint8), mode="RGB")
+        except RuntimeError:
+            pass  # a JPEG variant TorchCodec refuses: PIL reads it or says why
+    return _tensor(image)
+
+
+def open_image(data):
+    """PIL image of the file's bytes with only the header read (size and format)."""
+    from PIL import Image
+
+    return Image.open(io.BytesIO(data))
+
+
+def resize(x, h, w):
+    from torchvision.transforms.v2 import functional as F
+
+    return F.resize(x, [h, w], antialias=True)
+
+
+def resized(data, image, side, reduce):
+    """uint8 (3, h, w): the image resized so its shorter side is `side` (torchvision's Resize(side))."""
+    width, height = image.size
+    rh, rw = resized_size(height, width, side)
+    s = reduction(height, width, rh, rw) if reduce and image.format == "JPEG" else 1
+    if s > 1:
+        image.draft("RGB", (width // s, height // s))
+        x = _tensor(image)
+    else:
+        x = decode_full(data, image)
+    return resize(x, rh, rw)
+
+
+def finish(x, params=None):
+    """uint8 (3, h, w) -> (h, w, 3), flipped and colour-jittered as `params` say: torchvision's ColorJitter on
+    the PIL image (the reference's rounding), with the drawn order and factors."""
+    x = x.permute(1, 2, 0)
+    if params is None or not params.order:
+        return (x.flip(1) if params is not None and params.flip else x).contiguous()
+    import torchvision.transforms.functional as TF
+    from PIL import Image
+
+    image = Image.fromarray(x.contiguous().numpy())
+    if params.flip:
+        image = image.transpose(Image.FLIP_LEFT_RIGHT)
+    ops = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation)
+    for op in params.order:
+        image = ops[op](image, params.factors[op])
+    return torch.from_numpy(np.array(image))
+
+
+def train_image(data, seed, recipe):
+    """The augmented uint8 (size, size, 3) training image of one file's bytes."""
+    from PIL import Image
+
+    image = open_image(data)
+    width, height = image.size
+    params = draw(height, width, seed, recipe)
+    top, left, h, w = params.box
+    size = recipe.size
+    if recipe.crop == "random_resized":
+        s = reduction(h, w, size, size) if recipe.reduce and image.format == "JPEG" else 1
+        if s > 1:  # DCT-scaled decode; PIL resizes the exact (fractional) box of the scaled image
+            image.draft("RGB", (width // s, height // s))
+            fx, fy = image.size[0] / width, image.size[1] / height
+            x = _tensor(image.convert("RGB").resize(
+                (size, size), Image.BILINEAR, box=(left * fx, top * fy, (left + w) * fx, (top + h) * fy)))
+        else:
+            x = resize(decode_full(data, image)[:, top:top + h, left:left + w], size, size)
+    else:
+        x = resized(data, image, recipe.resize, recipe.reduce)[:, top:top + h, left:left + w]
+    return finish(x, params)
+
+
+def eval_image(data, recipe):
+    """uint8 (size, size, 3): Resize(resize) + CenterCrop(size), torchvision's rounding of the crop."""
+    x = resized(data, open_image(data), recipe.resize, recipe.reduce)
+    h, w = x.shape[-2:]
+    top, left = int(round((h - recipe.size) / 2.0)), int(round((w - recipe.size) / 2.0))
+    return finish(x[:, top:top + recipe.size, left:left + recipe.size])

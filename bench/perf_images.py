@@ -1,0 +1,141 @@
+"""`bench perf --pipeline imagelist`: bench's image-list loader against the reference pipeline.
+
+On a generated JPEG fixture (default 2,000 images of 500x375 or 375x500, quality 90, 100 classes,
+written to a temporary folder), in one process and with the same number of DataLoader workers:
+  (a) bench's training loader: batches of the Decoupling ImageNet-LT augmentation (RandomResizedCrop(224),
+      flip, ColorJitter(0.4, 0.4, 0.4)), normalised on the device: what the model step receives;
+  (b) the reference pipeline (Decoupling / OLTR / LDAM-DRW code): PIL open + convert, torchvision
+      RandomResizedCrop, RandomHorizontalFlip, ColorJitter, ToTensor, Normalize, DataLoader(shuffle);
+  (c) bench's evaluation loader (Resize(256) + CenterCrop(224)) and (d) the reference's evaluation
+      transform. Loaders only: no model step. Each is timed over one pass after its first two batches
+      (worker start-up excluded for both), and prints a/b and c/d.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.datasets.imagelist import IMAGENET_MEAN, IMAGENET_STD, ImageListData
+
+
+def natural_image(width, height, rng):
+    """Pixels with a roughly 1/f spectrum (coarse shapes, fine texture, sensor noise): JPEG files of about
+    the size and decode cost of photographs at this resolution, unlike flat colours or white noise."""
+    from PIL import Image
+
+    image = np.zeros((height, width, 3), np.float32)
+    for cells, amplitude in ((4, 90), (16, 50), (64, 30), (256, 40)):
+        grid = rng.normal(0, 1, (max(2, height * cells // 500), max(2, width * cells // 500), 3))
+        grid = ((grid - grid.min()) / (np.ptp(grid) + 1e-6) * 255).astype(np.uint8)
+        up = np.asarray(Image.fromarray(grid).resize((width, height), Image.BICUBIC), np.float32)
+        image += (up - 128) * amplitude / 128
+    image += rng.normal(0, 8, image.shape)
+    return np.clip(image + 128, 0, 255).astype(np.uint8)
+
+
+def write_fixture(folder, images=2000, classes=100, quality=90, seed=0):
+    """[(path, label)] of `images` JPEGs (two thirds landscape 500x375, one third portrait)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    items = []
+    for i in range(images):
+        label = i % classes
+        width, height = (500, 375) if i % 3 else (375, 500)
+        path = folder / f"{label:03d}" / f"{i:05d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(natural_image(width, height, rng)).save(path, quality=quality)
+        items.append((str(path), label))
+    return items
+
+
+def _timed(batches, skip=2):
+    """Images per second over the batches after the first `skip`."""
+    seen, start = 0, None
+    for i, batch in enumerate(batches):
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if i == skip - 1:
+            start = time.perf_counter()
+        elif i >= skip:
+            seen += len(images)
+    if start is None or seen == 0:
+        from bench.errors import BenchError
+
+        raise BenchError("--images must give at least three batches for the image-list pipeline")
+    return seen / (time.perf_counter() - start)
+
+
+def reference_loaders(items, workers, batch, device):
+    import torchvision.transforms as T
+    from PIL import Image
+
+    normalize = T.Normalize(IMAGENET_MEAN, IMAGENET_STD)
+    train = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ColorJitter(0.4, 0.4, 0.4, 0),
+                       T.ToTensor(), normalize])
+    test = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), normalize])
+
+    class Files(torch.utils.data.Dataset):  # the reference LT_Dataset
+        def __init__(self, transform):
+            self.transform = transform
+
+        def __len__(self):
+            return len(items)
+
+        def __getitem__(self, i):
+            path, label = items[i]
+            with open(path, "rb") as f:
+                image = Image.open(f).convert("RGB")
+            return self.transform(image), label
+
+    pin = device.type == "cuda"
+    return (torch.utils.data.DataLoader(Files(train), batch_size=batch, shuffle=True, num_workers=workers,
+                                        pin_memory=pin),
+            torch.utils.data.DataLoader(Files(test), batch_size=batch, shuffle=False, num_workers=workers,
+                                        pin_memory=pin))
+
+
+def to_device(loader, device):
+    for x, y in loader:
+        yield x.to(device, non_blocking=True), y
+
+
+def run_image_perf(device_name="auto", images=2000, workers="auto", batch_size=128, folder=None):
+    from bench.config import resolve
+    from bench.imagefiles import worker_count
+    from bench.perf import cpu_description
+    from bench.pipelines import ImagePipeline
+    from bench.trainer import epoch_generator, resolve_device
+
+    device = resolve_device(device_name)
+    workers = worker_count(workers)
+    cfg = resolve("erm", "imagenet_lt", 0, presets=["imagenet_lt_resnext50"],
+                  sets=[f"loader.workers={workers}"])
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        items = write_fixture(folder or tmp, images)
+        size = sum(Path(p).stat().st_size for p, _ in items) / len(items) / 1024
+        print(f"bench perf --pipeline imagelist: {len(items)} JPEGs (500x375, quality 90, mean {size:.0f} KB), "
+              f"written in {time.perf_counter() - start:.0f} s; batch {batch_size}, {workers} workers, device "
+              f"{device}; {cpu_description()}", flush=True)
+        data = ImageListData("perf", 100, items, items, "test", IMAGENET_MEAN, IMAGENET_STD, "")
+        pipe = ImagePipeline(data, cfg, device)
+        order = torch.randperm(len(items), generator=torch.Generator().manual_seed(0))
+        rows = {}
+        rows["a"] = _timed(pipe.train_batches(order, batch_size, epoch_generator(0, 0)))
+        print(f"(a) bench training loader            {rows['a']:8.0f} img/s", flush=True)
+        ref_train, ref_test = reference_loaders(items, workers, batch_size, device)
+        rows["b"] = _timed(to_device(ref_train, device))
+        print(f"(b) reference training pipeline      {rows['b']:8.0f} img/s", flush=True)
+        rows["c"] = _timed(pipe.test_batches(batch_size))
+        print(f"(c) bench evaluation loader          {rows['c']:8.0f} img/s", flush=True)
+        rows["d"] = _timed(to_device(ref_test, device))
+        print(f"(d) reference evaluation pipeline    {rows['d']:8.0f} img/s", flush=True)
+        del pipe  # its persistent workers stop before the folder goes
+    print(f"a/b = {rows['a'] / rows['b']:.2f} (target >= 2)   c/d = {rows['c'] / rows['d']:.2f}", flush=True)
+    return rows
