@@ -97,7 +97,9 @@ DEFAULTS = {
     # loggers: experiment trackers (tensorboard, wandb; bench.loggers), log_dir: TensorBoard's folder (null:
     # <results folder>/tensorboard), wandb_project: the W&B project
     "run": {"device": "auto", "progress": True, "channels_last": True, "compile": False, "threads": 0,
-            "loggers": [], "log_dir": None, "wandb_project": "bench"},
+            "loggers": [], "log_dir": None, "wandb_project": "bench",
+            # a checkpoint inside an epoch every N minutes (0: only on SIGUSR2 / SIGTERM and after each epoch)
+            "checkpoint_minutes": 30.0},
 }
 
 # Keys whose default is None (or a list) need their type spelled out.
@@ -161,6 +163,7 @@ RANGES = {
     "loader.workers": (lambda v: v == "auto" if isinstance(v, str) else 0 <= v <= 256,
                        "auto or a number of processes from 0 to 256"),
     "run.threads": (lambda v: 0 <= v <= 4096, "between 0 (automatic) and 4096"),
+    "run.checkpoint_minutes": (lambda v: v >= 0, "non-negative (0: no timed checkpoints inside an epoch)"),
     "stage.epochs": (lambda v: 1 <= v <= 10**6, "at least 1 (and at most 1000000)"),
     "stage.lr": (lambda v: v > 0, "positive"),
     "stage.weight_decay": (lambda v: v >= 0, "non-negative"),

@@ -23,8 +23,12 @@ class TensorPipeline:
         self.val_x = data.val_x.to(device) if getattr(data, "val_x", None) is not None else None
         self.val_labels = data.val_y if self.val_x is not None else None
 
-    def train_batches(self, order, batch_size, generator):
-        for batch in order.split(batch_size):
+    def train_batches(self, order, batch_size, generator, start=0, state=None):
+        """Batches of the epoch's order from batch `start` on; `state`: the generator's state after the batches
+        before it (a resumed epoch)."""
+        if state is not None:
+            generator.set_state(state)
+        for batch in order.split(batch_size)[start:]:
             batch = batch.to(self.device)
             yield self.augment.train(self.train_x[batch], generator), self.train_y[batch]
 

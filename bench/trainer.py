@@ -2,7 +2,10 @@
 
 Every epoch draws its randomness (order, crops, flips) from a generator seeded by
 (seed, epoch), and a checkpoint is written after every epoch, so a run killed at any
-point and started again ends with the same numbers as an uninterrupted run.
+point and started again ends with the same numbers as an uninterrupted run. Inside an
+epoch (bench.preempt: SIGUSR2, SIGTERM, run.checkpoint_minutes) a checkpoint also keeps
+the position: batches done, the epoch generator's and the mixer's states, the running
+sums; a resumed run rebuilds the epoch's order from (seed, epoch) and goes on from there.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench import checkpoint, distributed, faults, results, rundir
+from bench import checkpoint, distributed, faults, preempt, results, rundir
 from bench.config import stage_kind
 from bench.errors import BenchError
 from bench.evaluate import RESULT_KEYS, evaluate_metrics, predict, shot_groups
@@ -187,6 +190,15 @@ def train_run(cfg, data, run_dir, progress=True):
         bar = tqdm(total=epochs, initial=state["epoch"] + 1, desc=f"{m_cfg['name']}/{cfg['dataset']['name']}"
                    f"/s{seed}", unit="ep", leave=False, dynamic_ncols=True)
     last_eval = None
+    watch = preempt.Watch(cfg["run"]["checkpoint_minutes"], enabled=distributed.world_size() == 1)
+    position = state.pop("position", None)  # inside the epoch after state["epoch"], when the run stopped there
+
+    def save(position=None):
+        checkpoint.save(run_dir, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                  "state": {**state, "position": position},
+                                  "scaler": scaler.state_dict() if scaler is not None else None})
+        watch.saved()
+
     try:
         for epoch in range(state["epoch"] + 1, epochs):
             faults.point("epoch-start")
@@ -203,7 +215,34 @@ def train_run(cfg, data, run_dir, progress=True):
             start = time.perf_counter()
             loss_sum = torch.zeros((), device=device, dtype=torch.float64)
             correct = torch.zeros((), device=device, dtype=torch.int64)
-            for images, labels in pipe.train_batches(order, batch_size, gen):
+            done, gen_state = 0, None
+            if position is not None:  # resume inside this epoch
+                done, gen_state = position["batches"], position["generator"]
+                loss_sum += position["loss_sum"]
+                correct += position["correct"]
+                method.restore_mixer(position["mixer"])
+                start -= position["seconds"]  # the epoch's time before the stop counts too
+                position = None
+                if main:
+                    print(f"resuming epoch {epoch + 1} after batch {done}", flush=True)
+
+            def here():
+                return {"batches": done, "generator": gen.get_state(), "mixer": method.mixer_state(),
+                        "loss_sum": loss_sum.item(), "correct": int(correct.item()),
+                        "seconds": time.perf_counter() - start}
+
+            batches = pipe.train_batches(order, batch_size, gen, start=done, state=gen_state)
+
+            def next_batch():
+                try:
+                    return next(batches, (None, None))
+                except BenchError:  # an unreadable image: keep the position, so that a fixed file resumes here
+                    if watch.enabled:
+                        save(here())
+                    raise
+
+            images, labels = next_batch()
+            while images is not None:
                 images, targets = method.mix_batch(images, labels)
                 images = images.contiguous(memory_format=memory_format)
                 with autocast():
@@ -222,6 +261,12 @@ def train_run(cfg, data, run_dir, progress=True):
                 loss_sum += loss.detach().double() * len(labels)
                 faults.point("mid-epoch")
                 correct += (logits.detach().argmax(1) == labels).sum()
+                done += 1
+                if watch.due():
+                    save(here())
+                    faults.point("mid-epoch-checkpoint")
+                    watch.finish()  # a caught signal: requeue (submitit) or exit, as it would have
+                images, labels = next_batch()
             if stage is not None:
                 stage.after_epoch(model)
             loss_total, hits, seen = distributed.sum_all(
@@ -258,8 +303,7 @@ def train_run(cfg, data, run_dir, progress=True):
                 state["history"].append(line)
             trackers.epoch(epoch, line)  # every epoch, before the checkpoint: a resumed run logs from its epoch on
             results.write_metrics(run_dir, state["history"])
-            checkpoint.save(run_dir, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                      "state": state, "scaler": scaler.state_dict() if scaler is not None else None})
+            save()
             faults.point("after-checkpoint")
             distributed.barrier()
             if bar is not None:
@@ -269,6 +313,7 @@ def train_run(cfg, data, run_dir, progress=True):
                     post["test"] = f"{line['top1']:.1f}"
                 bar.set_postfix(post)
     finally:
+        watch.restore()
         if trackers is not None:
             trackers.close()
         torch.set_num_threads(threads_before)

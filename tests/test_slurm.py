@@ -130,6 +130,28 @@ def test_preemption_requeues_resumes_and_matches(slurm_env, cifar_root, tmp_path
     assert lines[0] == lines[1]
 
 
+def test_preemption_mid_epoch_resumes_at_the_batch(slurm_env, cifar_root, tmp_path):
+    """SIGUSR2 during the 5th step of a job (sent by the job to itself, once): bench finishes the step, saves
+    the position inside the epoch, then submitit checkpoints and requeues; the requeued job goes on after
+    batch 5 and ends with the numbers of an uninterrupted run."""
+    plain, preempted = tmp_path / "plain", tmp_path / "preempted"
+    extra = ["model.name=small_cnn", "train.batch_size=32", "--wait"]
+    faulty = {**slurm_env, "BENCH_FAULT": "mid-epoch:5:SIGUSR2", "BENCH_FAULT_ONCE": str(tmp_path / "fired")}
+    for out, env in ((plain, slurm_env), (preempted, faulty)):
+        proc = bench(env, *run_args(cifar_root, out, epochs=2, extra=extra), timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "fired").exists()
+    job = json.loads(next(preempted.glob("*/job.json")).read_text())
+    log = Path(job["stdout"]).read_text()
+    assert "caught SIGUSR2: checkpointing after this step" in log
+    assert "this job is preempted" in Path(job["stderr"]).read_text()
+    assert "resuming epoch 1 after batch 5" in log
+    (a,), (b,) = results_in(plain).values(), results_in(preempted).values()
+    assert a["last"] == b["last"] and a["best"] == b["best"]
+    lines = [(d / next(iter(results_in(d))) / "metrics.jsonl").read_text() for d in (plain, preempted)]
+    assert lines[0] == lines[1]
+
+
 def test_cancelled_job_is_reported_not_hung(slurm_env, cifar_root, tmp_path):
     out = tmp_path / "out"
     waiting = subprocess.Popen([sys.executable, "-m", "bench", *run_args(cifar_root, out, epochs=500,

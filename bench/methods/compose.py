@@ -32,6 +32,18 @@ class Composition:
         self.mixer = self.mix.build(self.method_cfg, generator)
         return order, rebalancing
 
+    def mixer_state(self):
+        """The mixer's random state inside an epoch (a mid-epoch checkpoint), as text; None without mixing."""
+        import json
+
+        return None if self.mixer is None else json.dumps(self.mixer.rng.bit_generator.state)
+
+    def restore_mixer(self, text):
+        import json
+
+        if text is not None and self.mixer is not None:
+            self.mixer.rng.bit_generator.state = json.loads(text)
+
     def mix_batch(self, images, labels):
         """(images, targets) of a batch; targets are (labels, partner labels or None, lambda)."""
         if self.mixer is None:
