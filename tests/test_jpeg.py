@@ -1,0 +1,131 @@
+"""bench.jpeg: the crop boxes have torchvision's distribution, reduced-size decoding keeps the requested
+output and the box, and the on-device decode path matches the worker path."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from bench.jpeg import Recipe, crop_box, draw, eval_image, reduction, train_image
+
+RECIPE = Recipe(size=224, resize=256, crop="random_resized", flip=True, jitter=0.0, reduce=True)
+
+
+def ks_statistic(a, b):
+    """Two-sample Kolmogorov-Smirnov statistic."""
+    a, b = np.sort(a), np.sort(b)
+    grid = np.concatenate([a, b])
+    return np.max(np.abs(np.searchsorted(a, grid, side="right") / len(a)
+                         - np.searchsorted(b, grid, side="right") / len(b)))
+
+
+@pytest.mark.parametrize("height,width", [(375, 500), (500, 375), (100, 700)])  # the last: ratio fallback
+def test_crop_boxes_have_torchvision_distribution(height, width):
+    """20,000 boxes each from bench's sampler and torchvision's RandomResizedCrop.get_params: area fraction,
+    aspect, and both offsets agree (KS statistic below 0.02, the 1% critical value is 0.016 -> generous for
+    n = 20,000; a wrong scale range, ratio or offset rule moves them by far more)."""
+    from torchvision.transforms import RandomResizedCrop
+
+    torch.manual_seed(0)
+    image = torch.zeros(3, height, width)
+    theirs = np.array([RandomResizedCrop.get_params(image, [0.08, 1.0], [3 / 4, 4 / 3]) for _ in range(20000)])
+    rng = random.Random(1)
+    ours = np.array([crop_box(height, width, rng) for _ in range(20000)])
+    for boxes in (theirs, ours):
+        assert (boxes[:, 0] + boxes[:, 2] <= height).all() and (boxes[:, 1] + boxes[:, 3] <= width).all()
+    features = [lambda b: b[:, 2] * b[:, 3] / (height * width), lambda b: b[:, 3] / b[:, 2],
+                lambda b: b[:, 0], lambda b: b[:, 1]]
+    for feature in features:
+        assert ks_statistic(feature(ours), feature(theirs)) < 0.02
+    # the test can fail: the same sampler with scale (0.25, 1) is far off
+    wrong = np.array([crop_box(height, width, rng, scale=(0.25, 1.0)) for _ in range(20000)])
+    assert ks_statistic(features[0](wrong), features[0](theirs)) > 0.1
+
+
+def gradient_jpeg(height, width):
+    """A JPEG whose red channel is the column and green the row (scaled to 0..255): a crop shows its box."""
+    from PIL import Image
+    import io
+
+    cols = np.linspace(0, 255, width)[None, :].repeat(height, 0)
+    rows = np.linspace(0, 255, height)[:, None].repeat(width, 1)
+    pixels = np.stack([cols, rows, np.full_like(cols, 128)], -1).round().astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG", quality=95)
+    return bytearray(buf.getvalue())
+
+
+def test_reduced_decode_gives_the_requested_size_and_the_drawn_box():
+    """A 1600x1200 image: most crops allow 1/2 to 1/4 scale decoding. Output is size x size, and its corner
+    pixels are where the drawn box's corners are (within a few pixels of the 1600-pixel gradient)."""
+    height, width = 1200, 1600
+    data = gradient_jpeg(height, width)
+    recipe = RECIPE._replace(flip=False)
+    reduced = 0
+    for seed in range(60):
+        top, left, h, w = draw(height, width, seed, recipe).box
+        reduced += reduction(h, w, 224, 224) > 1
+        x = train_image(data, seed, recipe)
+        assert x.shape == (224, 224, 3) and x.dtype == torch.uint8
+        col = lambda v: float(v) / 255 * (width - 1)  # noqa: E731
+        row = lambda v: float(v) / 255 * (height - 1)  # noqa: E731
+        assert abs(col(x[112, 0, 0]) - left) < 12 and abs(col(x[112, -1, 0]) - (left + w - 1)) < 12
+        assert abs(row(x[0, 112, 1]) - top) < 12 and abs(row(x[-1, 112, 1]) - (top + h - 1)) < 12
+        full = train_image(data, seed, recipe._replace(reduce=False))
+        assert (x.float() - full.float()).abs().mean() < 2.0  # the same picture, up to DCT-domain scaling
+    assert reduced >= 20
+
+
+def test_eval_image_is_resize_then_centre_crop():
+    from PIL import Image
+    import io
+    import torchvision.transforms as T
+
+    data = gradient_jpeg(375, 500)
+    ours = eval_image(data, RECIPE._replace(reduce=False))
+    image = Image.open(io.BytesIO(bytes(data))).convert("RGB")
+    theirs = torch.from_numpy(np.array(T.Compose([T.Resize(256), T.CenterCrop(224)])(image)))
+    assert ours.shape == theirs.shape == (224, 224, 3)
+    assert (ours.float() - theirs.float()).abs().max() <= 2  # torch's uint8 antialias vs PIL's: rounding only
+
+
+def test_flip_and_jitter_follow_the_drawn_parameters():
+    import torchvision.transforms.functional as TF
+    from PIL import Image
+
+    data = gradient_jpeg(375, 500)
+    recipe = RECIPE._replace(jitter=0.4, reduce=False)
+    flips = [draw(375, 500, seed, recipe).flip for seed in range(400)]
+    assert 160 < sum(flips) < 240
+    seed = flips.index(True)
+    params = draw(375, 500, seed, recipe)
+    assert sorted(params.order) == [0, 1, 2] and all(0.6 <= f <= 1.4 for f in params.factors)
+    plain = train_image(data, seed, recipe._replace(jitter=0.0))
+    image = Image.fromarray(plain.numpy())  # flipped already; the reference's ops in the drawn order
+    for op in params.order:
+        image = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation)[op](image, params.factors[op])
+    assert torch.equal(train_image(data, seed, recipe), torch.from_numpy(np.array(image)))
+    assert torch.equal(plain[:, 0], train_image(data, seed, recipe._replace(jitter=0.0, flip=False))[:, -1])
+
+
+def test_device_decode_path_matches_the_worker_path(tmp_path):
+    """loader.decode=device run on the CPU: the same crops and flips (the GPU's nvJPEG is not tested here)."""
+    from bench.config import resolve
+    from bench.datasets.imagelist import IMAGENET_MEAN, IMAGENET_STD, ImageListData
+    from bench.imagefiles import Files, collate
+
+    paths = []
+    for i, (h, w) in enumerate([(375, 500), (500, 375), (300, 300)]):
+        path = tmp_path / f"{i}.jpg"
+        path.write_bytes(bytes(gradient_jpeg(h, w)))
+        paths.append((str(path), i))
+    data = ImageListData("t", 3, paths, paths, "test", IMAGENET_MEAN, IMAGENET_STD, "")
+    worker = Files(data, resolve("erm", "imagenet_lt", 0), torch.device("cpu"))
+    device = Files(data, resolve("erm", "imagenet_lt", 0, sets=["loader.decode=device"]), torch.device("cpu"))
+    for split in ("train", "eval"):
+        keys = [(split, i, 1000 + i) for i in range(3)]
+        a, _ = worker.finish(collate([worker[k] for k in keys]))
+        b, _ = device.finish(collate([device[k] for k in keys]))
+        assert a.shape == b.shape == (3, 224, 224, 3)
+        assert (a.float() - b.float()).abs().mean() < 1.0
