@@ -25,7 +25,7 @@ def snapshot(out):
     with np.load(run_dir / "predictions.npz", allow_pickle=False) as saved:
         predictions = saved["predictions"].tolist()
     model = decode((run_dir / "checkpoint.pt").read_bytes(), "cpu")["model"]
-    metrics = [{k: v for k, v in json.loads(line).items()} for line in (run_dir / "metrics.jsonl").open()]
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
     return {"last": result["last"], "status": result["status"], "metrics": metrics, "predictions": predictions,
             "model": {k: v.tolist() for k, v in model.items()}}
 
@@ -35,12 +35,15 @@ def position(out):
     return decode(ckpt.read_bytes(), "cpu")["state"]["position"]
 
 
-@pytest.fixture(scope="module")
-def cifar_reference(cifar_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("plain")
-    proc = bench_process([*CIFAR, "--data-root", str(cifar_root), "--out", str(out)])
+def uninterrupted(argv, root, out):
+    proc = bench_process([*argv, "--data-root", str(root), "--out", str(out)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return snapshot(out)
+
+
+@pytest.fixture(scope="module")
+def cifar_reference(cifar_root, tmp_path_factory):
+    return uninterrupted(CIFAR, cifar_root, tmp_path_factory.mktemp("plain"))
 
 
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGUSR2"])
@@ -89,10 +92,7 @@ def imagenet(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def images_reference(imagenet, tmp_path_factory):
-    out = tmp_path_factory.mktemp("plain")
-    proc = bench_process([*IMAGES, "--data-root", str(imagenet), "--out", str(out)])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return snapshot(out)
+    return uninterrupted(IMAGES, imagenet, tmp_path_factory.mktemp("plain"))
 
 
 def test_image_list_run_resumes_mid_epoch_exactly(imagenet, tmp_path, images_reference):
