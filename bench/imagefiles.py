@@ -121,16 +121,9 @@ class Files(torch.utils.data.Dataset):
         except RuntimeError:  # not a JPEG libjpeg/nvJPEG reads: PIL on the CPU
             raw = data.numpy().tobytes()
             x = jpeg.decode_full(raw, jpeg.open_image(raw)).to(self.device)
-        height, width = x.shape[-2:]
         if params is None:  # evaluation: Resize + CenterCrop
-            x = F.resize(x, list(jpeg.resized_size(height, width, r.resize)), antialias=True)
-            return jpeg.finish(F.center_crop(x, [r.size, r.size]))
-        top, left, h, w = params.box
-        if r.crop == "random_resized":
-            x = F.resize(x[:, top:top + h, left:left + w], [r.size, r.size], antialias=True)
-        else:
-            x = F.resize(x, list(jpeg.resized_size(height, width, r.resize)), antialias=True)
-            x = x[:, top:top + h, left:left + w]
+            return jpeg.finish(jpeg.centre(jpeg.resize(x, *jpeg.resized_size(*x.shape[-2:], r.resize)), r.size))
+        x = jpeg.cut(x, params, r)
         if params.flip:
             x = x.flip(-1)
         ops = (F.adjust_brightness, F.adjust_contrast, F.adjust_saturation)  # on the device: float arithmetic

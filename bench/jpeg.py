@@ -155,6 +155,23 @@ def resized(data, image, side, reduce):
     return resize(x, rh, rw)
 
 
+def cut(x, params, recipe):
+    """The training crop of a whole decoded image (3, H, W) on any device: RandomResizedCrop's box resized
+    to size x size, or Resize(resize) then the box."""
+    top, left, h, w = params.box
+    if recipe.crop == "random_resized":
+        return resize(x[:, top:top + h, left:left + w], recipe.size, recipe.size)
+    x = resize(x, *resized_size(*x.shape[-2:], recipe.resize))
+    return x[:, top:top + h, left:left + w]
+
+
+def centre(x, size):
+    """CenterCrop(size) of a (3, H, W) image, torchvision's rounding of the offsets."""
+    h, w = x.shape[-2:]
+    top, left = int(round((h - size) / 2.0)), int(round((w - size) / 2.0))
+    return x[:, top:top + size, left:left + size]
+
+
 def finish(x, params=None):
     """uint8 (3, h, w) -> (h, w, 3), flipped and colour-jittered as `params` say: torchvision's ColorJitter on
     the PIL image (the reference's rounding), with the drawn order and factors."""
@@ -190,15 +207,12 @@ def train_image(data, seed, recipe):
             x = _tensor(image.convert("RGB").resize(
                 (size, size), Image.BILINEAR, box=(left * fx, top * fy, (left + w) * fx, (top + h) * fy)))
         else:
-            x = resize(decode_full(data, image)[:, top:top + h, left:left + w], size, size)
-    else:
+            x = cut(decode_full(data, image), params, recipe)
+    else:  # resize_random: the resize may decode at reduced size
         x = resized(data, image, recipe.resize, recipe.reduce)[:, top:top + h, left:left + w]
     return finish(x, params)
 
 
 def eval_image(data, recipe):
-    """uint8 (size, size, 3): Resize(resize) + CenterCrop(size), torchvision's rounding of the crop."""
-    x = resized(data, open_image(data), recipe.resize, recipe.reduce)
-    h, w = x.shape[-2:]
-    top, left = int(round((h - recipe.size) / 2.0)), int(round((w - recipe.size) / 2.0))
-    return finish(x[:, top:top + recipe.size, left:left + recipe.size])
+    """uint8 (size, size, 3): Resize(resize) + CenterCrop(size)."""
+    return finish(centre(resized(data, open_image(data), recipe.resize, recipe.reduce), recipe.size))
