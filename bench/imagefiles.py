@@ -99,7 +99,7 @@ class Files(torch.utils.data.Dataset):
                            f"({type(exc).__name__}: {exc}); replace the file, or remove its line from the list")
 
     def finish(self, batch):
-        """(uint8 (B, H, W, 3) images, labels) of a collated batch; ImageError for a failed image."""
+        """(uint8 (B, 3, H, W) images, labels) of a collated batch; ImageError for a failed image."""
         if isinstance(batch, Failure):
             raise ImageError(batch.message)
         if isinstance(batch[0], list):  # loader.decode=device: bytes and parameters
@@ -113,7 +113,6 @@ class Files(torch.utils.data.Dataset):
         Untested on a GPU where this was written (no GPU available); on the CPU it runs in the training
         process and is tested against the worker path."""
         from torchcodec.decoders import decode_jpeg
-        from torchvision.transforms.v2 import functional as F
 
         r = self.recipe
         try:
@@ -123,13 +122,7 @@ class Files(torch.utils.data.Dataset):
             x = jpeg.decode_full(raw, jpeg.open_image(raw)).to(self.device)
         if params is None:  # evaluation: Resize + CenterCrop
             return jpeg.finish(jpeg.centre(jpeg.resize(x, *jpeg.resized_size(*x.shape[-2:], r.resize)), r.size))
-        x = jpeg.cut(x, params, r)
-        if params.flip:
-            x = x.flip(-1)
-        ops = (F.adjust_brightness, F.adjust_contrast, F.adjust_saturation)  # on the device: float arithmetic
-        for op in params.order:
-            x = ops[op](x, params.factors[op])
-        return x.permute(1, 2, 0)  # (H, W, 3), as the worker path
+        return jpeg.finish(jpeg.cut(x, params, r), params)  # the workers' flip and jitter arithmetic
 
 
 def collate(samples):

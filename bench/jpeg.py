@@ -9,10 +9,11 @@ depends neither on the worker that decodes it nor on the batches before it (a re
 Speed, for the same crop boxes: the JPEG is decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling,
 PIL's draft mode) when the region that is kept still has at least the output's pixels on both axes at that
 scale (`reduction`); otherwise libjpeg-turbo decodes it whole (TorchCodec) and the crop is resized as a
-uint8 tensor (antialiased bilinear, PIL's filter). Colour jitter uses torchvision's PIL functions (the
-reference code's arithmetic) on the small output image. The result stays uint8 and channels-last
-(H, W, 3), as PIL and libjpeg lay pixels out: a batch is then an NHWC tensor, the memory format bench's
-models run in, and bench.pipelines normalises it on the device.
+uint8 tensor (antialiased bilinear, PIL's filter). Colour jitter (`color_jitter`) is the arithmetic of
+PIL's ImageEnhance, which the reference's torchvision ColorJitter calls on PIL images, done with float32
+tensor operations on the three colour planes: bit-identical to PIL, twice as fast, and usable on any
+device. The result is a contiguous uint8 (3, H, W) tensor; bench.pipelines normalises batches of them on
+the device.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def is_jpeg(data):
 
 
 def _tensor(image):
-    """uint8 (3, H, W) view of the PIL image's pixels."""
+    """uint8 (3, H, W) view of the PIL image's (H, W, 3) pixels."""
     return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)
 
 
@@ -172,26 +173,48 @@ def centre(x, size):
     return x[:, top:top + size, left:left + size]
 
 
-def finish(x, params=None):
-    """uint8 (3, h, w) -> (h, w, 3), flipped and colour-jittered as `params` say: torchvision's ColorJitter on
-    the PIL image (the reference's rounding), with the drawn order and factors."""
-    x = x.permute(1, 2, 0)
-    if params is None or not params.order:
-        return (x.flip(1) if params is not None and params.flip else x).contiguous()
-    import torchvision.transforms.functional as TF
-    from PIL import Image
+GREY = (19595.0, 38470.0, 7471.0)  # PIL's RGB -> L: (19595 R + 38470 G + 7471 B + 0x8000) >> 16
 
-    image = Image.fromarray(x.contiguous().numpy())
-    if params.flip:
-        image = image.transpose(Image.FLIP_LEFT_RIGHT)
-    ops = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation)
-    for op in params.order:
-        image = ops[op](image, params.factors[op])
-    return torch.from_numpy(np.array(image))
+
+def grey(y):
+    """PIL's luminance ("L") of a float (3, H, W) image of whole numbers, as (H, W). Exact in float32: every
+    product and partial sum is a whole number below 2**24, and dividing by 65536 is a power of two."""
+    g = y[0] * GREY[0]
+    return g.add_(y[1], alpha=GREY[1]).add_(y[2], alpha=GREY[2]).add_(32768.0).mul_(1.0 / 65536).floor_()
+
+
+def color_jitter(x, order, factors):
+    """torchvision's ColorJitter on a PIL image (ImageEnhance.Brightness, Contrast, Color in `order`) on a
+    uint8 (3, H, W) tensor, bit for bit. Each PIL op is ImagingBlend(degenerate, image, f): per byte, in
+    float32, d + f * (x - d), then clipped to 0..255 and truncated; the degenerate image d is black
+    (brightness), the rounded mean of the luminance (contrast) or the pixel's luminance (saturation).
+    The same float32 steps here, one tensor operation each (no fused multiply-add across them)."""
+    y = x.float()
+    for op in order:
+        f = factors[op]
+        if op == 0:  # brightness: 0 + f * x
+            y.mul_(f)
+        else:
+            d = grey(y)
+            if op == 1:  # contrast: ImageStat's mean of the luminance histogram, rounded half up
+                total = d.sum() if d.numel() * 255 < 2**24 else d.sum(dtype=torch.float64)
+                d = int(total.item() / d.numel() + 0.5)
+            y.sub_(d).mul_(f).add_(d)
+        y.clamp_(0, 255).floor_()
+    return y.to(torch.int32).to(torch.uint8)  # (two steps: a direct float -> uint8 cast is 3x slower)
+
+
+def finish(x, params=None):
+    """uint8 (3, h, w) -> contiguous (3, h, w), flipped and colour-jittered as `params` say."""
+    if params is not None and params.flip:
+        x = x.flip(-1)
+    if params is not None and params.order:
+        return color_jitter(x, params.order, params.factors)
+    return x.contiguous()
 
 
 def train_image(data, seed, recipe):
-    """The augmented uint8 (size, size, 3) training image of one file's bytes."""
+    """The augmented uint8 (3, size, size) training image of one file's bytes."""
     from PIL import Image
 
     image = open_image(data)
@@ -214,5 +237,5 @@ def train_image(data, seed, recipe):
 
 
 def eval_image(data, recipe):
-    """uint8 (size, size, 3): Resize(resize) + CenterCrop(size)."""
+    """uint8 (3, size, size): Resize(resize) + CenterCrop(size)."""
     return finish(centre(resized(data, open_image(data), recipe.resize, recipe.reduce), recipe.size))

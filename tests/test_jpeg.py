@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.jpeg import Recipe, crop_box, draw, eval_image, reduction, train_image
+from bench.jpeg import Recipe, color_jitter, crop_box, draw, eval_image, reduction, train_image
 
 RECIPE = Recipe(size=224, resize=256, crop="random_resized", flip=True, jitter=0.0, reduce=True)
 
@@ -67,11 +67,11 @@ def test_reduced_decode_gives_the_requested_size_and_the_drawn_box():
         top, left, h, w = draw(height, width, seed, recipe).box
         reduced += reduction(h, w, 224, 224) > 1
         x = train_image(data, seed, recipe)
-        assert x.shape == (224, 224, 3) and x.dtype == torch.uint8
+        assert x.shape == (3, 224, 224) and x.dtype == torch.uint8 and x.is_contiguous()
         col = lambda v: float(v) / 255 * (width - 1)  # noqa: E731
         row = lambda v: float(v) / 255 * (height - 1)  # noqa: E731
-        assert abs(col(x[112, 0, 0]) - left) < 12 and abs(col(x[112, -1, 0]) - (left + w - 1)) < 12
-        assert abs(row(x[0, 112, 1]) - top) < 12 and abs(row(x[-1, 112, 1]) - (top + h - 1)) < 12
+        assert abs(col(x[0, 112, 0]) - left) < 12 and abs(col(x[0, 112, -1]) - (left + w - 1)) < 12
+        assert abs(row(x[1, 0, 112]) - top) < 12 and abs(row(x[1, -1, 112]) - (top + h - 1)) < 12
         full = train_image(data, seed, recipe._replace(reduce=False))
         assert (x.float() - full.float()).abs().mean() < 2.0  # the same picture, up to DCT-domain scaling
     assert reduced >= 20
@@ -85,8 +85,8 @@ def test_eval_image_is_resize_then_centre_crop():
     data = gradient_jpeg(375, 500)
     ours = eval_image(data, RECIPE._replace(reduce=False))
     image = Image.open(io.BytesIO(bytes(data))).convert("RGB")
-    theirs = torch.from_numpy(np.array(T.Compose([T.Resize(256), T.CenterCrop(224)])(image)))
-    assert ours.shape == theirs.shape == (224, 224, 3)
+    theirs = torch.from_numpy(np.array(T.Compose([T.Resize(256), T.CenterCrop(224)])(image))).permute(2, 0, 1)
+    assert ours.shape == theirs.shape == (3, 224, 224)
     assert (ours.float() - theirs.float()).abs().max() <= 2  # torch's uint8 antialias vs PIL's: rounding only
 
 
@@ -102,11 +102,43 @@ def test_flip_and_jitter_follow_the_drawn_parameters():
     params = draw(375, 500, seed, recipe)
     assert sorted(params.order) == [0, 1, 2] and all(0.6 <= f <= 1.4 for f in params.factors)
     plain = train_image(data, seed, recipe._replace(jitter=0.0))
-    image = Image.fromarray(plain.numpy())  # flipped already; the reference's ops in the drawn order
+    image = Image.fromarray(plain.permute(1, 2, 0).numpy())  # flipped already; the reference's ops in order
     for op in params.order:
         image = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation)[op](image, params.factors[op])
-    assert torch.equal(train_image(data, seed, recipe), torch.from_numpy(np.array(image)))
-    assert torch.equal(plain[:, 0], train_image(data, seed, recipe._replace(jitter=0.0, flip=False))[:, -1])
+    assert torch.equal(train_image(data, seed, recipe), torch.from_numpy(np.array(image)).permute(2, 0, 1))
+    assert torch.equal(plain[:, :, 0], train_image(data, seed, recipe._replace(jitter=0.0, flip=False))[:, :, -1])
+
+
+def test_color_jitter_is_pil_imageenhance_bit_for_bit():
+    """The tensor colour jitter against torchvision's ColorJitter ops on PIL images (ImageEnhance), for 300
+    draws: all six orders, factors on both sides of 1 (PIL's interpolating and clipping branches), photo-like
+    pixels and saturated ones. Equal byte for byte; rounding instead of truncating, or one clip too few,
+    changes thousands of bytes."""
+    import torchvision.transforms.functional as TF
+    from PIL import Image
+
+    from bench.perf_images import natural_image
+
+    rng = np.random.default_rng(0)
+    images = [natural_image(224, 160, rng) for _ in range(6)]
+    images.append(np.clip(images[0].astype(int) * 3 - 200, 0, 255).astype(np.uint8))  # many 0s and 255s
+    ops = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation)
+    orders = set()
+    for i in range(300):
+        r = random.Random(i)
+        order, factors = tuple(r.sample([0, 1, 2], 3)), tuple(r.uniform(0.6, 1.4) for _ in range(3))
+        orders.add(order)
+        pixels = images[i % len(images)]
+        image = Image.fromarray(pixels)
+        for op in order:
+            image = ops[op](image, factors[op])
+        ours = color_jitter(torch.from_numpy(pixels).permute(2, 0, 1), order, factors)
+        assert torch.equal(ours, torch.from_numpy(np.array(image)).permute(2, 0, 1)), (i, order, factors)
+    assert len(orders) == 6
+    # the test can fail: rounding to nearest instead of PIL's truncation is off by one in many bytes
+    x = torch.from_numpy(images[0]).permute(2, 0, 1)
+    rounded = (x.float() * 1.13).round().clamp(0, 255).to(torch.uint8)
+    assert (rounded != color_jitter(x, (0,), (1.13, 1.0, 1.0))).sum() > 10000
 
 
 def test_device_decode_path_matches_the_worker_path(tmp_path):
@@ -127,5 +159,5 @@ def test_device_decode_path_matches_the_worker_path(tmp_path):
         keys = [(split, i, 1000 + i) for i in range(3)]
         a, _ = worker.finish(collate([worker[k] for k in keys]))
         b, _ = device.finish(collate([device[k] for k in keys]))
-        assert a.shape == b.shape == (3, 224, 224, 3)
+        assert a.shape == b.shape == (3, 3, 224, 224)
         assert (a.float() - b.float()).abs().mean() < 1.0
