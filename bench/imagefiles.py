@@ -125,14 +125,42 @@ class Files(torch.utils.data.Dataset):
         return jpeg.finish(jpeg.cut(x, params, r), params)  # the workers' flip and jitter arithmetic
 
 
-def collate(samples):
-    """Stack a batch (in the worker: into shared memory); a batch with a failed image is that Failure."""
+def collate(samples, out=None):
+    """Stack a batch (into `out` when given); a batch with a failed image is that Failure."""
     for sample in samples:
         if isinstance(sample, Failure):
             return sample
     if len(samples[0]) == 3:  # loader.decode=device: bytes and parameters travel as they are
         return [s[0] for s in samples], [s[1] for s in samples], torch.tensor([s[2] for s in samples])
-    return torch.utils.data.default_collate(samples)
+    images = [s[0] for s in samples]
+    if out is not None:
+        images = torch.stack(images, out=out.view(-1)[:len(images) * images[0].numel()].view(len(images),
+                                                                                          *images[0].shape))
+    else:
+        images = torch.stack(images)
+    return images, torch.tensor([s[1] for s in samples])
+
+
+class Collate:
+    """The loader's collate_fn: in a worker, batches go into a ring of `slots` shared-memory buffers that the
+    worker keeps, instead of a fresh shared segment per batch (whose page faults cost a worker 0.11 ms per
+    224x224 image, 6% of its time). Safe because a worker has at most prefetch_factor batches outstanding,
+    and the training process is done with a batch (normalised into its own memory, or copied to pinned
+    memory) before it asks for the next: slots = prefetch_factor + 2 leaves one more in hand."""
+
+    def __init__(self, slots):
+        self.slots, self.ring, self.turn = slots, [None] * slots, 0
+
+    def __call__(self, samples):
+        if torch.utils.data.get_worker_info() is None or not samples or not isinstance(samples[0], tuple) \
+                or len(samples[0]) != 2:
+            return collate(samples)  # in the training process, a failed image, or decode=device
+        need = len(samples) * samples[0][0].numel()
+        self.turn = (self.turn + 1) % self.slots
+        buf = self.ring[self.turn]
+        if buf is None or buf.numel() < need:
+            buf = self.ring[self.turn] = torch.empty(need, dtype=torch.uint8).share_memory_()
+        return collate(samples, out=buf)
 
 
 class Plan(torch.utils.data.Sampler):

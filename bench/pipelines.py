@@ -61,8 +61,10 @@ class ImagePipeline:
         self.val_labels = self.files.labels("val") if data.val_items else None
         self.plan = imagefiles.Plan()
         workers = imagefiles.worker_count(cfg["loader"]["workers"])
+        prefetch = 2  # DataLoader's default prefetch_factor, named: the collate ring depends on it
         self.loader = torch.utils.data.DataLoader(
-            self.files, batch_sampler=self.plan, num_workers=workers, collate_fn=imagefiles.collate,
+            self.files, batch_sampler=self.plan, num_workers=workers, collate_fn=imagefiles.Collate(prefetch + 2),
+            prefetch_factor=prefetch if workers > 0 else None,
             pin_memory=cfg["loader"]["pin_memory"] and device.type == "cuda", persistent_workers=workers > 0,
             generator=torch.Generator().manual_seed(0))  # worker seeds are unused: samples carry their own
 
