@@ -173,3 +173,53 @@ def test_read_coco_keeps_what_it_needs_and_names_a_broken_file(tmp_path):
     path.write_text(json.dumps({"images": images, "annotations": annotations}))
     with pytest.raises(BenchError, match="is not a COCO-style annotation file"):
         read_coco(path)
+
+
+def _epochs_of_batches(data, cfg, epochs=2):
+    """Every normalised batch of `epochs` training passes and one evaluation pass, copied as they come."""
+    import torch
+
+    from bench.pipelines import ImagePipeline
+    from bench.trainer import epoch_generator
+
+    pipe = ImagePipeline(data, cfg, torch.device("cpu"))
+    out = []
+    for epoch in range(epochs):
+        order = torch.randperm(len(data.train_items), generator=torch.Generator().manual_seed(epoch))
+        out += [(x.clone(), y.clone()) for x, y in pipe.train_batches(order, 2, epoch_generator(0, epoch))]
+        out += [(x.clone(), None) for x in pipe.test_batches(3)]
+    return out
+
+
+def test_worker_ring_gives_the_batches_of_the_training_process(imagenet_root):
+    """Two workers stacking into their rings of shared buffers (2 images a batch: each worker's 4 slots are
+    reused several times per pass, between training and evaluation passes of other sizes) give exactly the
+    batches the training process makes itself, with colour jitter."""
+    import torch
+
+    sets = ["augment.color_jitter=0.4", "augment.train_crop=random_resized"]
+    data = load("imagenet_lt", imagenet_root, *sets)
+    cfg = resolve("erm", "imagenet_lt", 0, flags={"dataset.root": str(imagenet_root)}, sets=[*TINY, *sets])
+    alone = _epochs_of_batches(data, cfg)
+    cfg["loader"]["workers"] = 2
+    pooled = _epochs_of_batches(data, cfg)
+    assert len(alone) == len(pooled) == 2 * (10 + 4)
+    for (a, la), (b, lb) in zip(alone, pooled):
+        assert torch.equal(a, b) and (la is None or torch.equal(la, lb))
+
+
+def test_collate_ring_reuses_its_slots_in_turn(monkeypatch):
+    import torch
+
+    from bench import imagefiles
+
+    samples = [(torch.full((3, 4, 4), i, dtype=torch.uint8), i) for i in range(5)]
+    monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: object())  # as if in a worker
+    ring = imagefiles.Collate(3)
+    batches = [ring(samples[:n]) for n in (5, 4, 5, 3)]
+    ptrs = [images.data_ptr() for images, _ in batches]
+    assert len(set(ptrs[:3])) == 3 and ptrs[3] == ptrs[0]  # the fourth batch reuses the first slot
+    assert batches[0][0].is_shared() and torch.equal(batches[3][0], torch.stack([s[0] for s in samples[:3]]))
+    assert batches[1][1].tolist() == [0, 1, 2, 3]
+    bigger = ring([(torch.zeros(3, 8, 8, dtype=torch.uint8), 0)] * 5)[0]  # a larger batch: the slot grows
+    assert bigger.shape == (5, 3, 8, 8) and not bigger.any()
