@@ -7,8 +7,12 @@ written to a temporary folder), in one process and with the same number of DataL
   (b) the reference pipeline (Decoupling / OLTR / LDAM-DRW code): PIL open + convert, torchvision
       RandomResizedCrop, RandomHorizontalFlip, ColorJitter, ToTensor, Normalize, DataLoader(shuffle);
   (c) bench's evaluation loader (Resize(256) + CenterCrop(224)) and (d) the reference's evaluation
-      transform. Loaders only: no model step. Each is timed over one pass after its first two batches
-      (worker start-up excluded for both), and prints a/b and c/d.
+      transform. Loaders only: no model step; both yield float32 (B, 3, 224, 224) batches on the device.
+Timing: after one untimed round (workers start, the page cache fills), three rounds in which a, b, c, d
+each read the whole fixture once, in turns, so a machine whose speed drifts (shared or throttled CPUs)
+slows all four alike; each figure is images over seconds summed over its three passes. The reference
+loaders keep their workers between passes (the reference code starts them every epoch), so neither
+side pays worker start-up. The command prints a/b and c/d.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import numpy as np
 import torch
 
 from bench.datasets.imagelist import IMAGENET_MEAN, IMAGENET_STD, ImageListData
+
+ROUNDS = 3  # timed passes of each loader, taken in turns after one untimed round
 
 
 def natural_image(width, height, rng):
@@ -55,20 +61,12 @@ def write_fixture(folder, images=2000, classes=100, quality=90, seed=0):
     return items
 
 
-def _timed(batches, skip=2):
-    """Images per second over the batches after the first `skip`."""
-    seen, start = 0, None
-    for i, batch in enumerate(batches):
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        if i == skip - 1:
-            start = time.perf_counter()
-        elif i >= skip:
-            seen += len(images)
-    if start is None or seen == 0:
-        from bench.errors import BenchError
-
-        raise BenchError("--images must give at least three batches for the image-list pipeline")
-    return seen / (time.perf_counter() - start)
+def _pass(batches):
+    """(images, seconds) of one whole pass over a loader."""
+    start, seen = time.perf_counter(), 0
+    for batch in batches:
+        seen += len(batch[0] if isinstance(batch, (tuple, list)) else batch)
+    return seen, time.perf_counter() - start
 
 
 def reference_loaders(items, workers, batch, device):
@@ -93,11 +91,12 @@ def reference_loaders(items, workers, batch, device):
                 image = Image.open(f).convert("RGB")
             return self.transform(image), label
 
-    pin = device.type == "cuda"
-    return (torch.utils.data.DataLoader(Files(train), batch_size=batch, shuffle=True, num_workers=workers,
-                                        pin_memory=pin),
-            torch.utils.data.DataLoader(Files(test), batch_size=batch, shuffle=False, num_workers=workers,
-                                        pin_memory=pin))
+    # persistent workers (the reference code starts them every epoch): its passes after the first are
+    # timed without start-up, as bench's are
+    kw = dict(batch_size=batch, num_workers=workers, pin_memory=device.type == "cuda",
+              persistent_workers=workers > 0)
+    return (torch.utils.data.DataLoader(Files(train), shuffle=True, **kw),
+            torch.utils.data.DataLoader(Files(test), shuffle=False, **kw))
 
 
 def to_device(loader, device):
@@ -112,6 +111,10 @@ def run_image_perf(device_name="auto", images=2000, workers="auto", batch_size=1
     from bench.pipelines import ImagePipeline
     from bench.trainer import epoch_generator, resolve_device
 
+    if images < 1:
+        from bench.errors import BenchError
+
+        raise BenchError("--images must be at least 1 for the image-list pipeline (default 2000)")
     device = resolve_device(device_name)
     workers = worker_count(workers)
     cfg = resolve("erm", "imagenet_lt", 0, presets=["imagenet_lt_resnext50"],
@@ -126,16 +129,23 @@ def run_image_perf(device_name="auto", images=2000, workers="auto", batch_size=1
         data = ImageListData("perf", 100, items, items, "test", IMAGENET_MEAN, IMAGENET_STD, "")
         pipe = ImagePipeline(data, cfg, device)
         order = torch.randperm(len(items), generator=torch.Generator().manual_seed(0))
-        rows = {}
-        rows["a"] = _timed(pipe.train_batches(order, batch_size, epoch_generator(0, 0)))
-        print(f"(a) bench training loader            {rows['a']:8.0f} img/s", flush=True)
         ref_train, ref_test = reference_loaders(items, workers, batch_size, device)
-        rows["b"] = _timed(to_device(ref_train, device))
-        print(f"(b) reference training pipeline      {rows['b']:8.0f} img/s", flush=True)
-        rows["c"] = _timed(pipe.test_batches(batch_size))
-        print(f"(c) bench evaluation loader          {rows['c']:8.0f} img/s", flush=True)
-        rows["d"] = _timed(to_device(ref_test, device))
-        print(f"(d) reference evaluation pipeline    {rows['d']:8.0f} img/s", flush=True)
-        del pipe  # its persistent workers stop before the folder goes
+        loaders = {"a": lambda r: pipe.train_batches(order, batch_size, epoch_generator(0, r)),
+                   "b": lambda r: to_device(ref_train, device),
+                   "c": lambda r: pipe.test_batches(batch_size),
+                   "d": lambda r: to_device(ref_test, device)}
+        totals = {key: [0, 0.0] for key in loaders}
+        for r in range(ROUNDS + 1):  # round 0 starts the workers and fills the page cache: not timed
+            for key, passes in loaders.items():
+                seen, seconds = _pass(passes(r))
+                if r:
+                    totals[key][0] += seen
+                    totals[key][1] += seconds
+        rows = {key: seen / seconds for key, (seen, seconds) in totals.items()}
+        for key, label in (("a", "bench training loader"), ("b", "reference training pipeline"),
+                           ("c", "bench evaluation loader"), ("d", "reference evaluation pipeline")):
+            print(f"({key}) {label:34s}{rows[key]:8.0f} img/s", flush=True)
+        ref_train = ref_test = None  # their workers stop
+        pipe = None  # its persistent workers stop before the folder goes
     print(f"a/b = {rows['a'] / rows['b']:.2f} (target >= 2)   c/d = {rows['c'] / rows['d']:.2f}", flush=True)
     return rows
