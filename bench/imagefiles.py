@@ -88,9 +88,9 @@ class Files(torch.utils.data.Dataset):
             if self.on_device:
                 if split != "train":
                     return torch.frombuffer(data, dtype=torch.uint8).clone(), None, label
-                image = jpeg.open_image(data)
+                src = jpeg.Encoded(data)
                 return torch.frombuffer(data, dtype=torch.uint8).clone(), \
-                    jpeg.draw(image.size[1], image.size[0], seed, self.recipe), label
+                    jpeg.draw(src.height, src.width, seed, self.recipe), label
             if split == "train":
                 return jpeg.train_image(data, seed, self.recipe), label
             return jpeg.eval_image(data, self.recipe), label
@@ -119,7 +119,7 @@ class Files(torch.utils.data.Dataset):
             x = decode_jpeg(data, mode="RGB", device=self.device)
         except RuntimeError:  # not a JPEG libjpeg/nvJPEG reads: PIL on the CPU
             raw = data.numpy().tobytes()
-            x = jpeg.decode_full(raw, jpeg.open_image(raw)).to(self.device)
+            x = jpeg.decode_full(jpeg.Encoded(raw)).to(self.device)
         if params is None:  # evaluation: Resize + CenterCrop
             return jpeg.finish(jpeg.centre(jpeg.resize(x, *jpeg.resized_size(*x.shape[-2:], r.resize)), r.size))
         return jpeg.finish(jpeg.cut(x, params, r), params)  # the workers' flip and jitter arithmetic

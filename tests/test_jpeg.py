@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.jpeg import Recipe, color_jitter, crop_box, draw, eval_image, reduction, train_image
+from bench.jpeg import Recipe, color_jitter, crop_box, draw, eval_image, jpeg_size, reduction, train_image
 
 RECIPE = Recipe(size=224, resize=256, crop="random_resized", flip=True, jitter=0.0, reduce=True)
 
@@ -107,6 +107,32 @@ def test_flip_and_jitter_follow_the_drawn_parameters():
         image = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation)[op](image, params.factors[op])
     assert torch.equal(train_image(data, seed, recipe), torch.from_numpy(np.array(image)).permute(2, 0, 1))
     assert torch.equal(plain[:, :, 0], train_image(data, seed, recipe._replace(jitter=0.0, flip=False))[:, :, -1])
+
+
+def test_jpeg_size_reads_the_frame_header_as_pil_does():
+    """Baseline, progressive, optimised, with EXIF and ICC segments, greyscale, CMYK, 4:4:4 and a fill byte
+    before a marker: the size PIL reports. Not a JPEG, or cut before its frame header: None."""
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, (37, 61, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: PIL's size (and the reference's) ignores it, so must ours
+    variants = [("RGB", {}), ("RGB", {"progressive": True}), ("RGB", {"optimize": True}),
+                ("RGB", {"exif": exif.tobytes(), "icc_profile": b"\0" * 3000}), ("L", {}), ("CMYK", {}),
+                ("RGB", {"subsampling": 0, "quality": 95})]
+    for mode, options in variants:
+        buf = io.BytesIO()
+        Image.fromarray(pixels).convert(mode).save(buf, format="JPEG", **options)
+        data = buf.getvalue()
+        assert jpeg_size(data) == (37, 61) == Image.open(io.BytesIO(data)).size[::-1], (mode, options)
+    padded = data[:2] + b"\xff" + data[2:]  # a fill byte before the first marker is legal
+    assert jpeg_size(padded) == (37, 61)
+    png = io.BytesIO()
+    Image.fromarray(pixels).save(png, format="PNG")
+    assert jpeg_size(png.getvalue()) is None and jpeg_size(data[:20]) is None and jpeg_size(b"") is None
 
 
 def test_color_jitter_is_pil_imageenhance_bit_for_bit():
