@@ -243,6 +243,18 @@ def test_perf_runs_and_reports_ratios(capsys):
     assert "b/a = " in out and "b/c = " in out and "bf16/fp32" in out
 
 
+def test_image_perf_runs_and_reports_ratios(capsys):
+    """`bench perf --pipeline imagelist` end to end on 24 JPEGs, one worker: four figures and the ratios."""
+    from bench.cli import main
+
+    assert main(["perf", "--pipeline", "imagelist", "--device", "cpu", "--images", "24", "--batch-size", "8",
+                 "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    rates = [float(line.split()[-2]) for line in out.splitlines() if line.startswith("(")]
+    assert len(rates) == 4 and all(rate > 0 for rate in rates)
+    assert "24 JPEGs (500x375, quality 90" in out and "a/b = " in out and "c/d = " in out
+
+
 def test_help_is_fast_and_torch_free():
     code = ("import sys, io, contextlib\nfrom bench.cli import main\n"
             "try:\n    with contextlib.redirect_stdout(io.StringIO()): main(['--help'])\nexcept SystemExit: pass\n"
