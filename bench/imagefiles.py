@@ -152,9 +152,8 @@ class Collate:
         self.slots, self.ring, self.turn = slots, [None] * slots, 0
 
     def __call__(self, samples):
-        if torch.utils.data.get_worker_info() is None or not samples or not isinstance(samples[0], tuple) \
-                or len(samples[0]) != 2:
-            return collate(samples)  # in the training process, a failed image, or decode=device
+        if torch.utils.data.get_worker_info() is None or len(samples[0]) != 2:
+            return collate(samples)  # in the training process, a failed first image, or decode=device
         need = len(samples) * samples[0][0].numel()
         self.turn = (self.turn + 1) % self.slots
         buf = self.ring[self.turn]
