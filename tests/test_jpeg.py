@@ -77,6 +77,21 @@ def test_reduced_decode_gives_the_requested_size_and_the_drawn_box():
     assert reduced >= 20
 
 
+def test_cpu_resize_equals_torchvisions():
+    """bench.jpeg.resize keeps the decoder's channels-last layout on a CPU: the values must be torchvision's
+    (uint8 antialiased bilinear) for crops of a decoded JPEG, up- and downscaled."""
+    from torchvision.transforms.v2 import functional as F
+
+    from bench.jpeg import Encoded, decode_full, resize
+
+    x = decode_full(Encoded(gradient_jpeg(375, 500)))
+    assert x.stride()[0] == 1  # channels-last, as TorchCodec decodes
+    for top, left, h, w, out in [(0, 0, 375, 500, 224), (17, 40, 120, 301, 224), (100, 3, 50, 60, 224),
+                                 (0, 0, 375, 500, 256)]:
+        crop = x[:, top:top + h, left:left + w]
+        assert torch.equal(resize(crop, out, out), F.resize(crop, [out, out], antialias=True))
+
+
 def test_eval_image_is_resize_then_centre_crop():
     from PIL import Image
     import io
