@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from bench import faults, results, rundir
+from bench.errors import BenchError
 
 MAGIC = b"BENCHCK1"
 
@@ -61,3 +62,24 @@ def load(run_dir, device):
                   + ("trying the previous checkpoint" if name == rundir.CHECKPOINT else "starting this run over"),
                   flush=True)
     return None
+
+
+def load_final(run_dir, epoch, device, method="its method"):
+    """The checkpoint of a finished run's final epoch, for a child run: checkpoint.pt only (never the previous
+    one, which holds another epoch), and only when it is of `epoch`, the epoch the run's result reports.
+    BenchError naming the run and the fix otherwise."""
+    run_dir = Path(run_dir)
+    path = run_dir / rundir.CHECKPOINT
+    fix = f"re-run the parent with bench run --methods {method} and this command's other options, with --force"
+    try:
+        ckpt = decode(path.read_bytes(), device)
+    except FileNotFoundError:
+        raise BenchError(f"parent run {run_dir.name} has no {rundir.CHECKPOINT} of its final epoch; {fix}") from None
+    except Exception as exc:  # noqa: BLE001 - damaged: its final weights are lost
+        raise BenchError(f"parent run {run_dir.name}'s {rundir.CHECKPOINT} is unusable ({exc}), so its final "
+                         f"weights are lost; {fix}") from None
+    state = ckpt.get("state", {}) if isinstance(ckpt, dict) else {}
+    if state.get("epoch") != epoch or state.get("position") is not None:
+        raise BenchError(f"parent run {run_dir.name}'s {rundir.CHECKPOINT} is of epoch {state.get('epoch')}, not of "
+                         f"the final epoch {epoch} its result reports; {fix}")
+    return ckpt

@@ -31,13 +31,11 @@ def _names(text, what):
 def _seeds(text):
     seeds = []
     for part in _names(text, "seeds"):
-        try:
-            seed = int(part)
-        except ValueError:
-            raise BenchError(f"--seeds takes comma-separated non-negative integers (e.g. 0,1,2), got {part!r}") from None
-        if seed < 0:
-            raise BenchError(f"--seeds takes non-negative integers, got {seed}")
-        seeds.append(seed)
+        if part.startswith("-") and part[1:].isdecimal() and part[1:].isascii():
+            raise BenchError(f"--seeds takes non-negative integers, got {part}")
+        if not (part.isdecimal() and part.isascii()):  # int() would also read '1_0' as 10 and '+1', ' 1'
+            raise BenchError(f"--seeds takes comma-separated non-negative integers (e.g. 0,1,2), got {part!r}")
+        seeds.append(int(part))
     return seeds
 
 
@@ -147,13 +145,15 @@ def cmd_list(what):
     return 0
 
 
-def plan_from_args(args):
+def plan_from_args(args, world_size=1):
+    """The runs of `bench run`; world_size: the processes each run trains on, as the executor launches it."""
     from bench.sweep import load_sweep, parse_grid_flags, plan_sweep
 
     if not args.out.strip():
         raise BenchError("--out needs a folder name (default: results)")
     flags = {"train.epochs": args.epochs, "dataset.root": args.data_root, "run.device": args.device,
-             "train.precision": args.precision, "run.compile": args.compile or None}
+             "train.precision": args.precision, "run.compile": args.compile or None,
+             "train.world_size": world_size if world_size > 1 else None}
     if args.no_progress:
         flags["run.progress"] = False
     if args.logger is not None:
@@ -178,9 +178,9 @@ def cmd_run(args):
     from bench.executors import make_executor
     from bench.launch import launch
 
-    runs = plan_from_args(args)
     executor = make_executor(args.executor, jobs=args.jobs, slurm_profile=args.slurm_profile,
                              progress=not args.no_progress)
+    runs = plan_from_args(args, executor.world_size)
     return launch(runs, executor, args.out, force=args.force, dry_run=args.dry_run, wait=args.wait)
 
 

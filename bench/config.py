@@ -68,6 +68,10 @@ DEFAULTS = {
         "schedule": "step",  # step (milestones) | cosine (after warm-up, per epoch, to 0)
         "precision": "fp32",  # fp32 | bf16 (autocast) | fp16 (autocast + grad scaler, CUDA)
         "seed": 0,
+        # processes one run trains on (data-parallel, bench.distributed): set from how the run is launched
+        # (torchrun's WORLD_SIZE, a SLURM profile's tasks_per_job), never by hand. Per-process BN statistics
+        # and padded shards make other numbers, so it enters the run id (1, the default, leaves ids unchanged)
+        "world_size": 1,
     },
     "eval": {
         "every": 1,  # evaluate every N epochs (the last epoch always)
@@ -163,6 +167,7 @@ RANGES = {
     "loader.workers": (lambda v: v == "auto" if isinstance(v, str) else 0 <= v <= 256,
                        "auto or a number of processes from 0 to 256"),
     "run.threads": (lambda v: 0 <= v <= 4096, "between 0 (automatic) and 4096"),
+    "train.world_size": (lambda v: 1 <= v <= 65536, "at least 1"),
     "run.checkpoint_minutes": (lambda v: v >= 0, "non-negative (0: no timed checkpoints inside an epoch)"),
     "stage.epochs": (lambda v: 1 <= v <= 10**6, "at least 1 (and at most 1000000)"),
     "stage.lr": (lambda v: v > 0, "positive"),
@@ -239,6 +244,13 @@ def _coerce(value, types):
         except ValueError:
             return value
     return value
+
+
+NUMBER_LISTS = ("stage.taus", "train.milestone_fractions")  # lists of numbers: '[0, 1e-1, 1]' reads 1e-1 as text
+
+
+def _coerce_list(value):
+    return [_coerce(v, (float,)) for v in value] if isinstance(value, list) else value
 
 
 def set_key(cfg, key, value, source):
@@ -324,7 +336,7 @@ def validate(cfg, user_keys=None):
     0.3) applies to the methods whose parts use it and is left alone for the others."""
     for key, value in flatten(cfg).items():
         types = _allowed_types(key)
-        raw, value = value, _coerce(value, types)
+        raw, value = value, _coerce_list(value) if key in NUMBER_LISTS else _coerce(value, types)
         if value is not raw:
             section, leaf = key.split(".")
             cfg[section][leaf] = value
@@ -389,6 +401,9 @@ def check_combinations(cfg, user_keys=None):
             raise BenchError(f"method {m['name']} switches re-balancing on at epoch {switch}, at or past the last "
                              f"of {epochs} epochs, so it would train without it; use --epochs {epochs} (which "
                              "scales the recipe's epochs) or set method.defer_epoch below it")
+    if m["schedule"] == "deferred" and m["defer_epoch"] is None and not milestones(t):
+        raise BenchError(f"method {m['name']} switches re-balancing on at the first LR milestone, and train.milestones "
+                         "is empty; set train.milestones or method.defer_epoch")
     try:  # the largest rates of the schedule: the base rate and every decayed one
         rates = [t["lr"] * t["lr_decay"] ** k for k in range(len(milestones(t)) + 1)]
     except OverflowError:
@@ -422,10 +437,12 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     for name in presets:
         merge(cfg, load_preset(name), f"preset {name!r}")
     user_keys = set()  # method keys of config files and --set: refused where no part of the method uses them
-    for path in config_files:
-        tree = load_yaml(path)
-        merge(cfg, tree, f"config file {str(path)!r}")
-        user_keys.update(k.split(".", 1)[1] for k in flatten(tree) if k.startswith("method."))
+    for source, tree in read_config_files(config_files):
+        merge(cfg, tree, source)
+        user_keys.update(k.split(".", 1)[1] for k in flatten(tree) if isinstance(tree, dict) and k.startswith("method."))
+        if isinstance(tree, dict) and "world_size" in (tree.get("train") or {}):
+            raise BenchError(f"train.world_size in {source} is set by how a run is launched (torchrun, a SLURM "
+                             "profile's tasks_per_job), not by a config file; remove it")
     epochs_before = cfg["train"]["epochs"]
     for key, value in (flags or {}).items():
         if value is not None:
@@ -434,9 +451,10 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
         scale_schedule(cfg, epochs_before)
     for item in sets:
         key, value = parse_set(item)
-        if key in ("method.name", "dataset.name", "train.seed", "stage.parent"):
+        if key in ("method.name", "dataset.name", "train.seed", "stage.parent", "train.world_size"):
             raise BenchError(f"set {key} with --methods / --datasets / --seeds, not --set (a two-stage method's parent "
-                             "run is planned for you)")
+                             "run is planned for you; the world size is how the run is launched: torchrun, a SLURM "
+                             "profile's tasks_per_job)")
         set_key(cfg, key, value, f"--set {item}")
         if key.startswith("method."):
             user_keys.add(key.split(".", 1)[1])
@@ -453,9 +471,35 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
                          "places_lt and inat2018")
     validate(cfg, user_keys)
     check_selection(cfg, d)
-    check_stage(cfg, m)
+    check_stage(cfg, m, user_keys)
     MODELS.get_or_fail(cfg["model"]["name"])
     return cfg
+
+
+def read_config_files(config_files):
+    """[(source, tree)] of --config files; an entry may already be a (source, tree) pair (a parent's
+    config files without the child's method and stage sections: bench.runner)."""
+    out = []
+    for entry in config_files:
+        if isinstance(entry, tuple):
+            out.append(entry)
+        else:
+            out.append((f"config file {str(entry)!r}", load_yaml(entry)))
+    return out
+
+
+CHILD_SECTIONS = ("method", "stage")  # a two-stage method's own settings: never its parent's
+
+
+def parent_config_files(config_files):
+    """The config files as a two-stage method's parent reads them: without the child's method and stage
+    sections (as --set method.* / stage.* items are not passed to a parent)."""
+    out = []
+    for source, tree in read_config_files(config_files):
+        if isinstance(tree, dict):
+            tree = {k: v for k, v in tree.items() if k not in CHILD_SECTIONS}
+        out.append((f"{source} (its method and stage keys left to the child)", tree))
+    return out
 
 
 def stage_kind(cfg):
@@ -471,7 +515,7 @@ def two_stage_methods():
     return [name for name in METHODS if METHODS[name].parent]
 
 
-def check_stage(cfg, method):
+def check_stage(cfg, method, user_keys=frozenset()):
     """A two-stage method either computes a post-hoc rule or trains something in stage 2, sensibly."""
     s = cfg["stage"]
     if not method.parent:
@@ -496,9 +540,39 @@ def check_stage(cfg, method):
     if s["max_norm"] is not None and s["train"] == "scales":
         raise BenchError(f"{method.name}: stage.max_norm caps the rows of the classifier, which stage.train=scales "
                          "does not train; remove stage.max_norm or train the classifier")
+    check_stage_keys_used(cfg, method, user_keys)
+    if s["posthoc"] != "none" and cfg["eval"]["save_logits"] == "never":
+        raise BenchError(f"{method.name} is computed from its parent's saved logits, and eval.save_logits=never "
+                         "keeps none; remove eval.save_logits (auto keeps them for a post-hoc child)")
     if s["posthoc"] == "tau_norm" and cfg["eval"]["selection"] != "best_val":
         raise BenchError("tau_norm chooses tau on a validation split; add --set eval.selection=best_val (the parent "
                          "run is then trained with the same split)")
+
+
+STAGE2_KEYS = ("train", "reinit", "bn", "epochs", "lr", "weight_decay", "batch_size", "classifier_lr_factor",
+               "max_norm", "max_norm_at")
+
+
+def check_stage_keys_used(cfg, method, user_keys):
+    """Settings a two-stage method never reads are refused, as for one-stage methods: a post-hoc child trains
+    nothing (no method part, no stage-2 recipe); stage 2 on the scales alone has no classifier LR; a MaxNorm
+    step without a cap does nothing. Each would only change the run id and the report's label."""
+    s, name = cfg["stage"], method.name
+    if s["posthoc"] != "none":
+        if user_keys:
+            keys = ", ".join(f"method.{k}" for k in sorted(user_keys))
+            raise BenchError(f"{name} is computed from its {method.parent} parent's logits without training, so "
+                             f"{keys} would change nothing but the run id; remove it (the parent is always "
+                             f"{method.parent} as its recipe has it)")
+        unused = [k for k in STAGE2_KEYS if s[k] != DEFAULTS["stage"][k]]
+    else:
+        unused = (["classifier_lr_factor"] if s["train"] == "scales" else []) + \
+                 (["max_norm_at"] if s["max_norm"] is None else [])
+        unused = [k for k in unused if s[k] != DEFAULTS["stage"][k]]
+    if unused:
+        keys = ", ".join(f"stage.{k}" for k in unused)
+        raise BenchError(f"{keys} would change nothing in {name} (stage.posthoc={s['posthoc']}, stage.train="
+                         f"{s['train']}, stage.max_norm={s['max_norm']}) but the run id; remove it")
 
 
 def check_selection(cfg, info):

@@ -24,11 +24,11 @@ from bench.errors import BenchError
 
 def launch(runs, executor, out, force=False, dry_run=False, wait=False):
     """Start the planned runs with `executor`; returns the command's exit status."""
-    from bench.runner import is_current
+    from bench.runner import forced, is_current
 
-    skipped = [] if force else [r for r in runs if is_current(r)]
+    skipped = [r for r in runs if not forced(r, force) and is_current(r)]
     rest = [r for r in runs if r not in skipped]
-    queued = {} if force else executor.queued(rest)
+    queued = executor.queued([r for r in rest if not forced(r, force)])
     start = [r for r in rest if r.run_dir not in queued]
     starting = {r.run_dir for r in start}  # a child of a parent that (re-)trains is recomputed after it
     late = [r for r in skipped if r.parent in starting]
@@ -45,7 +45,11 @@ def launch(runs, executor, out, force=False, dry_run=False, wait=False):
         executor.check(start)  # cheap first: the cluster answers
         preloaded = preflight(start, local_device=executor.trains_here)
     for run in skipped:
-        print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
+        if force:  # a parent planned for a named child
+            print(f"keep   {run.run_dir.name}: a finished {run.cfg['method']['name']} parent; --force re-runs the "
+                  f"runs you named: add {run.cfg['method']['name']} to --methods to re-run it too")
+        else:
+            print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
     for run in start:
         if run.parent is not None and rundir.is_done(run.run_dir):
             print(f"redo   {run.run_dir.name}: its parent {run.parent.name} changed or re-runs")

@@ -48,22 +48,41 @@ def _top1(logits, labels):
     return float((logits.argmax(1) == labels).mean() * 100.0)
 
 
-def head_of(parent_dir):
-    """(weight C x D, bias C) of the parent's Linear head, from its final checkpoint."""
+def head_of(parent_dir, parent=None):
+    """(weight C x D, bias C) of the parent's Linear head, from the checkpoint of the epoch its result reports
+    (`parent`: its result.json, read when not given)."""
     import torch
 
     from bench import checkpoint
 
-    ckpt = checkpoint.load(parent_dir, torch.device("cpu"))
-    if ckpt is None:
-        raise BenchError(f"parent run {Path(parent_dir).name} has no checkpoint to take its classifier from; "
-                         "re-run it with --force")
+    parent = parent if parent is not None else finished_parent(parent_dir)
+    epoch = (parent.get("last") or {}).get("epoch")
+    ckpt = checkpoint.load_final(parent_dir, epoch, torch.device("cpu"), parent.get("method") or "its method")
     state = ckpt["model"]
     weight, bias = state.get("1.weight"), state.get("1.bias")
     if weight is None or bias is None or weight.dim() != 2:
         raise BenchError(f"parent run {Path(parent_dir).name} has no Linear classifier (tau_norm needs one); use a "
                          "parent with method.head=linear")
     return weight.double().numpy(), bias.double().numpy()
+
+
+def read_logits(path, parent_name, method):
+    """The arrays of a parent's logits.npz; BenchError naming the file and the fix when it is not one bench wrote."""
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            arrays = {k: saved[k] for k in saved.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise BenchError(f"parent run {parent_name}'s {path.name} is unreadable ({type(exc).__name__}: {exc}); "
+                         f"re-run the parent with bench run --methods {method} and this command's other options, "
+                         "with --force") from None
+    labels = arrays.get("test_labels")
+    logits = arrays.get("test_logits")
+    if logits is None or labels is None or logits.ndim != 2 or len(logits) != len(labels):
+        raise BenchError(f"parent run {parent_name}'s {path.name} has no test logits and labels bench wrote; re-run "
+                         f"the parent with bench run --methods {method} and this command's other options, with --force")
+    return arrays
 
 
 def adjust(rule, logits, tau, prior, head):
@@ -86,13 +105,12 @@ def run_posthoc(cfg, run_dir, parent_dir):
     if not path.is_file():
         raise BenchError(f"parent run {parent_dir.name} kept no {rundir.LOGITS} (eval.save_logits); re-run it with "
                          "--force --set eval.save_logits=always")
-    with np.load(path, allow_pickle=False) as saved:
-        arrays = {k: saved[k] for k in saved.files}
+    arrays = read_logits(path, parent_dir.name, parent.get("method") or "its method")
     rule, stage = cfg["stage"]["posthoc"], cfg["stage"]
     grid = stage["taus"] or GRIDS[rule]
     counts = np.asarray(parent["train_class_counts"], dtype=np.float64)
     prior = counts / counts.sum()
-    head = head_of(parent_dir) if rule == "tau_norm" else None
+    head = head_of(parent_dir, parent) if rule == "tau_norm" else None
     test = arrays["test_logits"].astype(np.float64)
     test_labels = arrays["test_labels"].astype(np.int64)
     if "val_logits" in arrays:

@@ -97,6 +97,28 @@ def run_lock(run_dir):
         os.close(fd)  # closing releases the lock
 
 
+@contextmanager
+def reading_lock(run_dir):
+    """Yields None while this process reads a finished run (a child computed from its parent), else the
+    description of the process training it. A shared flock on <run>/run.lock: several children read one
+    parent at once, and nobody re-trains (or deletes) it meanwhile, as run_lock is exclusive."""
+    path = Path(run_dir) / LOCK
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except FileNotFoundError:  # no parent folder: nothing holds it, and the child fails with the reason
+        yield None
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            return
+        yield None
+    finally:
+        os.close(fd)
+
+
 def lock_holder(run_dir):
     """Who is training the run, from run.lock, without touching the lock (a trainer must never
     find it held by a status query); None when that process is gone."""

@@ -17,6 +17,7 @@ class PlannedRun:
     cfg: dict
     run_dir: Path
     parent: Path | None = None  # a two-stage run: the run folder of its stage-1 parent
+    named: bool = True  # asked for by the user (False: a parent planned for a child): --force applies to it
 
 
 def is_current(run):
@@ -37,7 +38,8 @@ def _parent_sets(sets):
 
 def _resolve_parent(method, parent, dataset, seed, presets, config_files, flags, sets):
     try:
-        return config_mod.resolve(parent, dataset, seed, presets, config_files, flags, _parent_sets(sets))
+        return config_mod.resolve(parent, dataset, seed, presets, config_mod.parent_config_files(config_files),
+                                  flags, _parent_sets(sets))
     except BenchError as exc:
         raise BenchError(f"{method} starts from a finished {parent} run on {dataset}, and that run cannot be "
                          f"planned: {exc}") from None
@@ -53,12 +55,15 @@ def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None,
             raise BenchError(f"seed {seed!r} must be {phrase} below 2**63")
     from bench.methods.registry import METHODS
 
-    runs, seen = [], set()
+    runs, seen = [], {}
 
     def add(run):
-        if run.run_dir not in seen:  # a parent asked for itself, or shared by several children: planned once
-            seen.add(run.run_dir)
+        first = seen.setdefault(run.run_dir, run)  # a parent asked for itself, or shared by children: planned once
+        if first is run:
             runs.append(run)
+        else:
+            first.named = first.named or run.named
+        return first
 
     for dataset in datasets:
         for method in methods:
@@ -74,14 +79,21 @@ def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None,
                     parent_cfg = copy.deepcopy(parent_base)
                     parent_cfg["train"]["seed"] = seed
                     parent_dir = Path(out) / config_mod.run_name(parent_cfg)
-                    add(PlannedRun(parent_cfg, parent_dir))  # parents come before their children
+                    planned = add(PlannedRun(parent_cfg, parent_dir, named=False))  # parents before children
+                    if config_mod.stage_kind(cfg) == "posthoc" and planned.cfg["eval"]["save_logits"] == "auto":
+                        planned.cfg["eval"]["save_logits"] = "always"  # the child is computed from them (runtime key)
                     cfg["stage"]["parent"] = parent_dir.name
                 add(PlannedRun(cfg, Path(out) / config_mod.run_name(cfg), parent_dir))
     return runs
 
 
+def forced(run, force):
+    """--force re-runs the runs the user named, never a parent planned only for a child."""
+    return bool(force) and run.named
+
+
 def to_spec(run, force=False):
-    return {"cfg": run.cfg, "run_dir": str(run.run_dir), "force": bool(force),
+    return {"cfg": run.cfg, "run_dir": str(run.run_dir), "force": forced(run, force),
             "parent": str(run.parent) if run.parent else None}
 
 
@@ -129,7 +141,7 @@ def _execute_child(run, force):
         if holder is not None:
             print(f"skip   {run.run_dir.name}: being computed by {holder}", flush=True)
             return {"run_id": run.run_dir.name, "status": "skipped", "reason": f"held by {holder}"}
-        if is_current(run) and not force:
+        if is_current(run) and not forced(run, force):
             return rundir.read_result(run.run_dir)
         rundir.clear_run(run.run_dir)  # forced, failed, or computed from an older parent result
         results.write_config(run.run_dir, run.cfg)
@@ -168,55 +180,64 @@ def execute(runs, force=False, progress=True, cache=None):
 
     The launch layer (bench.launch) has checked every run before this is called. A forced
     run's old files are deleted here, under the run's lock, right before it trains again.
-    `cache` may hold one already loaded dataset ({dataset key: data}).
+    A child is computed while it holds a shared lock on its parent, and is skipped while another
+    process trains that parent. `cache` may hold one already loaded dataset ({dataset key: data}).
     """
+    cache, out = dict(cache or {}), []
+    for run in runs:
+        if is_current(run) and not forced(run, force):
+            print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
+            out.append(rundir.read_result(run.run_dir))
+            continue
+        if run.parent is None:
+            out.append(_execute_one(run, force, progress, cache))
+            continue
+        with rundir.reading_lock(run.parent) as holder:
+            if holder is None:
+                out.append(_execute_one(run, force, progress, cache))
+                continue
+        print(f"skip   {run.run_dir.name}: its parent {run.parent.name} is being trained by {holder}; run the same "
+              "command again when it has finished", flush=True)
+        out.append({"run_id": run.run_dir.name, "status": "skipped", "reason": f"parent held by {holder}"})
+    return out
+
+
+def _execute_one(run, force, progress, cache):
     from bench import distributed
     from bench.datasets.registry import DATASETS
     from bench.trainer import train_run
 
-    main = distributed.is_main()
-    cache, out = dict(cache or {}), []
-    for run in runs:
-        if is_current(run) and not force:
+    if config_mod.stage_kind(run.cfg) == "posthoc":  # from the parent's files: no data, no training
+        return _execute_child(run, force)
+    key = dataset_key(run.cfg)
+    if key not in cache:
+        cache.clear()  # hold one dataset at a time
+        cache[key] = DATASETS[run.cfg["dataset"]["name"]].load(run.cfg)
+    data = cache[key]
+    if not distributed.is_main():  # with several processes (DDP) rank 0 owns the run folder
+        distributed.barrier()
+        return train_run(run.cfg, data, run.run_dir, progress=progress)
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    with rundir.run_lock(run.run_dir) as holder:
+        if holder is not None:
+            print(f"skip   {run.run_dir.name}: being trained by {holder}; not training it twice", flush=True)
+            return {"run_id": run.run_dir.name, "status": "skipped", "reason": f"held by {holder}"}
+        if is_current(run) and not forced(run, force):  # finished while we waited for the lock
             print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
-            out.append(rundir.read_result(run.run_dir))
-            continue
-        if config_mod.stage_kind(run.cfg) == "posthoc":  # from the parent's files: no data, no training
-            out.append(_execute_child(run, force))
-            continue
-        key = dataset_key(run.cfg)
-        if key not in cache:
-            cache.clear()  # hold one dataset at a time
-            cache[key] = DATASETS[run.cfg["dataset"]["name"]].load(run.cfg)
-        data = cache[key]
-        if not main:  # with several processes (DDP) rank 0 owns the run folder
-            distributed.barrier()
-            out.append(train_run(run.cfg, data, run.run_dir, progress=progress))
-            continue
-        run.run_dir.mkdir(parents=True, exist_ok=True)
-        with rundir.run_lock(run.run_dir) as holder:
-            if holder is not None:
-                print(f"skip   {run.run_dir.name}: being trained by {holder}; not training it twice", flush=True)
-                out.append({"run_id": run.run_dir.name, "status": "skipped", "reason": f"held by {holder}"})
-                continue
-            if is_current(run) and not force:  # finished while we waited for the lock
-                print(f"skip   {run.run_dir.name}: already done (--force re-runs it)")
-                out.append(rundir.read_result(run.run_dir))
-                continue
-            if force or (run.parent is not None and rundir.read_result(run.run_dir) is not None):
-                rundir.clear_run(run.run_dir)  # forced, or a stage-2 run that failed or is older than its parent
-            rundir.remove_stale_temporaries(run.run_dir)  # of a killed write; we hold the lock
-            results.write_config(run.run_dir, run.cfg)
-            faults.point("config-written")
-            distributed.barrier()
-            try:
-                result = train_run(run.cfg, data, run.run_dir, progress=progress)
-            except OSError:
-                raise  # disk full, folder gone: the CLI says so in one line; the run stays resumable
-            except Exception as exc:  # noqa: BLE001 - this run failed; say why in its result, the others go on
-                if distributed.world_size() > 1:
-                    raise  # the other processes of the run must stop too
-                result = write_failed(run, exc)
-        print(summary_line(result), flush=True)
-        out.append(result)
-    return out
+            return rundir.read_result(run.run_dir)
+        if forced(run, force) or (run.parent is not None and rundir.read_result(run.run_dir) is not None):
+            rundir.clear_run(run.run_dir)  # forced, or a stage-2 run that failed or is older than its parent
+        rundir.remove_stale_temporaries(run.run_dir)  # of a killed write; we hold the lock
+        results.write_config(run.run_dir, run.cfg)
+        faults.point("config-written")
+        distributed.barrier()
+        try:
+            result = train_run(run.cfg, data, run.run_dir, progress=progress)
+        except OSError:
+            raise  # disk full, folder gone: the CLI says so in one line; the run stays resumable
+        except Exception as exc:  # noqa: BLE001 - this run failed; say why in its result, the others go on
+            if distributed.world_size() > 1:
+                raise  # the other processes of the run must stop too
+            result = write_failed(run, exc)
+    print(summary_line(result), flush=True)
+    return result

@@ -62,11 +62,8 @@ class Stage2:
         """The child's model from the freshly built `model` (backbone, head): the parent's weights loaded
         (the head kept unless re-initialised), the scales appended, everything else frozen.
         Returns (model, optimizer parameter groups)."""
-        ckpt = checkpoint.load(self.parent_dir, torch.device("cpu"))
         last = (self.parent.get("last") or {}).get("epoch")
-        if ckpt is None or ckpt["state"].get("epoch") != last:
-            raise BenchError(f"parent run {self.parent_dir.name} has no checkpoint of its final epoch to start "
-                             "stage 2 from; re-run it with --force")
+        ckpt = checkpoint.load_final(self.parent_dir, last, torch.device("cpu"), self.parent.get("method") or "")
         state = ckpt["model"]
         own = model.state_dict()
         if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):

@@ -116,10 +116,26 @@ def plan_sweep(methods, datasets, seeds, out, presets=(), config_files=(), flags
     if total > MAX_RUNS:
         raise BenchError(f"this sweep has {total:,} runs, more than bench plans at once ({MAX_RUNS:,}); "
                          "split it into several sweeps")
-    runs, seen = [], set()
+    runs, seen, by_runs = [], set(), {}
     for combo in grid_sets(grid or {}):
-        for run in plan(methods, datasets, seeds, out, presets, config_files, flags, [*sets, *combo]):
+        planned = plan(methods, datasets, seeds, out, presets, config_files, flags, [*sets, *combo])
+        check_grid_point(by_runs, combo, planned)
+        for run in planned:
             if run.run_dir not in seen:
                 seen.add(run.run_dir)
                 runs.append(run)
     return runs
+
+
+def check_grid_point(by_runs, combo, planned):
+    """Two grid points that plan the very same runs mean a grid key that changes nothing a run computes
+    (run.threads, run.device, eval.save_logits, ...): the sweep would silently be smaller than asked."""
+    names = tuple(run.run_dir.name for run in planned)
+    other = by_runs.setdefault(names, combo)
+    if other is combo:
+        return
+    differ = [f"{a} and {b}" for a, b in zip(other, combo) if a != b]
+    keys = ", ".join(sorted({item.split("=", 1)[0] for item in combo if item not in other}))
+    raise BenchError(f"--grid {keys}: {'; '.join(differ)} plan the same runs, because {keys} does not change "
+                     "what a run computes (where or how it runs); set it once with --set, or grid a key that "
+                     "changes the experiment")

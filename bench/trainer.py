@@ -128,6 +128,11 @@ def precision_tools(precision, device):
 def train_run(cfg, data, run_dir, progress=True):
     """Train and evaluate one run in `run_dir`; returns the result dict (also written to result.json)."""
     run_dir = Path(run_dir)
+    planned = cfg["train"].get("world_size", 1)
+    if distributed.world_size() != planned:
+        raise BenchError(f"run {run_dir.name} was planned for {planned} process(es) and started in "
+                         f"{distributed.world_size()}; the world size changes the numbers, so plan it as it is "
+                         "launched (torchrun or the SLURM profile's tasks_per_job)")
     device = distributed.setup(resolve_device(cfg["run"]["device"]))
     main = distributed.is_main()
     if device.type == "cuda":

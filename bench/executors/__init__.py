@@ -5,6 +5,7 @@ Every executor is an object with the same interface, used by the launch layer (b
     name            "inline" | "local" | "slurm"
     trains_here     True when runs train on this machine (their device must exist here)
     gpus_per_run    for the dry-run cost
+    world_size      processes one run trains on (inline: torchrun's WORLD_SIZE; SLURM: tasks_per_job)
     queued(runs)    {run_dir: job id} of runs already queued (SLURM), else {}
     check(runs)     executor-specific checks before anything starts (cluster reachable, ...)
     submit(runs, force, all_runs, wait) -> exit status
@@ -21,6 +22,7 @@ class Executor:
     name = ""
     trains_here = True
     gpus_per_run = 0
+    world_size = 1  # processes one run trains on (data-parallel); it enters the run id when above 1
 
     def queued(self, runs):
         return {}

@@ -11,7 +11,10 @@ class InlineExecutor(Executor):
     name = "inline"
 
     def __init__(self, progress=True):
+        import os
+
         self.progress = progress
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)  # torchrun: the processes of each run
 
     def start(self, runs, force, out, preloaded):
         from bench import distributed

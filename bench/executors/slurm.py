@@ -117,6 +117,7 @@ class SlurmExecutor(Executor):
     def __init__(self, profile, progress=True):
         self.profile, self.progress = profile, progress
         self.gpus_per_run = profile["gpus"]
+        self.world_size = profile["tasks_per_job"]  # > 1: one run data-parallel over the job's tasks
 
     def queued(self, runs):
         """{run_dir: job id} of runs whose earlier job is still pending or running."""

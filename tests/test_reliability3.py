@@ -1,0 +1,216 @@
+"""Reliability III (issue 21): no silent wrong number in two-stage runs, reports and resumes.
+
+Each test here failed before its fix; TESTING.md lists them by class."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from bench import rundir
+from bench.cli import main
+from bench.config import resolve, run_name
+
+FIXTURE = ["dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10"]
+
+
+def run_args(root, out, methods="erm", epochs=2, seeds="0", sets=(), extra=()):
+    return ["run", "--methods", methods, "--datasets", "cifar10_lt", "--seeds", seeds, "--epochs", str(epochs),
+            "--data-root", str(root), "--out", str(out), "--no-progress", *extra, "--set", *FIXTURE, *sets]
+
+
+def one_error_line(capsys, message):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("bench: error: ") and message in err[0], err
+    return err[0]
+
+
+def run_dirs(out, method):
+    return sorted(p.parent for p in Path(out).glob(f"*__{method}__*/config.yaml"))
+
+
+def result_of(run_dir):
+    return json.loads((Path(run_dir) / rundir.RESULT).read_text())
+
+
+def config_of(run_dir):
+    return yaml.safe_load((Path(run_dir) / rundir.CONFIG).read_text())
+
+
+@pytest.fixture(scope="module")
+def two_stage(cifar_root, tmp_path_factory):
+    """erm parent (best_val, so that tau_norm can choose tau) with la_posthoc and tau_norm children: a
+    folder to copy, never written by the tests."""
+    out = tmp_path_factory.mktemp("two_stage") / "out"
+    assert main(run_args(cifar_root, out, "tau_norm,la_posthoc", epochs=3, sets=["eval.selection=best_val"])) == 0
+    return out
+
+
+def copy_of(folder, tmp_path):
+    dest = tmp_path / "copy"
+    shutil.copytree(folder, dest)
+    return dest
+
+
+# ---------------------------------------------------------------- parents built from user input
+
+
+def test_a_damaged_parent_checkpoint_fails_the_child_instead_of_using_the_previous_epoch(
+        cifar_root, two_stage, tmp_path, capsys):
+    out = copy_of(two_stage, tmp_path)
+    (parent,) = run_dirs(out, "erm")
+    ckpt = parent / rundir.CHECKPOINT
+    ckpt.write_bytes(ckpt.read_bytes()[:-100])  # truncated: checkpoint.prev.pt (epoch 1) is still there
+    (parent / rundir.RESULT).write_text((parent / rundir.RESULT).read_text() + "\n")  # the children are stale
+    capsys.readouterr()
+    code = main(run_args(cifar_root, out, "tau_norm", epochs=3, sets=["eval.selection=best_val"]))
+    assert code == 1
+    (child,) = run_dirs(out, "tau_norm")
+    result = result_of(child)
+    assert result["status"] == "failed"
+    assert f"parent run {parent.name}'s checkpoint.pt is unusable" in result["error"]
+    assert "bench run --methods erm" in result["error"] and "--force" in result["error"]
+
+
+def test_a_parent_checkpoint_of_another_epoch_is_refused(two_stage, tmp_path):
+    from bench.checkpoint import load_final
+    from bench.errors import BenchError
+
+    out = copy_of(two_stage, tmp_path)
+    (parent,) = run_dirs(out, "erm")
+    shutil.copy(parent / rundir.PREVIOUS_CHECKPOINT, parent / rundir.CHECKPOINT)  # epoch 1, result says 2
+    with pytest.raises(BenchError, match="is of epoch 1, not of the final epoch 2"):
+        load_final(parent, 2, "cpu", "erm")
+    assert load_final(parent, 1, "cpu", "erm")["state"]["epoch"] == 1
+
+
+def test_a_corrupt_parent_logits_file_is_named_with_its_fix(cifar_root, two_stage, tmp_path, capsys):
+    out = copy_of(two_stage, tmp_path)
+    (parent,) = run_dirs(out, "erm")
+    (parent / rundir.LOGITS).write_bytes(b"PK\x03\x04 not a zip")
+    (parent / rundir.RESULT).write_text((parent / rundir.RESULT).read_text() + "\n")
+    assert main(run_args(cifar_root, out, "la_posthoc", epochs=3, sets=["eval.selection=best_val"])) == 1
+    error = result_of(run_dirs(out, "la_posthoc")[0])["error"]
+    assert error.startswith(f"parent run {parent.name}'s logits.npz is unreadable (BadZipFile")
+    assert "--force" in error
+
+
+def test_config_file_method_keys_stay_with_the_child(cifar_root, tmp_path):
+    config = tmp_path / "child.yaml"
+    config.write_text("method:\n  sampler: class_balanced\nstage:\n  epochs: 1\ntrain:\n  lr: 0.05\n")
+    runs = __import__("bench.runner", fromlist=["plan"]).plan(
+        ["crt"], ["cifar10_lt"], [0], tmp_path / "out", config_files=[config], sets=FIXTURE)
+    parent, child = runs
+    assert parent.cfg["method"]["name"] == "erm" and parent.cfg["method"]["sampler"] == "instance"
+    assert parent.cfg["stage"]["epochs"] == 10 and parent.cfg["train"]["lr"] == 0.05  # other sections apply
+    assert child.cfg["method"]["sampler"] == "class_balanced" and child.cfg["stage"]["epochs"] == 1
+    # the same parent as planned with --set: one run id
+    alone = resolve("erm", "cifar10_lt", 0, sets=[*FIXTURE, "train.lr=0.05"])
+    assert parent.run_dir.name == run_name(alone)
+
+
+def test_force_on_a_child_keeps_its_finished_parent(cifar_root, two_stage, tmp_path, capsys):
+    out = copy_of(two_stage, tmp_path)
+    (parent,) = run_dirs(out, "erm")
+    before = (parent / rundir.RESULT).read_bytes()
+    capsys.readouterr()
+    assert main(run_args(cifar_root, out, "la_posthoc", epochs=3, sets=["eval.selection=best_val"],
+                         extra=["--force"])) == 0
+    assert (parent / rundir.RESULT).read_bytes() == before  # not retrained: tau_norm stays current
+    printed = capsys.readouterr().out
+    assert f"keep   {parent.name}" in printed and "add erm to --methods" in printed
+    from bench.posthoc import is_current
+
+    assert is_current(run_dirs(out, "tau_norm")[0], parent)
+    # naming the parent forces it too
+    assert main(run_args(cifar_root, out, "erm,la_posthoc", epochs=3, sets=["eval.selection=best_val"],
+                         extra=["--force"])) == 0
+    assert (parent / rundir.RESULT).read_bytes() != before
+
+
+@pytest.mark.parametrize("method,sets,message", [
+    ("la_posthoc", ["method.loss=focal"], "la_posthoc is computed from its erm parent's logits without training, "
+                                          "so method.loss"),
+    ("la_posthoc", ["method.mix=mixup"], "so method.mix would change nothing"),
+    ("tau_norm", ["method.sampler=class_balanced", "eval.selection=best_val"], "method.sampler"),
+    ("la_posthoc", ["stage.epochs=3"], "stage.epochs would change nothing in la_posthoc"),
+    ("la_posthoc", ["stage.bn=update"], "stage.bn would change nothing"),
+    ("lws", ["stage.classifier_lr_factor=0.5"], "stage.classifier_lr_factor would change nothing in lws"),
+    ("crt", ["stage.max_norm_at=epoch"], "stage.max_norm_at would change nothing in crt"),
+    ("la_posthoc", ["eval.save_logits=never"], "la_posthoc is computed from its parent's saved logits, and "
+                                               "eval.save_logits=never keeps none"),
+])
+def test_two_stage_methods_refuse_keys_they_never_use(tmp_path, capsys, method, sets, message):
+    assert main(run_args(tmp_path, tmp_path / "out", method, sets=sets)) == 2
+    one_error_line(capsys, message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_keys_a_two_stage_method_uses_are_accepted():
+    resolve("wb", "cifar10_lt", 0, sets=[*FIXTURE, "stage.max_norm_at=epoch"])  # wb has a cap
+    resolve("crt", "cifar10_lt", 0, sets=[*FIXTURE, "stage.classifier_lr_factor=0.5", "method.sampler=instance"])
+
+
+def test_a_post_hoc_childs_parent_keeps_its_logits_whatever_their_size(tmp_path):
+    from bench.runner import plan
+
+    parent, child = plan(["la_posthoc"], ["cifar10_lt"], [0], tmp_path, sets=FIXTURE)
+    assert parent.cfg["eval"]["save_logits"] == "always" and not parent.named
+    erm, _ = plan(["erm", "la_posthoc"], ["cifar10_lt"], [0], tmp_path, sets=FIXTURE)  # the parent named too
+    assert erm.run_dir == parent.run_dir and erm.named and erm.cfg["eval"]["save_logits"] == "always"
+    assert run_name(parent.cfg) == run_name(resolve("erm", "cifar10_lt", 0, sets=FIXTURE))  # a runtime key
+
+
+# ---------------------------------------------------------------- identity of a run's world
+
+
+def test_world_size_enters_the_run_id_and_is_checked(tmp_path):
+    from bench.errors import BenchError
+    from bench.trainer import train_run
+
+    one = resolve("erm", "cifar10_lt", 0, sets=FIXTURE)
+    two = resolve("erm", "cifar10_lt", 0, flags={"train.world_size": 2}, sets=FIXTURE)
+    assert run_name(one) != run_name(two) and run_name(one) == run_name(resolve("erm", "cifar10_lt", 0,
+                                                                                   sets=FIXTURE))
+    with pytest.raises(BenchError, match="planned for 2 process"):
+        train_run(two, None, tmp_path / run_name(two))
+    with pytest.raises(BenchError, match="train.world_size"):
+        resolve("erm", "cifar10_lt", 0, sets=[*FIXTURE, "train.world_size=2"])
+
+
+def test_the_executor_sets_the_world_size(tmp_path, monkeypatch):
+    from bench.executors import make_executor
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert make_executor("inline").world_size == 2
+    assert make_executor("local").world_size == 1
+
+
+# ---------------------------------------------------------------- path and number parsing
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--seeds", "1_0"], "--seeds takes comma-separated non-negative integers (e.g. 0,1,2), got '1_0'"),
+    (["--seeds", "+1"], "got '+1'"),
+    (["--seeds", "-1"], "--seeds takes non-negative integers, got -1"),
+    (["--grid", "run.threads=1,2"], "--grid run.threads: run.threads=1 and run.threads=2 plan the same runs"),
+    (["--grid", "run.device=cpu,auto"], "--grid run.device"),
+    (["--grid", "eval.selection=last,best_test"], "--grid eval.selection"),
+    (["--methods", "ldam_drw", "--set", "train.milestones=[]"], "switches re-balancing on at the first LR "
+                                                                 "milestone, and train.milestones is empty"),
+])
+def test_careless_numbers_and_grids(tmp_path, capsys, argv, message):
+    argv = ["run", "--methods", "erm", "--datasets", "cifar10_lt", "--out", str(tmp_path / "out"), "--dry-run", *argv]
+    if argv.count("--methods") == 2:
+        argv[1:3] = []
+    assert main(argv) == 2
+    one_error_line(capsys, message)
+
+
+def test_tau_lists_read_exponents_as_numbers():
+    cfg = resolve("la_posthoc", "cifar10_lt", 0, sets=[*FIXTURE, "stage.taus=[0, 1e-1, 1]"])
+    assert cfg["stage"]["taus"] == [0, 0.1, 1]
