@@ -23,7 +23,7 @@ class Watch:
         self.period = float(minutes) * 60.0 if minutes else None
         self.last = time.monotonic()
         self.caught = None  # the signal number, once one arrives
-        self.previous = {}
+        self.previous, self.restored = {}, {}
         self.enabled = enabled
         if enabled and threading.current_thread() is threading.main_thread():
             for signum in SIGNALS:
@@ -44,18 +44,26 @@ class Watch:
         self.last = time.monotonic()
 
     def finish(self):
-        """After the checkpoint of a caught signal: what the signal meant before bench caught it."""
+        """After the checkpoint of a caught signal: what the signal meant before bench caught it. Called at
+        every safe point (after a step's checkpoint, after an epoch's, after the run's result), so a signal
+        is honoured wherever it arrives: during a step, an evaluation or the writing of the result."""
         signum, self.caught = self.caught, None
         if signum is None:
             return
-        before = self.previous.get(signum, signal.SIG_DFL)
+        before = self.before.get(signum, signal.SIG_DFL)
         self.restore()
         if callable(before):
             before(signum, None)  # submitit: SIGUSR2 checkpoints, requeues and exits; SIGTERM is logged
         elif before != signal.SIG_IGN:
             sys.exit(128 + signum)
 
+    @property
+    def before(self):
+        return {**self.restored, **self.previous}
+
     def restore(self):
+        """The handlers from before the run; a signal caught meanwhile stays for finish()."""
         for signum, handler in self.previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        self.restored = {**getattr(self, "restored", {}), **self.previous}
         self.previous = {}

@@ -19,6 +19,7 @@ import torch
 
 from bench import checkpoint, distributed, faults, preempt, results, rundir
 from bench.config import stage_kind
+from bench.datasets.identity import check_same_data, data_identity
 from bench.errors import BenchError
 from bench.evaluate import RESULT_KEYS, evaluate_metrics, predict, shot_groups
 from bench.loggers import Loggers
@@ -163,10 +164,13 @@ def train_run(cfg, data, run_dir, progress=True):
     pipe = data.pipeline(cfg, device)
     autocast, scaler = precision_tools(t_cfg["precision"], device)
 
-    state = {"epoch": -1, "best": None, "history": [], "train_seconds": 0.0, "images_seen": 0}
+    identity = data_identity(data)
+    state = {"epoch": -1, "best": None, "history": [], "train_seconds": 0.0, "images_seen": 0, "data": identity}
     if stage is not None:
         state["parent"] = stage.record()
     ckpt = checkpoint.load(run_dir, device)
+    if ckpt is not None:
+        check_same_data(run_dir.name, ckpt["state"].get("data"), identity)
     if ckpt is not None and stage is not None and ckpt["state"]["parent"]["result_sha256"] != stage.parent_sha256:
         print(f"starting {run_dir.name} over: its checkpoint was trained on an older result of parent "
               f"{stage.parent_dir.name}", flush=True)
@@ -310,6 +314,8 @@ def train_run(cfg, data, run_dir, progress=True):
             results.write_metrics(run_dir, state["history"])
             save()
             faults.point("after-checkpoint")
+            if epoch < epochs - 1:
+                watch.finish()  # a signal caught during the evaluation: the epoch is saved, stop here
             distributed.barrier()
             if bar is not None:
                 bar.update(1)
@@ -330,7 +336,9 @@ def train_run(cfg, data, run_dir, progress=True):
     if last_eval is None:  # resumed after the final epoch was checkpointed but before result.json
         last_eval = next(h for h in reversed(state["history"]))
         last_eval = dict(last_eval)
-    return build_result(cfg, data, device, state, last_eval, run_dir)
+    result = build_result(cfg, data, device, state, last_eval, run_dir)
+    watch.finish()  # a signal caught during the last evaluation or the result: the run is done, now honour it
+    return result
 
 
 def _block(evaluation):

@@ -214,3 +214,111 @@ def test_careless_numbers_and_grids(tmp_path, capsys, argv, message):
 def test_tau_lists_read_exponents_as_numbers():
     cfg = resolve("la_posthoc", "cifar10_lt", 0, sets=[*FIXTURE, "stage.taus=[0, 1e-1, 1]"])
     assert cfg["stage"]["taus"] == [0, 0.1, 1]
+
+
+# ---------------------------------------------------------------- identity of a run's data
+
+
+IMAGES = ["run", "--methods", "erm", "--datasets", "imagenet_lt", "--epochs", "3", "--no-progress", "--set",
+          "model.name=small_cnn", "augment.image_size=32", "augment.resize=36", "train.batch_size=4",
+          "eval.batch_size=8", "loader.workers=0", "dataset.check_split=false"]
+
+
+def test_a_split_list_edited_between_kill_and_resume_is_refused(tmp_path):
+    from conftest import bench_process, write_imagenet_lt
+
+    root, out = write_imagenet_lt(tmp_path / "data"), tmp_path / "out"
+    argv = [*IMAGES, "--data-root", str(root), "--out", str(out)]
+    assert bench_process(argv, "epoch-start:2").returncode != 0  # killed after epoch 0's checkpoint
+    train_list = root / "ImageNet_LT" / "ImageNet_LT_train.txt"
+    original = train_list.read_text()
+    lines = original.splitlines()
+    train_list.write_text("\n".join(lines[:3] + lines[4:]) + "\n")  # one image of class 0 taken out
+    edited = bench_process(argv)
+    assert edited.returncode == 1
+    (run_dir,) = [p for p in out.iterdir() if p.name.startswith("imagenet_lt")]
+    result = result_of(run_dir)
+    assert result["status"] == "failed"
+    assert "was started on other data: the training split (its list or indices), the training class counts " \
+           "changed since its checkpoint" in result["error"] and "--force" in result["error"]
+    train_list.write_text(original)  # restored: the run resumes where it stopped
+    resumed = bench_process(argv)
+    assert resumed.returncode == 0 and "resuming" in resumed.stdout
+    assert result_of(run_dir)["status"] == "done"
+
+
+def test_the_data_identity_sees_evaluation_labels(cifar_root):
+    from bench.datasets.identity import data_identity
+    from bench.datasets.registry import DATASETS
+
+    cfg = resolve("erm", "cifar10_lt", 0, flags={"dataset.root": str(cifar_root)}, sets=FIXTURE)
+    data = DATASETS["cifar10_lt"].load(cfg)
+    before = data_identity(data)
+    data.test_y = data.test_y.flip(0)
+    after = data_identity(data)
+    assert before["eval_sha256"] != after["eval_sha256"] and before["test_counts"] == after["test_counts"]
+
+
+# ---------------------------------------------------------------- signal timing
+
+
+def test_a_signal_during_the_last_evaluation_ends_the_command(cifar_root, tmp_path):
+    from conftest import bench_process
+
+    out = tmp_path / "out"
+    argv = run_args(cifar_root, out, "erm,focal,balanced_softmax", epochs=2)[1:]
+    stopped = bench_process(["run", *argv], "before-eval:2:SIGTERM")  # the first run's last evaluation
+    assert stopped.returncode == 143, stopped.stdout + stopped.stderr
+    assert [p.parent.name.split("__")[1] for p in out.glob("*/result.json")] == ["erm"]  # finished, then stopped
+    assert result_of(run_dirs(out, "erm")[0])["status"] == "done"
+    assert not run_dirs(out, "focal") and not run_dirs(out, "balanced_softmax")
+    again = bench_process(["run", *argv])
+    assert again.returncode == 0 and "skip   cifar10_lt-exp10-ds0__erm" in again.stdout
+
+
+def test_a_signal_during_an_evaluation_stops_after_the_epochs_checkpoint(cifar_root, tmp_path):
+    from conftest import bench_process
+
+    out = tmp_path / "out"
+    argv = run_args(cifar_root, out, "erm", epochs=3)[1:]
+    stopped = bench_process(["run", *argv], "before-eval:1:SIGUSR2")
+    assert stopped.returncode == 128 + 12, stopped.stdout + stopped.stderr
+    (run_dir,) = run_dirs(out, "erm")
+    assert not (run_dir / rundir.RESULT).exists()
+    assert [json.loads(x)["epoch"] for x in (run_dir / rundir.METRICS).read_text().splitlines()] == [0]
+
+
+def test_sigterm_to_the_local_executor_stops_its_workers(cifar_root, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    argv = run_args(cifar_root, out, "erm,focal", epochs=400)[1:]
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_FAULT"}
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", *argv, "--executor", "local", "--jobs", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:  # both workers have trained an epoch
+            if len(list(out.glob("*/checkpoint.pt"))) == 2:
+                break
+            time.sleep(0.2)
+        holders = [(d / rundir.LOCK).read_text().split()[1] for d in out.iterdir() if (d / rundir.LOCK).exists()]
+        assert len(holders) == 2
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=240)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, output
+    assert "stopped by SIGTERM" in output
+    for pid in holders:  # no orphan: every worker ended with its command
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)
+    assert not list(out.glob("*/result.json"))  # nothing written as failed
+    for run_dir in out.iterdir():
+        if run_dir.name.startswith("cifar10_lt"):
+            from bench.checkpoint import decode
+
+            assert decode((run_dir / rundir.CHECKPOINT).read_bytes(), "cpu")["state"]["epoch"] >= 0

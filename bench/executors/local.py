@@ -7,13 +7,17 @@ a killed sweep re-run with another --jobs ends with the same numbers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from bench.executors import Executor, summarise
+from bench.preempt import SIGNALS
 from bench.progress import SweepBar
 from bench.runner import to_spec
 from bench.worker import STATUS_PREFIX
@@ -38,14 +42,39 @@ class LocalExecutor(Executor):
         print(f"local executor: {len(runs)} runs, {min(self.jobs, len(runs))} at a time, {threads} CPU thread(s) "
               "each (a resumed run keeps the count it started with)", flush=True)
         bar = SweepBar(len(runs), enabled=self.progress and runs[0].cfg["run"]["progress"])
+        self.live, self.stopping = set(), None
+        previous = self._forward_signals()
         try:
             with ThreadPoolExecutor(self.jobs) as pool:
                 done = list(pool.map(lambda run: self.tracked(run, force, env, bar), runs))
         finally:
             bar.close()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        if self.stopping is not None:
+            name = signal.Signals(self.stopping).name
+            print(f"stopped by {name}: the runs in progress saved their position; run the same command again to "
+                  "resume", flush=True)
+            return 128 + self.stopping
         return summarise(done, out)
 
+    def _forward_signals(self):
+        """SIGTERM / SIGUSR2 to this process go to every worker (each checkpoints and exits, as a run of the
+        inline executor would), and no further run starts: nothing is left running without its command."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def forward(signum, frame):
+            self.stopping = signum
+            for proc in list(self.live):
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signum)
+
+        return {signum: signal.signal(signum, forward) for signum in SIGNALS}
+
     def tracked(self, run, force, env, bar):
+        if self.stopping is not None:
+            return {"run_id": run.run_dir.name, "status": "stopped"}
         bar.started()
         result = {"status": "failed"}
         try:
@@ -54,24 +83,30 @@ class LocalExecutor(Executor):
             bar.ended(result.get("status"))
         return result
 
-    @staticmethod
-    def one(run, force, env, say=print):
+    def one(self, run, force, env, say=print):
         """Train one run in a worker subprocess; the worker deletes a forced run under the run's lock."""
         from bench.runner import write_failed_if_free
 
-        proc = subprocess.run([sys.executable, "-m", "bench.worker"], input=json.dumps([to_spec(run, force)]),
-                              capture_output=True, text=True, env=env)
+        proc = subprocess.Popen([sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+        self.live.add(proc)
+        try:
+            stdout, stderr = proc.communicate(json.dumps([to_spec(run, force)]))
+        finally:
+            self.live.discard(proc)
         records = None
-        for line in proc.stdout.splitlines():
+        for line in stdout.splitlines():
             if line.startswith(STATUS_PREFIX):
                 records = json.loads(line[len(STATUS_PREFIX):])
-            elif line.startswith(("done ", "FAILED", "resuming", "skip ", "warning")):
+            elif line.startswith(("done ", "FAILED", "resuming", "skip ", "warning", "caught")):
                 say(line)
         if records:
             return records[0]
+        if self.stopping is not None and abs(proc.returncode) in (self.stopping, 128 + self.stopping):
+            return {"run_id": run.run_dir.name, "status": "stopped"}  # checkpointed (or not started): resumable
         # the worker died before reporting (killed, out of memory): a failed result, unless another
         # process holds the run (then it is that process's run, untouched)
-        lines = proc.stderr.strip().splitlines()
+        lines = stderr.strip().splitlines()
         reason = lines[-1] if lines else f"worker exited with status {proc.returncode}"
         if proc.returncode < 0:
             reason = f"worker killed by signal {-proc.returncode}" + (f" ({reason})" if lines else "")
