@@ -164,7 +164,8 @@ def test_the_same_run_twice_counts_once(tmp_path):
         cell = erm_cell(aggregate(collect(folders, notes)))
         assert cell.seeds_done == once.seeds_done == [0, 1, 2]
         assert cell.stats["top1"].std == once.stats["top1"].std
-    assert notes == ["2 further copies of runs already counted (same run id) left out"] * 2  # [g, g]: none
+    assert notes == ["2 further copies of runs already counted (same method, configuration, setting and seed) left "
+                     "out"] * 2  # [g, g]: none
 
 
 def test_eval_split_is_a_setting_and_check_split_is_not_in_the_run_id(tmp_path):

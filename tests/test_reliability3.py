@@ -322,3 +322,91 @@ def test_sigterm_to_the_local_executor_stops_its_workers(cifar_root, tmp_path):
             from bench.checkpoint import decode
 
             assert decode((run_dir / rundir.CHECKPOINT).read_bytes(), "cpu")["state"]["epoch"] >= 0
+
+
+# ---------------------------------------------------------------- de-duplication and what a report shows
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+
+
+def golden_copy(tmp_path):
+    shutil.copytree(GOLDEN, tmp_path / "g")
+    return tmp_path / "g"
+
+
+def main_rows(folders, notes=None):
+    from bench.report.build import report
+
+    return {label: [e.text for e in entries] for label, entries in report(folders)[0].rows}
+
+
+def test_a_copied_run_folder_counts_once(tmp_path, capsys):
+    from bench.report.aggregate import aggregate
+    from bench.report.collect import collect
+
+    g = golden_copy(tmp_path)
+    (run,) = g.glob("*exp100*__erm__seed0__*")
+    shutil.copytree(run, g / f"{run.name}_backup")
+    notes = []
+    cells = aggregate(collect([g], notes))
+    erm = next(c for (setting, label), c in cells.items() if label == "erm" and setting[2] == 100.0)
+    assert sorted(erm.seeds_done) == [0, 1, 2]
+    assert notes == ["1 further copy of runs already counted (same method, configuration, setting and seed) left out"]
+    assert {r.run_dir.name for r in erm.runs} == {p.name for p in g.glob("*exp100*__erm__seed*")} - {
+        f"{run.name}_backup"}  # the copy named by its run id counts
+
+
+def test_children_of_a_parent_run_again_are_left_out_of_reports(two_stage, tmp_path, capsys):
+    out = copy_of(two_stage, tmp_path)
+    before = main_rows([out])
+    assert {"erm", "la_posthoc", "tau_norm"} <= {label.split(" ")[0] for label in before}
+    (parent,) = run_dirs(out, "erm")
+    (parent / rundir.RESULT).write_text((parent / rundir.RESULT).read_text() + "\n")  # re-run since
+    capsys.readouterr()
+    after = main_rows([out])
+    assert [label.split(" ")[0] for label in after] == ["erm"]
+    printed = capsys.readouterr().out
+    assert "2 two-stage run(s) computed from an older result of their parent left out" in printed
+    main(["status", str(out)])
+    assert "out of date: parent" in capsys.readouterr().out
+
+
+def test_a_config_yaml_in_the_results_root_hides_nothing(tmp_path, capsys):
+    g = golden_copy(tmp_path)
+    (g / "config.yaml").write_text("method:\n  sampler: class_balanced\n")  # the user's --config file
+    rows = main_rows([g])
+    assert {"erm", "cb", "ldam_drw", "reweight", "drw"} <= set(rows)
+    capsys.readouterr()
+    main(["status", str(g)])
+    assert "14 done" in capsys.readouterr().out
+
+
+def test_a_setting_that_differs_between_rows_is_in_their_labels(tmp_path):
+    g = golden_copy(tmp_path)
+    for path in g.glob("*__cb__*/result.json"):  # cb trained for 3 epochs, the others for 8
+        result = json.loads(path.read_text())
+        result["config"]["train"]["epochs"] = 3
+        path.write_text(json.dumps(result))
+    rows = main_rows([g])
+    assert {"erm [train.epochs=8]", "cb [train.epochs=3]", "ldam_drw [train.epochs=8]"} <= set(rows)
+
+
+def fake_run(out, method, dataset, sets=()):
+    """A finished run of `method` on `dataset` with the recipe bench gives it, numbers from a golden run."""
+    cfg = resolve(method, dataset, 0, sets=list(sets))
+    (golden,) = GOLDEN.glob("*exp100*__erm__seed0__*")
+    result = json.loads((golden / rundir.RESULT).read_text())
+    run_dir = Path(out) / run_name(cfg)
+    run_dir.mkdir(parents=True)
+    result.update(config=cfg, run_id=run_dir.name, method=method, dataset=dataset)
+    (run_dir / rundir.RESULT).write_text(json.dumps(result))
+    return run_dir
+
+
+def test_each_datasets_own_recipe_is_one_row(tmp_path):
+    for dataset in ("inat2018", "places_lt"):
+        for method in ("erm", "ldam_drw"):
+            fake_run(tmp_path / "out", method, dataset)
+    rows = main_rows([tmp_path / "out"])
+    assert set(rows) == {"erm", "ldam_drw"}  # not one row per recipe, each "not run" on the other dataset
+    assert not any("not run" in text for texts in rows.values() for text in texts)

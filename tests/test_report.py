@@ -168,7 +168,8 @@ def test_merging_folders_and_variants(golden, tmp_path):
         result["config"]["train"]["epochs"] = 9
         (other / f"{method}_copy" / "result.json").write_text(json.dumps(result))
     labels = [label for label, _ in report([golden, other])[0].rows]
-    assert "cb (beta=0.99)" in labels and "cb" in labels
+    # the epochs differ between rows of the table, so every row says its epochs (issue 21)
+    assert "cb (beta=0.99) [train.epochs=9]" in labels and "cb [train.epochs=8]" in labels
     # ...where the method uses it: erm has no part that reads beta, so only the epochs tell the copy apart
     assert "erm [train.epochs=9]" in labels and "erm [train.epochs=8]" in labels
     assert not any("beta" in label for label in labels if label.startswith("erm"))

@@ -110,16 +110,43 @@ SETTING_KEYS = ("method.name", "train.seed", "dataset.name", "dataset.profile", 
                 "dataset.data_seed", "dataset.eval_split", "stage.parent")  # the parent's id differs per seed
 
 
-def _variant(cfg):
-    """The experiment config's values that differ from bench's defaults, minus method name, dataset
-    setting and seed: runs of one method with the same variant in one setting are seeds of one cell.
-    Only differences count (as in run ids), so runs written before a key existed match newer ones."""
-    defaults = default_keys()
+@functools.lru_cache(maxsize=None)
+def _declared(method, dataset):
+    """The flat config bench gives `method` on `dataset` before any user input: the defaults, the dataset's
+    recipe preset and the method's own parts, stage and train settings (unknown names: the defaults)."""
+    from bench.config import load_preset, merge
+    from bench.datasets.registry import DATASETS
+    from bench.methods.registry import METHODS
+
+    cfg = copy.deepcopy(DEFAULTS)
+    try:
+        info, spec = DATASETS.get(dataset), METHODS.get(method)
+        if info is not None:
+            merge(cfg, load_preset(info.recipe), info.recipe)
+        if spec is not None:
+            merge(cfg, {"method": dict(spec.parts), "stage": dict(spec.stage), "train": dict(spec.train)}, method)
+    except Exception:  # noqa: BLE001 - a preset or method this bench no longer has: compare with the defaults
+        cfg = copy.deepcopy(DEFAULTS)
+    return flatten(experiment_part(cfg))
+
+
+def config_differences(cfg):
+    """{key: value} of the experiment config that differ from what bench gives its method on its dataset
+    (bench's defaults, the dataset's recipe, the method's own settings), minus method name, dataset setting,
+    seed and hyper-parameters no part of the method uses."""
+    declared = _declared(cfg["method"]["name"], cfg["dataset"]["name"])
     flat = flatten(experiment_part(cfg))
     unused = {f"method.{k}" for k in unused_method_keys(cfg)}
-    diff = {k: v for k, v in flat.items() if k not in SETTING_KEYS and k not in unused
-            and (k not in defaults or defaults[k] != v)}
-    return json.dumps(diff, sort_keys=True, separators=(",", ":"))
+    return {k: v for k, v in flat.items() if k not in SETTING_KEYS and k not in unused
+            and (k not in declared or declared[k] != v)}
+
+
+def _variant(cfg):
+    """The config differences (config_differences) as canonical text: runs of one method with the same variant
+    in one setting are seeds of one cell. Relative to the dataset's recipe, so one method run with each
+    dataset's own recipe is one row across the datasets; only differences count (as in run ids), so runs
+    written before a key existed match newer ones."""
+    return json.dumps(config_differences(cfg), sort_keys=True, separators=(",", ":"))
 
 
 def _first_line(text):
@@ -244,7 +271,8 @@ def fill_from_logits(run_dir, result):
 
 
 def find_run_dirs(folders):
-    """Folders holding a result.json or config.yaml, searched recursively (not inside runs)."""
+    """Folders holding a result.json or config.yaml, searched recursively (not inside runs). A folder with such
+    a file that also holds run folders (a results folder with the user's own config.yaml) is searched on."""
     found = []
     stack = [Path(f) for f in folders]
     while stack:
@@ -254,20 +282,49 @@ def find_run_dirs(folders):
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             continue
         names = {e.name for e in entries}
-        if rundir.RESULT in names or rundir.CONFIG in names:
+        subdirs = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+        if (rundir.RESULT in names or rundir.CONFIG in names) and not any(_holds_run_files(d) for d in subdirs):
             found.append(folder)
             continue
-        stack.extend(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
+        stack.extend(subdirs)
     return sorted(found)
+
+
+def _holds_run_files(folder):
+    return (folder / rundir.RESULT).is_file() or (folder / rundir.CONFIG).is_file()
 
 
 STATUS_RANK = {"done": 0, "failed": 1, "incomplete": 2}
 
 
+def identity(run):
+    """What makes two run folders the same run: method, configuration, dataset setting and seed (a copied or
+    renamed folder is the same run; the folder name is not)."""
+    return (run.method, run.variant, run.setting, run.seed, run.config.get("stage", {}).get("parent"))
+
+
+def _rank(run):
+    """Which of two copies of a run counts: a finished one, then the one in the folder named by its run id."""
+    own_name = (run.result or {}).get("run_id") == run.run_dir.name
+    return STATUS_RANK[run.status], not own_name, str(run.run_dir)
+
+
+def stale_child(run):
+    """A finished two-stage run whose parent (in the same results folder) has another result now than the one
+    it was computed from: its numbers are out of date (`bench status` says so; `bench run` recomputes it)."""
+    parent = ((run.result or {}).get("parent") or {}).get("run_id") if run.status == "done" else None
+    if not parent or not (run.run_dir.parent / parent / rundir.RESULT).is_file():
+        return False  # a one-stage run, or its parent is not here to compare with
+    from bench.posthoc import is_current
+
+    return not is_current(run.run_dir, run.run_dir.parent / parent)
+
+
 def collect(folders, notes=None):
-    """Every run under the folders, each run id once (the same folder given twice, or a run copied
-    into two merged folders, counts once: a finished copy wins). `notes` collects what was left out."""
-    seen_paths, by_id, ignored = set(), {}, 0
+    """Every run under the folders, each run once: the same folder given twice, a run copied into two merged
+    folders or copied beside itself counts once (a finished copy wins). Children computed from an older
+    result of their parent are left out. `notes` collects what was left out."""
+    seen_paths, by_id, ignored, stale = set(), {}, 0, []
     for run_dir in find_run_dirs(folders):
         real = os.path.realpath(run_dir)
         if real in seen_paths:
@@ -277,15 +334,23 @@ def collect(folders, notes=None):
         if run is None:
             ignored += 1
             continue
-        other = by_id.get(run_dir.name)
-        if other is None or STATUS_RANK[run.status] < STATUS_RANK[other.status]:
-            by_id[run_dir.name] = run
+        if stale_child(run):
+            stale.append(run_dir)
+            continue
+        key = identity(run)
+        other = by_id.get(key)
+        if other is None or _rank(run) < _rank(other):
+            by_id[key] = run
     runs = list(by_id.values())
     if notes is not None:
-        copies = len(seen_paths) - ignored - len(runs)
+        copies = len(seen_paths) - ignored - len(stale) - len(runs)
         if copies:
             notes.append(f"{copies} further cop{'y' if copies == 1 else 'ies'} of runs already counted "
-                         "(same run id) left out")
+                         "(same method, configuration, setting and seed) left out")
+        if stale:
+            notes.append(f"{len(stale)} two-stage run(s) computed from an older result of their parent left out "
+                         f"(bench status lists them; the next bench run recomputes them): "
+                         f"{', '.join(d.name for d in stale[:3])}{' ...' if len(stale) > 3 else ''}")
         if ignored:
             notes.append(f"{ignored} folder(s) with a config.yaml or result.json that bench did not write "
                          "left out")
@@ -293,27 +358,47 @@ def collect(folders, notes=None):
 
 
 def variant_labels(runs):
-    """Readable label per (method, variant): the method name, its non-default hyper-parameters and,
-    where one label would cover several variants, the config keys that tell them apart."""
-    by_method = {}
+    """Readable label per (method, variant): the method name with its non-default hyper-parameters (and a
+    two-stage method's stage settings), then, in brackets, every other config key whose value differs between
+    the variants of the report that have numbers (epochs, recipe, model, precision, world size, ...), and the
+    keys that tell apart variants that would still share a label: no row mixes or hides a setting."""
+    variants = {}
     for run in runs:
-        by_method.setdefault(run.method, {})[run.variant] = run
+        variants.setdefault((run.method, run.variant), []).append(run)
+    diffs = {key: json.loads(key[1]) for key in variants}
+    with_numbers = {key: group for key, group in variants.items() if any(r.status == "done" for r in group)}
+    shared = _differing_keys({k: variants[k] for k in with_numbers} or variants, diffs)
     labels = {}
-    for method, variants in by_method.items():
-        base = {}
-        for variant, run in variants.items():
-            params = ", ".join(f"{k}={v}" for k, v in sorted(run.method_params.items()))
-            base[variant] = f"{method} ({params})" if params else method
-        for label in set(base.values()):
-            same = [v for v in variants if base[v] == label]
-            if len(same) == 1:
-                labels[(method, same[0])] = label
-                continue
-            defaults = default_keys()
-            flat = {v: json.loads(v) for v in same}
-            keys = sorted({k for v in same for k in flat[v]})
-            differing = [k for k in keys if len({json.dumps(flat[v].get(k, defaults.get(k))) for v in same}) > 1]
-            for v in same:
-                extra = ", ".join(f"{k}={flat[v].get(k, defaults.get(k))}" for k in differing)
-                labels[(method, v)] = f"{label} [{extra}]"
+    for key, group in variants.items():
+        own = sorted(group[0].method_params.items()) + sorted((k, v) for k, v in diffs[key].items()
+                                                                if k.startswith("stage."))
+        params = ", ".join(f"{k}={v}" for k, v in own)
+        labels[key] = (f"{key[0]} ({params})" if params else key[0]) + _bracket(group[0], shared)
+    for label in set(labels.values()):  # variants still alike (e.g. one failed with another learning rate)
+        same = [key for key in labels if labels[key] == label]
+        if len(same) > 1:
+            keys = _differing_keys({k: variants[k] for k in same}, diffs, with_stage=True)
+            for key in same:
+                labels[key] = label + _bracket(variants[key][0], [k for k in keys if k not in shared])
     return labels
+
+
+def _bracket(run, keys):
+    if not keys:
+        return ""
+    flat = flatten(experiment_part(run.config))
+    return " [" + ", ".join(f"{k}={flat.get(k)}" for k in keys) + "]"
+
+
+def _differing_keys(variants, diffs, with_stage=False):
+    """Config keys (beyond method and stage keys, which the label shows itself) that one of the variants
+    changes and whose values are not the same in all of them."""
+    skip = ("method.",) if with_stage else ("method.", "stage.")
+    candidates = sorted({k for key in variants for k in diffs[key] if not k.startswith(skip)})
+    out = []
+    for k in candidates:
+        values = {json.dumps(flatten(experiment_part(group[0].config)).get(k), sort_keys=True)
+                  for group in variants.values()}
+        if len(values) > 1:
+            out.append(k)
+    return out
