@@ -222,6 +222,9 @@ def _main(argv=None):
         if args.command == "perf":
             from bench.perf import run_perf
 
+            if not 1 <= args.batch_size <= 1048576:
+                raise BenchError(f"--batch-size must be between 1 and 1048576, got {args.batch_size}")
+
             if args.pipeline == "imagelist":
                 from bench.perf_images import run_image_perf
 
@@ -246,14 +249,24 @@ def _main(argv=None):
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `bench report R | head`: the reader has what it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     except OSError as exc:
         import errno
 
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG):
+        if exc.errno == errno.ENAMETOOLONG:
+            print(f"bench: error: {exc.filename or 'a path'} has a file or folder name longer than the file system "
+                  "allows (usually 255 bytes); use a shorter name", file=sys.stderr)
+            return 2
+        from bench.errors import write_problem
+
+        problem = write_problem(exc)
+        if problem is None:
             raise
-        where = f" {exc.filename}" if exc.filename else ""
-        print(f"bench: error: cannot write{where} ({exc.strerror or exc}); free space or fix the permissions, "
-              "then run the same command again (finished work is kept, a run resumes)", file=sys.stderr)
+        print(f"bench: error: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bench: interrupted; run the same command again to resume", file=sys.stderr)

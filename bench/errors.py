@@ -18,3 +18,16 @@ def unknown(kind, name, choices):
         f"unknown {kind} {name!r}{closest(name, choices)}; "
         f"valid {kind}s: {', '.join(sorted(choices))}"
     )
+
+
+def write_problem(exc):
+    """One sentence for an OSError the user can fix where bench writes (disk full, quota, read-only,
+    permissions), or None for any other error."""
+    import errno
+
+    if not isinstance(exc, OSError) or exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
+                                                         errno.EPERM, errno.EFBIG):
+        return None
+    where = f" {exc.filename}" if exc.filename else ""
+    return (f"cannot write{where} ({exc.strerror or exc}); free space or fix the permissions, then run the same "
+            "command again (finished work is kept, a run resumes)")

@@ -142,9 +142,11 @@ def print_status(folder):
 
 def cancel(folder):
     """scancel the pending and running jobs of the runs in `folder`."""
-    ids = sorted({job for state, _, job, _ in run_states(folder) if state in ("pending", "running")})
+    ids = sorted({job for state, _, job, _ in run_states(folder) if state in ("pending", "running") and job != "-"})
     if not ids:
-        print(f"nothing to cancel in {folder}")
+        print(f"nothing to cancel in {folder}" + (" (runs trained here by bench run without SLURM stop with it: "
+                                                  "Ctrl-C or kill its process)" if any(
+            state == "running" for state, *_ in run_states(folder)) else ""))
         return []
     subprocess.run(["scancel", *ids], check=False)
     print(f"cancelled {len(ids)} job(s): {' '.join(ids)}")

@@ -16,6 +16,7 @@ STATUS_PREFIX = "bench-worker-status: "
 
 def run_specs(specs, progress=False):
     """Train each spec (a dict with cfg, run_dir and force); returns one short record per run."""
+    from bench.errors import write_problem
     from bench.runner import execute, from_spec, write_failed_if_free
 
     records = []
@@ -23,6 +24,12 @@ def run_specs(specs, progress=False):
         run = from_spec(spec)
         try:
             (result,) = execute([run], force=bool(spec.get("force")), progress=progress)
+        except OSError as exc:
+            if write_problem(exc) is None:
+                raise
+            # a full disk: nothing more can be written, and the run is not at fault; it resumes next time
+            result = {"run_id": run.run_dir.name, "status": "failed", "error": write_problem(exc)}
+            print(f"FAILED {run.run_dir.name}: {result['error']}", flush=True)
         except Exception as exc:  # noqa: BLE001 - recorded in result.json, the sweep goes on
             result = write_failed_if_free(run, exc)
             if result.get("status") == "failed":

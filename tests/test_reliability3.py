@@ -410,3 +410,98 @@ def test_each_datasets_own_recipe_is_one_row(tmp_path):
     rows = main_rows([tmp_path / "out"])
     assert set(rows) == {"erm", "ldam_drw"}  # not one row per recipe, each "not run" on the other dataset
     assert not any("not run" in text for texts in rows.values() for text in texts)
+
+
+# ---------------------------------------------------------------- tracebacks that became one line
+
+LONG = "a" * 300
+
+
+@pytest.mark.parametrize("argv", [
+    ["status", "{tmp}/" + LONG],
+    ["run", "--methods", "erm", "--datasets", "cifar10_lt", "--out", "{tmp}/" + LONG, "--dry-run"],
+    ["run", "--methods", "erm", "--datasets", "cifar10_lt", "--config", "{tmp}/" + LONG + ".yaml", "--dry-run"],
+    ["run", "--methods", "erm", "--datasets", "cifar10_lt", "--data-root", "{tmp}/" + LONG, "--out", "{tmp}/o"],
+    ["report", str(Path(__file__).parent / "data" / "golden"), "--out", "{tmp}/" + LONG],
+])
+def test_a_name_longer_than_the_file_system_allows(tmp_path, capsys, argv):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    one_error_line(capsys, "has a file or folder name longer than the file system allows")
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_negative_label_in_a_split_list(tmp_path, capsys, split):
+    from conftest import write_imagenet_lt
+
+    root = write_imagenet_lt(tmp_path / "data")
+    path = root / "ImageNet_LT" / f"ImageNet_LT_{split}.txt"
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].rsplit(" ", 1)[0] + " -1"
+    path.write_text("\n".join(lines) + "\n")
+    assert main([*IMAGES, "--data-root", str(root), "--out", str(tmp_path / "out")]) == 2
+    one_error_line(capsys, f"ImageNet_LT_{split}.txt:2: label -1 is negative; labels are class indices from 0")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_duplicated_split_list_line(tmp_path, capsys):
+    from conftest import write_imagenet_lt
+
+    root = write_imagenet_lt(tmp_path / "data")
+    path = root / "ImageNet_LT" / "ImageNet_LT_train.txt"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines + [lines[0]]) + "\n")
+    assert main([*IMAGES, "--data-root", str(root), "--out", str(tmp_path / "out")]) == 2
+    one_error_line(capsys, f"ImageNet_LT_train.txt:{len(lines) + 1}: {lines[0].split()[0]} is listed again (first on "
+                           "line 1), so it would count twice; remove the duplicate line")
+
+
+def test_cancel_leaves_runs_trained_without_slurm_alone(tmp_path, capsys, monkeypatch):
+    import bench.status
+
+    run_dir = tmp_path / "out" / "cifar10_lt-exp10-ds0__erm__seed0__00000000"
+    run_dir.mkdir(parents=True)
+    (run_dir / rundir.CONFIG).write_text(yaml.safe_dump(resolve("erm", "cifar10_lt", 0, sets=FIXTURE)))
+    monkeypatch.setattr(bench.status.subprocess, "run", lambda *a, **k: pytest.fail(f"ran {a}"))
+    with rundir.run_lock(run_dir):
+        assert main(["cancel", str(tmp_path / "out")]) == 0
+    assert "nothing to cancel" in capsys.readouterr().out
+
+
+def test_perf_image_list_batch_size_zero(capsys):
+    assert main(["perf", "--pipeline", "imagelist", "--batch-size", "0"]) == 2
+    one_error_line(capsys, "--batch-size must be between 1 and 1048576, got 0")
+
+
+def test_output_piped_into_head(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(f"{sys.executable} -m bench list keys | head -1", shell=True, capture_output=True, text=True,
+                          executable="/bin/bash", timeout=120)
+    assert proc.stdout.startswith("method.name") and proc.stderr == ""
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB tmpfs (root only; skipped where mounting is not allowed)."""
+    import subprocess
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", str(folder)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_disk_under_the_local_executor_is_one_line_per_run(cifar_root, small_disk, capsys):
+    argv = run_args(cifar_root, small_disk / "out", "erm", sets=["model.name=resnet32"],
+                    extra=["--executor", "local", "--jobs", "1"])
+    assert main(argv) == 1
+    printed = capsys.readouterr().out
+    assert "FAILED cifar10_lt-exp10-ds0__erm__seed0__" in printed
+    assert ": cannot write (No space left on device); free space or fix the permissions, then run the same command " \
+           "again" in printed and "OSError" not in printed
+    assert not list((small_disk / "out").glob("*/result.json"))  # not marked failed: it resumes

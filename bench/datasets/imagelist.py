@@ -121,15 +121,20 @@ def read_list(path):
     if not path.is_file():
         raise BenchError(f"split list {path} does not exist; set dataset.split_dir (or --data-root) to the folder "
                          "holding it")
-    items, lines = [], []
+    items, lines, first = [], [], {}
     with open(path) as f:
         for number, line in enumerate(f, 1):
             line = line.strip()
             if not line:
                 continue
             parts = line.rsplit(maxsplit=1)
-            if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            if len(parts) == 2 and parts[1].startswith("-") and parts[1][1:].isdecimal():
+                raise BenchError(f"{path}:{number}: label {parts[1]} is negative; labels are class indices from 0")
+            if len(parts) != 2 or not (parts[1].isdecimal() and parts[1].isascii()):
                 raise BenchError(f"{path}:{number}: expected '<relative path> <integer label>', got {line[:80]!r}")
+            if first.setdefault(parts[0], number) != number:
+                raise BenchError(f"{path}:{number}: {parts[0]} is listed again (first on line {first[parts[0]]}), so "
+                                 "it would count twice; remove the duplicate line")
             items.append((parts[0], int(parts[1])))
             lines.append(number)
     return items, (None if not lines or lines[-1] == len(lines) else lines)
