@@ -9,10 +9,13 @@ the schema (bench.evaluate.METRICS), val top-1 under best_val and per-class accu
 an epoch before writing its checkpoint and tells the loggers where a resumed run starts:
 TensorBoard's purge_step drops anything an interrupted attempt logged from there on, so every step
 is in the event files once. W&B resumes the run with the run id as its id (resume="allow"); its
-core process buffers what it writes, so an attempt killed with SIGKILL leaves its offline file
-without history: a resumed run therefore sends the epochs its checkpoint holds again (the
-evaluated ones, from metrics.jsonl's lines), and the W&B server keeps one copy of a step (steps must
+core process buffers what it writes, so whether a killed attempt's offline file holds any history
+depends on timing: a resumed run therefore removes the earlier attempts' offline files and sends the
+epochs its checkpoint holds again (the evaluated ones, from metrics.jsonl's lines), so the offline file
+holds each step once by construction; online, the W&B server keeps one copy of a step (steps must
 increase; a repeated step carries the same numbers, as a resumed run repeats its epochs exactly).
+Online mode is decided once per command before any run (decide_wandb_mode): no API key is an error,
+a server that does not answer makes the command log offline, with one warning.
 
 Where: TensorBoard under run.log_dir (default <results folder>/tensorboard), one run named by the
 run id, so `tensorboard --logdir results/tensorboard` lists the runs; W&B under the run folder
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 from bench.errors import BenchError, closest
@@ -52,11 +56,55 @@ def check(runs, out):
         if importlib.util.find_spec(LOGGERS[name]) is None:
             raise BenchError(f"logger {name} is not installed; pip install -e '.[{name}]' (or pip install "
                              f"{LOGGERS[name]}), or leave --logger {name} out")
+    if "wandb" in asked:
+        decide_wandb_mode()
     if "tensorboard" in asked:
         folder = tensorboard_dir(asked["tensorboard"].cfg, Path(out))
         probe = folder if folder.exists() else next((p for p in folder.parents if p.exists()), Path("."))
         if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
             raise BenchError(f"log folder {folder} is not writable; set run.log_dir to a folder you can write to")
+
+
+def wandb_mode():
+    """WANDB_MODE, else online with an API key (WANDB_API_KEY or `wandb login`'s netrc entry), else offline."""
+    return os.environ.get("WANDB_MODE") or ("online" if wandb_key() else "offline")
+
+
+def wandb_key():
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    import netrc
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").hostname or ""
+    try:
+        return netrc.netrc().authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def decide_wandb_mode(timeout=5.0):
+    """Once per command, before any run: online mode without a key is refused; online mode whose server does
+    not answer becomes offline for every run of the command (one warning), instead of each run waiting ~90 s."""
+    import socket
+    from urllib.parse import urlparse
+
+    mode = wandb_mode()
+    if mode not in ("online", "run"):
+        return mode
+    if not wandb_key():
+        raise BenchError("W&B is set to log online (WANDB_MODE) but has no API key; run `wandb login` or set "
+                         "WANDB_API_KEY, or set WANDB_MODE=offline (then `wandb sync` later)")
+    url = urlparse(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout).close()
+        return mode
+    except OSError as exc:
+        print(f"warning: the W&B server {url.hostname}:{port} does not answer ({exc.strerror or exc}); this command "
+              "logs W&B offline (each run's wandb/ folder: `wandb sync` it later)", flush=True)
+        os.environ["WANDB_MODE"] = "offline"  # the runs of this command, and its workers and jobs, inherit it
+        return "offline"
 
 
 def tensorboard_dir(cfg, out):
@@ -95,15 +143,20 @@ class TensorBoard:
 
 
 class WandB:
-    replays = True  # a killed attempt's offline file keeps nothing: send the checkpointed epochs again
+    # a resumed run sends the checkpointed epochs again: online, the server keeps one copy of a step; offline,
+    # the killed attempts' files are removed first, so the run's offline file holds each step once
+    replays = True
 
     def __init__(self, cfg, run_dir, start_epoch):
         import wandb
 
         from bench.config import experiment_part
 
-        mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
+        mode = wandb_mode()
         run_id = Path(run_dir).name
+        if mode == "offline":  # exact by construction: an earlier attempt's offline files (flushed or not, as
+            for old in Path(run_dir).glob("wandb/offline-run-*"):  # timing had it) give way to the replay below
+                shutil.rmtree(old, ignore_errors=True)
         self.run = wandb.init(project=cfg["run"]["wandb_project"], id=run_id, name=run_id, resume="allow",
                               dir=str(run_dir), config=experiment_part(cfg), mode=mode,
                               settings=wandb.Settings(silent=True, console="off"))

@@ -112,6 +112,7 @@ def bench(root, out, fault=None):
 @pytest.mark.parametrize("fault", [
     "mid-epoch:9",  # killed in epoch 2 (4 batches an epoch)
     "checkpoint-tmp-written:2",  # killed after logging epoch 1, before its checkpoint: epoch 1 is repeated
+    "mid-epoch:9:SIGTERM",  # stopped cleanly in epoch 2: the first attempt's offline file surely holds 0 and 1
 ])
 def test_a_resumed_run_logs_every_step_once(cifar_root, tmp_path, fault):
     out = tmp_path / "out"
@@ -126,7 +127,8 @@ def test_a_resumed_run_logs_every_step_once(cifar_root, tmp_path, fault):
     assert [s for s, _ in tb["train/loss"]] == [0, 1, 2]  # purge_step dropped what the killed attempt logged
     assert [v for _, v in tb["train/loss"]] == pytest.approx([h["train_loss"] for h in lines], rel=1e-6)
     history, ids = wandb_history(run_dir)  # over both attempts' offline files
-    assert ids == {run_dir.name} and len(list(run_dir.glob("wandb/offline-run-*"))) == 2  # one W&B run id
+    # one W&B run id; the killed attempt's offline file, with or without history, gave way to the resumed one's
+    assert ids == {run_dir.name} and len(list(run_dir.glob("wandb/offline-run-*"))) == 1
     assert [s for s, _ in history] == [0, 1, 2]
     assert [h["train/loss"] for _, h in history] == pytest.approx([h["train_loss"] for h in lines], rel=1e-12)
 
@@ -188,3 +190,31 @@ def test_local_sweep_shows_one_bar_over_its_runs(cifar_root, tmp_path, capfd, mo
     final = captured.err.replace("\r", "\n").strip().splitlines()[-1]
     assert final.startswith("sweep: 100%") and "2/2" in final and "1 done, 0 running, 1 failed" in final
     assert "done   " in captured.out and "FAILED " in captured.out  # each run's line, above the bar
+
+
+def test_wandb_online_without_a_key_is_refused_before_anything_runs(cifar_root, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(args(cifar_root, tmp_path / "out", loggers="wandb")) == 2
+    err = capsys.readouterr().err
+    assert "W&B is set to log online (WANDB_MODE) but has no API key; run `wandb login`" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_wandb_with_a_key_and_no_server_logs_offline_once_per_command(cifar_root, tmp_path, capsys, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a local port nobody listens on: the connection is refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("WANDB_MODE", "")  # unset for bench, and put back after the command set it to offline
+    out = tmp_path / "out"
+    assert main(["run", "--methods", "erm,focal", "--datasets", "cifar10_lt", "--epochs", "1", "--data-root",
+                 str(cifar_root), "--out", str(out), "--no-progress", "--logger", "wandb", "--set", *SETS]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("does not answer") == 1 and "logs W&B offline" in printed
+    assert len(list(out.glob("*/wandb/offline-run-*"))) == 2
