@@ -36,7 +36,7 @@ def _seeds(text):
         if not (part.isdecimal() and part.isascii()):  # int() would also read '1_0' as 10 and '+1', ' 1'
             raise BenchError(f"--seeds takes comma-separated non-negative integers (e.g. 0,1,2), got {part!r}")
         seeds.append(int(part))
-    return seeds
+    return list(dict.fromkeys(seeds))  # '0,00' is one seed
 
 
 def build_parser():

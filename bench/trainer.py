@@ -106,6 +106,14 @@ def warn_slow_bf16(device):
           flush=True)
 
 
+def check_same_device(run_name, started_on, now):
+    """A run resumes on the kind of device it started on: CPU and CUDA kernels give other numbers, and the
+    device is a runtime setting outside the run id (None: a checkpoint from before this was recorded)."""
+    if started_on is not None and started_on != now:
+        raise BenchError(f"run {run_name} started on {started_on} and would resume on {now}, which gives other "
+                         f"numbers; resume it with --device {started_on}, or re-run it with --force to start over")
+
+
 def epoch_generator(seed, epoch):
     state = np.random.SeedSequence([seed, epoch]).generate_state(2, dtype=np.uint64)
     return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
@@ -165,12 +173,14 @@ def train_run(cfg, data, run_dir, progress=True):
     autocast, scaler = precision_tools(t_cfg["precision"], device)
 
     identity = data_identity(data)
-    state = {"epoch": -1, "best": None, "history": [], "train_seconds": 0.0, "images_seen": 0, "data": identity}
+    state = {"epoch": -1, "best": None, "history": [], "train_seconds": 0.0, "images_seen": 0, "data": identity,
+             "device_type": device.type}
     if stage is not None:
         state["parent"] = stage.record()
     ckpt = checkpoint.load(run_dir, device)
     if ckpt is not None:
         check_same_data(run_dir.name, ckpt["state"].get("data"), identity)
+        check_same_device(run_dir.name, ckpt["state"].get("device_type"), device.type)
     if ckpt is not None and stage is not None and ckpt["state"]["parent"]["result_sha256"] != stage.parent_sha256:
         print(f"starting {run_dir.name} over: its checkpoint was trained on an older result of parent "
               f"{stage.parent_dir.name}", flush=True)

@@ -505,3 +505,59 @@ def test_a_full_disk_under_the_local_executor_is_one_line_per_run(cifar_root, sm
     assert ": cannot write (No space left on device); free space or fix the permissions, then run the same command " \
            "again" in printed and "OSError" not in printed
     assert not list((small_disk / "out").glob("*/result.json"))  # not marked failed: it resumes
+
+
+# ---------------------------------------------------------------- concurrent commands and world sizes in reports
+
+
+def test_a_child_waits_for_a_parent_another_command_trains(cifar_root, tmp_path, capsys):
+    from bench.runner import plan
+
+    out = tmp_path / "out"
+    parent, child = plan(["la_posthoc"], ["cifar10_lt"], [0], out, flags={"dataset.root": str(cifar_root),
+                                                                          "train.epochs": 2}, sets=FIXTURE)
+    parent.run_dir.mkdir(parents=True)
+    with rundir.run_lock(parent.run_dir) as holder:  # another command is training the parent
+        assert holder is None
+        assert main(run_args(cifar_root, out, "la_posthoc")) == 0
+    printed = capsys.readouterr().out
+    assert f"skip   {child.run_dir.name}: its parent {parent.run_dir.name} is being trained by pid" in printed
+    assert printed.count("0 of 1 runs done, 1 being trained by another process") == 2  # parent, then child
+    assert not (child.run_dir / rundir.RESULT).exists()  # no failed result written into the child
+    assert main(run_args(cifar_root, out, "la_posthoc")) == 0  # once the parent is free: both done
+    assert result_of(child.run_dir)["status"] == "done"
+
+
+def test_ddp_and_single_process_runs_are_apart_in_reports(tmp_path):
+    fake_run(tmp_path / "out", "erm", "cifar10_lt", sets=FIXTURE)
+    cfg = resolve("erm", "cifar10_lt", 0, flags={"train.world_size": 2}, sets=FIXTURE)
+    (golden,) = GOLDEN.glob("*exp100*__erm__seed0__*")
+    result = json.loads((golden / rundir.RESULT).read_text())
+    run_dir = tmp_path / "out" / run_name(cfg)
+    run_dir.mkdir()
+    result.update(config=cfg, run_id=run_dir.name)
+    (run_dir / rundir.RESULT).write_text(json.dumps(result))
+    rows = main_rows([tmp_path / "out"])
+    assert set(rows) == {"erm [train.world_size=1]", "erm [train.world_size=2]"}
+
+
+def test_a_run_resumes_only_on_the_kind_of_device_it_started_on(cifar_root, tmp_path):
+    from bench.checkpoint import decode, encode
+    from conftest import bench_process
+
+    out = tmp_path / "out"
+    argv = run_args(cifar_root, out, "erm", epochs=3)[1:]
+    assert bench_process(["run", *argv], "epoch-start:2").returncode != 0
+    (run_dir,) = run_dirs(out, "erm")
+    ckpt = decode((run_dir / rundir.CHECKPOINT).read_bytes(), "cpu")
+    assert ckpt["state"]["device_type"] == "cpu"
+    ckpt["state"]["device_type"] = "cuda"  # as if it had started on a GPU
+    (run_dir / rundir.CHECKPOINT).write_bytes(encode(ckpt))
+    assert bench_process(["run", *argv]).returncode == 1
+    assert "started on cuda and would resume on cpu" in result_of(run_dir)["error"]
+
+
+def test_the_same_seed_twice_is_one_seed():
+    from bench.cli import _seeds
+
+    assert _seeds("0,00,1") == [0, 1]
