@@ -39,6 +39,15 @@ def _seeds(text):
     return list(dict.fromkeys(seeds))  # '0,00' is one seed
 
 
+def _integer(text):
+    """An argparse type: a whole number as written in decimal digits (int() would also read '1_0' as 10)."""
+    import re
+
+    if not re.fullmatch(r"-?[0-9]+", text.strip()):
+        raise argparse.ArgumentTypeError(f"expected a whole number such as 10, got {text!r}")
+    return int(text)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="bench", description="Benchmark harness for class-imbalanced, long-tailed learning.",
@@ -56,7 +65,7 @@ def build_parser():
     run.add_argument("--executor", choices=EXECUTORS, default="inline",
                      help="inline: one after another in this process (default); local: --jobs subprocesses; "
                           "slurm: a job array through submitit")
-    run.add_argument("--jobs", type=int, default=2, help="concurrent runs of the local executor (default 2)")
+    run.add_argument("--jobs", type=_integer, default=2, help="concurrent runs of the local executor (default 2)")
     run.add_argument("--slurm-profile", default="local", metavar="NAME",
                      help="SLURM profile: slurm/NAME.yaml or a path (default: local, the test cluster)")
     run.add_argument("--wait", action="store_true", help="with slurm: block until every run has ended")
@@ -67,7 +76,7 @@ def build_parser():
                      help="YAML file of config overrides; repeatable")
     run.add_argument("--set", action="append", default=[], nargs="+", metavar="KEY=VALUE",
                      help="override one config key, e.g. --set method.beta=0.999 (bench list keys)")
-    run.add_argument("--epochs", type=int, help="number of epochs (LR milestones scale with it)")
+    run.add_argument("--epochs", type=_integer, help="number of epochs (LR milestones scale with it)")
     run.add_argument("--data-root", help="folder holding the datasets (default: $BENCH_DATA, else ./data)")
     run.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     run.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
@@ -102,12 +111,12 @@ def build_parser():
 
     perf = sub.add_parser("perf", help="training images/s: bench vs the bare model step and the reference pipeline")
     perf.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
-    perf.add_argument("--images", type=int, default=12406, help="training images (default: CIFAR-10-LT size)")
-    perf.add_argument("--workers", type=int, default=None,
+    perf.add_argument("--images", type=_integer, default=12406, help="training images (default: CIFAR-10-LT size)")
+    perf.add_argument("--workers", type=_integer, default=None,
                       help="DataLoader workers (tensor: of the reference pipeline, default 4; imagelist: of both, "
                            "default: the CPUs available)")
     perf.add_argument("--model", default="resnet32", help="a model of bench list models (default resnet32)")
-    perf.add_argument("--batch-size", type=int, default=128, help="training batch size (default 128)")
+    perf.add_argument("--batch-size", type=_integer, default=128, help="training batch size (default 128)")
     perf.add_argument("--pipeline", choices=["tensor", "imagelist"], default="tensor",
                       help="tensor: CIFAR-size in-memory training (default); imagelist: the JPEG loader of "
                            "ImageNet-LT / iNaturalist against the reference PIL pipeline, on 2,000 generated JPEGs")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from bench import yamltext
 from bench.errors import BenchError, closest
 from bench.methods.registry import PARTS  # torch-free declarations of every part and hyper-parameter
 
@@ -283,7 +284,7 @@ def parse_set(item):
     key, raw = item.split("=", 1)
     key = key.strip()
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = yamltext.load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     if isinstance(value, dict):
@@ -296,7 +297,7 @@ def load_yaml(path, what="config file"):
     if not path.is_file():
         raise BenchError(f"{what} {str(path)!r} does not exist; check the path")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yamltext.load(path.read_text())
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "parse error"
         raise BenchError(f"{what} {str(path)!r} is not valid YAML ({first}); fix the file") from None

@@ -53,13 +53,15 @@ def parse_grid_flags(items):
     --grid train.milestones=[100,150],[160,180]."""
     import yaml
 
+    from bench import yamltext
+
     grid = {}
     for item in items:
         if "=" not in item:
             raise BenchError(f"--grid expects KEY=V1,V2,... (e.g. --grid dataset.profile=exp,step), got {item!r}")
         key, raw = item.split("=", 1)
         try:
-            values = yaml.safe_load(f"[{raw}]")
+            values = yamltext.load(f"[{raw}]")
         except yaml.YAMLError:
             values = None
         if not isinstance(values, list) or not values or any(isinstance(v, dict) for v in values):

@@ -106,6 +106,15 @@ def warn_slow_bf16(device):
           flush=True)
 
 
+def check_world_size(cfg, run_dir):
+    """The run trains in as many processes as it was planned for (train.world_size, part of its run id)."""
+    planned = cfg["train"].get("world_size", 1)
+    if distributed.world_size() != planned:
+        raise BenchError(f"run {Path(run_dir).name} was planned for {planned} process(es) and started in "
+                         f"{distributed.world_size()}; the world size changes the numbers, so plan it as it is "
+                         "launched (torchrun or the SLURM profile's tasks_per_job)")
+
+
 def check_same_device(run_name, started_on, now):
     """A run resumes on the kind of device it started on: CPU and CUDA kernels give other numbers, and the
     device is a runtime setting outside the run id (None: a checkpoint from before this was recorded)."""
@@ -137,11 +146,7 @@ def precision_tools(precision, device):
 def train_run(cfg, data, run_dir, progress=True):
     """Train and evaluate one run in `run_dir`; returns the result dict (also written to result.json)."""
     run_dir = Path(run_dir)
-    planned = cfg["train"].get("world_size", 1)
-    if distributed.world_size() != planned:
-        raise BenchError(f"run {run_dir.name} was planned for {planned} process(es) and started in "
-                         f"{distributed.world_size()}; the world size changes the numbers, so plan it as it is "
-                         "launched (torchrun or the SLURM profile's tasks_per_job)")
+    check_world_size(cfg, run_dir)
     device = distributed.setup(resolve_device(cfg["run"]["device"]))
     main = distributed.is_main()
     if device.type == "cuda":
@@ -178,7 +183,7 @@ def train_run(cfg, data, run_dir, progress=True):
     if stage is not None:
         state["parent"] = stage.record()
     ckpt = checkpoint.load(run_dir, device)
-    if ckpt is not None:
+    if ckpt is not None:  # the data and the kind of device it started on, or a clear refusal
         check_same_data(run_dir.name, ckpt["state"].get("data"), identity)
         check_same_device(run_dir.name, ckpt["state"].get("device_type"), device.type)
     if ckpt is not None and stage is not None and ckpt["state"]["parent"]["result_sha256"] != stage.parent_sha256:

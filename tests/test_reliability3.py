@@ -561,3 +561,30 @@ def test_the_same_seed_twice_is_one_seed():
     from bench.cli import _seeds
 
     assert _seeds("0,00,1") == [0, 1]
+
+
+@pytest.mark.parametrize("where", ["--set", "--grid", "--config"])
+@pytest.mark.parametrize("text", ["1_0", "010", "1:30", "0x10"])
+def test_yaml_1_1_number_spellings_are_not_read_as_other_numbers(tmp_path, capsys, where, text):
+    argv = ["run", "--methods", "erm", "--datasets", "cifar10_lt", "--out", str(tmp_path / "out"), "--dry-run"]
+    if where == "--config":
+        (tmp_path / "c.yaml").write_text(f"train:\n  epochs: {text}\n")
+        argv += ["--config", str(tmp_path / "c.yaml")]
+    else:
+        argv += [where, f"train.epochs={text}" + (",2" if where == "--grid" else "")]
+    assert main(argv) == 2
+    one_error_line(capsys, f"config key train.epochs must be an integer, got '{text}'")
+
+
+def test_number_flags_take_decimal_digits_only(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--epochs", "1_0", "--dry-run"])
+    assert stop.value.code == 2
+    assert "argument --epochs: expected a whole number such as 10, got '1_0'" in capsys.readouterr().err
+
+
+def test_plain_yaml_numbers_read_as_before():
+    from bench.yamltext import load
+
+    assert load("[1, -3, 0.5, .5, 1e-4, 2.0E5, 5.0e-4]") == [1, -3, 0.5, 0.5, 1e-4, 2.0e5, 5.0e-4]
+    assert load("a: true\nb: null\nc: abc") == {"a": True, "b": None, "c": "abc"}

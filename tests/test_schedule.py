@@ -56,6 +56,10 @@ def test_quick_preset_schedule():
 
 
 def test_deferred_without_milestone_is_an_error():
-    cfg = resolve("drw", "cifar10_lt", 0, sets=["train.milestone_fractions=[]"])
+    with pytest.raises(BenchError, match="switches re-balancing on at the first LR milestone, and train.milestones "
+                                         "is empty"):  # at plan time (issue 21), not when the run starts
+        resolve("drw", "cifar10_lt", 0, sets=["train.milestone_fractions=[]"])
+    cfg = resolve("drw", "cifar10_lt", 0)
+    cfg["train"]["milestone_fractions"] = []
     with pytest.raises(BenchError, match="milestone"):
         defer_epoch(cfg)
