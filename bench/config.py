@@ -603,8 +603,9 @@ def scale_schedule(cfg, epochs_before):
 
 
 def experiment_part(cfg):
-    """The part of the config that determines the numbers (no paths, devices, UI)."""
-    exp = copy.deepcopy(cfg)
+    """The part of the config that determines the numbers (no paths, devices, UI). A new dict whose sections are
+    copies (one level deep: only section keys are removed or set here); deeper values are shared with `cfg`."""
+    exp = {key: dict(value) if isinstance(value, dict) else value for key, value in cfg.items()}
     if isinstance(exp.get("eval"), dict) and exp["eval"].get("selection") == "best_test":
         exp["eval"]["selection"] = "last"  # the same run: both record the last and the best-on-test epoch
     for key in RUNTIME_KEYS:

@@ -63,8 +63,8 @@ def default_eval_split(dataset):
 def _load_yaml(path):
     import yaml
 
-    with open(path) as f:
-        return yaml.safe_load(f)
+    with open(path) as f:  # libyaml's safe loader where PyYAML has it (10x faster), else the Python one
+        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def method_params(cfg):
@@ -73,7 +73,7 @@ def method_params(cfg):
 
     from bench.datasets.registry import DATASETS
 
-    base = copy.deepcopy(DEFAULTS["method"])
+    base = dict(DEFAULTS["method"])  # only read: a shallow copy
     dataset = DATASETS.get(cfg["dataset"]["name"])
     if dataset is not None:  # a recipe's method settings (e.g. iNat's max_m 0.3) are that dataset's defaults
         base.update(_recipe_method(dataset.recipe))  # update copies: the cached dict is not changed
@@ -184,12 +184,16 @@ def _result_ok(result):
             if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
                 return False
         per_class = block.get("per_class_acc", [])
-        if not isinstance(per_class, list) or not all(_number(v) or v is None for v in per_class):
+        if not isinstance(per_class, list) or not all(type(v) in _NUMBER_OR_NULL for v in per_class):
             return False
     counts = result.get("train_class_counts", [])
     shot = result.get("shot_rule", {})
-    return (isinstance(counts, list) and all(_number(c) for c in counts) and isinstance(shot, dict)
+    return (isinstance(counts, list) and all(type(c) in _NUMBER for c in counts) and isinstance(shot, dict)
             and isinstance(shot.get("group_sizes", {}), dict))
+
+
+_NUMBER = (int, float)  # exact types, as json.loads gives them (a bool is not a number)
+_NUMBER_OR_NULL = (*_NUMBER, type(None))
 
 
 def _number(value):
@@ -238,9 +242,11 @@ def read_run(run_dir):
 def fill_from_logits(run_dir, result):
     """Metrics a finished result lacks (it was written before they existed) recomputed from the final test
     logits the run kept (logits.npz), into its last block (and its best block when that is the last epoch).
-    Their names go to result["recomputed"]. Nothing happens without logits or with unreadable ones."""
+    Their names go to result["recomputed"]. Nothing happens without logits or with unreadable ones.
+    A metric that is present but null (an empty shot group) is legitimately empty: it is not recomputed, so a
+    report over current runs never reads logits or imports torch."""
     last = result.get("last") or {}
-    missing = [m for m in METRICS if last.get(m) is None]
+    missing = [m for m in METRICS if m not in last]
     path = Path(run_dir) / rundir.LOGITS
     if not missing or not path.is_file():
         return
