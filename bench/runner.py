@@ -170,8 +170,12 @@ def summary_line(result):
         return f"FAILED {result['run_id']}: {result.get('error', 'unknown error')}"
     t = result["timing"]
     speed = t["train_images_per_second"]
+    selection = result.get("selection") or {}
+    where = f"epoch {last.get('epoch')} (0-based, the last)"
+    if selection.get("tau") is not None:  # a post-hoc child: the tau it used, on its parent's last epoch
+        where = f"tau {selection['tau']:g} (chosen: {selection.get('tau_chosen_on')}), parent's {where}"
     return (f"done   {result['run_id']}: top-1 {fmt(last.get('top1'))} (many {fmt(last.get('many'))} / "
-            f"medium {fmt(last.get('medium'))} / few {fmt(last.get('few'))}) at epoch {last.get('epoch', -1) + 1}, "
+            f"medium {fmt(last.get('medium'))} / few {fmt(last.get('few'))}) at {where}, "
             f"{t['train_seconds']:.0f} s training" + (f", {speed:.0f} img/s" if speed else ""))
 
 

@@ -174,7 +174,8 @@ def wait_for(runs, out, poll=3.0, progress=False):
                 bar.write(f"waiting: {line}")
                 last = line
             ended = sum(n for s, n in counts.items() if s not in ("pending", "running"))
-            bar.states(counts.get("done", 0), counts.get("running", 0), ended - counts.get("done", 0))
+            live = [Path(out) / name for state, name, *_ in rows if state == "running"]
+            bar.states(counts.get("done", 0), counts.get("running", 0), ended - counts.get("done", 0), live)
             if not counts.get("pending") and not counts.get("running"):
                 break
             time.sleep(poll)

@@ -25,6 +25,7 @@ from bench.evaluate import RESULT_KEYS, evaluate_metrics, predict, shot_groups
 from bench.loggers import Loggers
 from bench.methods.compose import Composition
 from bench.models import build_model, resolve_head
+from bench.progress import RunProgress, epoch_text, progress_mode
 from bench.schedule import learning_rate
 from bench.stage2 import Stage2, train_section
 
@@ -198,8 +199,8 @@ def train_run(cfg, data, run_dir, progress=True):
             scaler.load_state_dict(ckpt["scaler"])
         state = ckpt["state"]
         if main:
-            print(f"resuming {run_dir.name} after epoch {state['epoch'] + 1}/{epochs} with {threads} CPU "
-                  "thread(s), as it started")
+            where = f"after {epoch_text(state['epoch'], epochs)}" if state["epoch"] >= 0 else "in its first epoch"
+            print(f"resuming {run_dir.name} {where} with {threads} CPU thread(s), as it started")
     if main:
         results.write_metrics(run_dir, state["history"])  # drops lines written after the checkpoint
 
@@ -207,12 +208,8 @@ def train_run(cfg, data, run_dir, progress=True):
     trackers = Loggers(cfg, run_dir, state["epoch"] + 1, data.class_names, state["history"]) if main else None
     threads_before = torch.get_num_threads()
     torch.set_num_threads(threads)
-    bar = None
-    if progress and main:
-        from tqdm import tqdm
-
-        bar = tqdm(total=epochs, initial=state["epoch"] + 1, desc=f"{m_cfg['name']}/{cfg['dataset']['name']}"
-                   f"/s{seed}", unit="ep", leave=False, dynamic_ncols=True)
+    shown = RunProgress(run_dir, f"{m_cfg['name']}/{cfg['dataset']['name']}/s{seed}", epochs, state["epoch"] + 1,
+                        progress_mode(progress), active=main)
     last_eval = None
     watch = preempt.Watch(cfg["run"]["checkpoint_minutes"], enabled=distributed.world_size() == 1)
     position = state.pop("position", None)  # inside the epoch after state["epoch"], when the run stopped there
@@ -237,6 +234,7 @@ def train_run(cfg, data, run_dir, progress=True):
             if stage is not None:
                 stage.train_mode(model)  # the frozen backbone: BN statistics frozen or updated
             start = time.perf_counter()
+            n_batches = -(-len(order) // batch_size)
             loss_sum = torch.zeros((), device=device, dtype=torch.float64)
             correct = torch.zeros((), device=device, dtype=torch.int64)
             done, gen_state = 0, None
@@ -248,7 +246,9 @@ def train_run(cfg, data, run_dir, progress=True):
                 start -= position["seconds"]  # the epoch's time before the stop counts too
                 position = None
                 if main:
-                    print(f"resuming epoch {epoch + 1} after batch {done}", flush=True)
+                    print(f"resuming {epoch_text(epoch, epochs)} after batch {done}", flush=True)
+            shown.epoch_start(epoch, n_batches, done)
+            images_done = 0
 
             def here():
                 return {"batches": done, "generator": gen.get_state(), "mixer": method.mixer_state(),
@@ -286,6 +286,8 @@ def train_run(cfg, data, run_dir, progress=True):
                 faults.point("mid-epoch")
                 correct += (logits.detach().argmax(1) == labels).sum()
                 done += 1
+                images_done += len(labels)
+                shown.step(len(labels), lambda: loss_sum.item() / max(1, images_done))
                 if watch.due():
                     save(here())
                     faults.point("mid-epoch-checkpoint")
@@ -332,19 +334,13 @@ def train_run(cfg, data, run_dir, progress=True):
             if epoch < epochs - 1:
                 watch.finish()  # a signal caught during the evaluation: the epoch is saved, stop here
             distributed.barrier()
-            if bar is not None:
-                bar.update(1)
-                post = {"loss": f"{train_loss:.3f}", "acc": f"{line['train_acc']:.1f}", "lr": f"{lr:.3g}"}
-                if "top1" in line:
-                    post["test"] = f"{line['top1']:.1f}"
-                bar.set_postfix(post)
+            shown.epoch_end(line)
     finally:
         watch.restore()
         if trackers is not None:
             trackers.close()
         torch.set_num_threads(threads_before)
-        if bar is not None:
-            bar.close()
+        shown.close()
 
     if not main:
         return {"status": "done", "run_id": run_dir.name, "rank": distributed.rank()}

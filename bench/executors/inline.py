@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from bench.executors import Executor, summarise
 
 
@@ -20,7 +18,7 @@ class InlineExecutor(Executor):
         from bench import distributed
         from bench.runner import execute
 
-        progress = self.progress and runs[0].cfg["run"]["progress"] and sys.stderr.isatty()
+        progress = self.progress and runs[0].cfg["run"]["progress"]  # a bar on a terminal, else lines
         try:  # preloaded: the dataset the preflight loaded last, reused when the first run needs it
             done = execute(runs, force=force, progress=progress, cache=preloaded)
         finally:  # every process leaves the group, also after an error (gloo threads outliving it abort)

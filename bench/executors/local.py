@@ -75,12 +75,12 @@ class LocalExecutor(Executor):
     def tracked(self, run, force, env, bar):
         if self.stopping is not None:
             return {"run_id": run.run_dir.name, "status": "stopped"}
-        bar.started()
+        bar.started(run.run_dir)
         result = {"status": "failed"}
         try:
             result = self.one(run, force, env, bar.write)
         finally:
-            bar.ended(result.get("status"))
+            bar.ended(result.get("status"), run.run_dir)
         return result
 
     def one(self, run, force, env, say=print):
