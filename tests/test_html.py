@@ -1,5 +1,6 @@
 """`bench report --html` rendered in a real browser (headless Chromium; CI installs Debian's chromium)."""
 
+import json
 import os
 import re
 import shutil
@@ -150,3 +151,72 @@ def test_confusion_matrices_are_drawn_for_the_first_runs_only(tmp_path, monkeypa
     text = (tmp_path / "report" / "report.html").read_text()
     runs = text.count('<details class="run"')
     assert runs > 2 and text.count("the page draws the first 2 runs") == runs - 2
+
+
+def overflow_px(page, width=1280):
+    """How far the page, every run's details opened, is wider than a `width`-pixel window (0: no scroll)."""
+    probe = page.with_name("probe.html")
+    script = ("<script>document.querySelectorAll('details').forEach((d) => { d.open = true; });"
+              "const root = document.documentElement;"
+              "document.body.setAttribute('data-overflow', String(root.scrollWidth - root.clientWidth));</script>")
+    probe.write_text(page.read_text().replace("</body>", script + "</body>"))
+    found = re.search(r'data-overflow="(-?\d+)"', browse(probe, "--dump-dom", f"--window-size={width},900"))
+    assert found, "the probe script did not run"
+    return int(found.group(1))
+
+
+def test_no_horizontal_scroll_at_1280_px_with_every_run_open(golden_page):
+    assert overflow_px(golden_page) == 0  # confusion matrices, per-class tables and configs fit the window
+
+
+def two_stage_golden(folder):
+    """The golden sweep plus a stage-2 child (crt) and a post-hoc child (la_posthoc) of its erm seed 0, as
+    their metrics.jsonl files look: stage-2 epochs from 0, one post-hoc line at the parent's last epoch."""
+    from bench.config import DEFAULTS
+
+    shutil.copytree(DATA / "golden", folder)
+    parent = next(folder.glob("cifar10_lt-exp100-ds0__erm__seed0__*"))
+    last = json.loads((parent / "result.json").read_text())["last"]["epoch"]
+    for method, stage, lines in (("crt", {"train": "classifier", "reinit": True}, [0, 1, 2]),
+                                 ("la_posthoc", {"posthoc": "la"}, [last])):
+        child = folder / parent.name.replace("__erm__", f"__{method}__")
+        shutil.copytree(parent, child)
+        result = json.loads((child / "result.json").read_text())
+        result["method"] = result["config"]["method"]["name"] = method
+        result["config"]["stage"] = {**DEFAULTS["stage"], "parent": parent.name, **stage}
+        (child / "result.json").write_text(json.dumps(result))
+        (child / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "top1": 40.0 + e}) + "\n" for e in lines))
+    return folder
+
+
+def test_stage_two_curves_have_their_own_axis_and_post_hoc_runs_are_visible(tmp_path):
+    golden = two_stage_golden(tmp_path / "golden")
+    assert main(["report", str(golden), "--html", "--out", str(tmp_path / "report")]) == 0
+    text = (tmp_path / "report" / "report.html").read_text()
+    curves = text[text.index('data-kind="learning curves"'):]
+    curves = curves[: curves.index("</figure>")]
+    assert "stage-2 epoch (0-based, from the parent" in curves  # a second axis: crt's epochs 0-2 are its own
+    assert "post-hoc methods: a marker at their parent" in curves
+    assert curves.count('id="axes_') == 2
+    assert re.search(r'<g id="PathCollection_\d+">', curves)  # the post-hoc run drawn as markers, not a 1-point line
+
+
+def test_a_run_shows_the_config_that_acts_on_it_and_readable_provenance():
+    from bench.config import DEFAULTS
+    from bench.report.html import _rounded, shown_config
+
+    cfg = json.loads(json.dumps(DEFAULTS))
+    cfg["method"].update(name="erm")
+    cfg["dataset"].update(name="cifar10_lt", profile="exp", imbalance_ratio=100.0)
+    shown = shown_config(cfg)
+    assert "stage" not in shown and "run" not in shown and "loader" not in shown  # a one-stage, in-memory run
+    assert set(shown["method"]) == {"name", "loss", "weights", "sampler", "schedule", "head", "mix"}
+    assert "image_size" not in shown["augment"] and shown["augment"]["crop_padding"] == 4
+    assert "split_dir" not in shown["dataset"] and shown["dataset"]["imbalance_ratio"] == 100.0
+    cfg["method"].update(name="crt")
+    cfg["stage"].update(train="classifier", parent="x")
+    cfg["dataset"].update(name="imagenet_lt", profile="natural", imbalance_ratio=None)
+    shown = shown_config(cfg)
+    assert shown["stage"]["train"] == "classifier" and "loader" in shown and "crop_padding" not in shown["augment"]
+    assert _rounded({"timing": {"train_seconds": 49.03829183200651, "n": 3}, "x": [4553.380463678023]}) == \
+        {"timing": {"train_seconds": 49.04, "n": 3}, "x": [4553.0]}

@@ -56,13 +56,65 @@ def _run_detail(run, sink, select, draw_confusion=True):
         except Exception as exc:  # noqa: BLE001 - a run without usable predictions still gets its detail
             why = str(exc)
     env = result.get("env") or {}
+    provenance = {"env": env, "timing": result.get("timing"), "data": result.get("data"),
+                  "selection": result.get("selection"), "parent": result.get("parent")}
+    provenance = {k: v for k, v in provenance.items() if v is not None}  # a one-stage run has no parent
     return {"id": run.run_dir.name, "method": run.method, "dataset": run.dataset, "seed": run.seed,
             "top1": block.get("top1"), "epoch": block.get("epoch"), "folder": str(run.run_dir),
-            "config": yaml.safe_dump(result.get("config", {}), sort_keys=False),
-            "provenance": yaml.safe_dump({"env": env, "timing": result.get("timing"), "data": result.get("data"),
-                                          "selection": result.get("selection"), "parent": result.get("parent")},
-                                         sort_keys=False),
+            "config": yaml.safe_dump(shown_config(result.get("config", {})), sort_keys=False),
+            "provenance": yaml.safe_dump(_rounded(provenance), sort_keys=False),
             "per_class": per_class, "confusion": confusion, "confusion_missing": why}
+
+
+IMAGE_LIST_ONLY = {"dataset": ("image_root", "split_dir", "eval_split", "path_rewrite", "check_split"),
+                   "augment": ("image_size", "resize", "color_jitter", "train_crop", "normalize")}
+IN_MEMORY_ONLY = {"dataset": ("imbalance_ratio", "data_seed"), "augment": ("crop_padding",)}
+
+
+def shown_config(cfg):
+    """The run's config as a reader needs it: the keys that can act on this run. Left out: method
+    hyper-parameters none of its parts uses, the stage section of a one-stage run, the runtime section, and
+    the keys of the other kind of dataset (image lists vs in-memory arrays: loader, crops, split files)."""
+    from bench.config import stage_kind
+    from bench.report.collect import unused_method_keys
+
+    try:
+        image_list = cfg["dataset"]["profile"] == "natural"
+        unused = unused_method_keys(cfg)
+        two_stage = stage_kind(cfg) is not None
+    except (KeyError, TypeError):
+        return cfg  # not a config this bench wrote whole: show it as it is
+    drop = IN_MEMORY_ONLY if image_list else {**IMAGE_LIST_ONLY, "loader": None}
+    shown = {}
+    for section, values in cfg.items():
+        if section == "run" or (section == "stage" and not two_stage) or (section in drop and drop[section] is None):
+            continue
+        if isinstance(values, dict):
+            values = {k: v for k, v in values.items() if k not in drop.get(section, ())
+                      and not (section == "method" and k in unused)}
+        shown[section] = values
+    return shown
+
+
+def _rounded(value):
+    """Provenance for reading: floats to 4 significant digits (seconds, images/s); everything else as is."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+WIDE_PT = 600  # a figure wider than this (panels side by side) gets a row of the page to itself
+
+
+def _wide(svg):
+    import re
+
+    found = re.search(r"max-width: ([\d.]+)pt", svg[: svg.index(">")])
+    return bool(found) and float(found.group(1)) > WIDE_PT
 
 
 def render(runs, cells, tables, settings, labels, select, folders, summary_line, selection):
@@ -79,7 +131,8 @@ def render(runs, cells, tables, settings, labels, select, folders, summary_line,
             shown.append((kind, sink.take(kind)))
         figures.curves(cells, setting, labels, sink, "curves")
         shown.append(("learning curves", sink.take("curves")))
-        settings_view.append({"label": setting_label(setting), "figures": [(k, svg) for k, svg in shown if svg]})
+        settings_view.append({"label": setting_label(setting),
+                              "figures": [(k, svg, _wide(svg)) for k, svg in shown if svg]})
     done = [run for run in sorted(runs, key=lambda r: (r.dataset, r.method, r.seed)) if run.status == "done"]
     details = [_run_detail(run, sink, select, draw_confusion=i < CONFUSION_MAX_RUNS) for i, run in enumerate(done)]
     env = jinja2.Environment(loader=jinja2.PackageLoader("bench.report", "."), autoescape=True,

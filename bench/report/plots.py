@@ -46,7 +46,7 @@ def _save(fig, out, stem):
         with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, not glyph paths: a tenth the size
             fig.savefig(buf, format="svg", bbox_inches="tight")
         text = buf.getvalue()
-        out.figures[stem] = text[text.index("<svg"):]  # the element alone, inlined in the page
+        out.figures[stem] = _scalable(text[text.index("<svg"):])  # the element alone, inlined in the page
         return []
     paths = []
     for ext in ("png", "pdf"):
@@ -56,6 +56,19 @@ def _save(fig, out, stem):
         atomic_write_bytes(path, buf.getvalue())
         paths.append(path)
     return paths
+
+
+def _scalable(svg):
+    """The SVG without its fixed width and height: it scales with the page (its viewBox keeps the aspect ratio,
+    so no blank band opens between a shrunk figure and its caption), never above its natural width."""
+    import re
+
+    head_end = svg.index(">")
+    head = svg[:head_end]
+    width = re.search(r'\swidth="([^"]+)"', head)
+    head = re.sub(r'\s(width|height)="[^"]*"', "", head)
+    style = f' style="width: 100%; height: auto; max-width: {width.group(1)}"' if width else ""
+    return head + style + svg[head_end:]
 
 
 def _finish(fig, ax, title, out, stem):
@@ -77,8 +90,12 @@ def _done_runs(cells, setting, labels):
                 yield label, run
 
 
-def _suffix(select):
-    return "last epoch" if select == "last" else "best epoch (selected on the test set)"
+def _suffix(cells, setting, labels, select):
+    """The reported epoch as the tables name it (what selected it: the test set, a validation split, nothing)."""
+    from bench.report.tables import selection_phrase
+
+    in_setting = [cells[(setting, label)] for label in labels if (setting, label) in cells]
+    return selection_phrase(select, in_setting).split(";")[0]
 
 
 def per_class_plot(cells, setting, labels, select, out, stem):
@@ -93,14 +110,49 @@ def per_class_plot(cells, setting, labels, select, out, stem):
     if not rows:
         return []
     frame = pd.DataFrame(rows)
+    title = (f"{setting_label(setting)}: per-class test accuracy vs training images\n"
+             f"({_suffix(cells, setting, labels, select)}; line = mean over seeds and classes of that size, "
+             "band = ± 1 sd)")
+    if frame["method"].nunique() > FACET_ABOVE:
+        return _per_class_facets(frame, title, out, stem)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     sns.lineplot(frame, x="train images", y="test accuracy (%)", hue="method", style="method", markers=True,
                  dashes=False, errorbar="sd", ax=ax)
     ax.set_xscale("log")
     ax.set_ylim(-2, 102)
     ax.set_xlabel("training images of the class (log scale)")
-    return _finish(fig, ax, f"{setting_label(setting)}: per-class test accuracy vs training images\n"
-                   f"({_suffix(select)}; line = mean over seeds and classes of that size, band = ± 1 sd)", out, stem)
+    return _finish(fig, ax, title, out, stem)
+
+
+FACET_ABOVE = 4  # more methods than this on one per-class plot is a tangle: one small panel per method
+
+
+def _per_class_facets(frame, title, out, stem):
+    """One panel per method (its line and band), the other methods' mean lines in light grey behind it."""
+    plt, sns = _pyplot()
+    methods = list(dict.fromkeys(frame["method"]))
+    cols = 5
+    fig, axes = plt.subplots(-(-len(methods) // cols), cols, figsize=(3.4 * cols, 2.8 * -(-len(methods) // cols)),
+                             sharex=True, sharey=True, squeeze=False)
+    means = frame.groupby(["method", "train images"])["test accuracy (%)"].mean()
+    palette = dict(zip(methods, sns.color_palette(n_colors=len(methods))))
+    for ax, method in zip(axes.flat, methods):
+        for other in methods:
+            if other != method:
+                ax.plot(means[other].index, means[other].values, color="0.82", linewidth=0.8)
+        sns.lineplot(frame[frame["method"] == method], x="train images", y="test accuracy (%)", errorbar="sd",
+                     marker="o", color=palette[method], ax=ax)
+        ax.set_title(method, fontsize="medium")
+        ax.set_xscale("log")
+        ax.set_ylim(-2, 102)
+        ax.set_xlabel("training images (log)")
+    for ax in list(axes.flat)[len(methods):]:
+        ax.set_visible(False)
+    fig.suptitle(title + "; grey: the other methods' means", fontsize="medium")
+    fig.tight_layout()
+    paths = _save(fig, out, stem)
+    plt.close(fig)
+    return paths
 
 
 def shot_bars(cells, setting, labels, select, out, stem):
@@ -124,34 +176,74 @@ def shot_bars(cells, setting, labels, select, out, stem):
     ax.set_ylim(0, 100)
     ax.set_xlabel("shot group (by training images per class)")
     ax.set_ylabel("test accuracy (%)")
-    return _finish(fig, ax, f"{setting_label(setting)}: accuracy by shot group\n({_suffix(select)}; bar = mean "
+    return _finish(fig, ax, f"{setting_label(setting)}: accuracy by shot group\n"
+                   f"({_suffix(cells, setting, labels, select)}; bar = mean "
                    "over seeds, error bar = ± 1 sd)", out, stem)
 
 
-def curves(cells, setting, labels, out, stem):
-    plt, sns = _pyplot()
+def _curve_rows(run, label):
+    """(kind, rows) of one run's metrics.jsonl: kind "train" for one-stage runs, "stage2" for a stage-2 run
+    (its own epochs: it starts from its parent's weights), "posthoc" for a post-hoc one (a single point, at its
+    parent's last epoch)."""
+    from bench.config import stage_kind
+
+    try:
+        kind = {"train": "stage2", "posthoc": "posthoc"}.get(stage_kind(run.config), "train")
+    except (KeyError, TypeError):  # written before two-stage methods existed: a one-stage run
+        kind = "train"
+    try:
+        lines = (run.run_dir / rundir.METRICS).read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return kind, []
     rows = []
-    for label, run in _done_runs(cells, setting, labels):
+    for line in lines:
         try:
-            lines = (run.run_dir / rundir.METRICS).read_text().splitlines()
-        except (OSError, UnicodeDecodeError):
-            continue
-        for line in lines:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a line bench did not write
-            if isinstance(entry, dict) and isinstance(entry.get("top1"), (int, float)) \
-                    and isinstance(entry.get("epoch"), int):
-                rows.append({"method": label, "seed": run.seed, "epoch": entry["epoch"] + 1,
-                             "test top-1 accuracy (%)": entry["top1"]})
-    if not rows:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line bench did not write
+        if isinstance(entry, dict) and isinstance(entry.get("top1"), (int, float)) \
+                and isinstance(entry.get("epoch"), int):
+            rows.append({"method": label, "seed": run.seed, "epoch": entry["epoch"],
+                         "test top-1 accuracy (%)": entry["top1"]})
+    return kind, rows
+
+
+def curves(cells, setting, labels, out, stem):
+    """Test accuracy per epoch (0-based, as result.json counts): one-stage runs, and post-hoc children as
+    markers at their parent's last epoch, on one axis; stage-2 runs on a second axis of their own epochs."""
+    from matplotlib.ticker import MaxNLocator
+
+    plt, sns = _pyplot()
+    rows = {"train": [], "stage2": [], "posthoc": []}
+    for label, run in _done_runs(cells, setting, labels):
+        kind, found = _curve_rows(run, label)
+        rows[kind].extend(found)
+    if not any(rows.values()):
         return []
-    frame = pd.DataFrame(rows)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    sns.lineplot(frame, x="epoch", y="test top-1 accuracy (%)", hue="method", errorbar="sd", ax=ax)
-    return _finish(fig, ax, f"{setting_label(setting)}: test accuracy per epoch\n(line = mean over seeds, "
-                   "band = ± 1 sd)", out, stem)
+    first = rows["train"] or rows["posthoc"]
+    panels = [p for p in ("first", "stage2") if (first if p == "first" else rows["stage2"])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 4.2), squeeze=False)
+    y = "test top-1 accuracy (%)"
+    for ax, panel in zip(axes[0], panels):
+        if panel == "first":
+            if rows["train"]:
+                sns.lineplot(pd.DataFrame(rows["train"]), x="epoch", y=y, hue="method", errorbar="sd", ax=ax)
+            if rows["posthoc"]:
+                sns.scatterplot(pd.DataFrame(rows["posthoc"]), x="epoch", y=y, hue="method", style="method", s=90,
+                                ax=ax, palette="dark", legend=True)
+            ax.set_xlabel("epoch (0-based; post-hoc methods: a marker at their parent's last epoch)")
+            ax.set_title(f"{setting_label(setting)}: test accuracy per epoch\n(line = mean over seeds, "
+                         "band = ± 1 sd)")
+        else:
+            sns.lineplot(pd.DataFrame(rows["stage2"]), x="epoch", y=y, hue="method", errorbar="sd", marker="o",
+                         ax=ax)
+            ax.set_xlabel("stage-2 epoch (0-based, from the parent's final weights)")
+            ax.set_title("stage-2 methods: test accuracy per stage-2 epoch\n(line = mean over seeds, band = ± 1 sd)")
+        ax.legend(title="method", fontsize="small")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    paths = _save(fig, out, stem)
+    plt.close(fig)
+    return paths
 
 
 def read_predictions(run_dir):

@@ -108,6 +108,13 @@ def selection_phrase(select, cells=()):
     return "best epoch, SELECTED ON THE TEST SET (optimistic)"
 
 
+def spread_phrase(cells):
+    """What a cell's number is: with one finished seed per cell there is no std to state."""
+    if max((c.n_done for c in cells), default=0) <= 1:
+        return "one seed per cell (no std)"
+    return "mean ± std over seeds"
+
+
 def metric_title(metric, as_error):
     """'Top-1 error (%)' / 'Expected calibration error (%, 15 bins)' for a table title."""
     title = BY_NAME[metric].title
@@ -126,7 +133,7 @@ def main_table(cells, settings, labels, select, as_error, metric="top1"):
             cell = cells.get((setting, label))
             row.append(cell_entry(cell, metric, expected, notes, f"{label} on {setting_label(setting)}"))
         rows.append((label, row))
-    title = f"{metric_title(metric, as_error)}, {selection_phrase(select, cells.values())}; mean ± std over seeds"
+    title = f"{metric_title(metric, as_error)}, {selection_phrase(select, cells.values())}; {spread_phrase(cells.values())}"
     higher = BY_NAME[metric].higher_is_better != (as_error and BY_NAME[metric].is_accuracy)
     return Table("main", title, ["method"] + [setting_label(s) for s in settings], rows, notes.items,
                  higher_is_better=higher)
@@ -147,7 +154,7 @@ def shot_table(cells, setting, labels, select, as_error):
     kind = "error" if as_error else "accuracy"
     title = (f"{setting_label(setting)}: top-1 {kind} (%) overall and by shot group (classes per group in "
              f"brackets; many > {_rule(in_setting, 'many_above', 100)}, few < {_rule(in_setting, 'few_below', 20)} "
-             f"training images), {selection_phrase(select, in_setting)}; mean ± std over seeds")
+             f"training images), {selection_phrase(select, in_setting)}; {spread_phrase(in_setting)}")
     return Table(f"shots_{_slug(setting)}", title, columns, rows, notes.items, higher_is_better=not as_error)
 
 
