@@ -209,7 +209,7 @@ def train_run(cfg, data, run_dir, progress=True):
     threads_before = torch.get_num_threads()
     torch.set_num_threads(threads)
     shown = RunProgress(run_dir, f"{m_cfg['name']}/{cfg['dataset']['name']}/s{seed}", epochs, state["epoch"] + 1,
-                        progress_mode(progress), active=main)
+                        progress_mode(progress if cfg["run"]["progress"] else False), active=main)
     last_eval = None
     watch = preempt.Watch(cfg["run"]["checkpoint_minutes"], enabled=distributed.world_size() == 1)
     position = state.pop("position", None)  # inside the epoch after state["epoch"], when the run stopped there

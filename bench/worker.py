@@ -14,8 +14,13 @@ import sys
 STATUS_PREFIX = "bench-worker-status: "
 
 
-def run_specs(specs, progress=False):
-    """Train each spec (a dict with cfg, run_dir and force); returns one short record per run."""
+def run_specs(specs, progress=None):
+    """Train each spec (a dict with cfg, run_dir and force); returns one short record per run. progress: as
+    bench.trainer takes it; by default lines when BENCH_PROGRESS=lines (SLURM jobs), else none."""
+    import os
+
+    if progress is None:
+        progress = "lines" if os.environ.get("BENCH_PROGRESS") == "lines" else False
     from bench.errors import write_problem
     from bench.runner import execute, from_spec, write_failed_if_free
 
@@ -43,7 +48,7 @@ def run_specs(specs, progress=False):
 
 def main():
     specs = json.load(sys.stdin)
-    records = run_specs(specs)
+    records = run_specs(specs)  # SLURM jobs: progress lines in their logs; local workers: quiet
     print(STATUS_PREFIX + json.dumps(records), flush=True)
     return 0 if all(r["status"] in ("done", "skipped") for r in records) else 1
 

@@ -71,6 +71,15 @@ def test_a_metric_absent_from_an_old_result_is_still_recomputed(tmp_path):
     assert collected.result["recomputed"] == ["ece"]
     confidence = np.e / (np.e + 9)  # softmax of a one-hot logit row over 10 classes; every prediction right
     assert collected.result["last"]["ece"] == pytest.approx(100 * (1 - confidence), rel=1e-5)
+    # cached beside the logits: the next report reads no logits and imports no torch
+    assert json.loads((run / "recomputed.json").read_text())["values"] == {"ece": collected.result["last"]["ece"]}
+    code = ("import sys; from bench.report.collect import collect; (r,) = collect([sys.argv[1]]); "
+            "print(r.result['last']['ece'], 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(run.parent)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [repr(collected.result["last"]["ece"]), "False"]
+    np.savez(run / "logits.npz", test_logits=np.zeros((30, 10), dtype=np.float32), test_labels=np.arange(30) % 10)
+    (collected,) = collect([run.parent])  # other logits (a re-run): the cache is not used
+    assert collected.result["last"]["ece"] == pytest.approx(0.0, abs=1e-4)  # 10% right at confidence 0.1
 
 
 def test_a_run_writing_to_a_file_prints_progress_lines_per_epoch_and_inside_it(cifar_root, tmp_path):

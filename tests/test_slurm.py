@@ -5,6 +5,7 @@ Skipped, with the reason, when no cluster answers; under CI a missing cluster is
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -75,6 +76,8 @@ def test_sweep_through_slurm(slurm_env, cifar_root, tmp_path):
     assert len(found) == 4 and all(r["status"] == "done" for r in found.values())
     jobs = {json.loads((out / name / "job.json").read_text())["job_id"] for name in found}
     assert len(jobs) == 4
+    log = Path(json.loads((out / next(iter(found)) / "job.json").read_text())["stderr"]).read_text()
+    assert re.search(r"s[01] epoch 1 of 0-1 done: loss [\d.]+, .* img/s, epoch \d+s, run ETA", log), log[-2000:]
     status = bench(slurm_env, "status", str(out))
     assert status.stdout.splitlines()[0] == f"4 done (4 runs in {out})"
     assert all(job in status.stdout for job in jobs)

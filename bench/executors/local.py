@@ -38,7 +38,8 @@ class LocalExecutor(Executor):
 
     def start(self, runs, force, out, preloaded):
         threads = max(1, available_cores() // self.jobs)
-        env = {**os.environ, "BENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+        env = {**{k: v for k, v in os.environ.items() if k != "BENCH_PROGRESS"},  # workers: quiet (progress.json)
+               "BENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
         print(f"local executor: {len(runs)} runs, {min(self.jobs, len(runs))} at a time, {threads} CPU thread(s) "
               "each (a resumed run keeps the count it started with)", flush=True)
         bar = SweepBar(len(runs), enabled=self.progress and runs[0].cfg["run"]["progress"])

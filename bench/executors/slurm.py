@@ -35,6 +35,7 @@ class SlurmTask(submitit.helpers.Checkpointable):
         cpus = int(os.environ.get("SLURM_CPUS_PER_TASK", os.cpu_count() or 1))
         threads = max(1, cpus // len(specs))
         os.environ["BENCH_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(threads)
+        os.environ["BENCH_PROGRESS"] = "lines"  # the job's log gets a progress line per epoch (bench.progress)
         if len(specs) == 1:
             from bench.worker import run_specs
 

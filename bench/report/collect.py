@@ -244,12 +244,28 @@ def fill_from_logits(run_dir, result):
     logits the run kept (logits.npz), into its last block (and its best block when that is the last epoch).
     Their names go to result["recomputed"]. Nothing happens without logits or with unreadable ones.
     A metric that is present but null (an empty shot group) is legitimately empty: it is not recomputed, so a
-    report over current runs never reads logits or imports torch."""
+    report over current runs never reads logits or imports torch. Recomputed values are cached beside the
+    logits (recomputed.json, keyed by the logits file's size and time), so the next report reads no logits."""
     last = result.get("last") or {}
     missing = [m for m in METRICS if m not in last]
     path = Path(run_dir) / rundir.LOGITS
     if not missing or not path.is_file():
         return
+    values = _cached_metrics(run_dir, path, missing)
+    if values is None:
+        values = _metrics_from_logits(path, result)
+        if values is None:
+            return
+        _cache_metrics(run_dir, path, missing, values)
+    best = result.get("best") or {}
+    for block in (last, best) if best.get("epoch") == last.get("epoch") else (last,):
+        for metric in missing:
+            if block.get(metric) is None and values.get(metric) is not None:
+                block[metric] = values[metric]
+    result["recomputed"] = [m for m in missing if last.get(m) is not None]
+
+
+def _metrics_from_logits(path, result):
     try:
         import numpy as np
         import torch
@@ -262,18 +278,38 @@ def fill_from_logits(run_dir, result):
         method = result["config"]["method"]
         scale_key = PARTS.get("loss", method["loss"]).probability_scale
         shot = result["shot_rule"]
-        values = evaluate_metrics(torch.from_numpy(np.asarray(logits, dtype=np.float32)),
-                                  torch.from_numpy(np.asarray(labels, dtype=np.int64)), result["train_class_counts"],
-                                  shot["many_above"], shot["few_below"],
-                                  float(method[scale_key]) if scale_key else 1.0)
+        return evaluate_metrics(torch.from_numpy(np.asarray(logits, dtype=np.float32)),
+                                torch.from_numpy(np.asarray(labels, dtype=np.int64)), result["train_class_counts"],
+                                shot["many_above"], shot["few_below"],
+                                float(method[scale_key]) if scale_key else 1.0)
     except Exception:  # noqa: BLE001 - not logits bench wrote for this result: the cell stays "not recorded"
-        return
-    best = result.get("best") or {}
-    for block in (last, best) if best.get("epoch") == last.get("epoch") else (last,):
-        for metric in missing:
-            if block.get(metric) is None and values.get(metric) is not None:
-                block[metric] = values[metric]
-    result["recomputed"] = [m for m in missing if last.get(m) is not None]
+        return None
+
+
+def _logits_key(path):
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _cached_metrics(run_dir, path, missing):
+    try:
+        cache = json.loads((Path(run_dir) / rundir.RECOMPUTED).read_text())
+        if cache["logits"] == _logits_key(path) and set(missing) <= set(cache["values"]):
+            return {m: cache["values"][m] for m in missing}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _cache_metrics(run_dir, path, missing, values):
+    """Best effort: a results folder the report may not write to (read-only, full) just recomputes next time."""
+    from bench.results import write_json
+
+    try:
+        write_json(Path(run_dir) / rundir.RECOMPUTED,
+                   {"logits": _logits_key(path), "values": {m: values.get(m) for m in missing}})
+    except OSError:
+        pass
 
 
 def find_run_dirs(folders):
