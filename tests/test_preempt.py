@@ -59,7 +59,7 @@ def test_signal_mid_epoch_saves_the_position_and_resumes_exactly(cifar_root, tmp
     assert not list(out.glob("*/result.json"))
     resumed = bench_process(argv)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert "resuming epoch 1 after batch 3" in resumed.stdout
+    assert "resuming epoch 0 of 0-1 after batch 3" in resumed.stdout
     assert snapshot(out) == cifar_reference
 
 
@@ -104,7 +104,7 @@ def test_image_list_run_resumes_mid_epoch_exactly(imagenet, tmp_path, images_ref
     assert position(out)["batches"] == 2
     resumed = bench_process([*IMAGES, "loader.workers=0", *argv])
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert "resuming epoch 2 after batch 2" in resumed.stdout
+    assert "resuming epoch 1 of 0-1 after batch 2" in resumed.stdout
     assert snapshot(out) == images_reference
 
 
@@ -133,5 +133,5 @@ def test_unreadable_image_fails_the_run_naming_it_and_a_fixed_file_resumes_exact
     image.write_bytes(good)
     resumed = bench_process(argv)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert f"resuming epoch 1 after batch {saved['batches']}" in resumed.stdout
+    assert f"resuming epoch 0 of 0-1 after batch {saved['batches']}" in resumed.stdout
     assert snapshot(out) == images_reference

@@ -148,7 +148,7 @@ def test_preemption_mid_epoch_resumes_at_the_batch(slurm_env, cifar_root, tmp_pa
     log = Path(job["stdout"]).read_text()
     assert "caught SIGUSR2: checkpointing after this step" in log
     assert "this job is preempted" in Path(job["stderr"]).read_text()
-    assert "resuming epoch 1 after batch 5" in log
+    assert "resuming epoch 0 of 0-1 after batch 5" in log
     (a,), (b,) = results_in(plain).values(), results_in(preempted).values()
     assert a["last"] == b["last"] and a["best"] == b["best"]
     lines = [(d / next(iter(results_in(d))) / "metrics.jsonl").read_text() for d in (plain, preempted)]
