@@ -134,14 +134,17 @@ def _per_class_facets(frame, title, out, stem):
     cols = 5
     fig, axes = plt.subplots(-(-len(methods) // cols), cols, figsize=(3.4 * cols, 2.8 * -(-len(methods) // cols)),
                              sharex=True, sharey=True, squeeze=False)
-    means = frame.groupby(["method", "train images"])["test accuracy (%)"].mean()
+    grouped = frame.groupby(["method", "train images"])["test accuracy (%)"]
+    means, sds = grouped.mean(), grouped.std(ddof=1).fillna(0.0)  # sd over seeds and classes of that size
     palette = dict(zip(methods, sns.color_palette(n_colors=len(methods))))
-    for ax, method in zip(axes.flat, methods):
+    for ax, method in zip(axes.flat, methods):  # plain matplotlib: a panel per method is drawn many times
         for other in methods:
             if other != method:
                 ax.plot(means[other].index, means[other].values, color="0.82", linewidth=0.8)
-        sns.lineplot(frame[frame["method"] == method], x="train images", y="test accuracy (%)", errorbar="sd",
-                     marker="o", color=palette[method], ax=ax)
+        x, y, sd = means[method].index, means[method].values, sds[method].values
+        ax.fill_between(x, y - sd, y + sd, color=palette[method], alpha=0.2, linewidth=0)
+        ax.plot(x, y, marker="o", markersize=3, color=palette[method])
+        ax.set_ylabel("test accuracy (%)")
         ax.set_title(method, fontsize="medium")
         ax.set_xscale("log")
         ax.set_ylim(-2, 102)
