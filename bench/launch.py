@@ -114,7 +114,8 @@ def preflight(runs, local_device=True):
         data, checked_models = last[key], set()
         for run in group:
             model_key = (run.cfg["model"]["name"], run.cfg["model"]["pretrained"], run.cfg["method"]["head"],
-                         run.cfg["method"]["loss"], run.cfg["augment"]["crop_padding"], run.cfg["augment"]["image_size"])
+                         run.cfg["method"]["loss"], run.cfg["augment"]["crop_padding"], run.cfg["augment"]["image_size"],
+                         run.cfg["method"].get("algorithm"))
             if model_key not in checked_models:
                 check_model(run, data)
                 checked_models.add(model_key)
@@ -133,7 +134,7 @@ def check_run_dir(run_dir):
 
 
 def check_devices(runs, local_device):
-    from bench.trainer import parse_device, precision_tools, resolve_device, warn_slow_bf16
+    from bench.runtime import parse_device, precision_tools, resolve_device, warn_slow_bf16
 
     seen = set()
     for run in runs:
@@ -167,7 +168,12 @@ def check_model(run, data):
 
     from bench.models import build_model
 
+    from bench.engine.algorithm import check_views
+    from bench.methods.registry import PARTS
+
     cfg, a = run.cfg, run.cfg["augment"]
+    algorithm = PARTS.get("algorithm", cfg["method"].get("algorithm", "standard")).build()
+    check_views(cfg["method"]["name"], algorithm.views, data)
     if hasattr(data, "train_x"):  # in-memory images: the crop pads each side by crop_padding
         shape = tuple(data.train_x.shape[1:])
         if a["crop_padding"] > min(shape[1:]):

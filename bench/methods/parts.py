@@ -25,9 +25,9 @@ from typing import Any, Callable
 from bench.errors import BenchError
 from bench.registry import Registry
 
-KINDS = ("loss", "weights", "sampler", "schedule", "head", "mix")
+KINDS = ("loss", "weights", "sampler", "schedule", "head", "mix", "algorithm")
 DEFAULT_PART = {"loss": "ce", "weights": "none", "sampler": "instance", "schedule": "start", "head": "auto",
-                "mix": "none"}
+                "mix": "none", "algorithm": "standard"}
 
 
 @dataclass(frozen=True)
