@@ -21,7 +21,9 @@ import yaml
 
 from bench import yamltext
 from bench.errors import BenchError, closest
+from bench.experiment import RUNTIME_KEYS, experiment_part  # noqa: F401 - part of config's interface
 from bench.methods.registry import PARTS  # torch-free declarations of every part and hyper-parameter
+from bench.schedule import milestones
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -188,14 +190,6 @@ for _key, _param in PARTS.params.items():
         CHOICES[f"method.{_key}"] = _param.choices
     if _param.check is not None:
         RANGES[f"method.{_key}"] = (_param.range_ok, _param.phrase)
-
-# Keys that say where/how a run executes, not what it computes: left out of the run hash, and
-# runs that differ only in them are the same run (and, in reports, the same setting). Not here:
-# dataset.split_dir / image_root / path_rewrite (other files can mean other data), dataset.eval_split
-# (another evaluation set), loader.decode / reduced_decode (other pixels). loader.workers is here: every
-# image carries its own augmentation seed, so the worker count does not change a number.
-RUNTIME_KEYS = ("dataset.root", "dataset.verify", "dataset.download", "dataset.check_split", "loader.pin_memory",
-                "loader.workers", "eval.save_logits", "run")
 
 
 def flatten(tree, prefix=""):
@@ -414,13 +408,6 @@ def check_combinations(cfg, user_keys=None):
                          "overflows or underflows to 0; use a decay factor in (0, 1]")
 
 
-def milestones(train_cfg):
-    """Epochs (0-based) at which the LR decays: explicit list, else int(fraction * epochs)."""
-    if train_cfg["milestones"] is not None:
-        return sorted(train_cfg["milestones"])
-    return [int(f * train_cfg["epochs"]) for f in train_cfg["milestone_fractions"]]
-
-
 def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets=()):
     """Build and validate the full config of one run. Raises BenchError on bad input."""
     from bench.datasets.registry import DATASETS
@@ -600,22 +587,6 @@ def scale_schedule(cfg, epochs_before):
         t["milestones"] = [int(e * new / epochs_before) for e in t["milestones"]]
     if isinstance(m["defer_epoch"], int) and not isinstance(m["defer_epoch"], bool):
         m["defer_epoch"] = int(m["defer_epoch"] * new / epochs_before)
-
-
-def experiment_part(cfg):
-    """The part of the config that determines the numbers (no paths, devices, UI). A new dict whose sections are
-    copies (one level deep: only section keys are removed or set here); deeper values are shared with `cfg`."""
-    exp = {key: dict(value) if isinstance(value, dict) else value for key, value in cfg.items()}
-    if isinstance(exp.get("eval"), dict) and exp["eval"].get("selection") == "best_test":
-        exp["eval"]["selection"] = "last"  # the same run: both record the last and the best-on-test epoch
-    for key in RUNTIME_KEYS:
-        if "." in key:
-            section, leaf = key.split(".")
-            if isinstance(exp.get(section), dict):
-                exp[section].pop(leaf, None)
-        else:
-            exp.pop(key, None)
-    return exp
 
 
 def config_hash(cfg):

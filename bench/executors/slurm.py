@@ -13,7 +13,7 @@ import submitit
 
 from bench import results, rundir
 from bench.errors import BenchError
-from bench.executors import Executor
+from bench.executors.base import Executor
 from bench.runner import to_spec
 
 

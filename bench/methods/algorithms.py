@@ -10,13 +10,19 @@ from __future__ import annotations
 from bench.methods.parts import Part
 
 
-def _standard():
-    from bench.engine.algorithm import StandardAlgorithm
+def late(module, name):
+    """build() for an algorithm part: its class, imported when a run trains (late binding, as entry points do:
+    the registries stay free of torch and of the engine, which itself uses the registries)."""
 
-    return StandardAlgorithm
+    def build():
+        import importlib
+
+        return getattr(importlib.import_module(module), name)
+
+    return build
 
 
 STANDARD = Part("algorithm", "standard", "one augmented view per image, the loss of the method's parts (mixed "
-                "over two labels with a mix part), one optimizer step per batch", build=_standard)
+                "over two labels with a mix part), one optimizer step per batch", build=late("bench.engine.algorithm", "StandardAlgorithm"))
 
 PARTS = (STANDARD,)

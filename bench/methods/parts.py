@@ -112,8 +112,8 @@ class Parts:
         return section
 
     def chosen(self, method_cfg):
-        """[(kind, Part)] of a method config (names assumed valid)."""
-        return [(kind, self.kinds[kind][method_cfg[kind]]) for kind in KINDS]
+        """[(kind, Part)] of a method config (names assumed valid; a kind the config predates is left out)."""
+        return [(kind, self.kinds[kind][method_cfg[kind]]) for kind in KINDS if kind in method_cfg]
 
     def check(self, method_cfg, defaults, user_keys=None):
         """Plan-time checks of a method config whose part names are valid: BenchError on a
