@@ -427,7 +427,8 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     user_keys = set()  # method keys of config files and --set: refused where no part of the method uses them
     for source, tree in read_config_files(config_files):
         merge(cfg, tree, source)
-        user_keys.update(k.split(".", 1)[1] for k in flatten(tree) if isinstance(tree, dict) and k.startswith("method."))
+        user_keys.update(k.split(".", 1)[1] for k in flatten(tree)
+                         if isinstance(tree, dict) and k.startswith("method."))
         if isinstance(tree, dict) and "world_size" in (tree.get("train") or {}):
             raise BenchError(f"train.world_size in {source} is set by how a run is launched (torchrun, a SLURM "
                              "profile's tasks_per_job), not by a config file; remove it")

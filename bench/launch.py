@@ -113,9 +113,9 @@ def preflight(runs, local_device=True):
         last = {key: load_data(group[0])}
         data, checked_models = last[key], set()
         for run in group:
-            model_key = (run.cfg["model"]["name"], run.cfg["model"]["pretrained"], run.cfg["method"]["head"],
-                         run.cfg["method"]["loss"], run.cfg["augment"]["crop_padding"], run.cfg["augment"]["image_size"],
-                         run.cfg["method"].get("algorithm"))
+            m, a = run.cfg["method"], run.cfg["augment"]
+            model_key = (run.cfg["model"]["name"], run.cfg["model"]["pretrained"], m["head"], m["loss"],
+                         a["crop_padding"], a["image_size"], m.get("algorithm"))
             if model_key not in checked_models:
                 check_model(run, data)
                 checked_models.add(model_key)
@@ -166,10 +166,9 @@ def check_model(run, data):
     """Build the run's model for the data and pass two images through it (CPU, no gradients)."""
     import torch
 
-    from bench.models import build_model
-
     from bench.engine.algorithm import check_views
     from bench.methods.registry import PARTS
+    from bench.models import build_model
 
     cfg, a = run.cfg, run.cfg["augment"]
     algorithm = PARTS.get("algorithm", cfg["method"].get("algorithm", "standard")).build()

@@ -140,7 +140,8 @@ def run_posthoc(cfg, run_dir, parent_dir):
         "best": {**block, "selected_on": "val" if chosen_on == "val" else "fixed"},  # fixed: nothing was chosen
         "selection": {"rule": cfg["eval"]["selection"], "chosen_epoch": epoch, "posthoc": rule, "tau_grid": grid,
                       "tau": tau, "tau_chosen_on": chosen_on, "val_top1_per_tau": scores,
-                      **{k: v for k, v in (parent.get("selection") or {}).items() if k in ("protocol", "val", "reported")}},
+                      **{k: v for k, v in (parent.get("selection") or {}).items()
+                         if k in ("protocol", "val", "reported")}},
         "parent": {"run_id": parent_dir.name, "method": parent.get("method"),
                    "result_sha256": result_sha256(parent_dir)},
         "config": cfg,

@@ -6,12 +6,10 @@ The run folder's layout and file names: bench.rundir.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml

@@ -14,7 +14,6 @@ import torch
 from bench import distributed
 from bench.errors import BenchError
 
-
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
@@ -76,7 +75,7 @@ def cpu_flags():
 
 
 NATIVE_BF16_FLAGS = {"amx_bf16", "avx512_bf16", "bf16"}  # x86 AMX / AVX512-BF16; "bf16" on Arm (Features)
-_warned_bf16 = []
+_warned_bf16: list[bool] = []
 
 
 def warn_slow_bf16(device):

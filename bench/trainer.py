@@ -33,8 +33,14 @@ from bench.errors import BenchError
 from bench.evaluate import evaluate_metrics
 from bench.loggers import Loggers
 from bench.progress import RunProgress, epoch_text, progress_mode
-from bench.runtime import (check_same_device, check_world_size, epoch_generator, precision_tools, resolve_device,
-                           run_threads)
+from bench.runtime import (
+    check_same_device,
+    check_world_size,
+    epoch_generator,
+    precision_tools,
+    resolve_device,
+    run_threads,
+)
 from bench.schedule import learning_rate
 
 
@@ -136,7 +142,7 @@ class Trainer:
         trackers = (Loggers(self.cfg, self.run_dir, self.state.epoch + 1, self.data.class_names, self.state.history)
                     if self.main else None)
         self.threads_before = torch.get_num_threads()
-        torch.set_num_threads(self.state.threads)
+        torch.set_num_threads(int(self.state.threads or self.threads_before))
         self.watch = preempt.Watch(self.cfg["run"]["checkpoint_minutes"], enabled=distributed.world_size() == 1)
         shown = RunProgress(self.run_dir, f"{self.cfg['method']['name']}/{self.cfg['dataset']['name']}/s{self.seed}",
                             self.epochs, self.state.epoch + 1,

@@ -13,10 +13,9 @@ Every executor is an object with the same interface, used by the launch layer (b
 Executors are chosen explicitly with --executor, never detected.
 """
 
-EXECUTORS = ("inline", "local", "slurm")
-
-
 from bench.executors.base import Executor, summarise  # noqa: F401 - the interface, re-exported
+
+EXECUTORS = ("inline", "local", "slurm")
 
 
 def make_executor(name, jobs=2, slurm_profile="local", progress=True):

@@ -23,6 +23,7 @@ def late(module, name):
 
 
 STANDARD = Part("algorithm", "standard", "one augmented view per image, the loss of the method's parts (mixed "
-                "over two labels with a mix part), one optimizer step per batch", build=late("bench.engine.algorithm", "StandardAlgorithm"))
+                "over two labels with a mix part), one optimizer step per batch",
+                build=late("bench.engine.algorithm", "StandardAlgorithm"))
 
 PARTS = (STANDARD,)

@@ -8,9 +8,38 @@ Outside the package: modules named in BENCH_PLUGINS (comma-separated) are import
 entries and may register more (METHODS.register, PARTS.register).
 """
 
-from bench.methods import (algorithms, balanced_softmax, cb, cb_focal, crt, drs, drw, erm, erm_mixup, erm_wd, focal, heads,
-                           la_posthoc, ldam, ldam_drw, ldam_drw_mixup, logit_adjust, logit_adjust_drw, lws, mislas, mix,
-                           resample, reweight, samplers, schedules, tau_norm, vs, vs_drw, wb, weights)
+from bench.methods import (
+    algorithms,
+    balanced_softmax,
+    cb,
+    cb_focal,
+    crt,
+    drs,
+    drw,
+    erm,
+    erm_mixup,
+    erm_wd,
+    focal,
+    heads,
+    la_posthoc,
+    ldam,
+    ldam_drw,
+    ldam_drw_mixup,
+    logit_adjust,
+    logit_adjust_drw,
+    lws,
+    mislas,
+    mix,
+    resample,
+    reweight,
+    samplers,
+    schedules,
+    tau_norm,
+    vs,
+    vs_drw,
+    wb,
+    weights,
+)
 from bench.methods.losses import ce as ce_loss
 from bench.methods.losses import focal as focal_loss
 from bench.methods.losses import las as las_loss

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import rundir
-from bench.config import DEFAULTS, default_keys, experiment_part, flatten
-
+from bench.config import DEFAULTS, experiment_part, flatten
 from bench.evaluate import METRIC_NAMES as METRICS  # the metric schema (bench/evaluate.py)
 
 
@@ -69,9 +68,8 @@ def _load_yaml(path):
 
 def method_params(cfg):
     """Method hyper-parameters that differ from the named method's own defaults."""
-    from bench.methods.registry import METHODS
-
     from bench.datasets.registry import DATASETS
+    from bench.methods.registry import METHODS
 
     base = dict(DEFAULTS["method"])  # only read: a shallow copy
     dataset = DATASETS.get(cfg["dataset"]["name"])
