@@ -57,3 +57,42 @@ def test_algorithms_are_parts_a_method_names(name):
     algorithm = PARTS.get("algorithm", name).build()
     assert algorithm.views == (2 if name == "two_views_test" else 1)
     assert METHODS["two_views_test"].parts["algorithm"] == "two_views_test"
+
+
+def test_every_result_json_bench_wrote_round_trips_through_the_typed_result():
+    from bench.runresult import RunResult
+
+    golden = Path(__file__).parent / "data" / "golden"
+    paths = sorted(golden.glob("*/result.json"))
+    assert len(paths) >= 10
+    for path in paths:  # old files (results of earlier versions) included: same keys, same order, same values
+        raw = json.loads(path.read_text())
+        assert list(RunResult.from_json(raw).to_json().items()) == list(raw.items()), path.parent.name
+
+
+@pytest.mark.parametrize("damage, why", [
+    (lambda r: r["last"].update(top1="72"), "last.top1 is not a number"),
+    (lambda r: r["last"].update(per_class_acc=[1, True]), "last.per_class_acc"),
+    (lambda r: r.update(train_class_counts="10"), "train_class_counts"),
+    (lambda r: r.pop("config"), "config"),
+])
+def test_a_result_bench_did_not_write_is_refused_with_the_reason(damage, why):
+    from bench.runresult import NotAResult, RunResult
+
+    path = next((Path(__file__).parent / "data" / "golden").glob("*__erm__seed0__*/result.json"))
+    raw = json.loads(path.read_text())
+    damage(raw)
+    with pytest.raises(NotAResult, match=why):
+        RunResult.from_json(raw)
+
+
+def test_a_failed_run_s_result_is_built_by_the_same_writer(tmp_path):
+    from bench.config import resolve
+    from bench.runresult import failed, read
+
+    cfg = resolve("erm", "cifar10_lt", 3)
+    written = failed("x__erm__seed3__0", cfg, "data missing", "Traceback ...").write(tmp_path)
+    assert written == {"run_id": "x__erm__seed3__0", "status": "failed", "method": "erm", "dataset": "cifar10_lt",
+                       "seed": 3, "config": cfg, "error": "data missing", "traceback": "Traceback ..."}
+    back = read(tmp_path)
+    assert back.status == "failed" and back.error == "data missing" and back.last is None
