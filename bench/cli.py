@@ -158,8 +158,20 @@ def cmd_list(what):
         rows = [(n, preset_description(n)) for n in preset_names()]
     else:
         from bench.config import DEFAULTS, flatten
+        from bench.methods.registry import PARTS
+        from bench.schema import BY_NAME
 
-        rows = [(k, repr(v)) for k, v in flatten(DEFAULTS).items()]
+        def doc(key):
+            leaf = key.split(".", 1)[1]
+            if key.startswith("method.") and leaf in PARTS.kinds:
+                return f"  the method's {leaf} part (bench list parts)"
+            declared = BY_NAME.get(key) or (PARTS.params.get(leaf) if key.startswith("method.") else None)
+            if declared is None:
+                return ""
+            runtime = " [runtime: not in the run id]" if getattr(declared, "runtime", False) else ""
+            return f"  {declared.doc}{runtime}" + (f" [default from {declared.source}]" if declared.source else "")
+
+        rows = [(k, repr(v) + doc(k)) for k, v in flatten(DEFAULTS).items()]
     width = max(len(name) for name, _ in rows)
     for name, text in rows:
         print(f"{name:<{width}}  {text}")

@@ -3,13 +3,14 @@ the run id hashes the first kind, reports compare runs on it, trackers record it
 
 from __future__ import annotations
 
-# Keys that say where/how a run executes, not what it computes: left out of the run hash, and
-# runs that differ only in them are the same run (and, in reports, the same setting). Not here:
-# dataset.split_dir / image_root / path_rewrite (other files can mean other data), dataset.eval_split
-# (another evaluation set), loader.decode / reduced_decode (other pixels). loader.workers is here: every
-# image carries its own augmentation seed, so the worker count does not change a number.
-RUNTIME_KEYS = ("dataset.root", "dataset.verify", "dataset.download", "dataset.check_split", "loader.pin_memory",
-                "loader.workers", "eval.save_logits", "run")
+from bench.schema import runtime_keys
+
+# Keys that say where/how a run executes, not what it computes (bench/schema.py: runtime=True): left out of the
+# run hash, and runs that differ only in them are the same run (and, in reports, the same setting). Not
+# runtime: dataset.split_dir / image_root / path_rewrite (other files can mean other data),
+# dataset.eval_split (another evaluation set), loader.decode / reduced_decode (other pixels). loader.workers
+# is: every image carries its own augmentation seed, so the worker count does not change a number.
+RUNTIME_KEYS = runtime_keys()
 
 
 def experiment_part(cfg):
