@@ -53,7 +53,12 @@ def build_parser():
         prog="bench", description="Benchmark harness for class-imbalanced, long-tailed learning.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_run, _add_report, _add_status_and_cancel, _add_perf, _add_list):
+        add(sub)
+    return parser
 
+
+def _add_run(sub):
     run = sub.add_parser("run", help="train and evaluate methods on datasets",
                          formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     run.add_argument("--methods", help="comma-separated method names (bench list methods)")
@@ -87,6 +92,8 @@ def build_parser():
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--logger", metavar="NAMES", help="experiment trackers, comma-separated: tensorboard, wandb")
 
+
+def _add_report(sub):
     rep = sub.add_parser("report", help="tables, LaTeX, CSV and plots from result folders")
     rep.add_argument("folders", nargs="+", help="result folders (several are merged)")
     rep.add_argument("--out", help="write tables.md (and the files asked for below) into this folder")
@@ -104,11 +111,15 @@ def build_parser():
                      help="the main table's metric: accuracy (top-1, default), error = 100 - accuracy (the paper's "
                           f"convention), or one of {', '.join(METRIC_NAMES)}")
 
+
+def _add_status_and_cancel(sub):
     st = sub.add_parser("status", help="runs of a results folder by state, with SLURM job ids")
     st.add_argument("folder", nargs="?", default="results")
     cn = sub.add_parser("cancel", help="cancel the pending and running SLURM jobs of a results folder")
     cn.add_argument("folder", nargs="?", default="results")
 
+
+def _add_perf(sub):
     perf = sub.add_parser("perf", help="training images/s: bench vs the bare model step and the reference pipeline")
     perf.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
     perf.add_argument("--images", type=_integer, default=12406, help="training images (default: CIFAR-10-LT size)")
@@ -121,9 +132,10 @@ def build_parser():
                       help="tensor: CIFAR-size in-memory training (default); imagelist: the JPEG loader of "
                            "ImageNet-LT / iNaturalist against the reference PIL pipeline, on 2,000 generated JPEGs")
 
+
+def _add_list(sub):
     lst = sub.add_parser("list", help="list methods, datasets, models, presets or config keys")
     lst.add_argument("what", choices=["methods", "parts", "datasets", "models", "presets", "keys"])
-    return parser
 
 
 def cmd_list(what):
@@ -146,8 +158,20 @@ def cmd_list(what):
         rows = [(n, preset_description(n)) for n in preset_names()]
     else:
         from bench.config import DEFAULTS, flatten
+        from bench.methods.registry import PARTS
+        from bench.schema import BY_NAME
 
-        rows = [(k, repr(v)) for k, v in flatten(DEFAULTS).items()]
+        def doc(key):
+            leaf = key.split(".", 1)[1]
+            if key.startswith("method.") and leaf in PARTS.kinds:
+                return f"  the method's {leaf} part (bench list parts)"
+            declared = BY_NAME.get(key) or (PARTS.params.get(leaf) if key.startswith("method.") else None)
+            if declared is None:
+                return ""
+            runtime = " [runtime: not in the run id]" if getattr(declared, "runtime", False) else ""
+            return f"  {declared.doc}{runtime}" + (f" [default from {declared.source}]" if declared.source else "")
+
+        rows = [(k, repr(v) + doc(k)) for k, v in flatten(DEFAULTS).items()]
     width = max(len(name) for name, _ in rows)
     for name, text in rows:
         print(f"{name:<{width}}  {text}")

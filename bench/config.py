@@ -19,165 +19,20 @@ from pathlib import Path
 
 import yaml
 
-from bench import yamltext
+from bench import schema, yamltext
 from bench.errors import BenchError, closest
+from bench.experiment import RUNTIME_KEYS, experiment_part  # noqa: F401 - part of config's interface
 from bench.methods.registry import PARTS  # torch-free declarations of every part and hyper-parameter
+from bench.schedule import milestones
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
-DEFAULTS = {
-    "method": PARTS.config_defaults(),  # derived from the part registries (bench/methods/parts.py)
-    "dataset": {
-        "name": None,
-        "root": None,  # None: $BENCH_DATA, else ./data
-        "imbalance_ratio": 100.0,
-        "profile": "exp",  # exp | step
-        "data_seed": 0,
-        "verify": True,  # md5 check before unpickling
-        "download": True,
-        # image-folder datasets (ImageNet-LT, Places-LT, iNaturalist 2018)
-        "image_root": None,  # None: the dataset's default folder under the data root
-        "split_dir": None,  # folder of the split lists / annotation files; None: the dataset's default
-        "eval_split": None,  # test | val; None: the dataset's default (test; val for iNat)
-        "path_rewrite": [],  # ["old/prefix=new/prefix", ...] applied to list paths
-        "check_split": True,  # compare the lists with the published line counts and hashes
-    },
-    "augment": {
-        "crop_padding": 4, "flip": True,  # in-memory datasets: RandomCrop(padding) + flip
-        "image_size": 224, "resize": 256, "color_jitter": 0.0,  # image-folder datasets
-        # random_resized: RandomResizedCrop(image_size) (Decoupling); resize_random: Resize(resize) of the
-        # shorter side + RandomCrop(image_size) (LDAM-DRW paper, App. B, iNaturalist)
-        "train_crop": "random_resized",
-        "normalize": "auto",  # auto (the dataset's) | imagenet | inat2018
-    },
-    # image-folder datasets. workers: auto = the CPUs this process may use. decode: workers (libjpeg-turbo in
-    # the DataLoader workers) | device (TorchCodec decode_jpeg on the run's device: nvJPEG on CUDA).
-    # reduced_decode: decode at 1/2, 1/4, 1/8 size where the crop keeps enough pixels (bench.jpeg)
-    "loader": {"workers": "auto", "pin_memory": True, "decode": "workers", "reduced_decode": True},
-    "model": {"name": "resnet32", "pretrained": None},  # pretrained: a local weights file (no download)
-    "train": {
-        "epochs": 200,
-        "batch_size": 128,
-        "lr": 0.1,
-        "momentum": 0.9,
-        "nesterov": False,
-        "weight_decay": 2e-4,
-        "warmup_epochs": 5,
-        "milestones": None,  # None: milestone_fractions x epochs
-        "milestone_fractions": [0.8, 0.9],
-        "lr_decay": 0.01,  # lr x lr_decay at every milestone (reference: 0.1 -> 1e-3 -> 1e-5)
-        "schedule": "step",  # step (milestones) | cosine (after warm-up, per epoch, to 0)
-        "precision": "fp32",  # fp32 | bf16 (autocast) | fp16 (autocast + grad scaler, CUDA)
-        "seed": 0,
-        # processes one run trains on (data-parallel, bench.distributed): set from how the run is launched
-        # (torchrun's WORLD_SIZE, a SLURM profile's tasks_per_job), never by hand. Per-process BN statistics
-        # and padded shards make other numbers, so it enters the run id (1, the default, leaves ids unchanged)
-        "world_size": 1,
-    },
-    "eval": {
-        "every": 1,  # evaluate every N epochs (the last epoch always)
-        "batch_size": 1000,
-        "many_above": 100,  # many-shot: more than 100 training images
-        "few_below": 20,  # few-shot: fewer than 20
-        # which epoch a run selects. last (the paper protocol) and best_test (highest test top-1, optimistic
-        # and labelled so) train and record the same ("last" and a best-on-test "best" block), so they are
-        # one run; best_val picks the epoch on a validation split that no reported image is in
-        # (bench.datasets.selection) and reports the other images. `bench report --select` shows either.
-        "selection": "last",
-        # final logits in logits.npz (float16): auto = when at most 64M numbers (not iNat's 398 MB), always, never
-        "save_logits": "auto",
-    },
-    # two-stage methods: the parent's run id (set by the planner); a post-hoc rule and its tau grid (null: the
-    # rule's declared grid; bench.posthoc), or a stage-2 training recipe on the parent's final weights
-    # (bench.stage2): what trains, the classifier re-initialised or not, BN statistics frozen (eval mode) or
-    # updated (train mode), its own epochs / LR (cosine to 0, no warm-up) / weight decay / batch size (null:
-    # train.batch_size), the classifier's LR factor, and a MaxNorm cap on the classifier rows. The loss, class
-    # weights and sampler of stage 2 are the method's parts. Single-stage methods keep the defaults.
-    "stage": {"parent": None, "posthoc": "none", "taus": None,
-              "train": "none", "reinit": False, "bn": "frozen", "epochs": 10, "lr": 0.2, "weight_decay": 5e-4,
-              "batch_size": None, "classifier_lr_factor": 1.0, "max_norm": None, "max_norm_at": "step"},
-    # how a run executes, not what it computes (left out of the run hash)
-    # threads: CPU threads of the run, 0 = the executor's share of the cores; fixed at the run's first
-    # start and reused on resume (CPU reductions, hence the numbers, depend on it)
-    # loggers: experiment trackers (tensorboard, wandb; bench.loggers), log_dir: TensorBoard's folder (null:
-    # <results folder>/tensorboard), wandb_project: the W&B project
-    "run": {"device": "auto", "progress": True, "channels_last": True, "compile": False, "threads": 0,
-            "loggers": [], "log_dir": None, "wandb_project": "bench",
-            # a checkpoint inside an epoch every N minutes (0: only on SIGUSR2 / SIGTERM and after each epoch)
-            "checkpoint_minutes": 30.0},
-}
-
-# Keys whose default is None (or a list) need their type spelled out.
-TYPES = {
-    "method.name": (str,),
-    "dataset.name": (str,),
-    "dataset.root": (str, type(None)),
-    "dataset.imbalance_ratio": (float, int, type(None)),
-    "dataset.image_root": (str, type(None)),
-    "dataset.split_dir": (str, type(None)),
-    "dataset.eval_split": (str, type(None)),
-    "dataset.path_rewrite": (list,),
-    "model.pretrained": (str, type(None)),
-    "train.milestones": (list, type(None)),
-    "train.milestone_fractions": (list,),
-    "stage.parent": (str, type(None)),
-    "stage.taus": (list, type(None)),
-    "stage.batch_size": (int, type(None)),
-    "run.loggers": (list,),
-    "run.log_dir": (str, type(None)),
-    "stage.max_norm": (float, int, type(None)),
-    "loader.workers": (int, str),
-}
-
-CHOICES = {
-    "dataset.profile": ("exp", "step", "natural"),
-    "dataset.eval_split": (None, "test", "val"),
-    "augment.normalize": ("auto", "imagenet", "inat2018"),
-    "augment.train_crop": ("random_resized", "resize_random"),
-    "loader.decode": ("workers", "device"),
-    "train.schedule": ("step", "cosine"),
-    "train.precision": ("fp32", "bf16", "fp16"),
-    "eval.selection": ("last", "best_test", "best_val"),
-    "eval.save_logits": ("auto", "always", "never"),
-    "stage.posthoc": ("none", "la", "tau_norm"),
-    "stage.train": ("none", "classifier", "scales", "classifier_and_scales"),
-    "stage.bn": ("frozen", "update"),
-    "stage.max_norm_at": ("step", "epoch"),
-}
-
-# (predicate, phrase) checked after types.
-RANGES = {
-    "dataset.imbalance_ratio": (lambda v: v is None or v >= 1, "at least 1"),
-    "augment.image_size": (lambda v: 1 <= v <= 4096, "at least 1 (and at most 4096)"),
-    "augment.resize": (lambda v: 1 <= v <= 4096, "at least 1 (and at most 4096)"),
-    "augment.color_jitter": (lambda v: v >= 0, "non-negative"),
-    "dataset.data_seed": (lambda v: 0 <= v < 2**32, "between 0 and 2**32-1"),
-    "train.seed": (lambda v: 0 <= v < 2**63, "a non-negative integer"),
-    "train.epochs": (lambda v: 1 <= v <= 10**6, "at least 1 (and at most 1000000)"),
-    "train.batch_size": (lambda v: 1 <= v <= 2**20, "at least 1 (and at most 1048576)"),
-    "train.lr": (lambda v: v > 0, "positive"),
-    "train.momentum": (lambda v: v >= 0, "non-negative"),
-    "train.weight_decay": (lambda v: v >= 0, "non-negative"),
-    "train.warmup_epochs": (lambda v: 0 <= v <= 10**6, "non-negative (and at most 1000000)"),
-    "train.lr_decay": (lambda v: v > 0, "positive"),
-    "eval.every": (lambda v: v >= 1, "at least 1"),
-    "eval.batch_size": (lambda v: 1 <= v <= 2**20, "at least 1 (and at most 1048576)"),
-    "augment.crop_padding": (lambda v: 0 <= v <= 64, "non-negative (and at most 64)"),
-    "eval.many_above": (lambda v: v >= 0, "non-negative"),
-    "eval.few_below": (lambda v: v >= 0, "non-negative"),
-    "loader.workers": (lambda v: v == "auto" if isinstance(v, str) else 0 <= v <= 256,
-                       "auto or a number of processes from 0 to 256"),
-    "run.threads": (lambda v: 0 <= v <= 4096, "between 0 (automatic) and 4096"),
-    "train.world_size": (lambda v: 1 <= v <= 65536, "at least 1"),
-    "run.checkpoint_minutes": (lambda v: v >= 0, "non-negative (0: no timed checkpoints inside an epoch)"),
-    "stage.epochs": (lambda v: 1 <= v <= 10**6, "at least 1 (and at most 1000000)"),
-    "stage.lr": (lambda v: v > 0, "positive"),
-    "stage.weight_decay": (lambda v: v >= 0, "non-negative"),
-    "stage.batch_size": (lambda v: v is None or 1 <= v <= 2**20, "at least 1 (and at most 1048576)"),
-    "stage.classifier_lr_factor": (lambda v: v > 0, "positive"),
-    "stage.max_norm": (lambda v: v is None or 0 <= v <= 1, "in [0, 1] (the cap between the smallest and the "
-                       "largest row norm of the parent's classifier)"),
-}
+# Every key is declared once: the method section beside its parts (bench/methods/parts.py), every other
+# section in bench/schema.py (default, types, choices, range, doc, source, runtime-only).
+DEFAULTS = {"method": PARTS.config_defaults(), **schema.defaults()}
+TYPES = {"method.name": (str,), **schema.types()}  # keys whose default (None, a list) says too little
+CHOICES = schema.choices()
+RANGES = schema.ranges()  # (predicate, phrase) checked after types
 
 # The method section's choices, types and ranges come from the parts' own declarations.
 CHOICES.update({f"method.{kind}": tuple(registry) for kind, registry in PARTS.kinds.items()})
@@ -188,14 +43,6 @@ for _key, _param in PARTS.params.items():
         CHOICES[f"method.{_key}"] = _param.choices
     if _param.check is not None:
         RANGES[f"method.{_key}"] = (_param.range_ok, _param.phrase)
-
-# Keys that say where/how a run executes, not what it computes: left out of the run hash, and
-# runs that differ only in them are the same run (and, in reports, the same setting). Not here:
-# dataset.split_dir / image_root / path_rewrite (other files can mean other data), dataset.eval_split
-# (another evaluation set), loader.decode / reduced_decode (other pixels). loader.workers is here: every
-# image carries its own augmentation seed, so the worker count does not change a number.
-RUNTIME_KEYS = ("dataset.root", "dataset.verify", "dataset.download", "dataset.check_split", "loader.pin_memory",
-                "loader.workers", "eval.save_logits", "run")
 
 
 def flatten(tree, prefix=""):
@@ -414,13 +261,6 @@ def check_combinations(cfg, user_keys=None):
                          "overflows or underflows to 0; use a decay factor in (0, 1]")
 
 
-def milestones(train_cfg):
-    """Epochs (0-based) at which the LR decays: explicit list, else int(fraction * epochs)."""
-    if train_cfg["milestones"] is not None:
-        return sorted(train_cfg["milestones"])
-    return [int(f * train_cfg["epochs"]) for f in train_cfg["milestone_fractions"]]
-
-
 def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets=()):
     """Build and validate the full config of one run. Raises BenchError on bad input."""
     from bench.datasets.registry import DATASETS
@@ -440,7 +280,8 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     user_keys = set()  # method keys of config files and --set: refused where no part of the method uses them
     for source, tree in read_config_files(config_files):
         merge(cfg, tree, source)
-        user_keys.update(k.split(".", 1)[1] for k in flatten(tree) if isinstance(tree, dict) and k.startswith("method."))
+        user_keys.update(k.split(".", 1)[1] for k in flatten(tree)
+                         if isinstance(tree, dict) and k.startswith("method."))
         if isinstance(tree, dict) and "world_size" in (tree.get("train") or {}):
             raise BenchError(f"train.world_size in {source} is set by how a run is launched (torchrun, a SLURM "
                              "profile's tasks_per_job), not by a config file; remove it")
@@ -600,22 +441,6 @@ def scale_schedule(cfg, epochs_before):
         t["milestones"] = [int(e * new / epochs_before) for e in t["milestones"]]
     if isinstance(m["defer_epoch"], int) and not isinstance(m["defer_epoch"], bool):
         m["defer_epoch"] = int(m["defer_epoch"] * new / epochs_before)
-
-
-def experiment_part(cfg):
-    """The part of the config that determines the numbers (no paths, devices, UI). A new dict whose sections are
-    copies (one level deep: only section keys are removed or set here); deeper values are shared with `cfg`."""
-    exp = {key: dict(value) if isinstance(value, dict) else value for key, value in cfg.items()}
-    if isinstance(exp.get("eval"), dict) and exp["eval"].get("selection") == "best_test":
-        exp["eval"]["selection"] = "last"  # the same run: both record the last and the best-on-test epoch
-    for key in RUNTIME_KEYS:
-        if "." in key:
-            section, leaf = key.split(".")
-            if isinstance(exp.get(section), dict):
-                exp[section].pop(leaf, None)
-        else:
-            exp.pop(key, None)
-    return exp
 
 
 def config_hash(cfg):

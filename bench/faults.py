@@ -13,12 +13,13 @@ import signal
 # "<file stem>-half-written" and "<file stem>-tmp-written" for every file
 POINTS = (
     "config-written", "epoch-start", "mid-epoch", "before-eval", "mid-eval", "metrics-tmp-written",
-    "checkpoint-half-written", "checkpoint-tmp-written", "checkpoint-rotated", "after-checkpoint", "mid-epoch-checkpoint",
+    "checkpoint-half-written", "checkpoint-tmp-written", "checkpoint-rotated", "after-checkpoint",
+    "mid-epoch-checkpoint",
     "predictions-tmp-written", "result-tmp-written", "after-result",
 )
 _TARGET, _, _REST = os.environ.get("BENCH_FAULT", "").partition(":")
 _NTH, _, _SIGNAL = _REST.partition(":")
-_counts = {}
+_counts: dict[str, int] = {}
 
 
 def point(name):

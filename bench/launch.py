@@ -113,8 +113,9 @@ def preflight(runs, local_device=True):
         last = {key: load_data(group[0])}
         data, checked_models = last[key], set()
         for run in group:
-            model_key = (run.cfg["model"]["name"], run.cfg["model"]["pretrained"], run.cfg["method"]["head"],
-                         run.cfg["method"]["loss"], run.cfg["augment"]["crop_padding"], run.cfg["augment"]["image_size"])
+            m, a = run.cfg["method"], run.cfg["augment"]
+            model_key = (run.cfg["model"]["name"], run.cfg["model"]["pretrained"], m["head"], m["loss"],
+                         a["crop_padding"], a["image_size"], m.get("algorithm"))
             if model_key not in checked_models:
                 check_model(run, data)
                 checked_models.add(model_key)
@@ -133,7 +134,7 @@ def check_run_dir(run_dir):
 
 
 def check_devices(runs, local_device):
-    from bench.trainer import parse_device, precision_tools, resolve_device, warn_slow_bf16
+    from bench.runtime import parse_device, precision_tools, resolve_device, warn_slow_bf16
 
     seen = set()
     for run in runs:
@@ -165,9 +166,13 @@ def check_model(run, data):
     """Build the run's model for the data and pass two images through it (CPU, no gradients)."""
     import torch
 
+    from bench.engine.algorithm import check_views
+    from bench.methods.registry import PARTS
     from bench.models import build_model
 
     cfg, a = run.cfg, run.cfg["augment"]
+    algorithm = PARTS.get("algorithm", cfg["method"].get("algorithm", "standard")).build()
+    check_views(cfg["method"]["name"], algorithm.views, data)
     if hasattr(data, "train_x"):  # in-memory images: the crop pads each side by crop_padding
         shape = tuple(data.train_x.shape[1:])
         if a["crop_padding"] > min(shape[1:]):

@@ -150,7 +150,7 @@ class WandB:
     def __init__(self, cfg, run_dir, start_epoch):
         import wandb
 
-        from bench.config import experiment_part
+        from bench.experiment import experiment_part
 
         mode = wandb_mode()
         run_id = Path(run_dir).name

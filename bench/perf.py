@@ -151,7 +151,7 @@ def cpu_description():
     """CPU model and its bf16-relevant flags, to record beside the figures."""
     import platform
 
-    from bench.trainer import NATIVE_BF16_FLAGS, cpu_flags
+    from bench.runtime import NATIVE_BF16_FLAGS, cpu_flags
 
     model = platform.processor() or platform.machine()
     try:
@@ -166,7 +166,7 @@ def cpu_description():
 
 def run_perf(device_name="auto", images=12406, workers=4, model="resnet32", batch_size=128):
     from bench.models.registry import MODELS
-    from bench.trainer import precision_tools, resolve_device, warn_slow_bf16
+    from bench.runtime import precision_tools, resolve_device, warn_slow_bf16
 
     check_args(images, workers, batch_size)
     MODELS.get_or_fail(model)

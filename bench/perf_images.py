@@ -109,7 +109,7 @@ def run_image_perf(device_name="auto", images=2000, workers="auto", batch_size=1
     from bench.imagefiles import worker_count
     from bench.perf import cpu_description
     from bench.pipelines import ImagePipeline
-    from bench.trainer import epoch_generator, resolve_device
+    from bench.runtime import epoch_generator, resolve_device
 
     if images < 1:
         from bench.errors import BenchError

@@ -23,14 +23,19 @@ class TensorPipeline:
         self.val_x = data.val_x.to(device) if getattr(data, "val_x", None) is not None else None
         self.val_labels = data.val_y if self.val_x is not None else None
 
-    def train_batches(self, order, batch_size, generator, start=0, state=None):
+    def train_batches(self, order, batch_size, generator, start=0, state=None, views=1):
         """Batches of the epoch's order from batch `start` on; `state`: the generator's state after the batches
-        before it (a resumed epoch)."""
+        before it (a resumed epoch). With views > 1 each batch's images are a tuple of that many augmentations,
+        drawn one after another from the epoch's generator."""
         if state is not None:
             generator.set_state(state)
         for batch in order.split(batch_size)[start:]:
             batch = batch.to(self.device)
-            yield self.augment.train(self.train_x[batch], generator), self.train_y[batch]
+            images = self.train_x[batch]
+            if views == 1:
+                yield self.augment.train(images, generator), self.train_y[batch]
+            else:
+                yield tuple(self.augment.train(images, generator) for _ in range(views)), self.train_y[batch]
 
     def test_batches(self, batch_size):
         for images in self.test_x.split(batch_size):
@@ -73,7 +78,9 @@ class ImagePipeline:
             images, labels = self.files.finish(batch)  # uint8 (B, 3, H, W)
             yield self.normalize(images.to(self.device, non_blocking=True)), labels
 
-    def train_batches(self, order, batch_size, generator, start=0, state=None):
+    def train_batches(self, order, batch_size, generator, start=0, state=None, views=1):
+        if views != 1:  # the trainer refuses such a run before it starts; this guards other callers
+            raise ValueError("the image-list pipeline draws one view per image")
         seeds = torch.randint(0, 2**63 - 1, (len(order),), generator=generator)  # one per image of the epoch
         if state is not None:
             generator.set_state(state)

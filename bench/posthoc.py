@@ -97,7 +97,9 @@ def run_posthoc(cfg, run_dir, parent_dir):
     import torch
 
     from bench import results
-    from bench.evaluate import RESULT_KEYS, evaluate_metrics, shot_groups
+    from bench.engine.result import shot_rule
+    from bench.evaluate import RESULT_KEYS, evaluate_metrics
+    from bench.runresult import RunResult
 
     parent_dir = Path(parent_dir)
     parent = finished_parent(parent_dir)
@@ -128,29 +130,21 @@ def run_posthoc(cfg, run_dir, parent_dir):
                                parent["train_class_counts"], e["many_above"], e["few_below"])
     epoch = (parent.get("last") or {}).get("epoch")
     block = {k: ({"epoch": epoch, **metrics}).get(k) for k in RESULT_KEYS}
-    groups = shot_groups(parent["train_class_counts"], e["many_above"], e["few_below"])
-    result = {
-        "run_id": Path(run_dir).name, "status": "done", "method": cfg["method"]["name"],
-        "dataset": cfg["dataset"]["name"], "seed": cfg["train"]["seed"], "head": parent.get("head"),
-        "train_class_counts": parent["train_class_counts"], "test_class_counts": parent["test_class_counts"],
-        "class_names": parent.get("class_names", []), "data": parent.get("data"),
-        "shot_rule": {"many_above": e["many_above"], "few_below": e["few_below"],
-                      "group_sizes": {g: len(c) for g, c in groups.items()}},
-        "last": block,
-        "best": {**block, "selected_on": "val" if chosen_on == "val" else "fixed"},  # fixed: nothing was chosen
-        "selection": {"rule": cfg["eval"]["selection"], "chosen_epoch": epoch, "posthoc": rule, "tau_grid": grid,
-                      "tau": tau, "tau_chosen_on": chosen_on, "val_top1_per_tau": scores,
-                      **{k: v for k, v in (parent.get("selection") or {}).items() if k in ("protocol", "val", "reported")}},
-        "parent": {"run_id": parent_dir.name, "method": parent.get("method"),
-                   "result_sha256": result_sha256(parent_dir)},
-        "config": cfg,
-        "env": {**results.environment(torch.device("cpu")), "threads": None},
-        "timing": {"train_seconds": 0.0, "train_images_per_second": None},
-    }
+    inherited = {k: v for k, v in (parent.get("selection") or {}).items() if k in ("protocol", "val", "reported")}
+    result = RunResult(
+        run_id=Path(run_dir).name, status="done", method=cfg["method"]["name"], dataset=cfg["dataset"]["name"],
+        seed=cfg["train"]["seed"], head=parent.get("head"), train_class_counts=parent["train_class_counts"],
+        test_class_counts=parent["test_class_counts"], class_names=parent.get("class_names", []),
+        data=parent.get("data"), shot_rule=shot_rule(parent["train_class_counts"], e),
+        last=block, best={**block, "selected_on": "val" if chosen_on == "val" else "fixed"},  # fixed: none chosen
+        selection={"rule": e["selection"], "chosen_epoch": epoch, "posthoc": rule, "tau_grid": grid, "tau": tau,
+                   "tau_chosen_on": chosen_on, "val_top1_per_tau": scores, **inherited},
+        parent={"run_id": parent_dir.name, "method": parent.get("method"), "result_sha256": result_sha256(parent_dir)},
+        config=cfg, env={**results.environment(torch.device("cpu")), "threads": None},
+        timing={"train_seconds": 0.0, "train_images_per_second": None})
     results.write_predictions(run_dir, adjusted.argmax(1), test_labels)
     results.write_metrics(run_dir, [{"epoch": epoch, **{k: v for k, v in metrics.items()}, "tau": tau}])
-    results.write_json(Path(run_dir) / rundir.RESULT, result)
-    return result
+    return result.write(run_dir)
 
 
 def is_current(run_dir, parent_dir):

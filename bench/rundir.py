@@ -69,7 +69,7 @@ def read_job(run_dir):
 
 
 def write_job(run_dir, job):
-    from bench.results import write_json
+    from bench.atomic import write_json
 
     write_json(Path(run_dir) / JOB, job)
 
@@ -161,7 +161,7 @@ def record_sweep(out, runs, executor):
     """Remember the run names of a submitted sweep, so `bench status` lists runs not started yet."""
     from datetime import datetime, timezone
 
-    from bench.results import write_json
+    from bench.atomic import write_json
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     path = sweeps_dir(out) / f"{stamp}.json"

@@ -110,13 +110,11 @@ def write_failed(run, error):
     run.run_dir.mkdir(parents=True, exist_ok=True)
     if not (run.run_dir / rundir.CONFIG).exists():
         results.write_config(run.run_dir, run.cfg)
+    from bench.runresult import failed
+
     text = str(error).strip() or type(error).__name__
-    result = {"run_id": run.run_dir.name, "status": "failed", "method": run.cfg["method"]["name"],
-              "dataset": run.cfg["dataset"]["name"], "seed": run.cfg["train"]["seed"],
-              "error": f"{type(error).__name__}: {text}" if not isinstance(error, BenchError) else text,
-              "traceback": traceback.format_exc(), "config": run.cfg}
-    results.write_json(run.run_dir / rundir.RESULT, result)
-    return result
+    reason = f"{type(error).__name__}: {text}" if not isinstance(error, BenchError) else text
+    return failed(run.run_dir.name, run.cfg, reason, traceback.format_exc()).write(run.run_dir)
 
 
 def write_failed_if_free(run, error):

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import math
 
-from bench.config import milestones
 from bench.errors import BenchError
+
+
+def milestones(train_cfg):
+    """Epochs (0-based) at which the LR decays: explicit list, else int(fraction * epochs)."""
+    if train_cfg["milestones"] is not None:
+        return sorted(train_cfg["milestones"])
+    return [int(f * train_cfg["epochs"]) for f in train_cfg["milestone_fractions"]]
 
 
 def learning_rate(epoch, train_cfg):

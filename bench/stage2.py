@@ -24,6 +24,8 @@ import torch
 from torch import nn
 
 from bench import checkpoint
+from bench.engine.algorithm import StandardAlgorithm
+from bench.engine.hooks import Hook
 from bench.errors import BenchError
 from bench.posthoc import finished_parent, result_sha256
 
@@ -126,3 +128,51 @@ class Stage2:
         return {"run_id": self.parent_dir.name, "method": self.parent.get("method"),
                 "result_sha256": self.parent_sha256, "max_norm_cap": self.cap,
                 "stage": {k: self.s[k] for k in keys}}
+
+
+class Stage2Rules(Hook):
+    """The recipe's rules as trainer hooks: the frozen backbone's BN mode each epoch, MaxNorm after each step
+    or epoch."""
+
+    def __init__(self, stage):
+        self.stage = stage
+
+    def epoch_start(self, t, epoch):
+        self.stage.train_mode(t.model)
+
+    def after_step(self, t):
+        self.stage.after_step(t.model)
+
+    def after_epoch(self, t, epoch):
+        self.stage.after_epoch(t.model)
+
+
+class Stage2Algorithm(StandardAlgorithm):
+    """A stage-2 method on the algorithm protocol: the parent's weights with only the classifier and/or the
+    per-class scales training, its own train section, the recipe's rules as hooks; the step is the
+    standard one (the method's loss, weights and sampler)."""
+
+    def __init__(self, cfg, data, device, run_dir):
+        super().__init__(cfg, data, device, run_dir)
+        self.stage = Stage2(cfg, self.run_dir.parent / cfg["stage"]["parent"])
+
+    def train_config(self):
+        return train_section(self.cfg)
+
+    def build_model(self):
+        model, _ = super().build_model()
+        return self.stage.model(model, self.data.num_classes)
+
+    def parent_record(self):
+        return self.stage.record()
+
+    def resumable(self, saved_state):
+        """A checkpoint trained on an older result of the parent starts over (the parent was re-run)."""
+        if saved_state["parent"]["result_sha256"] == self.stage.parent_sha256:
+            return True
+        print(f"starting {self.run_dir.name} over: its checkpoint was trained on an older result of parent "
+              f"{self.stage.parent_dir.name}", flush=True)
+        return False
+
+    def hooks(self):
+        return [Stage2Rules(self.stage)]

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from bench import rundir
+from bench.runresult import read
 
 ACTIVE = {"PENDING": "pending", "CONFIGURING": "pending", "REQUEUE_HOLD": "pending", "REQUEUE_FED": "pending",
           "REQUEUED": "pending", "RESV_DEL_HOLD": "pending", "RUNNING": "running", "COMPLETING": "running",
@@ -83,7 +84,7 @@ def run_states(folder):
     live = job_states([j["job_id"] for j in jobs.values() if j])
     rows = []
     for d in dirs:
-        result, job = rundir.read_result(d), jobs[d]
+        result, job = read(d), jobs[d]
         job_id = job["job_id"] if job else "-"
         state = live.get(job_id, "UNKNOWN") if job else None
         if state in ACTIVE:  # queued or running again (e.g. --force): the job's state, not the old result
@@ -92,8 +93,8 @@ def run_states(folder):
             rows.append((ACTIVE[state], d.name, job_id, f"pending: waiting for parent {parent}" if waiting
                          else state.lower()))
             continue
-        if result and result.get("status") == "done":
-            parent = (result.get("parent") or {}).get("run_id")
+        if result and result.status == "done":
+            parent = (result.parent or {}).get("run_id")
             stale = None
             if parent:
                 from bench.posthoc import describe_parent_change
@@ -101,9 +102,9 @@ def run_states(folder):
                 stale = describe_parent_change(d, folder / parent)
             rows.append(("done", d.name, job_id, f"{stale}; the next bench run recomputes it" if stale else ""))
             continue
-        if result and result.get("status") == "failed":
+        if result and result.status == "failed":
             where = job["stderr"] if job else str(d / rundir.RESULT)
-            error = (str(result.get("error") or "?").splitlines() or ["?"])[0]
+            error = (str(result.error or "?").splitlines() or ["?"])[0]
             rows.append(("failed", d.name, job_id, f"{error} (log: {where})"))
             continue
         holder = rundir.lock_holder(d)

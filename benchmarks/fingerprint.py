@@ -7,7 +7,8 @@ Run it at two commits and diff the outputs to show a refactoring changed no numb
     diff before.txt after.txt
 
 4 epochs (first LR decay and deferred re-balancing at epoch 3) of small_cnn on a generated CIFAR-10
-fixture (150 images per class, ratio 10), seed 0, this machine's default thread count.
+fixture (150 images per class, ratio 10), seed 0, this machine's default thread count; tau_norm (which
+chooses tau on a validation split) and its erm parent under eval.selection=best_val.
 """
 
 import argparse
@@ -30,16 +31,25 @@ from bench.methods.registry import METHODS  # noqa: E402
 from conftest import write_cifar  # noqa: E402
 
 
+def needs_validation(method):
+    """tau_norm chooses its tau on a validation split only: it runs (with its erm parent) under best_val."""
+    return METHODS[method].stage.get("posthoc") == "tau_norm"
+
+
 def fingerprint(methods):
     with tempfile.TemporaryDirectory() as tmp:
         data, out = Path(tmp) / "data", Path(tmp) / "out"
         write_cifar(data, "cifar10", per_class_train=150, per_class_test=10, learnable=True)
-        with contextlib.redirect_stdout(io.StringIO()):
-            code = main(["run", "--methods", ",".join(methods), "--datasets", "cifar10_lt", "--seeds", "0",
-                         "--epochs", "4", "--data-root", str(data), "--out", str(out), "--no-progress", "--set",
-                         "dataset.verify=false", "dataset.download=false", "model.name=small_cnn",
-                         "train.warmup_epochs=1", "dataset.imbalance_ratio=10"])
-        assert code == 0, f"bench run exited {code}"
+        plain = [m for m in methods if not needs_validation(m)]
+        for group, extra in ((plain, []), ([m for m in methods if needs_validation(m)], ["eval.selection=best_val"])):
+            if not group:
+                continue
+            with contextlib.redirect_stdout(io.StringIO()):
+                code = main(["run", "--methods", ",".join(group), "--datasets", "cifar10_lt", "--seeds", "0",
+                             "--epochs", "4", "--data-root", str(data), "--out", str(out), "--no-progress", "--set",
+                             "dataset.verify=false", "dataset.download=false", "model.name=small_cnn",
+                             "train.warmup_epochs=1", "dataset.imbalance_ratio=10", *extra])
+            assert code == 0, f"bench run exited {code}"
         for run_dir in sorted(out.iterdir()):
             result = json.loads((run_dir / "result.json").read_text())
             ckpt = checkpoint.load(run_dir, torch.device("cpu"))

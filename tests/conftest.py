@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# A test-only algorithm (tests/bench_test_plugin.py), registered in this process and every bench process a test
+# starts (bench is imported after this file): the registry-wide tests cover it like any built-in method.
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+os.environ["BENCH_PLUGINS"] = "bench_test_plugin"
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (_TESTS, os.environ.get("PYTHONPATH"))))
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
 
 
 def write_cifar(root, which="cifar10", per_class_train=100, per_class_test=10, seed=0, bytes_keys_batch=1,

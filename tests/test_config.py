@@ -116,3 +116,21 @@ def test_new_config_keys_with_defaults_keep_run_ids(monkeypatch):
     assert later["train"]["some_future_option"] == 3 and config.run_name(later) == name
     changed = config.resolve("ldam_drw", "cifar10_lt", 1, sets=["train.some_future_option=4"])
     assert config.run_name(changed) != name
+
+
+def test_every_config_key_is_declared_once_with_a_doc():
+    from bench import schema
+    from bench.config import CHOICES, DEFAULTS, RANGES, TYPES, flatten
+    from bench.experiment import RUNTIME_KEYS
+    from bench.methods.registry import PARTS
+
+    flat = flatten(DEFAULTS)
+    declared = {k.name for k in schema.KEYS} | {f"method.{k}" for k in PARTS.params} | \
+        {f"method.{kind}" for kind in PARTS.kinds} | {"method.name"}
+    assert set(flat) == declared and len(schema.KEYS) == len(schema.BY_NAME)  # nothing undeclared, nothing twice
+    assert all(k.doc for k in schema.KEYS)
+    assert TYPES["dataset.path_rewrite"] == (list,) and CHOICES["train.precision"] == ("fp32", "bf16", "fp16")
+    check, phrase = RANGES["train.lr"]
+    assert check(0.1) and not check(0.0) and phrase == "positive"
+    assert "run" in RUNTIME_KEYS and "dataset.root" in RUNTIME_KEYS and "train.epochs" not in RUNTIME_KEYS
+    assert not any(k.runtime for k in schema.KEYS if k.name.split(".")[0] in ("train", "model", "stage"))

@@ -180,7 +180,7 @@ def _epochs_of_batches(data, cfg, epochs=2):
     import torch
 
     from bench.pipelines import ImagePipeline
-    from bench.trainer import epoch_generator
+    from bench.runtime import epoch_generator
 
     pipe = ImagePipeline(data, cfg, torch.device("cpu"))
     out = []

@@ -275,7 +275,7 @@ def test_a_model_that_cannot_take_the_images_is_refused_before_training(cifar_ro
 def test_bf16_warns_once_on_a_cpu_without_native_bf16(monkeypatch, capsys):
     import torch
 
-    from bench import trainer
+    from bench import runtime as trainer
 
     monkeypatch.setattr(trainer, "_warned_bf16", [])
     monkeypatch.setattr(trainer, "cpu_flags", lambda: {"avx2", "avx512f"})

@@ -51,7 +51,8 @@ def read_idx(path):
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
     except (OSError, EOFError) as exc:
-        raise BenchError(f"{path} is a truncated or corrupt gzip file ({exc}); delete it and download it again") from None
+        raise BenchError(f"{path} is a truncated or corrupt gzip file ({exc}); delete it and download it "
+                         "again") from None
     if len(raw) < 8:
         raise BenchError(f"{path} is truncated or not an IDX file; delete it and download it again")
     magic = struct.unpack(">I", raw[:4])[0]

@@ -44,8 +44,8 @@ DATASETS.register("fashion_mnist_lt", DatasetInfo(
     "fashion_mnist_lt", "bench.datasets.fashion_mnist:load_fashion_mnist_lt", 10, 6000, 10000))
 DATASETS.register("imagenet_lt", DatasetInfo(
     "imagenet_lt", "ImageNet-LT (OLTR split lists + ImageNet images), 1000 classes, 1280..5 per class",
-    "imagenet_lt_resnext50", "bench.datasets.imagelist:load_imagenet_lt", 1000, 1280, 50000, natural=True, train_size=115846,
-    selection="official"))
+    "imagenet_lt_resnext50", "bench.datasets.imagelist:load_imagenet_lt", 1000, 1280, 50000, natural=True,
+    train_size=115846, selection="official"))
 DATASETS.register("places_lt", DatasetInfo(
     "places_lt", "Places-LT (OLTR split lists + Places365 images), 365 classes, 4980..5 per class",
     "places_lt_resnet50", "bench.datasets.imagelist:load_places_lt", 365, 4980, 36500, natural=True, train_size=62500,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.executors import Executor, summarise
+from bench.executors.base import Executor, summarise
 
 
 class InlineExecutor(Executor):

@@ -16,7 +16,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.executors import Executor, summarise
+from bench.executors.base import Executor, summarise
 from bench.preempt import SIGNALS
 from bench.progress import SweepBar
 from bench.runner import to_spec

@@ -7,7 +7,7 @@ from pathlib import Path
 from bench.config import load_yaml
 from bench.errors import BenchError, closest
 
-DEFAULTS = {
+DEFAULTS: dict[str, object] = {
     "partition": None, "account": None, "qos": None, "constraint": None, "gpus": 0, "cpus_per_task": 1,
     "mem_gb": 4, "time_min": 60, "array_parallelism": 16, "runs_per_job": 1, "tasks_per_job": 1, "max_requeues": 3,
     "setup": [], "sbatch": {},

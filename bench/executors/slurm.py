@@ -9,11 +9,12 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+
 import submitit
 
 from bench import results, rundir
 from bench.errors import BenchError
-from bench.executors import Executor
+from bench.executors.base import Executor
 from bench.runner import to_spec
 
 
@@ -156,7 +157,8 @@ def submit(runs, profile, out, force=False, after=None):
         if after:
             arrays = sorted({job if isinstance(job, str) else job.job_id.split("_")[0] for job in after})
             extra = {str(k): v for k, v in profile["sbatch"].items()}
-            executor.update_parameters(slurm_additional_parameters={**extra, "dependency": "afterany:" + ":".join(arrays)})
+            executor.update_parameters(
+                slurm_additional_parameters={**extra, "dependency": "afterany:" + ":".join(arrays)})
     except Exception as exc:  # submitit rejects a parameter: nothing is written
         raise BenchError(f"profile {profile['path']} is not accepted by submitit: "
                          f"{str(exc).splitlines()[0]}") from None

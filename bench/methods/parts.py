@@ -25,9 +25,9 @@ from typing import Any, Callable
 from bench.errors import BenchError
 from bench.registry import Registry
 
-KINDS = ("loss", "weights", "sampler", "schedule", "head", "mix")
+KINDS = ("loss", "weights", "sampler", "schedule", "head", "mix", "algorithm")
 DEFAULT_PART = {"loss": "ce", "weights": "none", "sampler": "instance", "schedule": "start", "head": "auto",
-                "mix": "none"}
+                "mix": "none", "algorithm": "standard"}
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,8 @@ class Parts:
         return section
 
     def chosen(self, method_cfg):
-        """[(kind, Part)] of a method config (names assumed valid)."""
-        return [(kind, self.kinds[kind][method_cfg[kind]]) for kind in KINDS]
+        """[(kind, Part)] of a method config (names assumed valid; a kind the config predates is left out)."""
+        return [(kind, self.kinds[kind][method_cfg[kind]]) for kind in KINDS if kind in method_cfg]
 
     def check(self, method_cfg, defaults, user_keys=None):
         """Plan-time checks of a method config whose part names are valid: BenchError on a

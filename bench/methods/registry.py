@@ -2,11 +2,44 @@
 
 Adding a method: one small file with METHOD = Method(...), one line in METHOD_MODULES.
 Adding a loss: one file in bench/methods/losses/ with PART = Part("loss", ...), one line in LOSSES.
+Adding an algorithm (its own model, step, views): a Part of kind "algorithm" in a file like
+bench/methods/algorithms.py, one line in the PARTS loop below.
+Outside the package: modules named in BENCH_PLUGINS (comma-separated) are imported after the built-in
+entries and may register more (METHODS.register, PARTS.register).
 """
 
-from bench.methods import (balanced_softmax, cb, cb_focal, crt, drs, drw, erm, erm_mixup, erm_wd, focal, heads,
-                           la_posthoc, ldam, ldam_drw, ldam_drw_mixup, logit_adjust, logit_adjust_drw, lws, mislas, mix,
-                           resample, reweight, samplers, schedules, tau_norm, vs, vs_drw, wb, weights)
+from bench.methods import (
+    algorithms,
+    balanced_softmax,
+    cb,
+    cb_focal,
+    crt,
+    drs,
+    drw,
+    erm,
+    erm_mixup,
+    erm_wd,
+    focal,
+    heads,
+    la_posthoc,
+    ldam,
+    ldam_drw,
+    ldam_drw_mixup,
+    logit_adjust,
+    logit_adjust_drw,
+    lws,
+    mislas,
+    mix,
+    resample,
+    reweight,
+    samplers,
+    schedules,
+    tau_norm,
+    vs,
+    vs_drw,
+    wb,
+    weights,
+)
 from bench.methods.losses import ce as ce_loss
 from bench.methods.losses import focal as focal_loss
 from bench.methods.losses import las as las_loss
@@ -20,7 +53,8 @@ LOSSES = (ce_loss.PART, focal_loss.PART, ldam_loss.PART, la_loss.PART, la_loss.B
           las_loss.PART)
 
 PARTS = Parts()
-for _part in (*LOSSES, *weights.PARTS, *samplers.PARTS, *schedules.PARTS, *heads.PARTS, *mix.PARTS):
+for _part in (*LOSSES, *weights.PARTS, *samplers.PARTS, *schedules.PARTS, *heads.PARTS, *mix.PARTS,
+              *algorithms.PARTS):
     PARTS.register(_part)
 
 METHOD_MODULES = (erm, resample, reweight, cb, focal, cb_focal, ldam, ldam_drw, drw, drs,
@@ -30,3 +64,21 @@ METHOD_MODULES = (erm, resample, reweight, cb, focal, cb_focal, ldam, ldam_drw, 
 METHODS = Registry("method")
 for _module in METHOD_MODULES:
     METHODS.register(_module.METHOD.name, _module.METHOD)
+
+
+def _load_plugins():
+    """Import the modules named in BENCH_PLUGINS; each registers its parts and methods when imported."""
+    import importlib
+    import os
+
+    from bench.errors import BenchError
+
+    for name in filter(None, (n.strip() for n in os.environ.get("BENCH_PLUGINS", "").split(","))):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise BenchError(f"BENCH_PLUGINS names {name!r}, which cannot be imported ({exc}); put it on "
+                             "PYTHONPATH or remove it from BENCH_PLUGINS") from None
+
+
+_load_plugins()

@@ -40,7 +40,8 @@ def inverse_frequency_weights(class_counts):
 # build(class_counts, method_cfg) -> float32 tensor of C weights, or None
 NONE = Part("weights", "none", "no class weights", build=lambda counts, m: None)
 CB = Part("weights", "cb", "class-balanced weights (1 - beta) / (1 - beta^n_c), normalised to sum to C",
-          params=(BETA,), source="Cui et al., CVPR 2019", build=lambda counts, m: class_balanced_weights(counts, m["beta"]))
+          params=(BETA,), source="Cui et al., CVPR 2019",
+          build=lambda counts, m: class_balanced_weights(counts, m["beta"]))
 INVERSE_FREQUENCY = Part("weights", "inverse_frequency", "weights proportional to 1 / n_c, normalised to sum to C",
                          build=lambda counts, m: inverse_frequency_weights(counts))
 PARTS = (NONE, CB, INVERSE_FREQUENCY)

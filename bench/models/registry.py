@@ -43,10 +43,12 @@ MODELS.register("small_cnn", ModelInfo(
     "small_cnn", "3-conv CNN (24k parameters) for quick CPU runs; not a paper model",
     "bench.models.small_cnn:small_cnn", 5000.0))
 MODELS.register("resnet10", ModelInfo(
-    "resnet10", "ResNet-10 of OLTR/Decoupling: torchvision ResNet(BasicBlock, [1,1,1,1]), 7x7 stem (not timm's resnet10t)",
+    "resnet10",
+    "ResNet-10 of OLTR/Decoupling: torchvision ResNet(BasicBlock, [1,1,1,1]), 7x7 stem (not timm's resnet10t)",
     "bench.models.imagenet:resnet10", 2000.0))
 MODELS.register("resnet50", ModelInfo(
-    "resnet50", "torchvision ResNet-50 (iNaturalist recipe of the LDAM paper)", "bench.models.imagenet:resnet50", 1500.0))
+    "resnet50", "torchvision ResNet-50 (iNaturalist recipe of the LDAM paper)", "bench.models.imagenet:resnet50",
+    1500.0))
 MODELS.register("resnext50_32x4d", ModelInfo(
     "resnext50_32x4d", "torchvision ResNeXt-50 32x4d (Decoupling ImageNet-LT recipe)",
     "bench.models.imagenet:resnext50_32x4d", 1200.0))

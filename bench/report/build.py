@@ -38,18 +38,7 @@ def check_report_out(out):
 
 def report(folders, out=None, latex=False, csv=False, plots=False, compare=None, select="last",
            metric="accuracy", confusion=(), html=False):
-    for folder in folders:
-        if not Path(folder).is_dir():
-            raise BenchError(f"results folder {folder} does not exist; pass the folder given to `bench run --out`")
-    if (latex or csv or plots or confusion or html) and out is None:
-        raise BenchError("--latex, --csv, --plots, --confusion and --html write files: pass --out DIR")
-    if out is not None:
-        check_report_out(out)
-    if confusion:
-        from bench.report.plots import read_predictions
-
-        for run_dir in confusion:  # every asked-for run is readable before any file is written
-            read_predictions(run_dir)
+    check_report_inputs(folders, out, confusion, latex or csv or plots or confusion or html)
     notes = []
     runs = collect(folders, notes)
     if not runs:
@@ -67,6 +56,39 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "tables.md"]
     atomic_write_text(out / "tables.md", markdown)
+    written += write_files(out, tables, cells, settings, labels, select, as_error, latex, csv, plots, confusion)
+    if html:
+        from bench.report import html as page
+        from bench.report.tables import selection_phrase
+
+        text = page.render(runs, cells, tables, settings, labels, select, folders, summary(runs, folders, notes),
+                           selection_phrase(select, list(cells.values())))
+        written.append(page.write(out / "report.html", text))
+        print(f"report.html: {len(text.encode()) / 1024:.0f} KB, self-contained (opens offline)")
+    assert len(set(written)) == len(written), "two outputs share a file name"
+    print(f"wrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
+    return tables
+
+
+def check_report_inputs(folders, out, confusion, writes_files):
+    """Every input usable before anything is written: folders, --out, the --confusion runs."""
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise BenchError(f"results folder {folder} does not exist; pass the folder given to `bench run --out`")
+    if writes_files and out is None:
+        raise BenchError("--latex, --csv, --plots, --confusion and --html write files: pass --out DIR")
+    if out is not None:
+        check_report_out(out)
+    if confusion:
+        from bench.report.plots import read_predictions
+
+        for run_dir in confusion:  # every asked-for run is readable before any file is written
+            read_predictions(run_dir)
+
+
+def write_files(out, tables, cells, settings, labels, select, as_error, latex, csv, plots, confusion):
+    """LaTeX tables, the CSV, the plots and confusion matrices asked for; the paths written."""
+    written = []
     if latex:
         for table in (t for t in tables if t.rows and len(t.columns) > 1):
             atomic_write_text(out / f"{table.name}.tex", to_latex(table))
@@ -92,14 +114,4 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
         from bench.report.plots import confusion as confusion_plot
 
         written += confusion_plot(run_dir, out)
-    if html:
-        from bench.report import html as page
-        from bench.report.tables import selection_phrase
-
-        text = page.render(runs, cells, tables, settings, labels, select, folders, summary(runs, folders, notes),
-                           selection_phrase(select, list(cells.values())))
-        written.append(page.write(out / "report.html", text))
-        print(f"report.html: {len(text.encode()) / 1024:.0f} KB, self-contained (opens offline)")
-    assert len(set(written)) == len(written), "two outputs share a file name"
-    print(f"wrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
-    return tables
+    return written

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import rundir
-from bench.config import DEFAULTS, default_keys, experiment_part, flatten
-
+from bench.config import DEFAULTS, experiment_part, flatten
 from bench.evaluate import METRIC_NAMES as METRICS  # the metric schema (bench/evaluate.py)
+from bench.runresult import NotAResult, RunResult
 
 
 @dataclass
@@ -69,9 +69,8 @@ def _load_yaml(path):
 
 def method_params(cfg):
     """Method hyper-parameters that differ from the named method's own defaults."""
-    from bench.methods.registry import METHODS
-
     from bench.datasets.registry import DATASETS
+    from bench.methods.registry import METHODS
 
     base = dict(DEFAULTS["method"])  # only read: a shallow copy
     dataset = DATASETS.get(cfg["dataset"]["name"])
@@ -168,36 +167,13 @@ def _config_ok(cfg):
 
 
 def _result_ok(result):
-    """A result.json bench wrote: blocks the tables read, of the right types."""
-    if not isinstance(result, dict) or not isinstance(result.get("config"), dict):
+    """A result.json bench wrote: it parses as a RunResult (blocks the tables read, of the right types)."""
+    try:
+        RunResult.from_json(result)
+    except NotAResult:
         return False
-    if result.get("status") != "done":
-        return True  # a failed result only needs its config (and an error, if any)
-    for key in ("last", "best"):
-        block = result.get(key)
-        if block is None and key == "best":
-            continue
-        if not isinstance(block, dict):
-            return False
-        for metric in METRICS:
-            value = block.get(metric)
-            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-                return False
-        per_class = block.get("per_class_acc", [])
-        if not isinstance(per_class, list) or not all(type(v) in _NUMBER_OR_NULL for v in per_class):
-            return False
-    counts = result.get("train_class_counts", [])
-    shot = result.get("shot_rule", {})
-    return (isinstance(counts, list) and all(type(c) in _NUMBER for c in counts) and isinstance(shot, dict)
-            and isinstance(shot.get("group_sizes", {}), dict))
+    return True
 
-
-_NUMBER = (int, float)  # exact types, as json.loads gives them (a bool is not a number)
-_NUMBER_OR_NULL = (*_NUMBER, type(None))
-
-
-def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def read_run(run_dir):

@@ -98,7 +98,8 @@ def compare_table(cells, settings, labels, select, as_error=False):
         if off:
             notes.add(f"{setting_label(setting)}: our runs use {', '.join(sorted(off))}; {paper_phrase}, so the "
                       "numbers are not comparable")
-    notes.add(f"paper: {data['source']}; its numbers are the {data['selection']}; ours: {selection_phrase(select, cells.values())}")
+    notes.add(f"paper: {data['source']}; its numbers are the {data['selection']}; "
+              f"ours: {selection_phrase(select, cells.values())}")
     title = "Top-1 error (%): ours (mean over seeds) / published (difference, ours minus paper)"
     if not cols:
         title = ("Paper comparison: none of these settings has published numbers (the paper covers "

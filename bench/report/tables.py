@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from bench.evaluate import BY_NAME
 from bench.report.collect import METRICS, setting_label
 
+
 @dataclass
 class Entry:
     text: str  # what a reader sees
@@ -133,7 +134,8 @@ def main_table(cells, settings, labels, select, as_error, metric="top1"):
             cell = cells.get((setting, label))
             row.append(cell_entry(cell, metric, expected, notes, f"{label} on {setting_label(setting)}"))
         rows.append((label, row))
-    title = f"{metric_title(metric, as_error)}, {selection_phrase(select, cells.values())}; {spread_phrase(cells.values())}"
+    title = (f"{metric_title(metric, as_error)}, {selection_phrase(select, cells.values())}; "
+             f"{spread_phrase(cells.values())}")
     higher = BY_NAME[metric].higher_is_better != (as_error and BY_NAME[metric].is_accuracy)
     return Table("main", title, ["method"] + [setting_label(s) for s in settings], rows, notes.items,
                  higher_is_better=higher)

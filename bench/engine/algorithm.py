@@ -1,0 +1,150 @@
+"""The algorithm protocol: what a method owns in training (DomainBed's lesson: the algorithm owns its update).
+
+An Algorithm gives the trainer, each with today's behaviour as the default:
+
+    views                      augmented views per image the pipeline draws (2: a tuple of two batches)
+    train_config()             the train section it runs with (stage 2: its own epochs, LR, batch)
+    build_model()              the model with any modules around the backbone, and the parameter groups
+                               that train (heads, experts, adapters, projections; frozen parts left out)
+    setup()                    after the model is on the device: losses, samplers, buffers
+    build_optimizer(groups)    SGD with the train section's LR, momentum, weight decay, Nesterov
+    start_epoch(epoch, gen)    the epoch's order of training images and whether re-balancing is on
+    train_step(t, images, y)   one step: forward, loss, backward, optimizer step(s); returns the detached
+                               loss and the logits the training accuracy is measured on
+    predict(model, pipe, ...)  logits at evaluation (e.g. aggregated experts)
+    probability_scale()        from outputs to the logits the loss trains (LDAM: s), for ECE and NLL
+    state_dict() / load_state_dict(state)   its own state, kept in every checkpoint (None: none)
+    position_state() / restore_position(s)  its random state inside an epoch (the mixer's)
+    hooks()                    its own trainer hooks (bench.engine.hooks), e.g. stage 2's BN and MaxNorm
+    parent_record(), resumable(state)       a stage-2 method's parent (bench.stage2.Stage2Algorithm)
+
+StandardAlgorithm is every method built from parts (a loss, class weights, a sampler, a schedule, a head,
+mixing: bench.methods.compose.Composition). A new algorithm is one file with a subclass and a Part of kind
+"algorithm" whose build() returns the class (bench/methods/algorithms.py), registered in
+bench/methods/registry.py; `method.algorithm` selects it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from bench.evaluate import predict
+from bench.models import build_model
+
+if TYPE_CHECKING:
+    from bench.trainer import Trainer
+
+
+class Algorithm:
+    """The protocol, with every method's default behaviour except the step (see StandardAlgorithm)."""
+
+    views: int = 1
+
+    def __init__(self, cfg: dict, data: Any, device: torch.device, run_dir: Path):
+        self.cfg, self.data, self.device, self.run_dir = cfg, data, device, Path(run_dir)
+
+    def train_config(self) -> dict:
+        return self.cfg["train"]
+
+    def build_model(self) -> tuple[nn.Module, Iterable]:
+        model = build_model(self.cfg, self.data.in_channels, self.data.num_classes)
+        return model, model.parameters()
+
+    def setup(self) -> None:
+        pass
+
+    def build_optimizer(self, params: Iterable) -> torch.optim.Optimizer:
+        t = self.train_config()
+        return torch.optim.SGD(params, lr=t["lr"], momentum=t["momentum"], weight_decay=t["weight_decay"],
+                               nesterov=t["nesterov"])
+
+    def start_epoch(self, epoch: int, generator: torch.Generator) -> tuple[torch.Tensor, bool]:
+        raise NotImplementedError
+
+    def train_step(self, t: Trainer, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def predict(self, model: nn.Module, pipe: Any, batch_size: int, autocast: Any, split: str = "test"):
+        return predict(model, pipe, batch_size, autocast, split=split)
+
+    def probability_scale(self) -> float:
+        return 1.0
+
+    def state_dict(self) -> Any:
+        return None
+
+    def load_state_dict(self, state: Any) -> None:
+        pass
+
+    def position_state(self) -> Any:
+        return None
+
+    def restore_position(self, state: Any) -> None:
+        pass
+
+    def hooks(self) -> list:
+        return []
+
+    def parent_record(self) -> dict | None:
+        """What result.json and the checkpoint keep of a parent run (stage 2), None for a one-stage run."""
+        return None
+
+    def resumable(self, saved_state: dict) -> bool:
+        """Whether a checkpoint's state may be resumed (False: start over, after saying why)."""
+        return True
+
+
+def check_views(method: str, views: int, data: Any) -> None:
+    """Several views of each image come from the in-memory pipeline only (so far): a clear refusal elsewhere."""
+    if views > 1 and not hasattr(data, "train_x"):
+        from bench.errors import BenchError
+
+        raise BenchError(f"method {method} trains on {views} augmented views of each image, which only the "
+                         "in-memory datasets (CIFAR-10/100-LT, Fashion-MNIST-LT) provide so far; choose one of them")
+
+
+def optimizer_step(t: Trainer, loss: torch.Tensor) -> None:
+    """zero_grad, backward and step, through the gradient scaler under fp16."""
+    t.optimizer.zero_grad(set_to_none=True)
+    if t.scaler is None:
+        loss.backward()
+        t.optimizer.step()
+    else:
+        t.scaler.scale(loss).backward()
+        t.scaler.step(t.optimizer)
+        t.scaler.update()
+
+
+class StandardAlgorithm(Algorithm):
+    """One view, the method's parts' loss (mixed over two labels when a mix part is on), one SGD step."""
+
+    def setup(self) -> None:
+        from bench.methods.compose import Composition
+
+        self.method = Composition(self.cfg, self.data.train_counts, self.data.train_labels, self.device)
+
+    def start_epoch(self, epoch, generator):
+        return self.method.start_epoch(epoch, generator)
+
+    def train_step(self, t, images, labels):
+        images, targets = self.method.mix_batch(images, labels)
+        images = images.contiguous(memory_format=t.memory_format)
+        with t.autocast():
+            logits = t.net(images)
+        loss = self.method.loss_value(logits.float(), targets)  # losses in fp32 whatever the precision
+        optimizer_step(t, loss)
+        return loss.detach(), logits.detach()
+
+    def probability_scale(self):
+        return self.method.probability_scale()
+
+    def position_state(self):
+        return self.method.mixer_state()
+
+    def restore_position(self, state):
+        self.method.restore_mixer(state)

@@ -1,0 +1,59 @@
+"""result.json of a trained run (done or failed), written by rank 0 only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import distributed, faults, results
+from bench.evaluate import RESULT_KEYS, shot_groups
+from bench.models import resolve_head
+from bench.runresult import RunResult
+
+
+def _block(evaluation):
+    """An evaluation as result.json keeps it: the metric schema (+ val_top1 under best_val)."""
+    return {k: evaluation.get(k) for k in RESULT_KEYS + (("val_top1",) if "val_top1" in evaluation else ())}
+
+
+def write_final_logits(run_dir, setting, logits, pipe, val_logits):
+    splits = {"test": (logits, pipe.test_labels)}
+    if val_logits is not None:
+        splits["val"] = (val_logits, pipe.val_labels)
+    if results.logits_wanted(setting, sum(v[0].numel() for v in splits.values())):
+        results.write_logits(run_dir, splits)
+
+
+def build_result(cfg, data, device, state, last, run_dir, status="done", error=None):
+    """Write and return result.json of a trained run (one-stage or stage 2); `state` is its RunState."""
+    if not distributed.is_main():  # only rank 0 writes
+        return {"status": status, "run_id": Path(run_dir).name, "rank": distributed.rank()}
+    e_cfg = cfg["eval"]
+    chosen = (last or {}).get("epoch") if e_cfg["selection"] == "last" else (state.best or {}).get("epoch")
+    seconds = state.train_seconds
+    result = RunResult(
+        run_id=Path(run_dir).name, status=status, method=cfg["method"]["name"], dataset=cfg["dataset"]["name"],
+        seed=cfg["train"]["seed"], head=resolve_head(cfg["method"]), train_class_counts=data.train_counts,
+        test_class_counts=data.test_counts, class_names=data.class_names,
+        data={"data_seed": cfg["dataset"]["data_seed"], "imbalance_ratio": cfg["dataset"]["imbalance_ratio"],
+              "profile": cfg["dataset"]["profile"], "train_indices_sha256": data.train_indices_sha256},
+        shot_rule=shot_rule(data.train_counts, e_cfg),
+        last=_block(last) if last else None,
+        best={**_block(state.best), "selected_on": "val" if e_cfg["selection"] == "best_val" else "test"}
+        if state.best else None,
+        selection={"rule": e_cfg["selection"], "chosen_epoch": chosen, **(getattr(data, "selection", None) or {})},
+        parent=state.parent or None,  # stage 2: the parent's run id and result hash, and the recipe
+        config=cfg,
+        env={**results.environment(device), "world_size": distributed.world_size(), "threads": state.threads},
+        timing={"train_seconds": seconds,
+                "train_images_per_second": state.images_seen / seconds if seconds > 0 else None},
+        error=error)
+    written = result.write(run_dir)
+    faults.point("after-result")
+    return written
+
+
+def shot_rule(train_counts, e_cfg):
+    """result.json's shot rule: the thresholds and how many classes each group has."""
+    groups = shot_groups(train_counts, e_cfg["many_above"], e_cfg["few_below"])
+    return {"many_above": e_cfg["many_above"], "few_below": e_cfg["few_below"],
+            "group_sizes": {g: len(c) for g, c in groups.items()}}
