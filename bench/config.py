@@ -457,15 +457,3 @@ def config_hash(cfg):
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def _num(x):
-    return f"{x:g}"
-
-
-def run_name(cfg):
-    """Readable run directory name: dataset-setting__method__seed__hash."""
-    d = cfg["dataset"]
-    if d["profile"] == "natural":
-        setting = "natural"
-    else:
-        setting = f"{d['profile']}{_num(d['imbalance_ratio'])}-ds{d['data_seed']}"
-    return f"{d['name']}-{setting}__{cfg['method']['name']}__seed{cfg['train']['seed']}__{config_hash(cfg)}"

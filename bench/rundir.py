@@ -178,3 +178,26 @@ def planned_runs(out):
         if isinstance(runs, list):
             names.update(r for r in runs if isinstance(r, str))
     return names
+
+
+def _num(x):
+    return f"{x:g}"
+
+
+def run_name(cfg):
+    """A run's folder name, its run id: dataset-setting__method__seed__hash (bench.config.config_hash)."""
+    from bench.config import config_hash
+
+    d = cfg["dataset"]
+    if d["profile"] == "natural":
+        setting = "natural"
+    else:
+        setting = f"{d['profile']}{_num(d['imbalance_ratio'])}-ds{d['data_seed']}"
+    return f"{d['name']}-{setting}__{cfg['method']['name']}__seed{cfg['train']['seed']}__{config_hash(cfg)}"
+
+
+def parent_dir(run_dir, cfg):
+    """A two-stage run's parent folder: beside the run, named by its config's stage.parent; None for a
+    one-stage run (or a config without a stage section)."""
+    parent = (cfg.get("stage") or {}).get("parent") if isinstance(cfg, dict) else None
+    return Path(run_dir).parent / parent if parent else None

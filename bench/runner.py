@@ -78,12 +78,12 @@ def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None,
                 if parent_base is not None:
                     parent_cfg = copy.deepcopy(parent_base)
                     parent_cfg["train"]["seed"] = seed
-                    parent_dir = Path(out) / config_mod.run_name(parent_cfg)
+                    parent_dir = Path(out) / rundir.run_name(parent_cfg)
                     planned = add(PlannedRun(parent_cfg, parent_dir, named=False))  # parents before children
                     if config_mod.stage_kind(cfg) == "posthoc" and planned.cfg["eval"]["save_logits"] == "auto":
                         planned.cfg["eval"]["save_logits"] = "always"  # the child is computed from them (runtime key)
                     cfg["stage"]["parent"] = parent_dir.name
-                add(PlannedRun(cfg, Path(out) / config_mod.run_name(cfg), parent_dir))
+                add(PlannedRun(cfg, Path(out) / rundir.run_name(cfg), parent_dir))
     return runs
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench import checkpoint
+from bench import checkpoint, rundir
 from bench.engine.algorithm import StandardAlgorithm
 from bench.engine.hooks import Hook
 from bench.errors import BenchError
@@ -154,7 +154,7 @@ class Stage2Algorithm(StandardAlgorithm):
 
     def __init__(self, cfg, data, device, run_dir):
         super().__init__(cfg, data, device, run_dir)
-        self.stage = Stage2(cfg, self.run_dir.parent / cfg["stage"]["parent"])
+        self.stage = Stage2(cfg, rundir.parent_dir(self.run_dir, cfg))
 
     def train_config(self):
         return train_section(self.cfg)

@@ -64,14 +64,14 @@ def first_error_line(log_path):
 
 
 def _parent_of(run_dir):
-    """The parent run of a two-stage run (from its config.yaml), or None."""
+    """The parent run's name of a two-stage run (from its config.yaml), or None."""
     import yaml
 
     try:
-        cfg = yaml.safe_load((Path(run_dir) / rundir.CONFIG).read_text())
-        return (cfg.get("stage") or {}).get("parent")
-    except (OSError, yaml.YAMLError, AttributeError):
+        parent = rundir.parent_dir(run_dir, yaml.safe_load((Path(run_dir) / rundir.CONFIG).read_text()))
+    except (OSError, yaml.YAMLError):
         return None
+    return parent.name if parent else None
 
 
 def run_states(folder):

@@ -108,7 +108,8 @@ def test_run_folder_names_cannot_escape_the_output_folder(tmp_path, capsys):
                  ["--methods", "erm", "--datasets", "cifar10_lt", "--set", "dataset.profile=../x"]):
         assert main([*RUN, *args, "--out", str(tmp_path / "r")]) == 2
     assert not (tmp_path / "r").exists()
-    from bench.config import resolve, run_name
+    from bench.config import resolve
+    from bench.rundir import run_name
 
     name = run_name(resolve("erm", "cifar10_lt", 7, sets=["dataset.data_seed=3", "dataset.imbalance_ratio=12.5"]))
     assert "/" not in name and ".." not in name and not name.startswith(".")

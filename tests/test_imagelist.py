@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.config import resolve, run_name
+from bench.config import resolve
+from bench.rundir import run_name
 from bench.datasets.registry import DATASETS
 from bench.errors import BenchError
 from conftest import TRAIN_COUNTS, write_imagenet_lt, write_inat2018, write_places_lt

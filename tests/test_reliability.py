@@ -17,7 +17,8 @@ import pytest
 
 from bench import rundir
 from bench.cli import main
-from bench.config import resolve, run_name
+from bench.config import resolve
+from bench.rundir import run_name
 
 FIXTURE = ["--set", "dataset.verify=false", "dataset.download=false", "model.name=small_cnn"]
 GOLDEN = Path(__file__).parent / "data" / "golden"

@@ -13,7 +13,8 @@ import yaml
 
 from bench import rundir
 from bench.cli import main
-from bench.config import resolve, run_name
+from bench.config import resolve
+from bench.rundir import run_name
 
 FIXTURE = ["dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10"]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.config import resolve, run_name
+from bench.config import resolve
+from bench.rundir import run_name
 from bench.sweep import grid_sets, load_sweep
 from bench.errors import BenchError
 
