@@ -163,3 +163,21 @@ def describe_parent_change(run_dir, parent_dir):
         return f"out of date: parent {Path(parent_dir).name} changed since it was computed"
     return None
 
+
+
+class PosthocAlgorithm:
+    """Post-hoc methods on the algorithm protocol: trains = False, compute() reads the parent's logits (and
+    classifier) and writes the result; no data is loaded and no model built. (Defined without importing the
+    engine's torch-side base class here: the protocol is duck-typed, and this keeps bench.posthoc light.)"""
+
+    views = 1
+    trains = False
+
+    def __init__(self, cfg, data, device, run_dir):
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+
+    def hooks(self):
+        return []
+
+    def compute(self):
+        return run_posthoc(self.cfg, self.run_dir, rundir.parent_dir(self.run_dir, self.cfg))

@@ -131,9 +131,7 @@ def write_failed_if_free(run, error):
         return write_failed(run, error)
 
 
-def _execute_child(run, force):
-    from bench.posthoc import run_posthoc
-
+def _execute_child(run, force, algorithm):
     run.run_dir.mkdir(parents=True, exist_ok=True)
     with rundir.run_lock(run.run_dir) as holder:
         if holder is not None:
@@ -144,7 +142,7 @@ def _execute_child(run, force):
         rundir.clear_run(run.run_dir)  # forced, failed, or computed from an older parent result
         results.write_config(run.run_dir, run.cfg)
         try:
-            result = run_posthoc(run.cfg, run.run_dir, run.parent)
+            result = algorithm(run.cfg, None, None, run.run_dir).compute()
         except OSError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failed or missing parent fails its child, with the reason
@@ -207,10 +205,12 @@ def execute(runs, force=False, progress=True, cache=None):
 def _execute_one(run, force, progress, cache):
     from bench import distributed
     from bench.datasets.registry import DATASETS
+    from bench.engine.choose import algorithm_class
     from bench.trainer import train_run
 
-    if config_mod.stage_kind(run.cfg) == "posthoc":  # from the parent's files: no data, no training
-        return _execute_child(run, force)
+    algorithm = algorithm_class(run.cfg)
+    if not algorithm.trains:  # computed from the parent's files: no data, no training
+        return _execute_child(run, force, algorithm)
     key = dataset_key(run.cfg)
     if key not in cache:
         cache.clear()  # hold one dataset at a time

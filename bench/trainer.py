@@ -23,9 +23,9 @@ from typing import Any
 import torch
 
 from bench import checkpoint, distributed, preempt, results
-from bench.config import stage_kind
 from bench.datasets.identity import check_same_data, data_identity
 from bench.engine.algorithm import Algorithm, check_views
+from bench.engine.choose import algorithm_class
 from bench.engine.hooks import FaultPoints, Hooks, Preemption, Progress, Tracking
 from bench.engine.result import build_result, write_final_logits
 from bench.engine.state import Position, RunState
@@ -45,14 +45,8 @@ from bench.schedule import learning_rate
 
 
 def make_algorithm(cfg: dict, data: Any, device: torch.device, run_dir: Path) -> Algorithm:
-    """The run's algorithm: stage 2's on a parent's weights, else the one `method.algorithm` names."""
-    if stage_kind(cfg) == "train":
-        from bench.stage2 import Stage2Algorithm
-
-        return Stage2Algorithm(cfg, data, device, run_dir)
-    from bench.methods.registry import PARTS
-
-    return PARTS.get("algorithm", cfg["method"].get("algorithm", "standard")).build()(cfg, data, device, run_dir)
+    """The run's algorithm (bench.runner.algorithm_class), built for this run."""
+    return algorithm_class(cfg)(cfg, data, device, run_dir)
 
 
 class Trainer:

@@ -17,6 +17,8 @@ An Algorithm gives the trainer, each with today's behaviour as the default:
     position_state() / restore_position(s)  its random state inside an epoch (the mixer's)
     hooks()                    its own trainer hooks (bench.engine.hooks), e.g. stage 2's BN and MaxNorm
     parent_record(), resumable(state)       a stage-2 method's parent (bench.stage2.Stage2Algorithm)
+    trains / compute()         False / the result, for a method computed from its parent's files without
+                               data or training (post-hoc methods: bench.posthoc.PosthocAlgorithm)
 
 StandardAlgorithm is every method built from parts (a loss, class weights, a sampler, a schedule, a head,
 mixing: bench.methods.compose.Composition). A new algorithm is one file with a subclass and a Part of kind
@@ -44,6 +46,7 @@ class Algorithm:
     """The protocol, with every method's default behaviour except the step (see StandardAlgorithm)."""
 
     views: int = 1
+    trains: bool = True  # False: computed from a finished parent's files by compute(), without data or training
 
     def __init__(self, cfg: dict, data: Any, device: torch.device, run_dir: Path):
         self.cfg, self.data, self.device, self.run_dir = cfg, data, device, Path(run_dir)
@@ -97,6 +100,10 @@ class Algorithm:
     def resumable(self, saved_state: dict) -> bool:
         """Whether a checkpoint's state may be resumed (False: start over, after saying why)."""
         return True
+
+    def compute(self) -> dict:
+        """An algorithm that does not train (trains = False): its result, written to result.json."""
+        raise NotImplementedError
 
 
 def check_views(method: str, views: int, data: Any) -> None:

@@ -1,0 +1,22 @@
+"""Which algorithm computes a run: the one place that maps a run's config to its Algorithm class."""
+
+from __future__ import annotations
+
+from bench.config import stage_kind
+
+
+def algorithm_class(cfg):
+    """How a run is computed: post-hoc methods from their parent's files (bench.posthoc), stage-2 methods on
+    their parent's weights (bench.stage2), every other method by the algorithm part `method.algorithm` names."""
+    kind = stage_kind(cfg)
+    if kind == "posthoc":
+        from bench.posthoc import PosthocAlgorithm
+
+        return PosthocAlgorithm
+    if kind == "train":
+        from bench.stage2 import Stage2Algorithm
+
+        return Stage2Algorithm
+    from bench.methods.registry import PARTS
+
+    return PARTS.get("algorithm", cfg["method"].get("algorithm", "standard")).build()
