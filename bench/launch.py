@@ -167,12 +167,11 @@ def check_model(run, data):
     import torch
 
     from bench.engine.algorithm import check_views
-    from bench.methods.registry import PARTS
+    from bench.engine.choose import algorithm_class
     from bench.models import build_model
 
     cfg, a = run.cfg, run.cfg["augment"]
-    algorithm = PARTS.get("algorithm", cfg["method"].get("algorithm", "standard")).build()
-    check_views(cfg["method"]["name"], algorithm.views, data)
+    check_views(cfg["method"]["name"], algorithm_class(cfg).views, data)
     if hasattr(data, "train_x"):  # in-memory images: the crop pads each side by crop_padding
         shape = tuple(data.train_x.shape[1:])
         if a["crop_padding"] > min(shape[1:]):
