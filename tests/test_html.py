@@ -210,7 +210,7 @@ def test_a_run_shows_the_config_that_acts_on_it_and_readable_provenance():
     cfg["dataset"].update(name="cifar10_lt", profile="exp", imbalance_ratio=100.0)
     shown = shown_config(cfg)
     assert "stage" not in shown and "run" not in shown and "loader" not in shown  # a one-stage, in-memory run
-    assert set(shown["method"]) == {"name", "loss", "weights", "sampler", "schedule", "head", "mix"}
+    assert set(shown["method"]) == {"name", "loss", "weights", "sampler", "schedule", "head", "mix", "algorithm"}
     assert "image_size" not in shown["augment"] and shown["augment"]["crop_padding"] == 4
     assert "split_dir" not in shown["dataset"] and shown["dataset"]["imbalance_ratio"] == 100.0
     cfg["method"].update(name="crt")
