@@ -451,10 +451,10 @@ def test_report_output_that_cannot_be_written(tmp_path, capsys, where, message):
 
 
 def test_disk_full_is_one_line_and_the_run_resumes(cifar_root, tmp_path, capsys, monkeypatch):
-    from bench import results
+    from bench import atomic
 
     out = tmp_path / "out"
-    real = results.os.fsync
+    real = atomic.os.fsync
     calls = []
 
     def full(fd):
@@ -463,11 +463,11 @@ def test_disk_full_is_one_line_and_the_run_resumes(cifar_root, tmp_path, capsys,
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(fd)
 
-    monkeypatch.setattr(results.os, "fsync", full)
+    monkeypatch.setattr(atomic.os, "fsync", full)
     assert main(run_args(cifar_root, out, epochs=2)) == 2
     one_error_line(capsys, "No space left on device")
     assert not list(out.glob("*/.*.tmp")) and not list(out.glob("*/result.json"))
-    monkeypatch.setattr(results.os, "fsync", real)
+    monkeypatch.setattr(atomic.os, "fsync", real)
     assert main(run_args(cifar_root, out, epochs=2)) == 0
     assert json.loads(next(out.glob("*/result.json")).read_text())["status"] == "done"
 
@@ -494,10 +494,10 @@ def test_existing_run_ids_are_unchanged(method, dataset, seed, presets, sets, ru
 
 
 def test_disk_full_during_a_report_is_one_line_and_leaves_no_torn_file(tmp_path, capsys, monkeypatch):
-    from bench import results
+    from bench import atomic
 
     calls = []
-    real = results.os.fsync
+    real = atomic.os.fsync
 
     def full(fd):
         calls.append(fd)
@@ -505,7 +505,7 @@ def test_disk_full_during_a_report_is_one_line_and_leaves_no_torn_file(tmp_path,
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(fd)
 
-    monkeypatch.setattr(results.os, "fsync", full)
+    monkeypatch.setattr(atomic.os, "fsync", full)
     out = tmp_path / "rep"
     assert main(["report", str(GOLDEN), "--out", str(out), "--plots"]) == 2
     one_error_line(capsys, "No space left on device")
