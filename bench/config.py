@@ -178,6 +178,13 @@ def _read_preset(name):
     return load_yaml(path, "preset")
 
 
+def check_sam(cfg):
+    """SAM's two backward passes per step do not fit one fp16 gradient scaler (bench's SAM has no scaler)."""
+    if cfg["method"].get("algorithm") == "sam" and cfg["train"]["precision"] == "fp16":
+        raise BenchError(f"method {cfg['method']['name']} (SAM: two backward passes a step) does not run under "
+                         "train.precision=fp16's gradient scaler; use --precision bf16 or fp32")
+
+
 def validate(cfg, user_keys=None):
     """Types, choices, ranges and combinations. `user_keys`: the method keys the user set (config files,
     --set); None: all of them. Presets are recipes: a hyper-parameter they set (the iNat recipe's max_m
@@ -218,6 +225,7 @@ def validate(cfg, user_keys=None):
     from bench.loggers import check_names
 
     check_names(cfg["run"]["loggers"])
+    check_sam(cfg)
     rewrites = cfg["dataset"]["path_rewrite"]
     if not all(isinstance(r, str) and "=" in r for r in rewrites):
         raise BenchError(f"config key dataset.path_rewrite must be a list of 'old=new' prefixes, got {rewrites!r}")
@@ -441,6 +449,10 @@ def scale_schedule(cfg, epochs_before):
         t["milestones"] = [int(e * new / epochs_before) for e in t["milestones"]]
     if isinstance(m["defer_epoch"], int) and not isinstance(m["defer_epoch"], bool):
         m["defer_epoch"] = int(m["defer_epoch"] * new / epochs_before)
+    rho = m.get("sam_rho_schedule")
+    if isinstance(rho, list) and all(isinstance(step, list) and len(step) == 2 and type(step[0]) is int
+                                     for step in rho):  # SAM's rho steps move with the LR's milestones
+        m["sam_rho_schedule"] = [[int(e * new / epochs_before), r] for e, r in rho]
 
 
 def config_hash(cfg):

@@ -16,8 +16,10 @@ from bench.methods import (
     crt,
     drs,
     drw,
+    drw_sam,
     erm,
     erm_mixup,
+    erm_sam,
     erm_wd,
     focal,
     heads,
@@ -25,6 +27,7 @@ from bench.methods import (
     ldam,
     ldam_drw,
     ldam_drw_mixup,
+    ldam_drw_sam,
     logit_adjust,
     logit_adjust_drw,
     lws,
@@ -37,6 +40,7 @@ from bench.methods import (
     tau_norm,
     vs,
     vs_drw,
+    vs_sam,
     wb,
     weights,
 )
@@ -59,6 +63,8 @@ for _part in (*LOSSES, *weights.PARTS, *samplers.PARTS, *schedules.PARTS, *heads
 
 METHOD_MODULES = (erm, resample, reweight, cb, focal, cb_focal, ldam, ldam_drw, drw, drs,
                   logit_adjust, balanced_softmax, vs, logit_adjust_drw, vs_drw, erm_mixup, ldam_drw_mixup, erm_wd,
+                  # sharpness-aware minimisation (algorithm sam)
+                  erm_sam, drw_sam, ldam_drw_sam, vs_sam,
                   # two-stage: computed from (post-hoc) or trained on (stage 2) a finished parent run (Method.parent)
                   la_posthoc, tau_norm, crt, lws, mislas, wb)
 METHODS = Registry("method")

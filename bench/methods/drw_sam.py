@@ -1,0 +1,7 @@
+from bench.methods.spec import Method
+
+# val-iisc/Saddle-LongTail run.sh: CE+DRW+SAM, rho 0.5 on CIFAR-10-LT (line 8), 0.8 on CIFAR-100-LT (line 18)
+METHOD = Method(
+    "drw_sam", "cross-entropy + class-balanced weights deferred to the first LR decay, with SAM, rho 0.5 "
+    "(official CIFAR-10-LT; CIFAR-100-LT: 0.8)", "", dict(loss="ce", weights="cb", schedule="deferred",
+                                                         algorithm="sam", sam_rho=0.5))
