@@ -8,13 +8,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import bench_process
+from test_preempt import position, snapshot
 from torch import nn
 
 from bench.cli import main
 from bench.config import resolve
 from bench.engine.sam import SAMAlgorithm, rho_at
-from conftest import bench_process
-from test_preempt import position, snapshot
 
 SMALL = ["--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set", "dataset.verify=false",
          "dataset.download=false", "model.name=small_cnn", "train.batch_size=64", "eval.batch_size=100"]
