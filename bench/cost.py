@@ -11,15 +11,28 @@ from bench.config import stage_kind
 from bench.datasets.longtail import long_tail_counts
 
 
+def step_cost(cfg):
+    """Training cost of an image relative to a standard step: the algorithm part's declared `step_cost` (SAM: two
+    forward/backward passes, 2.0); 1.0 for the rest and for configs that name no algorithm."""
+    from bench.methods.registry import PARTS
+
+    try:
+        part = PARTS.kinds["algorithm"].get((cfg.get("method") or {}).get("algorithm", "standard"))
+    except AttributeError:
+        return 1.0
+    return float(part.extra.get("step_cost", 1.0)) if part is not None else 1.0
+
+
 def measured_speeds(out):
-    """{(dataset, model): [train images/s of finished runs]} under the results folder."""
+    """{(dataset, model): [train images/s of finished runs, as standard steps]} under the results folder (a SAM
+    run's measured speed counts double: its images cost two passes)."""
     speeds = {}
     for path in Path(out).glob("*/result.json"):
         result = rundir.read_result(path.parent)
         if not result or result.get("status") != "done":
             continue
         try:
-            speed = float(result["timing"]["train_images_per_second"])
+            speed = float(result["timing"]["train_images_per_second"]) * step_cost(result["config"])
             key = (str(result["dataset"]), str(result["config"]["model"]["name"]))
         except (KeyError, TypeError, ValueError):
             continue  # not a result bench wrote: no speed from it
@@ -50,5 +63,8 @@ def estimate(run, speeds):
         speed, source = MODELS.get_or_fail(cfg["model"]["name"]).assumed_images_per_second, "assumed"
         if not speed:
             return None, f"no measured or assumed speed for {cfg['model']['name']}; run one to measure it"
-    images = train * epochs / (3 if stage2 else 1) + info.test_size * evals / 3  # evaluation: ~3x cheaper per image
-    return images / speed, f"{speed:.0f} img/s {source}" + (" (stage 2: a third of a training step)" if stage2 else "")
+    cost = 1 / 3 if stage2 else step_cost(cfg)
+    images = train * epochs * cost + info.test_size * evals / 3  # evaluation: ~3x cheaper per image
+    note = (" (stage 2: a third of a training step)" if stage2 else
+            f" (x{cost:g}: {cfg['method'].get('algorithm')} steps)" if cost != 1 else "")
+    return images / speed, f"{speed:.0f} img/s {source}" + note

@@ -97,3 +97,23 @@ def test_a_sam_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
     resumed = bench_process([*argv, "--out", str(cut)])
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert snapshot(cut) == snapshot(plain)
+
+
+def test_a_sam_run_is_priced_at_two_steps_an_image(tmp_path):
+    import json
+
+    from bench.cost import estimate, measured_speeds
+
+    plain, sam = (SimpleNamespace(cfg=resolve(m, "cifar10_lt", 0)) for m in ("ldam_drw", "ldam_drw_sam"))
+    (seconds, _), (sam_seconds, how) = estimate(plain, {}), estimate(sam, {})
+    evaluation = 10000 * 200 / 3  # the test images, every epoch, at a third of a step's cost
+    assert "x2: sam steps" in how
+    speed = float(how.split(" img/s")[0])
+    train = sum([5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]) * 200
+    assert sam_seconds == pytest.approx((2 * train + evaluation) / speed) and \
+        seconds == pytest.approx((train + evaluation) / speed)
+    run = tmp_path / "cifar10_lt-exp100-ds0__ldam_drw_sam__seed0__00000000"  # a finished SAM run at 100 img/s ...
+    run.mkdir()
+    (run / "result.json").write_text(json.dumps({"status": "done", "dataset": "cifar10_lt", "config": sam.cfg,
+                                                 "timing": {"train_images_per_second": 100.0}}))
+    assert measured_speeds(tmp_path) == {("cifar10_lt", "resnet32"): [200.0]}  # ... trains 200 standard steps/s
