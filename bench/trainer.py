@@ -45,7 +45,7 @@ from bench.schedule import learning_rate
 
 
 def make_algorithm(cfg: dict, data: Any, device: torch.device, run_dir: Path) -> Algorithm:
-    """The run's algorithm (bench.runner.algorithm_class), built for this run."""
+    """The run's algorithm (bench.engine.choose.algorithm_class), built for this run."""
     return algorithm_class(cfg)(cfg, data, device, run_dir)
 
 

@@ -63,8 +63,8 @@ def default_eval_split(dataset):
 def _load_yaml(path):
     import yaml
 
-    with open(path) as f:  # libyaml's safe loader where PyYAML has it (10x faster), else the Python one
-        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    with open(path) as f:
+        return yaml.safe_load(f)
 
 
 def method_params(cfg):
