@@ -178,11 +178,13 @@ def _read_preset(name):
     return load_yaml(path, "preset")
 
 
-def check_sam(cfg):
-    """SAM's two backward passes per step do not fit one fp16 gradient scaler (bench's SAM has no scaler)."""
-    if cfg["method"].get("algorithm") == "sam" and cfg["train"]["precision"] == "fp16":
-        raise BenchError(f"method {cfg['method']['name']} (SAM: two backward passes a step) does not run under "
-                         "train.precision=fp16's gradient scaler; use --precision bf16 or fp32")
+def check_algorithm(cfg):
+    """A precision the method's algorithm part declares it cannot run under (Part.extra["no_fp16"]: why)."""
+    part = PARTS.kinds["algorithm"].get(cfg["method"].get("algorithm", "standard"))
+    why = part.extra.get("no_fp16") if part is not None else None
+    if why and cfg["train"]["precision"] == "fp16":
+        raise BenchError(f"method {cfg['method']['name']} ({why}) does not run under train.precision=fp16's "
+                         "gradient scaler; use --precision bf16 or fp32")
 
 
 def validate(cfg, user_keys=None):
@@ -225,7 +227,7 @@ def validate(cfg, user_keys=None):
     from bench.loggers import check_names
 
     check_names(cfg["run"]["loggers"])
-    check_sam(cfg)
+    check_algorithm(cfg)
     rewrites = cfg["dataset"]["path_rewrite"]
     if not all(isinstance(r, str) and "=" in r for r in rewrites):
         raise BenchError(f"config key dataset.path_rewrite must be a list of 'old=new' prefixes, got {rewrites!r}")

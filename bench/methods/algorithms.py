@@ -47,6 +47,7 @@ SAM_RHO_SCHEDULE = Param("sam_rho_schedule", None, "rho per epoch, [[0-based epo
 SAM = Part("algorithm", "sam", "sharpness-aware minimisation: the loss's gradient at w + rho g/||g|| (same batch, "
            "both passes in train mode) steps the weights at w", params=(SAM_RHO, SAM_RHO_SCHEDULE),
            source="Rangwani et al., NeurIPS 2022; val-iisc/Saddle-LongTail sam.py, cifar_train_sam.py",
-           build=late("bench.engine.sam", "SAMAlgorithm"), extra={"step_cost": 2.0})  # two passes a step
+           build=late("bench.engine.sam", "SAMAlgorithm"),
+           extra={"step_cost": 2.0, "no_fp16": "SAM: two backward passes a step"})
 
 PARTS = (STANDARD, SAM)
