@@ -142,12 +142,13 @@ def lock_holder(run_dir):
 
 
 def clear_run(run_dir):
-    """Delete every file of a run but its lock and its job record (the submission that is re-running it).
+    """Delete every file of a run but its lock, its job record (the submission that is re-running it) and its
+    config.yaml, which the caller rewrites atomically: the folder never looks like no run to `bench status`.
     Call only while holding run_lock(run_dir)."""
     import shutil
 
     for child in Path(run_dir).iterdir():
-        if child.name not in (LOCK, JOB):
+        if child.name not in (LOCK, JOB, CONFIG):
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
 
 

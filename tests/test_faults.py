@@ -148,3 +148,26 @@ def test_two_processes_never_train_the_same_run(cifar_root, tmp_path):
     lines = [json.loads(line)["epoch"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert lines == list(range(len(lines)))  # one trainer: every epoch written once, in order
     assert not (run_dir / "result.json").exists()
+
+
+def test_a_run_being_restarted_never_looks_not_started(tmp_path):
+    """Re-running a run clears its old files; `bench status` (and `bench run --wait`) must still see the run
+    folder in that instant, not fall back to the sweep record's "not started" (a SLURM child once ended a
+    --wait that way)."""
+    from types import SimpleNamespace
+
+    from bench import rundir
+    from bench.status import run_states
+
+    out = tmp_path / "out"
+    run_dir = out / "cifar10_lt-exp100-ds0__erm__seed0__00000000"
+    run_dir.mkdir(parents=True)
+    for name, text in ((rundir.CONFIG, "method: {name: erm}\n"), (rundir.RESULT, '{"status": "failed"}'),
+                       (rundir.METRICS, "{}\n")):
+        (run_dir / name).write_text(text)
+    rundir.record_sweep(out, [SimpleNamespace(run_dir=run_dir)], "local")
+    with rundir.run_lock(run_dir) as holder:
+        assert holder is None
+        rundir.clear_run(run_dir)
+        assert sorted(p.name for p in run_dir.iterdir()) == sorted([rundir.CONFIG, rundir.LOCK])
+        assert [(state, name) for state, name, *_ in run_states(out)] == [("running", run_dir.name)]
