@@ -179,12 +179,33 @@ def _read_preset(name):
 
 
 def check_algorithm(cfg):
-    """A precision the method's algorithm part declares it cannot run under (Part.extra["no_fp16"]: why)."""
-    part = PARTS.kinds["algorithm"].get(cfg["method"].get("algorithm", "standard"))
-    why = part.extra.get("no_fp16") if part is not None else None
-    if why and cfg["train"]["precision"] == "fp16":
-        raise BenchError(f"method {cfg['method']['name']} ({why}) does not run under train.precision=fp16's "
+    """What the method's algorithm part declares (Part.extra): a precision it cannot run under ("no_fp16": why),
+    no batch mixing ("no_mix": why), a backbone that hosts experts ("experts"), a fixed number of them."""
+    m = cfg["method"]
+    part = PARTS.kinds["algorithm"].get(m.get("algorithm", "standard"))
+    extra = part.extra if part is not None else {}
+    if extra.get("no_fp16") and cfg["train"]["precision"] == "fp16":
+        raise BenchError(f"method {m['name']} ({extra['no_fp16']}) does not run under train.precision=fp16's "
                          "gradient scaler; use --precision bf16 or fp32")
+    if extra.get("no_mix") and m["mix"] != "none":
+        raise BenchError(f"method {m['name']} cannot mix batches ({extra['no_mix']}); use method.mix=none")
+    if extra.get("experts"):
+        check_experts(cfg, extra.get("fixed_experts"))
+
+
+def check_experts(cfg, fixed):
+    from bench.models.registry import MODELS
+
+    m, name = cfg["method"], cfg["model"]["name"]
+    if fixed is not None and m["experts"] != fixed:
+        raise BenchError(f"method {m['name']} has exactly {fixed} experts, one per loss; remove method.experts")
+    hosts = [n for n, info in MODELS.items() if info.experts]
+    if name not in hosts:
+        raise BenchError(f"method {m['name']} splits its backbone into a shared trunk and {m['experts']} expert "
+                         f"branches, which model {name} cannot host; use model.name={' or '.join(hosts)}")
+    if cfg["model"].get("pretrained"):
+        raise BenchError(f"method {m['name']} builds its own multi-expert network, into which model.pretrained "
+                         "is not loaded; remove model.pretrained")
 
 
 def validate(cfg, user_keys=None):
@@ -282,6 +303,8 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     cfg = copy.deepcopy(DEFAULTS)
     merge(cfg, load_preset(d.recipe), f"preset {d.recipe!r}")
     merge(cfg, {"method": dict(m.parts), "stage": dict(m.stage), "train": dict(m.train)}, f"method {method!r}")
+    if d.recipe in m.recipes:
+        merge(cfg, m.recipes[d.recipe], f"method {method!r}'s {d.recipe} recipe")
     cfg["method"]["name"] = method
     cfg["dataset"]["name"] = dataset
     cfg["train"]["seed"] = seed

@@ -7,6 +7,7 @@ sampler, schedule, head and mix parts.
 
 from __future__ import annotations
 
+from bench.methods.losses.ldam import S
 from bench.methods.parts import Param, Part
 
 
@@ -50,4 +51,39 @@ SAM = Part("algorithm", "sam", "sharpness-aware minimisation: the loss's gradien
            build=late("bench.engine.sam", "SAMAlgorithm"),
            extra={"step_cost": 2.0, "no_fp16": "SAM: two backward passes a step"})
 
-PARTS = (STANDARD, SAM)
+EXPERTS = Param("experts", 3, "number of experts: branches with their own later stages and classifier on a shared "
+                "trunk; the prediction is the mean of their outputs",
+                source="frank-xwang/RIDE-LongTailRecognition and Vanint/SADE-AgnosticLT configs (num_experts 3)",
+                check=lambda v: 1 <= v <= 16, phrase="between 1 and 16")
+REDUCE_EXPERTS = Param("reduce_experts", True, "expert branches at reduced widths (CIFAR ResNet-32: 24/48 channels "
+                       "instead of 32/64; ImageNet ResNets: 192/384 planes instead of 256/512)",
+                       source="RIDE and SADE configs (reduce_dimension true)")
+RIDE_DIVERSITY = Param("ride_diversity", -0.45, "lambda: weight of each expert's KL(mean output || expert output) "
+                       "at temperature T (negative: the experts are pushed apart)",
+                       source="RIDE configs/config_imbalance_cifar100_ride.json additional_diversity_factor "
+                              "(ImageNet-LT, iNaturalist: -0.2)", check=lambda v: -10 <= v <= 10,
+                       phrase="between -10 and 10")
+RIDE_REWEIGHT = Param("ride_reweight_factor", 0.05, "gamma of the distribution-aware temperature T_c, proportional "
+                      "to gamma C p_c + 1 - gamma, used from the DRW epoch on (before it T = 1)",
+                      source="RIDE model/loss.py RIDELoss reweight_factor (ImageNet-LT 0.02, iNaturalist 0.015)",
+                      check=lambda v: 0 <= v <= 1, phrase="in [0, 1]")
+SADE_TAU = Param("sade_tau", 2.0, "lambda of the third (inverse-softmax) expert: CE(s z + log pi - lambda log "
+                 "pi_inverse, y)", source="SADE configs tau (CIFAR-100-LT, ImageNet-LT: 2; iNaturalist, "
+                                          "Places-LT: 1)", check=lambda v: 0 <= v <= 10, phrase="in [0, 10]")
+RIDE = Part("algorithm", "ride", "RIDE: K experts on a shared trunk, each trained with the method's loss (LDAM-DRW) "
+            "plus a distribution-aware diversity term; the prediction is their mean",
+            params=(EXPERTS, REDUCE_EXPERTS, RIDE_DIVERSITY, RIDE_REWEIGHT),
+            source="Wang et al., ICLR 2021; frank-xwang/RIDE-LongTailRecognition model/loss.py RIDELoss, "
+                   "model/ldam_drw_resnets/ride_resnet_cifar.py",
+            build=late("bench.engine.ride", "RIDEAlgorithm"),
+            extra={"experts": True, "no_mix": "RIDE trains its experts on plain batches", "step_cost": 1.5})
+SADE = Part("algorithm", "sade", "SADE: three experts on a shared trunk, trained with softmax, balanced-softmax and "
+            "inverse-softmax losses (each skilled for one test distribution); the prediction is their mean",
+            params=(EXPERTS, REDUCE_EXPERTS, SADE_TAU, S),
+            source="Zhang et al., NeurIPS 2022; Vanint/SADE-AgnosticLT model/loss.py DiverseExpertLoss, "
+                   "model/ldam_drw_resnets/expert_resnet_cifar.py",
+            build=late("bench.engine.sade", "SADEAlgorithm"),
+            extra={"experts": True, "fixed_experts": 3, "no_mix": "SADE trains its experts on plain batches",
+                   "step_cost": 1.5})
+
+PARTS = (STANDARD, SAM, RIDE, SADE)

@@ -14,6 +14,11 @@ def _value(value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def flatten(recipe):
+    """{"train.lr": 0.1, ...} of a recipe's sections."""
+    return {f"{section}.{key}": value for section, keys in recipe.items() for key, value in keys.items()}
+
+
 def method_parts(method):
     """{kind: part name} of a registered method, defaults filled in."""
     return {kind: method.parts.get(kind, DEFAULT_PART[kind]) for kind in KINDS}
@@ -42,7 +47,13 @@ def describe_methods():
         if method.train:
             fixed = ", ".join(f"train.{k}={_value(v)}" for k, v in method.train.items())
             lines.append(f"{'':<{width}}    recipe: {fixed}")
+        if method.recipes:
+            lines.append(f"{'':<{width}}    authors' recipes ({method.recipe_source}): " + "; ".join(
+                f"{preset}: " + ", ".join(f"{k}={_value(v)}" for k, v in flatten(recipe).items())
+                for preset, recipe in method.recipes.items()))
         lines.append(f"{'':<{width}}    parts: {shown}")
+        if parts["algorithm"] != DEFAULT_PART["algorithm"]:
+            lines.append(f"{'':<{width}}    code: {PARTS.get('algorithm', parts['algorithm']).source}")
         if params:
             lines.append(f"{'':<{width}}    hyper-parameters: "
                          + ", ".join(f"method.{key}={_value(value)}" for key, value in params))

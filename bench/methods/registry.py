@@ -35,6 +35,8 @@ from bench.methods import (
     mix,
     resample,
     reweight,
+    ride,
+    sade,
     samplers,
     schedules,
     tau_norm,
@@ -65,6 +67,8 @@ METHOD_MODULES = (erm, resample, reweight, cb, focal, cb_focal, ldam, ldam_drw, 
                   logit_adjust, balanced_softmax, vs, logit_adjust_drw, vs_drw, erm_mixup, ldam_drw_mixup, erm_wd,
                   # sharpness-aware minimisation (algorithm sam)
                   erm_sam, drw_sam, ldam_drw_sam, vs_sam,
+                  # multi-expert (algorithms ride, sade)
+                  ride, sade,
                   # two-stage: computed from (post-hoc) or trained on (stage 2) a finished parent run (Method.parent)
                   la_posthoc, tau_norm, crt, lws, mislas, wb)
 METHODS = Registry("method")

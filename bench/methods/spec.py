@@ -16,3 +16,7 @@ class Method:
     parent: str = ""  # a two-stage method: the stage-1 method whose finished run it starts from
     stage: dict = field(default_factory=dict)  # keys of the config's `stage` section (e.g. posthoc="la")
     train: dict = field(default_factory=dict)  # keys of the `train` section its recipe fixes (over the dataset's)
+    # the authors' recipe per dataset recipe (a dataset's preset name, e.g. cifar_lt): config sections applied
+    # over the dataset's preset and `train`, before the user's presets, config files and flags
+    recipes: dict = field(default_factory=dict)
+    recipe_source: str = ""  # where the recipes come from (repository and config files)

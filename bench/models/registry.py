@@ -11,12 +11,20 @@ class ModelInfo:
     description: str
     builder: str
     assumed_images_per_second: float = 0.0  # for cost estimates when no run measured it
+    experts: str = ""  # "module:function" of its multi-expert version (RIDE, SADE), "" when it has none
 
     def build(self, in_channels):
         import importlib
 
         module, func, *arg = self.builder.split(":")
         return getattr(importlib.import_module(module), func)(*arg, in_channels=in_channels)
+
+    def build_experts(self, in_channels, experts, reduce, head, num_classes):
+        """The multi-expert network (bench.models.experts): a shared trunk, `experts` branches and heads."""
+        import importlib
+
+        module, func = self.experts.split(":")
+        return getattr(importlib.import_module(module), func)(in_channels, experts, reduce, head, num_classes)
 
 
 class ModelRegistry(Registry):
@@ -38,17 +46,17 @@ class ModelRegistry(Registry):
 MODELS = ModelRegistry("model")
 MODELS.register("resnet32", ModelInfo(
     "resnet32", "reference CIFAR ResNet-32 (option-A shortcuts, 0.46M parameters)",
-    "bench.models.resnet_cifar:resnet32", 5000.0))
+    "bench.models.resnet_cifar:resnet32", 5000.0, "bench.models.experts:cifar_resnet32"))
 MODELS.register("small_cnn", ModelInfo(
     "small_cnn", "3-conv CNN (24k parameters) for quick CPU runs; not a paper model",
-    "bench.models.small_cnn:small_cnn", 5000.0))
+    "bench.models.small_cnn:small_cnn", 5000.0, "bench.models.experts:small_cnn"))
 MODELS.register("resnet10", ModelInfo(
     "resnet10",
     "ResNet-10 of OLTR/Decoupling: torchvision ResNet(BasicBlock, [1,1,1,1]), 7x7 stem (not timm's resnet10t)",
-    "bench.models.imagenet:resnet10", 2000.0))
+    "bench.models.imagenet:resnet10", 2000.0, "bench.models.experts:resnet10"))
 MODELS.register("resnet50", ModelInfo(
     "resnet50", "torchvision ResNet-50 (iNaturalist recipe of the LDAM paper)", "bench.models.imagenet:resnet50",
-    1500.0))
+    1500.0, "bench.models.experts:resnet50"))
 MODELS.register("resnext50_32x4d", ModelInfo(
     "resnext50_32x4d", "torchvision ResNeXt-50 32x4d (Decoupling ImageNet-LT recipe)",
-    "bench.models.imagenet:resnext50_32x4d", 1200.0))
+    "bench.models.imagenet:resnext50_32x4d", 1200.0, "bench.models.experts:resnext50_32x4d"))

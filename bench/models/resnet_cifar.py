@@ -12,11 +12,12 @@ from torch import nn
 
 
 class ShortcutA(nn.Module):
-    """Option A: x[:, :, ::2, ::2] with planes // 4 zero channels on each side."""
+    """Option A: x[:, :, ::2, ::2] with (planes - in_planes) // 2 zero channels on each side (planes // 4 when
+    the width doubles, as in the reference; RIDE's reduced expert widths 16 -> 24 -> 48 pad 4 and 12)."""
 
-    def __init__(self, planes):
+    def __init__(self, planes, in_planes=None):
         super().__init__()
-        self.pad = planes // 4
+        self.pad = planes // 4 if in_planes is None else (planes - in_planes) // 2
 
     def forward(self, x):
         return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad), "constant", 0)
@@ -29,7 +30,7 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = ShortcutA(planes) if stride != 1 or in_planes != planes else nn.Identity()
+        self.shortcut = ShortcutA(planes, in_planes) if stride != 1 or in_planes != planes else nn.Identity()
 
     def forward(self, x):
         out = F.relu(self.bn1(self.conv1(x)))

@@ -1,0 +1,61 @@
+"""SADE (Zhang et al., NeurIPS 2022) training, as Vanint/SADE-AgnosticLT model/loss.py DiverseExpertLoss does it.
+
+Three experts on a shared trunk, z_k = s cos_k (the cosine head times s = 30), pi the training prior:
+
+    loss = CE(z_1, y) + CE(z_2 + log pi, y) + CE(z_3 + log pi - lambda log pi_inv, y)
+
+(log of pi + 1e-9 as the official code). Expert 1 fits the long-tailed training distribution, expert 2 (balanced
+softmax) a uniform one, expert 3 an inversely long-tailed one. pi_inv is pi's values swapped by rank, not 1 / pi:
+the rarest class gets the largest prior value (sorted with a stable sort, so tied counts are deterministic; the
+official code's torch.sort does not promise an order for ties). lambda = method.sade_tau. The prediction is
+the plain mean of the three experts' outputs (the official prediction without test-time aggregation).
+
+Not here (yet): the test-time self-supervised aggregation on unlabelled test images.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.engine.algorithm import optimizer_step
+from bench.engine.experts import ExpertAlgorithm
+
+
+def inverse_prior(prior: np.ndarray) -> np.ndarray:
+    """pi's values swapped by rank: the class with the k-th smallest prior gets the k-th largest value."""
+    prior = np.asarray(prior, dtype=np.float64)
+    order = np.argsort(prior, kind="stable")
+    ranks = np.empty_like(order)
+    ranks[order] = np.arange(len(prior))
+    return np.sort(prior, kind="stable")[len(prior) - 1 - ranks]
+
+
+def sade_loss(cosines: torch.Tensor, labels: torch.Tensor, s: float, log_prior: torch.Tensor,
+              log_inverse: torch.Tensor, tau: float) -> torch.Tensor:
+    z = s * cosines
+    return (F.cross_entropy(z[:, 0], labels) + F.cross_entropy(z[:, 1] + log_prior, labels)
+            + F.cross_entropy(z[:, 2] + log_prior - tau * log_inverse, labels))
+
+
+class SADEAlgorithm(ExpertAlgorithm):
+    def setup(self) -> None:
+        super().setup()
+        m = self.cfg["method"]
+        counts = np.asarray(self.data.train_counts, dtype=np.float64)
+        prior = counts / counts.sum()
+        self.s, self.tau = float(m["s"]), float(m["sade_tau"])
+        self.log_prior = torch.tensor(np.log(prior + 1e-9), dtype=torch.float32, device=self.device)
+        self.log_inverse = torch.tensor(np.log(inverse_prior(prior) + 1e-9), dtype=torch.float32, device=self.device)
+
+    def train_step(self, t: Any, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cosines = self.expert_outputs(t, images)
+        loss = sade_loss(cosines, labels, self.s, self.log_prior, self.log_inverse, self.tau)
+        optimizer_step(t, loss)
+        return loss.detach(), cosines.mean(1).detach()
+
+    def probability_scale(self) -> float:
+        return self.s
