@@ -1,4 +1,5 @@
-"""The LDAM-DRW paper's published numbers beside ours (`bench report --compare paper`)."""
+"""Published numbers beside ours (`bench report --compare paper`): the LDAM-DRW paper's table
+(paper_ldam_drw.yaml) and the newer methods' numbers from their authors (published.yaml)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bench.report.collect import setting_label
 from bench.report.tables import Entry, Notes, Table, cell_entry, selection_phrase
 
 PAPER_FILE = Path(__file__).with_name("paper_ldam_drw.yaml")
+PUBLISHED_FILE = Path(__file__).with_name("published.yaml")
 
 
 def load_paper():
@@ -47,44 +49,128 @@ def _get(cfg, dotted):
     return node
 
 
+def load_published():
+    """The newer methods' published numbers (published.yaml): ({paper id: source, selection},
+    {(dataset, profile, ratio): {method: entry}}); natural datasets are keyed (dataset, None, None)."""
+    data = yaml.safe_load(PUBLISHED_FILE.read_text())
+    numbers: dict = {}
+    for entry in data["numbers"]:
+        ratio = entry.get("imbalance_ratio")
+        key = (entry["dataset"], "exp", float(ratio)) if ratio is not None else (entry["dataset"], None, None)
+        numbers.setdefault(key, {})[entry["method"]] = entry
+    return data["papers"], numbers
+
+
 def _paper_key(setting, numbers):
     dataset, profile, ratio, *_ = setting
     if (dataset, profile, ratio) in numbers:
         return (dataset, profile, ratio)
-    if dataset == "inat2018":
-        return ("inat2018", None, None)
+    if profile == "natural" and (dataset, None, None) in numbers:
+        return (dataset, None, None)
     return None
 
 
+def _cell_text(cell, paper_error, expected, notes, where, as_error):
+    """'ours / paper (ours - paper)' in top-1 error; 'not run / paper' etc. when ours is missing."""
+    ours = cell_entry(cell, "top1", expected, notes, where)
+    stat = cell.stats.get("top1") if cell is not None and cell.n_done else None
+    if paper_error is None:
+        return Entry(f"{ours.text} / paper n/a")
+    if stat is None:
+        return Entry(f"{ours.text} / {paper_error:.2f}")
+    error = stat.mean if as_error else 100.0 - stat.mean  # cells hold what --metric asked for
+    return Entry(f"{error:.2f} / {paper_error:.2f} ({error - paper_error:+.2f})")
+
+
+def _published_rows(cells, cols, labels, expected, notes, as_error, used):
+    """Rows of the methods with numbers in published.yaml (and not in the LDAM-DRW paper's table)."""
+    papers, numbers = load_published()
+    method_of = {c.label: c.method for c in cells.values()}
+    rows = []
+    for label in labels:
+        method = method_of.get(label)
+        entries = {s: numbers.get(_paper_key(s, numbers) or (), {}).get(method) for s in cols}
+        if not any(entries.values()):
+            continue
+        row_name = next(e for e in entries.values() if e)["row"]
+        row = []
+        for setting, entry in entries.items():
+            where = f"{label} on {setting_label(setting)}"
+            cell = cells.get((setting, label))
+            row.append(_cell_text(cell, 100.0 - entry["top1"] if entry else None, expected, notes, where, as_error))
+            if entry:
+                used.add(entry["paper"])
+                _flag_recipe(cell, entry, where, notes)
+        rows.append((f"{label} = {row_name}", row))
+    for paper in sorted(used):
+        notes.add(f"{papers[paper]['source']}: top-1 as published, the {papers[paper]['selection']}")
+    return rows
+
+
+def _flag_recipe(cell, entry, where, notes):
+    runs = cell.runs if cell is not None else []
+    used = {(_get(r.config, "model.name"), _get(r.config, "train.epochs")) for r in runs}
+    off = sorted(f"{model} for {epochs} epochs" for model, epochs in used if (model, epochs) != (entry["model"],
+                                                                                             entry["epochs"]))
+    if off:
+        notes.add(f"{where}: our runs use {', '.join(off)}; the published number trains {entry['model']} for "
+                  f"{entry['epochs']} epochs, so the numbers are not comparable")
+
+
 def compare_table(cells, settings, labels, select, as_error=False):
-    """Rows: our methods with a paper row; columns: our settings the paper covers. Top-1 error."""
+    """Rows: our methods with published numbers (the LDAM-DRW paper's rows, then published.yaml's); columns: our
+    settings with any. Top-1 error."""
+    data, numbers, names = load_paper()
+    _, published = load_published()
+    cols = [s for s in settings if _paper_key(s, numbers) or _paper_key(s, published)]
+    notes = Notes()
+    expected = max((c.n_attempted for c in cells.values()), default=0)
+    rows = _ldam_rows(cells, [s for s in cols if _paper_key(s, numbers)], cols, labels, expected, notes, as_error)
+    ldam_labels = {label.split(" = ")[0] for label, _ in rows}
+    used: set = set()
+    rows += _published_rows(cells, cols, [lb for lb in labels if lb not in ldam_labels], expected, notes, as_error,
+                            used)
+    _flag_ldam_recipes(cells, [s for s in cols if _paper_key(s, numbers)], labels, notes)
+    notes.add(f"paper: {data['source']}; its numbers are the {data['selection']}; "
+              f"ours: {selection_phrase(select, cells.values())}")
+    title = "Top-1 error (%): ours (mean over seeds) / published (difference, ours minus paper)"
+    if not cols:
+        title = ("Paper comparison: none of these settings has published numbers (the papers cover "
+                 + ", ".join(names.values()) + ", and CIFAR-10/100-LT exp-100, imagenet_lt, inat2018 for the "
+                 "newer methods)")
+    columns = ["method = paper row"] + [f"{setting_label(s)} ({_column_name(s, numbers, names)})" for s in cols]
+    return Table("paper", title, columns, rows, notes.items, higher_is_better=False)
+
+
+def _column_name(setting, numbers, names):
+    key = _paper_key(setting, numbers)
+    return names[key] if key else setting[0]
+
+
+def _ldam_rows(cells, ldam_cols, cols, labels, expected, notes, as_error):
+    """Rows of the methods with a row in the LDAM-DRW paper (over every column; n/a outside the paper's)."""
     from bench.methods.registry import METHODS
 
-    data, numbers, names = load_paper()
-    cols = [s for s in settings if _paper_key(s, numbers)]
+    _, numbers, _ = load_paper()
     method_of = {c.label: c.method for c in cells.values()}
-    rows, notes = [], Notes()
-    expected = max((c.n_attempted for c in cells.values()), default=0)
+    rows = []
     for label in labels:
         method = METHODS.get(method_of.get(label))
         paper_row = method.paper_row if method else ""
-        if not paper_row or not any(paper_row in numbers[_paper_key(s, numbers)] for s in cols):
+        if not paper_row or not any(paper_row in numbers[_paper_key(s, numbers)] for s in ldam_cols):
             continue
         row = []
         for setting in cols:
-            paper = numbers[_paper_key(setting, numbers)].get(paper_row)
-            cell = cells.get((setting, label))
-            ours = cell_entry(cell, "top1", expected, notes, f"{label} on {setting_label(setting)}")
-            stat = cell.stats.get("top1") if cell is not None and cell.n_done else None
-            if paper is None:
-                row.append(Entry(f"{ours.text} / paper n/a"))
-            elif stat is None:
-                row.append(Entry(f"{ours.text} / {paper:.2f}"))
-            else:
-                error = stat.mean if as_error else 100.0 - stat.mean  # cells hold what --metric asked for
-                row.append(Entry(f"{error:.2f} / {paper:.2f} ({error - paper:+.2f})"))
+            key = _paper_key(setting, numbers)
+            paper = numbers[key].get(paper_row) if key else None
+            row.append(_cell_text(cells.get((setting, label)), paper, expected, notes,
+                                  f"{label} on {setting_label(setting)}", as_error))
         rows.append((f"{label} = {paper_row}", row))
-    for setting in cols:
+    return rows
+
+
+def _flag_ldam_recipes(cells, ldam_cols, labels, notes):
+    for setting in ldam_cols:
         recipe, paper_phrase = PAPER_RECIPES["inat2018" if setting[0] == "inat2018" else "cifar"]
         off = set()
         for label in labels:
@@ -98,12 +184,3 @@ def compare_table(cells, settings, labels, select, as_error=False):
         if off:
             notes.add(f"{setting_label(setting)}: our runs use {', '.join(sorted(off))}; {paper_phrase}, so the "
                       "numbers are not comparable")
-    notes.add(f"paper: {data['source']}; its numbers are the {data['selection']}; "
-              f"ours: {selection_phrase(select, cells.values())}")
-    title = "Top-1 error (%): ours (mean over seeds) / published (difference, ours minus paper)"
-    if not cols:
-        title = ("Paper comparison: none of these settings has published numbers (the paper covers "
-                 + ", ".join(names.values()) + ")")
-    columns = ["method = paper row"] + [f"{setting_label(s)} ({names[_paper_key(s, numbers)]})" for s in cols]
-    return Table("paper", title, columns, rows, notes.items, higher_is_better=False)
-
