@@ -1,9 +1,9 @@
 """Per-batch augmentation of uint8 image tensors on the compute device, vectorised.
 
 Same distribution as torchvision's RandomCrop(size, padding=p) (zero padding; top and
-left offsets uniform in 0..2p) followed by RandomHorizontalFlip(0.5), then ToTensor +
-Normalize. Random numbers come from an explicit CPU generator, so results do not
-depend on the device.
+left offsets uniform in 0..2p) followed by RandomHorizontalFlip(0.5), then an optional
+policy (AutoAugment, RandAugment) and Cutout (bench.policies), then ToTensor + Normalize.
+Random numbers come from an explicit CPU generator, so results do not depend on the device.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ import torch.nn.functional as F
 
 
 class BatchAugment:
-    def __init__(self, mean, std, crop_padding=4, flip=True, device="cpu"):
+    def __init__(self, mean, std, crop_padding=4, flip=True, device="cpu", policy=None, cutout=0):
+        """`policy`: a bench.policies.BatchPolicy applied after crop and flip (None: none); `cutout`: the side of
+        Cutout's hole, applied after the policy (0: none)."""
         channels = len(mean)
+        self.policy, self.cutout = policy, int(cutout)
         self.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, channels, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32, device=device).view(1, channels, 1, 1)
         self.padding = int(crop_padding)
@@ -37,6 +40,12 @@ class BatchAugment:
         if self.flip:
             flips = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device)
             x = torch.where(flips.view(-1, 1, 1, 1), x.flip(3), x)
+        if self.policy is not None:
+            x = self.policy(x, generator)
+        if self.cutout:
+            from bench.policies import cutout
+
+            x = cutout(x, self.cutout, generator)
         return self.normalize(x)
 
     def test(self, x):

@@ -128,9 +128,10 @@ def _add_perf(sub):
                            "default: the CPUs available)")
     perf.add_argument("--model", default="resnet32", help="a model of bench list models (default resnet32)")
     perf.add_argument("--batch-size", type=_integer, default=128, help="training batch size (default 128)")
-    perf.add_argument("--pipeline", choices=["tensor", "imagelist"], default="tensor",
+    perf.add_argument("--pipeline", choices=["tensor", "imagelist", "policies"], default="tensor",
                       help="tensor: CIFAR-size in-memory training (default); imagelist: the JPEG loader of "
-                           "ImageNet-LT / iNaturalist against the reference PIL pipeline, on 2,000 generated JPEGs")
+                           "ImageNet-LT / iNaturalist against the reference PIL pipeline, on 2,000 generated JPEGs; "
+                           "policies: AutoAugment / RandAugment / Cutout on batches against torchvision per image")
 
 
 def _add_list(sub):
@@ -264,6 +265,11 @@ def _main(argv=None):
                 images = 2000 if args.images == 12406 else args.images  # the default is the CIFAR size
                 run_image_perf(args.device, images, "auto" if args.workers is None else args.workers,
                                args.batch_size)
+                return 0
+            if args.pipeline == "policies":
+                from bench.perf_policies import run_policy_perf
+
+                run_policy_perf(args.device, 1024 if args.images == 12406 else args.images, args.batch_size)
                 return 0
             run_perf(args.device, args.images, 4 if args.workers is None else args.workers, args.model,
                      args.batch_size)

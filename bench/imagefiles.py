@@ -122,7 +122,7 @@ class Files(torch.utils.data.Dataset):
             x = jpeg.decode_full(jpeg.Encoded(raw)).to(self.device)
         if params is None:  # evaluation: Resize + CenterCrop
             return jpeg.finish(jpeg.centre(jpeg.resize(x, *jpeg.resized_size(*x.shape[-2:], r.resize)), r.size))
-        return jpeg.finish(jpeg.cut(x, params, r), params)  # the workers' flip and jitter arithmetic
+        return jpeg.policy_and_cutout(jpeg.finish(jpeg.cut(x, params, r), params), params, r)  # as the workers
 
 
 def collate(samples, out=None):

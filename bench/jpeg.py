@@ -37,12 +37,15 @@ class Recipe(NamedTuple):
     flip: bool
     jitter: float
     reduce: bool  # decode at reduced size where the crop allows
+    policy: tuple = ()  # (name, RandAugment ops, magnitude) of augment.policy; (): none
+    cutout: int = 0  # Cutout's hole side (0: none)
 
     @classmethod
     def from_cfg(cls, cfg):
         a = cfg["augment"]
+        policy = (a["policy"], a["randaugment_ops"], a["randaugment_magnitude"]) if a["policy"] != "none" else ()
         return cls(a["image_size"], a["resize"], a["train_crop"], bool(a["flip"]), float(a["color_jitter"]),
-                   bool(cfg["loader"]["reduced_decode"]))
+                   bool(cfg["loader"]["reduced_decode"]), policy, int(a["cutout"]))
 
 
 class Params(NamedTuple):
@@ -52,6 +55,7 @@ class Params(NamedTuple):
     flip: bool
     order: tuple  # indices into (brightness, contrast, saturation), in the order they apply
     factors: tuple  # (brightness, contrast, saturation) factors; () without jitter
+    seed: int = 0  # of the policy's and Cutout's draws (drawn last, only with a policy or Cutout)
 
 
 def crop_box(height, width, rng, scale=SCALE, ratio=RATIO):
@@ -98,7 +102,29 @@ def draw(height, width, seed, recipe):
         rng.shuffle(order)
         low, high = max(0.0, 1.0 - recipe.jitter), 1.0 + recipe.jitter
         factors = tuple(rng.uniform(low, high) for _ in range(3))
-    return Params(box, flip, tuple(order), factors)
+    seed = rng.getrandbits(63) if recipe.policy or recipe.cutout else 0
+    return Params(box, flip, tuple(order), factors, seed)
+
+
+_POLICIES: dict = {}
+
+
+def policy_and_cutout(x, params, recipe):
+    """augment.policy and Cutout on one uint8 (3, H, W) image, drawn from the sample's own seed (bench.policies:
+    the same code as the in-memory batches)."""
+    if not recipe.policy and not recipe.cutout:
+        return x
+    from bench.policies import BatchPolicy, cutout
+
+    generator = torch.Generator().manual_seed(params.seed)
+    batch = x.unsqueeze(0)
+    if recipe.policy:
+        if recipe.policy not in _POLICIES:  # one per worker process
+            _POLICIES[recipe.policy] = BatchPolicy(*recipe.policy)
+        batch = _POLICIES[recipe.policy](batch, generator)
+    if recipe.cutout:
+        batch = cutout(batch, recipe.cutout, generator)
+    return batch[0].contiguous()
 
 
 def reduction(height, width, need_h, need_w):
@@ -291,7 +317,7 @@ def train_image(data, seed, recipe):
             x = cut(decode_full(src), params, recipe)
     else:  # resize_random: the resize may decode at reduced size
         x = resized(src, recipe.resize, recipe.reduce)[:, top:top + h, left:left + w]
-    return finish(x, params)
+    return policy_and_cutout(finish(x, params), params, recipe)
 
 
 def eval_image(data, recipe):

@@ -11,13 +11,23 @@ import torch
 from bench.augment import BatchAugment
 
 
+def batch_policy(augment):
+    """The augment section's policy (bench.policies.BatchPolicy), or None."""
+    if augment.get("policy", "none") == "none":
+        return None
+    from bench.policies import BatchPolicy
+
+    return BatchPolicy(augment["policy"], augment["randaugment_ops"], augment["randaugment_magnitude"])
+
+
 class TensorPipeline:
     """In-memory datasets (CIFAR, Fashion-MNIST): the whole set lives on the compute device."""
 
     def __init__(self, data, cfg, device):
         self.device = device
-        self.augment = BatchAugment(data.mean, data.std, cfg["augment"]["crop_padding"], cfg["augment"]["flip"],
-                                    device)
+        a = cfg["augment"]
+        self.augment = BatchAugment(data.mean, data.std, a["crop_padding"], a["flip"], device, batch_policy(a),
+                                    a.get("cutout", 0))
         self.train_x, self.train_y = data.train_x.to(device), data.train_y.to(device)
         self.test_x, self.test_y = data.test_x.to(device), data.test_y
         self.val_x = data.val_x.to(device) if getattr(data, "val_x", None) is not None else None

@@ -76,6 +76,17 @@ KEYS = (
         check=_non_negative, phrase="non-negative"),
     Key("augment.train_crop", "random_resized", "random_resized: RandomResizedCrop (Decoupling); resize_random: "
         "Resize + RandomCrop (LDAM-DRW paper, App. B)", choices=("random_resized", "resize_random")),
+    Key("augment.policy", "none", "per-image policy after crop and flip: AutoAugment (CIFAR-10 or ImageNet "
+        "policy) or RandAugment, torchvision's operations and distributions", choices=("none", "autoaugment_cifar",
+                                                                                      "autoaugment_imagenet",
+                                                                                      "randaugment")),
+    Key("augment.randaugment_ops", 2, "RandAugment: operations per image", check=_between(1, 14),
+        phrase="from 1 to 14", source="torchvision RandAugment (num_ops=2)"),
+    Key("augment.randaugment_magnitude", 9, "RandAugment: magnitude bin of every operation", check=_between(0, 30),
+        phrase="from 0 to 30", source="torchvision RandAugment (magnitude=9)"),
+    Key("augment.cutout", 0, "Cutout: side of one square hole per image, set to black before normalisation (0: "
+        "none)", check=_between(0, 1024), phrase="from 0 to 1024",
+        source="DeVries & Taylor 2017 (16 on CIFAR; uoguelph-mlrg/Cutout)"),
     Key("augment.normalize", "auto", "normalisation statistics: the dataset's (auto), imagenet or inat2018",
         choices=("auto", "imagenet", "inat2018")),
     # ------------------------------------------------------------------ loader (image lists)
