@@ -32,20 +32,32 @@ class TensorPipeline:
         self.test_x, self.test_y = data.test_x.to(device), data.test_y
         self.val_x = data.val_x.to(device) if getattr(data, "val_x", None) is not None else None
         self.val_labels = data.val_y if self.val_x is not None else None
+        self.views: dict = {}
 
     def train_batches(self, order, batch_size, generator, start=0, state=None, views=1):
         """Batches of the epoch's order from batch `start` on; `state`: the generator's state after the batches
-        before it (a resumed epoch). With views > 1 each batch's images are a tuple of that many augmentations,
-        drawn one after another from the epoch's generator."""
+        before it (a resumed epoch). With views > 1 (or a tuple of view kinds, bench.views) each batch's images
+        are a tuple of that many augmentations, drawn one after another from the epoch's generator."""
         if state is not None:
             generator.set_state(state)
+        kinds = views if isinstance(views, tuple) else ("train",) * views
         for batch in order.split(batch_size)[start:]:
             batch = batch.to(self.device)
             images = self.train_x[batch]
-            if views == 1:
+            if kinds == ("train",):
                 yield self.augment.train(images, generator), self.train_y[batch]
             else:
-                yield tuple(self.augment.train(images, generator) for _ in range(views)), self.train_y[batch]
+                yield tuple(self.view(kind, images, generator) for kind in kinds), self.train_y[batch]
+
+    def view(self, kind, images, generator):
+        """One augmented view of a batch: `train` (crop, flip, policy, Cutout) or a bench.views kind."""
+        if kind == "train":
+            return self.augment.train(images, generator)
+        if kind not in self.views:
+            from bench.views import build_view
+
+            self.views[kind] = build_view(kind, images.shape[-1])
+        return self.augment.normalize(self.views[kind](images, generator))
 
     def test_batches(self, batch_size):
         for images in self.test_x.split(batch_size):

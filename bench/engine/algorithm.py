@@ -2,7 +2,8 @@
 
 An Algorithm gives the trainer, each with today's behaviour as the default:
 
-    views                      augmented views per image the pipeline draws (2: a tuple of two batches)
+    views                      augmented views per image the pipeline draws (2: a tuple of two batches), or a
+                               tuple of view kinds (bench.views: "train", "simclr", "simclr_blur")
     train_config()             the train section it runs with (stage 2: its own epochs, LR, batch)
     build_model()              the model with any modules around the backbone, and the parameter groups
                                that train (heads, experts, adapters, projections; frozen parts left out)
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 class Algorithm:
     """The protocol, with every method's default behaviour except the step (see StandardAlgorithm)."""
 
-    views: int = 1
+    views: int | tuple = 1
     trains: bool = True  # False: computed from a finished parent's files by compute(), without data or training
 
     def __init__(self, cfg: dict, data: Any, device: torch.device, run_dir: Path):
@@ -106,8 +107,9 @@ class Algorithm:
         raise NotImplementedError
 
 
-def check_views(method: str, views: int, data: Any) -> None:
+def check_views(method: str, views: int | tuple, data: Any) -> None:
     """Several views of each image come from the in-memory pipeline only (so far): a clear refusal elsewhere."""
+    views = len(views) if isinstance(views, tuple) else views
     if views > 1 and not hasattr(data, "train_x"):
         from bench.errors import BenchError
 

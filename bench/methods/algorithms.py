@@ -86,4 +86,29 @@ SADE = Part("algorithm", "sade", "SADE: three experts on a shared trunk, trained
             extra={"experts": True, "fixed_experts": 3, "no_mix": "SADE trains its experts on plain batches",
                    "step_cost": 1.5})
 
-PARTS = (STANDARD, SAM, RIDE, SADE)
+_PACO = "dvlab-research/Parametric-Contrastive-Learning PaCo/LT/sh/CIFAR100_train_imb0.01.sh"
+PACO_PARAMS = (
+    Param("paco_alpha", 0.01, "alpha: weight of each same-class sample against the class centre's beta",
+          source=_PACO, check=lambda v: 0 <= v <= 100, phrase="in [0, 100]"),
+    Param("paco_beta", 1.0, "beta: weight of the class centre (the classifier's logit) as a positive",
+          source=_PACO, check=lambda v: 0 < v <= 100, phrase="in (0, 100]"),
+    Param("paco_gamma", 1.0, "gamma: weight of the samples in the softmax denominator",
+          source=_PACO, check=lambda v: 0 <= v <= 100, phrase="in [0, 100]"),
+    Param("paco_temperature", 0.05, "T of the samples' logits q . k / T (ImageNet-LT: 0.2; ResNeXt-50: 0.07)",
+          source=_PACO, check=lambda v: 0 < v <= 10, phrase="in (0, 10]"),
+    Param("paco_dim", 32, "dimension of the projection (ImageNet-LT: 128)", source=_PACO,
+          check=lambda v: 1 <= v <= 65536, phrase="from 1 to 65536"),
+    Param("paco_queue", 1024, "K: keys kept in the queue (ImageNet-LT: 8192)", source=_PACO,
+          check=lambda v: 1 <= v <= 1 << 24, phrase="from 1 to 16777216"),
+    Param("paco_momentum", 0.999, "m of the key encoder's moving average",
+          source="PaCo/LT/paco_cifar.py (--moco-m 0.999)", check=lambda v: 0 <= v < 1, phrase="in [0, 1)"),
+)
+PACO = Part("algorithm", "paco", "PaCo: a query view through the network and a classifier whose weights are "
+            "class centres, a key view through a momentum encoder, a queue of keys; one contrastive softmax over "
+            "the logit-adjusted centres and the samples", params=PACO_PARAMS,
+            source="Cui et al., ICCV 2021; dvlab-research/Parametric-Contrastive-Learning PaCo/LT/losses.py "
+                   "PaCoLoss, moco/builder.py, paco_cifar.py",
+            build=late("bench.engine.paco", "PaCoAlgorithm"),
+            extra={"no_mix": "PaCo trains on its two views", "step_cost": 1.4})
+
+PARTS = (STANDARD, SAM, RIDE, SADE, PACO)

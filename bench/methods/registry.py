@@ -33,6 +33,7 @@ from bench.methods import (
     lws,
     mislas,
     mix,
+    paco,
     resample,
     reweight,
     ride,
@@ -69,6 +70,8 @@ METHOD_MODULES = (erm, resample, reweight, cb, focal, cb_focal, ldam, ldam_drw, 
                   erm_sam, drw_sam, ldam_drw_sam, vs_sam,
                   # multi-expert (algorithms ride, sade)
                   ride, sade,
+                  # contrastive (algorithm paco: two views, momentum encoder, queue)
+                  paco,
                   # two-stage: computed from (post-hoc) or trained on (stage 2) a finished parent run (Method.parent)
                   la_posthoc, tau_norm, crt, lws, mislas, wb)
 METHODS = Registry("method")
