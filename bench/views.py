@@ -1,8 +1,9 @@
 """Augmented views of contrastive methods (PaCo, BCL), on uint8 (B, C, H, W) batches.
 
-`simclr` / `simclr_blur`: the MoCo-v2 / SimCLR view the official CIFAR code builds with torchvision on PIL
-images: RandomResizedCrop(size, scale (0.2, 1)), RandomHorizontalFlip, ColorJitter(0.4, 0.4, 0.4, 0.1) with
-p 0.8, RandomGrayscale(0.2), and for simclr_blur a Gaussian blur (sigma uniform in [0.1, 2]) with p 0.5.
+`simclr_blur`: the MoCo-v2 view of PaCo's official CIFAR code (torchvision on PIL images): RandomResizedCrop(size,
+scale (0.2, 1)), RandomHorizontalFlip, ColorJitter(0.4, 0.4, 0.4, 0.1) with p 0.8, RandomGrayscale(0.2), a
+Gaussian blur (sigma uniform in [0.1, 2]) with p 0.5. `simclr`: BCL's SimAugment, the same without the blur and
+with RandomResizedCrop's default scale (0.08, 1).
 
 Every random choice has torchvision's distribution and comes from the epoch's generator (a resumed epoch draws
 the same): the crop box (torchvision's get_params: 10 tries, then the clamped central crop), the flip, whether
@@ -86,8 +87,8 @@ def gaussian_blur(x: torch.Tensor, kernel: int, sigma: torch.Tensor) -> torch.Te
 
 
 class SimCLRView:
-    def __init__(self, size: int, blur: bool):
-        self.size, self.blur = size, blur
+    def __init__(self, size: int, blur: bool, scale: tuple = (0.2, 1.0)):
+        self.size, self.blur, self.scale = size, blur, scale
         self.kernel = max(3, int(0.1 * size) // 2 * 2 + 1)
 
     def crops(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -97,7 +98,7 @@ class SimCLRView:
 
         b, _, h, w = x.shape
         seeds = torch.randint(0, 2**63 - 1, (b,), generator=generator).tolist()
-        boxes = [crop_box(h, w, random.Random(s), scale=(0.2, 1.0)) for s in seeds]
+        boxes = [crop_box(h, w, random.Random(s), scale=self.scale) for s in seeds]
         return torch.stack([resized_crop(x[i], *box, [self.size, self.size], antialias=True)
                             for i, box in enumerate(boxes)])
 
@@ -122,4 +123,6 @@ class SimCLRView:
 
 
 def build_view(kind: str, size: int) -> SimCLRView:
-    return SimCLRView(size, blur=kind == "simclr_blur")
+    if kind == "simclr_blur":
+        return SimCLRView(size, blur=True, scale=(0.2, 1.0))
+    return SimCLRView(size, blur=False, scale=(0.08, 1.0))

@@ -13,6 +13,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from bench.cli import main
 from bench.config import resolve
+from bench.engine.bcl import BCLNet, balanced_contrastive_loss
 from bench.engine.paco import PaCoNet, paco_loss
 from bench.models.small_cnn import small_cnn
 from bench.views import build_view, color_jitter, gaussian_blur
@@ -113,11 +114,53 @@ def test_a_bad_paco_setting_is_one_line(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_a_paco_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
+def reference_bcl_loss(features, centers, labels, t):
+    """BalSCL written out per anchor (FlamieZhu/Balanced-Contrastive-Learning loss/contrastive.py, transcribed)."""
+    members = torch.cat([features, centers])
+    member_labels = torch.cat([labels, labels, torch.arange(len(centers))])
+    total = 0.0
+    for i in range(len(features)):
+        s = [features[i] @ members[k] / t for k in range(len(members))]
+        denominator = 0.0
+        for j in range(len(centers)):
+            ks = [k for k in range(len(members)) if member_labels[k] == j and k != i]
+            denominator = denominator + sum(s[k].exp() for k in ks) / len(ks)
+        positives = [k for k in range(len(members)) if member_labels[k] == member_labels[i] and k != i]
+        total = total - sum(s[p] - torch.log(denominator) for p in positives) / len(positives)
+    return total / len(features)
+
+
+def test_the_balanced_contrastive_loss_is_the_transcribed_formula():
+    torch.manual_seed(0)
+    labels = torch.tensor([0, 1, 1, 3, 0])  # class 2 absent: its prototype is still in the contrast set
+    features = torch.nn.functional.normalize(torch.randn(10, 6), dim=1)
+    centers = torch.nn.functional.normalize(torch.randn(4, 6), dim=1)
+    for t in (0.1, 0.07):
+        expected = reference_bcl_loss(features, centers, labels, t)
+        assert balanced_contrastive_loss(features, centers, labels, t).item() == pytest.approx(expected.item(),
+                                                                                              rel=1e-5)
+
+
+def test_bcl_prototypes_come_from_the_classifier_and_train_it():
+    torch.manual_seed(0)
+    net = BCLNet(small_cnn(1), num_classes=3, hidden=8, dim=4)
+    net.train()
+    cosines, features, prototypes = net(torch.randn(6, 1, 8, 8), contrastive=True)
+    assert cosines.shape == (6, 3) and features.shape == (6, 4) and prototypes.shape == (3, 4)
+    balanced_contrastive_loss(features[:4], prototypes, torch.tensor([0, 1]), 0.1).backward()
+    assert net.classifier.weight.grad.abs().sum() > 0  # not detached, as the official code
+    cfg = resolve("bcl", "cifar100_lt", 0)
+    assert (cfg["train"]["batch_size"], cfg["train"]["lr"], cfg["augment"]["policy"]) == \
+        (256, 0.15, "autoaugment_cifar")
+    assert (cfg["method"]["bcl_alpha"], cfg["method"]["bcl_beta"], cfg["method"]["bcl_temperature"]) == (2.0, 0.6, 0.1)
+
+
+@pytest.mark.parametrize("method, epochs, extra", [("paco", 2, ["method.paco_queue=100"]), ("bcl", 1, [])])
+def test_a_contrastive_run_resumes_mid_epoch_exactly(cifar_root, tmp_path, method, epochs, extra):
     plain, cut = tmp_path / "plain", tmp_path / "cut"
-    argv = ["run", "--methods", "paco", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set",
+    argv = ["run", "--methods", method, "--datasets", "cifar10_lt", "--epochs", str(epochs), "--no-progress", "--set",
             "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
-            "eval.batch_size=100", "method.paco_queue=100", "--data-root", str(cifar_root)]
+            "eval.batch_size=100", *extra, "--data-root", str(cifar_root)]
     done = bench_process([*argv, "--out", str(plain)])
     assert done.returncode == 0, done.stdout + done.stderr
     stopped = bench_process([*argv, "--out", str(cut)], "mid-epoch:3:SIGTERM")
@@ -125,4 +168,4 @@ def test_a_paco_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
     resumed = bench_process([*argv, "--out", str(cut)])
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     reference = snapshot(plain)
-    assert snapshot(cut) == reference and len(reference["metrics"]) == 2
+    assert snapshot(cut) == reference and len(reference["metrics"]) == epochs

@@ -111,4 +111,28 @@ PACO = Part("algorithm", "paco", "PaCo: a query view through the network and a c
             build=late("bench.engine.paco", "PaCoAlgorithm"),
             extra={"no_mix": "PaCo trains on its two views", "step_cost": 1.4})
 
-PARTS = (STANDARD, SAM, RIDE, SADE, PACO)
+_BCL_CIFAR = ("the CIFAR setting the paper is cited with (no CIFAR code in FlamieZhu/Balanced-Contrastive-Learning; "
+              "sumyeongahn/CUDA_LTR, YuMJie/ConCutMix)")
+BCL_PARAMS = (
+    Param("bcl_alpha", 2.0, "alpha: weight of the logit-adjusted cross-entropy on the classification view "
+          "(ImageNet-LT, iNaturalist: 1.0)", source=_BCL_CIFAR, check=lambda v: 0 <= v <= 100, phrase="in [0, 100]"),
+    Param("bcl_beta", 0.6, "beta: weight of the balanced contrastive loss (ImageNet-LT, iNaturalist: 0.35)",
+          source=_BCL_CIFAR, check=lambda v: 0 <= v <= 100, phrase="in [0, 100]"),
+    Param("bcl_temperature", 0.1, "T of the contrastive logits (ImageNet-LT, iNaturalist: 0.07)", source=_BCL_CIFAR,
+          check=lambda v: 0 < v <= 10, phrase="in (0, 10]"),
+    Param("bcl_hidden", 512, "hidden width of the projection head and head_fc (ImageNet models: 2048)",
+          source="FlamieZhu/Balanced-Contrastive-Learning issue 7 (CIFAR ResNet-32: 64 -> 512 -> 128)",
+          check=lambda v: 1 <= v <= 65536, phrase="from 1 to 65536"),
+    Param("bcl_dim", 128, "dimension of the contrastive features and prototypes (ImageNet models: 1024)",
+          source="FlamieZhu/Balanced-Contrastive-Learning issue 7", check=lambda v: 1 <= v <= 65536,
+          phrase="from 1 to 65536"),
+)
+BCL = Part("algorithm", "bcl", "BCL: a classification view (logit-adjusted CE on a cosine classifier) and two "
+           "contrastive views with a class-averaged, class-complemented supervised contrastive loss whose "
+           "prototypes come from the classifier's weights", params=(*BCL_PARAMS, S),
+           source="Zhu et al., CVPR 2022; FlamieZhu/Balanced-Contrastive-Learning loss/contrastive.py BalSCL, "
+                  "loss/logitadjust.py, models/resnext.py BCLModel",
+           build=late("bench.engine.bcl", "BCLAlgorithm"),
+           extra={"no_mix": "BCL trains on its three views", "step_cost": 3.0})
+
+PARTS = (STANDARD, SAM, RIDE, SADE, PACO, BCL)

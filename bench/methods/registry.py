@@ -11,6 +11,7 @@ entries and may register more (METHODS.register, PARTS.register).
 from bench.methods import (
     algorithms,
     balanced_softmax,
+    bcl,
     cb,
     cb_focal,
     crt,
@@ -71,7 +72,7 @@ METHOD_MODULES = (erm, resample, reweight, cb, focal, cb_focal, ldam, ldam_drw, 
                   # multi-expert (algorithms ride, sade)
                   ride, sade,
                   # contrastive (algorithm paco: two views, momentum encoder, queue)
-                  paco,
+                  paco, bcl,
                   # two-stage: computed from (post-hoc) or trained on (stage 2) a finished parent run (Method.parent)
                   la_posthoc, tau_norm, crt, lws, mislas, wb)
 METHODS = Registry("method")

@@ -1,0 +1,102 @@
+"""BCL, balanced contrastive learning (Zhu et al., CVPR 2022), as FlamieZhu/Balanced-Contrastive-Learning
+(f72d070) main.py, loss/contrastive.py BalSCL, loss/logitadjust.py and models/resnext.py BCLModel do it.
+
+The network: the backbone's pooled feature h; a cosine classifier (NormedLinear, W of shape (features, classes),
+logits s cos with s = 30); a projection head Linear(f, hidden) - BN - ReLU - Linear(hidden, dim), L2-normalised;
+a second head of the same shape, head_fc, that maps the classifier's raw class vectors W^T to the class
+prototypes c = normalize(head_fc(W^T)) (not detached: the contrastive loss trains the classifier too). The three
+views of a batch (view 0: the classification view, crop + flip + the augment section's policy and Cutout; views
+1 and 2: SimAugment) go through the network in one forward pass (BN statistics over all of them).
+
+    loss = alpha CE(s cos_0 + log pi, y) + beta BalSCL
+
+BalSCL over the 2B contrastive features z (anchors) and the contrast set A = [z, c_1..c_C] (every class's
+prototype, present or not): s_ik = z_i . a_k / T, the anchor itself left out; positives P(i) the members of A
+with i's label; the denominator averages over each class, D_i = sum_j mean_{k in A_j, k != i} exp(s_ik), class j
+counting 2 b_j + 1 members (its batch samples' two views and its prototype); L_i = -mean_{p in P(i)} (s_ip -
+log D_i), averaged over the 2B anchors. The prediction is the plain classifier logits (no adjustment).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.engine.algorithm import StandardAlgorithm, optimizer_step
+from bench.models.heads import NormedLinear
+from bench.models.registry import MODELS
+
+
+def balanced_contrastive_loss(features: torch.Tensor, centers: torch.Tensor, labels: torch.Tensor,
+                              temperature: float) -> torch.Tensor:
+    """features (2B, d): the two views' features, view 1 then view 2; centers (C, d); labels (B,)."""
+    classes = centers.shape[0]
+    anchor_labels = labels.repeat(2)
+    contrast_labels = torch.cat([anchor_labels, torch.arange(classes, device=labels.device)])
+    n = len(anchor_labels)
+    logits = features @ torch.cat([features, centers]).T / temperature  # (2B, 2B + C)
+    logits = logits - logits.max(1, keepdim=True).values.detach()
+    not_self = torch.ones_like(logits).scatter_(1, torch.arange(n, device=labels.device).view(-1, 1), 0.0)
+    same = (anchor_labels.view(-1, 1) == contrast_labels.view(1, -1)).float()
+    positives = same * not_self
+    members = torch.bincount(contrast_labels, minlength=classes).float()[contrast_labels]  # (2B + C,)
+    per_member = members.view(1, -1) - same  # the anchor's own class counts one less (the anchor itself)
+    denominator = (logits.exp() * not_self / per_member).sum(1, keepdim=True)
+    log_prob = logits - torch.log(denominator)
+    return -((positives * log_prob).sum(1) / positives.sum(1)).mean()
+
+
+def _head(features: int, hidden: int, dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, dim))
+
+
+class BCLNet(nn.Module):
+    """forward(x): the classifier's cosines; forward(x, contrastive=True): (cosines, features, prototypes)."""
+
+    def __init__(self, backbone: nn.Module, num_classes: int, hidden: int, dim: int):
+        super().__init__()
+        features = int(backbone.out_features)  # type: ignore[arg-type]
+        self.backbone, self.classifier = backbone, NormedLinear(features, num_classes)
+        self.head, self.head_fc = _head(features, hidden, dim), _head(features, hidden, dim)
+
+    def forward(self, x: torch.Tensor, contrastive: bool = False):
+        h = self.backbone(x)
+        cosines = self.classifier(h)
+        if not contrastive:
+            return cosines
+        prototypes = F.normalize(self.head_fc(self.classifier.weight.T), dim=1)
+        return cosines, F.normalize(self.head(h), dim=1), prototypes
+
+
+class BCLAlgorithm(StandardAlgorithm):
+    views = ("train", "simclr", "simclr")
+
+    def build_model(self):
+        m = self.cfg["method"]
+        backbone = MODELS.get_or_fail(self.cfg["model"]["name"]).build(self.data.in_channels)
+        model = BCLNet(backbone, self.data.num_classes, m["bcl_hidden"], m["bcl_dim"])
+        return model, model.parameters()
+
+    def setup(self) -> None:
+        super().setup()
+        counts = np.asarray(self.data.train_counts, dtype=np.float64)
+        self.log_prior = torch.tensor(np.log(counts / counts.sum()), dtype=torch.float32, device=self.device)
+
+    def train_step(self, t: Any, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m, b = self.cfg["method"], len(labels)
+        batch = torch.cat(images).contiguous(memory_format=t.memory_format)
+        with t.autocast():
+            cosines, features, prototypes = t.net(batch, contrastive=True)
+        logits = m["s"] * cosines[:b].float()
+        loss = (m["bcl_alpha"] * F.cross_entropy(logits + self.log_prior, labels)
+                + m["bcl_beta"] * balanced_contrastive_loss(features[b:].float(), prototypes.float(), labels,
+                                                            m["bcl_temperature"]))
+        optimizer_step(t, loss)
+        return loss.detach(), cosines[:b].detach()
+
+    def probability_scale(self) -> float:
+        return float(self.cfg["method"]["s"])
