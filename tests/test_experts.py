@@ -165,3 +165,15 @@ def test_a_ride_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
     reference = snapshot(plain)
     assert snapshot(cut) == reference and len(reference["metrics"]) == 2
     assert [m["rebalancing"] for m in reference["metrics"]] == [False, True]  # DRW (and the temperature) at 1
+
+
+def test_the_newer_methods_published_cifar_recipes_are_planned_and_priced(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", "--methods", "ride,sade,paco,bcl,ldam_drw_sam", "--datasets", "cifar100_lt", "--dry-run",
+                 "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    priced = {line.split("__")[1]: line for line in lines if line.startswith("start")}
+    assert set(priced) == {"ride", "sade", "paco", "bcl", "ldam_drw_sam"}
+    for method, factor in (("ride", "x1.5"), ("sade", "x1.5"), ("paco", "x1.4"), ("bcl", "x3"), ("ldam_drw_sam", "x2")):
+        assert f"({factor}: {method.split('_')[-1] if method.endswith('sam') else method} steps)" in priced[method]
+    assert lines[-1].startswith("dry run: 5 to start") and not out.exists()
