@@ -247,6 +247,26 @@ def main(argv=None):
     return code
 
 
+def cmd_perf(args):
+    """`bench perf`: the in-memory training path (default), the image-list loader or the augmentation policies."""
+    if not 1 <= args.batch_size <= 1048576:
+        raise BenchError(f"--batch-size must be between 1 and 1048576, got {args.batch_size}")
+    if args.pipeline == "imagelist":
+        from bench.perf_images import run_image_perf
+
+        images = 2000 if args.images == 12406 else args.images  # the default is the CIFAR size
+        run_image_perf(args.device, images, "auto" if args.workers is None else args.workers, args.batch_size)
+    elif args.pipeline == "policies":
+        from bench.perf_policies import run_policy_perf
+
+        run_policy_perf(args.device, 1024 if args.images == 12406 else args.images, args.batch_size)
+    else:
+        from bench.perf import run_perf
+
+        run_perf(args.device, args.images, 4 if args.workers is None else args.workers, args.model, args.batch_size)
+    return 0
+
+
 def _main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -254,26 +274,7 @@ def _main(argv=None):
         if args.command == "list":
             return cmd_list(args.what)
         if args.command == "perf":
-            from bench.perf import run_perf
-
-            if not 1 <= args.batch_size <= 1048576:
-                raise BenchError(f"--batch-size must be between 1 and 1048576, got {args.batch_size}")
-
-            if args.pipeline == "imagelist":
-                from bench.perf_images import run_image_perf
-
-                images = 2000 if args.images == 12406 else args.images  # the default is the CIFAR size
-                run_image_perf(args.device, images, "auto" if args.workers is None else args.workers,
-                               args.batch_size)
-                return 0
-            if args.pipeline == "policies":
-                from bench.perf_policies import run_policy_perf
-
-                run_policy_perf(args.device, 1024 if args.images == 12406 else args.images, args.batch_size)
-                return 0
-            run_perf(args.device, args.images, 4 if args.workers is None else args.workers, args.model,
-                     args.batch_size)
-            return 0
+            return cmd_perf(args)
         if args.command == "status":
             return cmd_status(args)
         if args.command == "cancel":
