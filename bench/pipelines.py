@@ -27,7 +27,7 @@ class TensorPipeline:
         self.device = device
         a = cfg["augment"]
         self.augment = BatchAugment(data.mean, data.std, a["crop_padding"], a["flip"], device, batch_policy(a),
-                                    a.get("cutout", 0))
+                                    a.get("cutout", 0), a.get("rotation", 0.0))
         self.train_x, self.train_y = data.train_x.to(device), data.train_y.to(device)
         self.test_x, self.test_y = data.test_x.to(device), data.test_y
         self.val_x = data.val_x.to(device) if getattr(data, "val_x", None) is not None else None

@@ -76,6 +76,9 @@ KEYS = (
         check=_non_negative, phrase="non-negative"),
     Key("augment.train_crop", "random_resized", "random_resized: RandomResizedCrop (Decoupling); resize_random: "
         "Resize + RandomCrop (LDAM-DRW paper, App. B)", choices=("random_resized", "resize_random")),
+    Key("augment.rotation", 0.0, "in-memory datasets: RandomRotation degrees after the flip (0: none)",
+        check=_between(0, 180), phrase="from 0 to 180",
+        source="RIDE / SADE CIFAR recipes use 15 (RandomRotation(15))"),
     Key("augment.policy", "none", "per-image policy after crop and flip: AutoAugment (CIFAR-10 or ImageNet "
         "policy) or RandAugment, torchvision's operations and distributions", choices=("none", "autoaugment_cifar",
                                                                                       "autoaugment_imagenet",

@@ -129,6 +129,7 @@ def test_the_published_recipes_apply_per_dataset():
     big = resolve("ride", "imagenet_lt", 0)["train"], resolve("ride", "imagenet_lt", 0)["method"]
     assert (big[0]["epochs"], big[0]["milestones"], big[0]["batch_size"]) == (100, [60, 80], 256)
     assert (big[1]["defer_epoch"], big[1]["ride_diversity"], big[1]["ride_reweight_factor"]) == (80, -0.2, 0.02)
+    assert ride["augment"]["rotation"] == 15.0 and resolve("erm", "cifar100_lt", 0)["augment"]["rotation"] == 0.0
     sade = resolve("sade", "cifar100_lt", 0)["train"]
     assert (sade["lr_decay"], sade["weight_decay"], sade["nesterov"]) == (0.1, 5e-4, True)
     assert resolve("sade", "inat2018", 0)["method"]["sade_tau"] == 1.0

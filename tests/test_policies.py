@@ -120,3 +120,17 @@ def test_bench_perf_measures_the_policies_against_torchvision():
     rows = run_policy_perf("cpu", images=32, batch_size=16)
     assert set(rows) == {"autoaugment_cifar", "autoaugment_imagenet", "randaugment", "cutout"}
     assert all(ours > 0 and theirs > 0 for ours, theirs in rows.values())
+
+
+def test_random_rotation_is_torchvision_s_per_image():
+    from torchvision.transforms.v2.functional import rotate
+
+    from bench.augment import BatchAugment
+
+    torch.manual_seed(0)
+    x = torch.randint(0, 256, (16, 3, 12, 12), dtype=torch.uint8)
+    augment = BatchAugment([0.0] * 3, [1.0] * 3, crop_padding=0, flip=False, rotation=15.0)
+    out = augment.train(x, torch.Generator().manual_seed(4))
+    angles = (torch.rand(16, generator=torch.Generator().manual_seed(4)) * 2 - 1) * 15.0  # uniform in [-15, 15]
+    expected = torch.stack([rotate(x[i], float(angles[i])) for i in range(16)])  # nearest, zero fill
+    assert torch.equal(out, augment.normalize(expected)) and angles.abs().max() > 5
