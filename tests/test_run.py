@@ -84,7 +84,8 @@ def test_every_method_end_to_end(cifar_root, tmp_path, dataset, num_classes, ext
     assert set(found) == set(TRAINED)
     for method, (result, run_dir) in found.items():
         check_result(result, run_dir, 2, num_classes)
-        assert result["head"] == ("normed" if method.startswith("ldam") or method in ("ride", "sade") else "linear")
+        assert result["head"] == ("normed" if method.startswith("ldam") or method in ("ride", "sade", "bcl")
+                                  else "linear")
     erm = metrics(found["erm"][1])
     # deferred methods train exactly like their base until the switch (epoch 1 of 2), then differ
     for deferred, base in (("drw", "erm"), ("drs", "erm"), ("ldam_drw", "ldam")):
