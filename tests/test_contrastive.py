@@ -2,13 +2,10 @@
 transcribed official formula (dvlab-research/Parametric-Contrastive-Learning PaCo/LT/losses.py PaCoLoss), its
 queue and momentum encoder, its recipe, bad input and an exact mid-epoch resume."""
 
-import signal
-
 import pytest
 import torch
-from conftest import bench_process
 from scipy.stats import binomtest
-from test_preempt import position, snapshot
+from test_preempt import resumes_exactly
 from torchvision.transforms.v2 import functional as TF
 
 from bench.cli import main
@@ -157,15 +154,7 @@ def test_bcl_prototypes_come_from_the_classifier_and_train_it():
 
 @pytest.mark.parametrize("method, epochs, extra", [("paco", 2, ["method.paco_queue=100"]), ("bcl", 1, [])])
 def test_a_contrastive_run_resumes_mid_epoch_exactly(cifar_root, tmp_path, method, epochs, extra):
-    plain, cut = tmp_path / "plain", tmp_path / "cut"
     argv = ["run", "--methods", method, "--datasets", "cifar10_lt", "--epochs", str(epochs), "--no-progress", "--set",
             "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
             "eval.batch_size=100", *extra, "--data-root", str(cifar_root)]
-    done = bench_process([*argv, "--out", str(plain)])
-    assert done.returncode == 0, done.stdout + done.stderr
-    stopped = bench_process([*argv, "--out", str(cut)], "mid-epoch:3:SIGTERM")
-    assert stopped.returncode == 128 + signal.SIGTERM and position(cut)["batches"] == 3
-    resumed = bench_process([*argv, "--out", str(cut)])
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    reference = snapshot(plain)
-    assert snapshot(cut) == reference and len(reference["metrics"]) == epochs
+    assert len(resumes_exactly(argv, tmp_path, 3)["metrics"]) == epochs

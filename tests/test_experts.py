@@ -4,14 +4,12 @@ transcribed formulas (Vanint/SADE-AgnosticLT model/loss.py DiverseExpertLoss), r
 mid-epoch resume."""
 
 import contextlib
-import signal
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
-from conftest import bench_process
-from test_preempt import position, snapshot
+from test_preempt import resumes_exactly
 
 from bench.cli import main
 from bench.config import resolve
@@ -153,18 +151,10 @@ def test_bad_expert_settings_are_one_line_before_anything_runs(tmp_path, capsys,
 
 
 def test_a_ride_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
-    plain, cut = tmp_path / "plain", tmp_path / "cut"
     argv = ["run", "--methods", "ride", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set",
             "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
             "eval.batch_size=100", "--data-root", str(cifar_root)]
-    done = bench_process([*argv, "--out", str(plain)])
-    assert done.returncode == 0, done.stdout + done.stderr
-    stopped = bench_process([*argv, "--out", str(cut)], "mid-epoch:2:SIGTERM")
-    assert stopped.returncode == 128 + signal.SIGTERM and position(cut)["batches"] == 2
-    resumed = bench_process([*argv, "--out", str(cut)])
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    reference = snapshot(plain)
-    assert snapshot(cut) == reference and len(reference["metrics"]) == 2
+    reference = resumes_exactly(argv, tmp_path, 2)
     assert [m["rebalancing"] for m in reference["metrics"]] == [False, True]  # DRW (and the temperature) at 1
 
 

@@ -2,14 +2,11 @@
 per image on a batch (chi-square against torchvision's own transforms), Cutout is DeVries & Taylor's hole,
 both pipelines apply them, a run with them resumes exactly, bad values are refused."""
 
-import signal
-
 import numpy as np
 import pytest
 import torch
-from conftest import bench_process
 from scipy.stats import chi2_contingency
-from test_preempt import position, snapshot
+from test_preempt import resumes_exactly
 
 from bench.cli import main
 from bench.policies import BatchPolicy, cutout
@@ -100,18 +97,10 @@ def test_bad_policy_settings_are_one_line(tmp_path, capsys, setting, message):
 
 
 def test_a_run_with_a_policy_and_cutout_resumes_mid_epoch_exactly(cifar_root, tmp_path):
-    plain, cut = tmp_path / "plain", tmp_path / "cut"
-    argv = ["run", "--methods", "erm", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set",
-            "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
-            "eval.batch_size=100", "augment.policy=autoaugment_cifar", "augment.cutout=16",
-            "--data-root", str(cifar_root)]
-    done = bench_process([*argv, "--out", str(plain)])
-    assert done.returncode == 0, done.stdout + done.stderr
-    stopped = bench_process([*argv, "--out", str(cut)], "mid-epoch:3:SIGTERM")
-    assert stopped.returncode == 128 + signal.SIGTERM and position(cut)["batches"] == 3
-    resumed = bench_process([*argv, "--out", str(cut)])
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert snapshot(cut) == snapshot(plain)
+    resumes_exactly(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set",
+                     "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
+                     "eval.batch_size=100", "augment.policy=autoaugment_cifar", "augment.cutout=16",
+                     "--data-root", str(cifar_root)], tmp_path, 3)
 
 
 def test_bench_perf_measures_the_policies_against_torchvision():

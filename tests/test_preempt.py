@@ -35,6 +35,21 @@ def position(out):
     return decode(ckpt.read_bytes(), "cpu")["state"]["position"]
 
 
+def resumes_exactly(argv, tmp_path, batch):
+    """`bench run argv` to the end in one folder; in another stopped by SIGTERM at its `batch`-th step (of the
+    first epoch) and run again: the same result, metrics, predictions and weights. Returns the snapshot."""
+    plain, cut = tmp_path / "plain", tmp_path / "cut"
+    done = bench_process([*argv, "--out", str(plain)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    stopped = bench_process([*argv, "--out", str(cut)], f"mid-epoch:{batch}:SIGTERM")
+    assert stopped.returncode == 128 + signal.SIGTERM and position(cut)["batches"] == batch
+    resumed = bench_process([*argv, "--out", str(cut)])
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    reference = snapshot(plain)
+    assert snapshot(cut) == reference
+    return reference
+
+
 def uninterrupted(argv, root, out):
     proc = bench_process([*argv, "--data-root", str(root), "--out", str(out)])
     assert proc.returncode == 0, proc.stdout + proc.stderr

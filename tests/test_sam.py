@@ -2,14 +2,12 @@
 (val-iisc/Saddle-LongTail sam.py, cifar_train_sam.py), its rho schedule, bad input, and an exact mid-epoch resume."""
 
 import contextlib
-import signal
 from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import bench_process
-from test_preempt import position, snapshot
+from test_preempt import resumes_exactly
 from torch import nn
 
 from bench.cli import main
@@ -88,15 +86,7 @@ def test_bad_sam_settings_are_one_line_before_anything_runs(tmp_path, capsys, se
 
 
 def test_a_sam_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
-    plain, cut = tmp_path / "plain", tmp_path / "cut"
-    argv = ["run", "--methods", "ldam_drw_sam", *SMALL, "--data-root", str(cifar_root)]
-    done = bench_process([*argv, "--out", str(plain)])
-    assert done.returncode == 0, done.stdout + done.stderr
-    stopped = bench_process([*argv, "--out", str(cut)], "mid-epoch:2:SIGTERM")
-    assert stopped.returncode == 128 + signal.SIGTERM and position(cut)["batches"] == 2
-    resumed = bench_process([*argv, "--out", str(cut)])
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert snapshot(cut) == snapshot(plain)
+    resumes_exactly(["run", "--methods", "ldam_drw_sam", *SMALL, "--data-root", str(cifar_root)], tmp_path, 2)
 
 
 def test_a_sam_run_is_priced_at_two_steps_an_image(tmp_path):
