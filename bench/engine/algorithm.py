@@ -117,6 +117,22 @@ def check_views(method: str, views: int | tuple, data: Any) -> None:
                          "in-memory datasets (CIFAR-10/100-LT, Fashion-MNIST-LT) provide so far; choose one of them")
 
 
+def log_tensor(values: Any, device: torch.device, eps: float = 0.0) -> torch.Tensor:
+    """log(values + eps) computed in float64 (the official codes' priors are ratios of counts), as float32 on
+    `device`."""
+    import numpy as np
+
+    return torch.tensor(np.log(np.asarray(values, dtype=np.float64) + eps), dtype=torch.float32, device=device)
+
+
+def log_prior(class_counts: Any, device: torch.device, eps: float = 0.0) -> torch.Tensor:
+    """log(n_c / sum n + eps): the training prior the logit-adjusted losses of SADE, PaCo and BCL add."""
+    import numpy as np
+
+    counts = np.asarray(class_counts, dtype=np.float64)
+    return log_tensor(counts / counts.sum(), device, eps)
+
+
 def optimizer_step(t: Trainer, loss: torch.Tensor) -> None:
     """zero_grad, backward and step, through the gradient scaler under fp16."""
     t.optimizer.zero_grad(set_to_none=True)

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.engine.algorithm import StandardAlgorithm, optimizer_step
+from bench.engine.algorithm import StandardAlgorithm, log_prior, optimizer_step
 from bench.models.heads import NormedLinear
 from bench.models.registry import MODELS
 
@@ -83,8 +82,7 @@ class BCLAlgorithm(StandardAlgorithm):
 
     def setup(self) -> None:
         super().setup()
-        counts = np.asarray(self.data.train_counts, dtype=np.float64)
-        self.log_prior = torch.tensor(np.log(counts / counts.sum()), dtype=torch.float32, device=self.device)
+        self.log_prior = log_prior(self.data.train_counts, self.device)
 
     def train_step(self, t: Any, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         m, b = self.cfg["method"], len(labels)

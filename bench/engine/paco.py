@@ -26,12 +26,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.engine.algorithm import StandardAlgorithm, optimizer_step
+from bench.engine.algorithm import StandardAlgorithm, log_prior, optimizer_step
 from bench.models.registry import MODELS
 
 
@@ -112,8 +111,7 @@ class PaCoAlgorithm(StandardAlgorithm):
 
     def setup(self) -> None:
         super().setup()
-        counts = np.asarray(self.data.train_counts, dtype=np.float64)
-        self.log_prior = torch.tensor(np.log(counts / counts.sum() + 1e-9), dtype=torch.float32, device=self.device)
+        self.log_prior = log_prior(self.data.train_counts, self.device, eps=1e-9)
 
     def train_step(self, t: Any, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         first, second = (view.contiguous(memory_format=t.memory_format) for view in images)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.engine.algorithm import optimizer_step
+from bench.engine.algorithm import log_prior, log_tensor, optimizer_step
 from bench.engine.experts import ExpertAlgorithm
 
 
@@ -48,8 +48,8 @@ class SADEAlgorithm(ExpertAlgorithm):
         counts = np.asarray(self.data.train_counts, dtype=np.float64)
         prior = counts / counts.sum()
         self.s, self.tau = float(m["s"]), float(m["sade_tau"])
-        self.log_prior = torch.tensor(np.log(prior + 1e-9), dtype=torch.float32, device=self.device)
-        self.log_inverse = torch.tensor(np.log(inverse_prior(prior) + 1e-9), dtype=torch.float32, device=self.device)
+        self.log_prior = log_prior(counts, self.device, eps=1e-9)
+        self.log_inverse = log_tensor(inverse_prior(prior), self.device, eps=1e-9)
 
     def train_step(self, t: Any, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cosines = self.expert_outputs(t, images)
