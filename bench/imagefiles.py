@@ -110,13 +110,11 @@ class Files(torch.utils.data.Dataset):
     def on_device_image(self, data, params):
         """Decode on the run's device (nvJPEG on CUDA) and augment there with the worker's parameters.
 
-        Untested on a GPU where this was written (no GPU available); on the CPU it runs in the training
-        process and is tested against the worker path."""
-        from torchcodec.decoders import decode_jpeg
-
+        On the CPU it runs in the training process and is tested against the worker path; on CUDA
+        benchmarks/gpu_check.py compares its pixels with the CPU decoder's."""
         r = self.recipe
         try:
-            x = decode_jpeg(data, mode="RGB", device=self.device)
+            x = jpeg.decode_jpeg(data, self.device)
         except RuntimeError:  # not a JPEG libjpeg/nvJPEG reads: PIL on the CPU
             raw = data.numpy().tobytes()
             x = jpeg.decode_full(jpeg.Encoded(raw)).to(self.device)

@@ -189,15 +189,33 @@ def _tensor(image):
     return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)
 
 
-def decode_full(src):
-    """uint8 (3, H, W) of the whole image: libjpeg-turbo through TorchCodec, PIL for other formats."""
-    if src.jpeg:
-        from torchcodec.decoders import decode_jpeg
+_DECODER: list = []  # [library name, function], chosen at the first JPEG
 
+
+def decode_jpeg(data: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 (3, H, W) RGB of JPEG bytes (a uint8 tensor): TorchCodec's decoder (libjpeg-turbo; nvJPEG on
+    CUDA), or torchvision.io's where the installed TorchCodec has no image decoder or does not load (a torch
+    older than the pin, such as a GPU image's preinstalled one). RuntimeError for bytes neither reads."""
+    if not _DECODER:
         try:
-            return decode_jpeg(torch.frombuffer(src.data, dtype=torch.uint8), mode="RGB")
+            from torchcodec.decoders import decode_jpeg as codec
+
+            _DECODER[:] = ["torchcodec", lambda d, dev: codec(d, mode="RGB", device=dev)]
+        except (ImportError, RuntimeError, OSError):
+            from torchvision.io import ImageReadMode
+            from torchvision.io import decode_jpeg as vision
+
+            _DECODER[:] = ["torchvision.io", lambda d, dev: vision(d, mode=ImageReadMode.RGB, device=dev)]
+    return _DECODER[1](data, device)
+
+
+def decode_full(src):
+    """uint8 (3, H, W) of the whole image: libjpeg-turbo (`decode_jpeg`), PIL for other formats."""
+    if src.jpeg:
+        try:
+            return decode_jpeg(torch.frombuffer(src.data, dtype=torch.uint8))
         except RuntimeError:
-            pass  # a JPEG variant TorchCodec refuses: PIL reads it or says why
+            pass  # a JPEG variant the decoder refuses: PIL reads it or says why
     return _tensor(src.image)
 
 

@@ -179,7 +179,8 @@ class Trainer:
         self.epoch_started -= position.seconds  # the epoch's time before the stop counts too
         if self.main:
             print(f"resuming {epoch_text(epoch, self.epochs)} after batch {self.batches_done}", flush=True)
-        return position.generator
+        # the epoch's generator is a CPU one; a checkpoint loaded onto a GPU has moved its saved state there
+        return position.generator.cpu()
 
     def steps(self, batches: Any) -> None:
         images, labels = self.next_batch(batches)

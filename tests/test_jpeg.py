@@ -202,3 +202,28 @@ def test_device_decode_path_matches_the_worker_path(tmp_path):
         b, _ = device.finish(collate([device[k] for k in keys]))
         assert a.shape == b.shape == (3, 3, 224, 224)
         assert (a.float() - b.float()).abs().mean() < 1.0
+
+
+def test_without_torchcodec_s_image_decoder_torchvision_decodes_the_same_pixels(monkeypatch):
+    """A torch older than the pin (a GPU image's preinstalled one) comes with a TorchCodec that has no image
+    decoder, or none: bench.jpeg then decodes with torchvision.io, libjpeg-turbo too, to the same pixels."""
+    import io
+    import sys
+
+    from PIL import Image
+
+    from bench import jpeg
+
+    buf = io.BytesIO()
+    rng = np.random.RandomState(3)
+    Image.fromarray(rng.randint(0, 256, (37, 53, 3), dtype=np.uint8)).save(buf, format="JPEG", quality=85)
+    data = torch.frombuffer(bytearray(buf.getvalue()), dtype=torch.uint8)
+    monkeypatch.setattr(jpeg, "_DECODER", [])
+    first = jpeg.decode_jpeg(data)
+    assert jpeg._DECODER[0] == "torchcodec"
+    monkeypatch.setattr(jpeg, "_DECODER", [])
+    monkeypatch.setitem(sys.modules, "torchcodec.decoders", None)  # import fails as without the decoder
+    second = jpeg.decode_jpeg(data)
+    assert jpeg._DECODER[0] == "torchvision.io"
+    assert second.shape == (3, 37, 53) and torch.equal(first, second)
+    assert torch.equal(second, torch.from_numpy(np.array(Image.open(buf).convert("RGB"))).permute(2, 0, 1))
