@@ -15,6 +15,7 @@ correctness, against the CPU path
               multi-expert, contrastive) under fp32, bf16 and fp16: finished, finite numbers
   imagelist   a 2-epoch image-list (ImageNet-LT format) run decoding in the workers and on the device
   resume      a run stopped mid-epoch (SIGTERM) and resumed against an uninterrupted run and a second one
+  fashion     the README's demo on real Fashion-MNIST files, when they are there (or carried as gpu-data/)
   compile     run.compile=true trains and gives finite numbers
 speed (ratios, one process)
   step        bench's epoch against the bare model step: ResNet-32 at 32 px (fp32, bf16), ResNet-50 at 224 px (bf16)
@@ -50,7 +51,8 @@ from gpu_common import Context, Skip  # noqa: E402
 
 CHECKS = {  # in this order: the most telling first, so a run cut short has them
     "augment": gpu_correct.augment, "jpeg": gpu_correct.jpeg, "families": gpu_correct.families,
-    "resume": gpu_correct.resume, "imagelist": gpu_correct.imagelist, "step": gpu_speed.step,
+    "resume": gpu_correct.resume, "imagelist": gpu_correct.imagelist, "fashion": gpu_correct.fashion,
+    "step": gpu_speed.step,
     "loader": gpu_speed.loader, "compile": gpu_correct.compile_check, "packing": gpu_speed.packing,
     "ddp": gpu_speed.ddp,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -219,3 +220,26 @@ def compile_check(ctx: Context) -> dict:
     return {"status": "pass" if ok else "fail", "top1": result["last"]["top1"],
             "summary": f"2 epochs with torch.compile: {result['status']}, top-1 {result['last']['top1']:.2f}, "
                        f"{result['timing']['train_images_per_second']:.0f} img/s (compilation included)"}
+
+
+def fashion(ctx: Context) -> dict:
+    """The README's demo (erm, ldam_drw on Fashion-MNIST-LT, --preset quick) on real data, when its files are
+    here: Debian's dataset-fashion-mnist, $BENCH_DATA, or a folder `gpu-data/` carried along to the GPU machine."""
+    from bench.datasets.fashion_mnist import find_files
+
+    root = Path(os.environ.get("BENCH_DATA") or Path(__file__).resolve().parent.parent / "gpu-data")
+    if find_files(root) is None:
+        raise Skip(f"no Fashion-MNIST files (Debian's dataset-fashion-mnist, $BENCH_DATA or {root})")
+    out = ctx.tmp / "fashion"
+    methods, epochs = ("erm", ["--epochs", "1"]) if ctx.quick else ("erm,ldam_drw", [])
+    code, text = bench_main(["run", "--methods", methods, "--datasets", "fashion_mnist_lt", "--preset", "quick",
+                             "--data-root", str(root), "--out", str(out), "--no-progress", "--device",
+                             str(ctx.device), *epochs])
+    found = results(out)
+    ok = code == 0 and all(finite_run(r, d) for r, d in found.values()) and len(found) == len(methods.split(","))
+    return {"status": "pass" if ok else "fail",
+            "runs": {m: {"top1": r["last"]["top1"], "img_s": round(r["timing"]["train_images_per_second"])}
+                     for m, (r, _) in found.items()},
+            "summary": "; ".join(f"{m}: top-1 {r['last']['top1']:.2f}, {r['timing']['train_seconds']:.1f} s of "
+                                 f"training ({r['timing']['train_images_per_second']:.0f} img/s)"
+                                 for m, (r, _) in found.items()) or f"exit {code}: {text[-300:]}"}
