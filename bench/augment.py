@@ -28,11 +28,7 @@ class BatchAugment:
         return (x.float().div_(255.0) - self.mean) / self.std
 
     def crop(self, x, generator):
-        p = self.padding
-        b, c, h, w = x.shape
-        offsets = torch.randint(0, 2 * p + 1, (2, b), generator=generator).to(x.device)
-        windows = F.pad(x, (p, p, p, p)).unfold(2, h, 1).unfold(3, w, 1)  # (B, C, 2p+1, 2p+1, H, W), a view
-        return windows[torch.arange(b, device=x.device), :, offsets[0], offsets[1]]  # one window per image
+        return padded_crop(x, self.padding, generator)
 
     def train(self, x, generator):
         if self.padding:
@@ -60,3 +56,11 @@ class BatchAugment:
 
     def test(self, x):
         return self.normalize(x)
+
+
+def padded_crop(x, p, generator):
+    """RandomCrop(size, padding=p) per image: zero padding, top and left offsets uniform in 0..2p."""
+    b, c, h, w = x.shape
+    offsets = torch.randint(0, 2 * p + 1, (2, b), generator=generator).to(x.device)
+    windows = F.pad(x, (p, p, p, p)).unfold(2, h, 1).unfold(3, w, 1)  # (B, C, 2p+1, 2p+1, H, W), a view
+    return windows[torch.arange(b, device=x.device), :, offsets[0], offsets[1]]  # one window per image

@@ -416,7 +416,7 @@ def check_stage(cfg, method, user_keys=frozenset()):
         raise BenchError(f"{method.name}: stage.max_norm caps the rows of the classifier, which stage.train=scales "
                          "does not train; remove stage.max_norm or train the classifier")
     check_stage_keys_used(cfg, method, user_keys)
-    if s["posthoc"] != "none" and cfg["eval"]["save_logits"] == "never":
+    if s["posthoc"] in ("la", "tau_norm") and cfg["eval"]["save_logits"] == "never":
         raise BenchError(f"{method.name} is computed from its parent's saved logits, and eval.save_logits=never "
                          "keeps none; remove eval.save_logits (auto keeps them for a post-hoc child)")
     if s["posthoc"] == "tau_norm" and cfg["eval"]["selection"] != "best_val":
@@ -424,6 +424,7 @@ def check_stage(cfg, method, user_keys=frozenset()):
                          "run is then trained with the same split)")
 
 
+AGGREGATION_KEYS = ("epochs", "lr", "weight_decay", "batch_size")  # what SADE's test-time aggregation reads
 STAGE2_KEYS = ("train", "reinit", "bn", "epochs", "lr", "weight_decay", "batch_size", "classifier_lr_factor",
                "max_norm", "max_norm_at")
 
@@ -439,7 +440,8 @@ def check_stage_keys_used(cfg, method, user_keys):
             raise BenchError(f"{name} is computed from its {method.parent} parent's logits without training, so "
                              f"{keys} would change nothing but the run id; remove it (the parent is always "
                              f"{method.parent} as its recipe has it)")
-        unused = [k for k in STAGE2_KEYS if s[k] != DEFAULTS["stage"][k]]
+        used = AGGREGATION_KEYS if s["posthoc"] == "sade_aggregation" else ()
+        unused = [k for k in STAGE2_KEYS if k not in used and s[k] != DEFAULTS["stage"][k]]
     else:
         unused = (["classifier_lr_factor"] if s["train"] == "scales" else []) + \
                  (["max_norm_at"] if s["max_norm"] is None else [])

@@ -105,8 +105,12 @@ def preflight(runs, local_device=True):
         check_run_dir(run.run_dir)
     check_devices(runs, local_device)
     last, by_data = {}, {}
+    from bench.engine.choose import algorithm_class
+
     for run in runs:
-        if run.parent is not None:  # the parent's data and model (checked with it) or only its files
+        # a child uses its parent's data and model (checked with it) or only its files; views of the data
+        # (SADE's test-time aggregation) are checked as a one-stage method's
+        if run.parent is not None and algorithm_class(run.cfg).views == 1:
             continue
         by_data.setdefault(dataset_key(run.cfg), []).append(run)
     for key, group in by_data.items():
@@ -115,7 +119,7 @@ def preflight(runs, local_device=True):
         for run in group:
             m, a = run.cfg["method"], run.cfg["augment"]
             model_key = (run.cfg["model"]["name"], run.cfg["model"]["pretrained"], m["head"], m["loss"],
-                         a["crop_padding"], a["image_size"], m.get("algorithm"))
+                         a["crop_padding"], a["image_size"], m.get("algorithm"), algorithm_class(run.cfg).views)
             if model_key not in checked_models:
                 check_model(run, data)
                 checked_models.add(model_key)
@@ -212,8 +216,9 @@ def dry_run_report(runs, start, skipped, queued, executor, out):
         elif run.run_dir in queued:
             lines.append(f"skip   {run.run_dir.name}: already queued as SLURM job {queued[run.run_dir]}")
         elif stage_kind(run.cfg) == "posthoc":
-            lines.append(f"start  {run.run_dir.name}: level 2, after its parent {run.parent.name} (post-hoc: "
-                         "seconds, no training)")
+            how = ("test-time aggregation: forward passes over the test images" if run.cfg["stage"]["posthoc"] ==
+                   "sade_aggregation" else "post-hoc: seconds, no training")
+            lines.append(f"start  {run.run_dir.name}: level 2, after its parent {run.parent.name} ({how})")
         else:
             seconds, how = estimate(run, speeds)
             level = f"level 2, after its parent {run.parent.name}, " if run.parent is not None else ""

@@ -94,13 +94,6 @@ def adjust(rule, logits, tau, prior, head):
 
 def run_posthoc(cfg, run_dir, parent_dir):
     """Compute a post-hoc child from its parent; returns the result dict (also written to result.json)."""
-    import torch
-
-    from bench import results
-    from bench.engine.result import shot_rule
-    from bench.evaluate import RESULT_KEYS, evaluate_metrics
-    from bench.runresult import RunResult
-
     parent_dir = Path(parent_dir)
     parent = finished_parent(parent_dir)
     path = parent_dir / rundir.LOGITS
@@ -125,8 +118,26 @@ def run_posthoc(cfg, run_dir, parent_dir):
         raise BenchError(f"{rule} chooses tau on a validation split, and parent {parent_dir.name} has none; "
                          "use --set eval.selection=best_val")
     adjusted = adjust(rule, test, tau, prior, head)
+    selection = {"posthoc": rule, "tau_grid": grid, "tau": tau, "tau_chosen_on": chosen_on,
+                 "val_top1_per_tau": scores}
+    return write_child_result(cfg, run_dir, parent_dir, parent, adjusted, test_labels, selection,
+                              "val" if chosen_on == "val" else "fixed", {"tau": tau})  # fixed: none chosen
+
+
+def write_child_result(cfg, run_dir, parent_dir, parent, logits, labels, selection, selected_on, extra,
+                       timing=None, device=None):
+    """The result of a child computed at its parent's final epoch from `logits` (N x C) of the reported images:
+    result.json (the parent's data and counts, `selection` added to the parent's protocol), predictions and one
+    metrics line (with `extra`)."""
+    import torch
+
+    from bench import results
+    from bench.engine.result import shot_rule
+    from bench.evaluate import RESULT_KEYS, evaluate_metrics
+    from bench.runresult import RunResult
+
     e = cfg["eval"]
-    metrics = evaluate_metrics(torch.from_numpy(adjusted).float(), torch.from_numpy(test_labels),
+    metrics = evaluate_metrics(torch.from_numpy(np.asarray(logits)).float(), torch.from_numpy(labels),
                                parent["train_class_counts"], e["many_above"], e["few_below"])
     epoch = (parent.get("last") or {}).get("epoch")
     block = {k: ({"epoch": epoch, **metrics}).get(k) for k in RESULT_KEYS}
@@ -136,14 +147,13 @@ def run_posthoc(cfg, run_dir, parent_dir):
         seed=cfg["train"]["seed"], head=parent.get("head"), train_class_counts=parent["train_class_counts"],
         test_class_counts=parent["test_class_counts"], class_names=parent.get("class_names", []),
         data=parent.get("data"), shot_rule=shot_rule(parent["train_class_counts"], e),
-        last=block, best={**block, "selected_on": "val" if chosen_on == "val" else "fixed"},  # fixed: none chosen
-        selection={"rule": e["selection"], "chosen_epoch": epoch, "posthoc": rule, "tau_grid": grid, "tau": tau,
-                   "tau_chosen_on": chosen_on, "val_top1_per_tau": scores, **inherited},
+        last=block, best={**block, "selected_on": selected_on},
+        selection={"rule": e["selection"], "chosen_epoch": epoch, **selection, **inherited},
         parent={"run_id": parent_dir.name, "method": parent.get("method"), "result_sha256": result_sha256(parent_dir)},
-        config=cfg, env={**results.environment(torch.device("cpu")), "threads": None},
-        timing={"train_seconds": 0.0, "train_images_per_second": None})
-    results.write_predictions(run_dir, adjusted.argmax(1), test_labels)
-    results.write_metrics(run_dir, [{"epoch": epoch, **{k: v for k, v in metrics.items()}, "tau": tau}])
+        config=cfg, env={**results.environment(device or torch.device("cpu")), "threads": None},
+        timing=timing or {"train_seconds": 0.0, "train_images_per_second": None})
+    results.write_predictions(run_dir, np.asarray(logits).argmax(1), labels)
+    results.write_metrics(run_dir, [{"epoch": epoch, **{k: v for k, v in metrics.items()}, **extra}])
     return result.write(run_dir)
 
 

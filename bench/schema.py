@@ -142,8 +142,9 @@ KEYS = (
         choices=("auto", "always", "never"), runtime=True),
     # ------------------------------------------------------------------ stage (two-stage methods)
     Key("stage.parent", None, "a two-stage run's parent run id (set by the planner)", types=(str, NONE)),
-    Key("stage.posthoc", "none", "post-hoc rule on the parent's logits: none, la, tau_norm",
-        choices=("none", "la", "tau_norm")),
+    Key("stage.posthoc", "none", "computed from the finished parent without training it: none, la, tau_norm (rules on "
+        "its logits), sade_aggregation (SADE's expert weights on the unlabelled test images)",
+        choices=("none", "la", "tau_norm", "sade_aggregation")),
     Key("stage.taus", None, "the tau grid; null: the rule's declared grid", types=(list, NONE)),
     Key("stage.train", "none", "what stage 2 trains: none, classifier, scales, classifier_and_scales",
         choices=("none", "classifier", "scales", "classifier_and_scales")),

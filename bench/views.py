@@ -3,7 +3,9 @@
 `simclr_blur`: the MoCo-v2 view of PaCo's official CIFAR code (torchvision on PIL images): RandomResizedCrop(size,
 scale (0.2, 1)), RandomHorizontalFlip, ColorJitter(0.4, 0.4, 0.4, 0.1) with p 0.8, RandomGrayscale(0.2), a
 Gaussian blur (sigma uniform in [0.1, 2]) with p 0.5. `simclr`: BCL's SimAugment, the same without the blur and
-with RandomResizedCrop's default scale (0.08, 1).
+with RandomResizedCrop's default scale (0.08, 1). `padcrop_blur`: the view of SADE's test-time aggregation on
+CIFAR (Vanint/SADE-AgnosticLT test_training_cifar.py): RandomCrop(size, padding=4), the same jitter and
+grayscale, the blur with p 0.2, the flip (after them in the official order: it commutes with each of them).
 
 Every random choice has torchvision's distribution and comes from the epoch's generator (a resumed epoch draws
 the same): the crop box (torchvision's get_params: 10 tries, then the clamped central crop), the flip, whether
@@ -24,7 +26,7 @@ import random
 import torch
 import torch.nn.functional as F
 
-VIEWS = ("train", "simclr", "simclr_blur")
+VIEWS = ("train", "simclr", "simclr_blur", "padcrop_blur")
 GREY = (0.2989, 0.587, 0.114)
 
 
@@ -87,7 +89,10 @@ def gaussian_blur(x: torch.Tensor, kernel: int, sigma: torch.Tensor) -> torch.Te
 
 
 class SimCLRView:
-    def __init__(self, size: int, blur: bool, scale: tuple = (0.2, 1.0)):
+    """`blur`: the probability of the Gaussian blur (0: none); `scale`: RandomResizedCrop's, or None for
+    RandomCrop(size, padding=4) (SADE's CIFAR view)."""
+
+    def __init__(self, size: int, blur: float, scale: tuple | None = (0.2, 1.0)):
         self.size, self.blur, self.scale = size, blur, scale
         self.kernel = max(3, int(0.1 * size) // 2 * 2 + 1)
 
@@ -96,6 +101,10 @@ class SimCLRView:
 
         from bench.jpeg import crop_box
 
+        if self.scale is None:
+            from bench.augment import padded_crop
+
+            return padded_crop(x, 4, generator)
         b, _, h, w = x.shape
         seeds = torch.randint(0, 2**63 - 1, (b,), generator=generator).tolist()
         boxes = [crop_box(h, w, random.Random(s), scale=self.scale) for s in seeds]
@@ -116,7 +125,7 @@ class SimCLRView:
         if x.shape[1] == 3:
             x = torch.where(grey_on.view(-1, 1, 1, 1), _grey(x).to(torch.uint8).expand_as(x), x)
         if self.blur:
-            blur_on = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+            blur_on = (torch.rand(b, generator=generator) < self.blur).to(x.device)
             sigma = (torch.rand(b, generator=generator) * 1.9 + 0.1).to(x.device)
             x = torch.where(blur_on.view(-1, 1, 1, 1), gaussian_blur(x, self.kernel, sigma), x)
         return x
@@ -124,5 +133,7 @@ class SimCLRView:
 
 def build_view(kind: str, size: int) -> SimCLRView:
     if kind == "simclr_blur":
-        return SimCLRView(size, blur=True, scale=(0.2, 1.0))
-    return SimCLRView(size, blur=False, scale=(0.08, 1.0))
+        return SimCLRView(size, blur=0.5, scale=(0.2, 1.0))
+    if kind == "padcrop_blur":
+        return SimCLRView(size, blur=0.2, scale=None)
+    return SimCLRView(size, blur=0.0, scale=(0.08, 1.0))

@@ -9,6 +9,10 @@ def algorithm_class(cfg):
     """How a run is computed: post-hoc methods from their parent's files (bench.posthoc), stage-2 methods on
     their parent's weights (bench.stage2), every other method by the algorithm part `method.algorithm` names."""
     kind = stage_kind(cfg)
+    if kind == "posthoc" and cfg["stage"]["posthoc"] == "sade_aggregation":
+        from bench.engine.sade_tta import AggregationAlgorithm
+
+        return AggregationAlgorithm
     if kind == "posthoc":
         from bench.posthoc import PosthocAlgorithm
 

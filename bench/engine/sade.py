@@ -10,7 +10,8 @@ the rarest class gets the largest prior value (sorted with a stable sort, so tie
 official code's torch.sort does not promise an order for ties). lambda = method.sade_tau. The prediction is
 the plain mean of the three experts' outputs (the official prediction without test-time aggregation).
 
-Not here (yet): the test-time self-supervised aggregation on unlabelled test images.
+The test-time self-supervised aggregation on unlabelled test images is the child method `sade_tta`
+(bench/engine/sade_tta.py).
 """
 
 from __future__ import annotations

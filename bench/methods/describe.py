@@ -42,15 +42,13 @@ def describe_methods():
             stage = ", ".join(f"stage.{k}={_value(v)}" for k, v in method.stage.items())
             if method.stage.get("posthoc", "none") != "none":
                 lines.append(f"{'':<{width}}    two-stage: computed from a finished {method.parent} run; {stage}")
+                lines += _recipe_lines(method, width)
                 continue
             lines.append(f"{'':<{width}}    two-stage: trained on a finished {method.parent} run; {stage}")
         if method.train:
             fixed = ", ".join(f"train.{k}={_value(v)}" for k, v in method.train.items())
             lines.append(f"{'':<{width}}    recipe: {fixed}")
-        if method.recipes:
-            lines.append(f"{'':<{width}}    authors' recipes ({method.recipe_source}): " + "; ".join(
-                f"{preset}: " + ", ".join(f"{k}={_value(v)}" for k, v in flatten(recipe).items())
-                for preset, recipe in method.recipes.items()))
+        lines += _recipe_lines(method, width)
         lines.append(f"{'':<{width}}    parts: {shown}")
         if parts["algorithm"] != DEFAULT_PART["algorithm"]:
             lines.append(f"{'':<{width}}    code: {PARTS.get('algorithm', parts['algorithm']).source}")
@@ -73,3 +71,11 @@ def describe_parts():
                 lines.append(f"  {'':<{width}}    method.{p.key} = {_value(p.default)} ({allowed}): {p.doc}"
                              + (f" [default from {p.source}]" if p.source else " [default: bench's choice]"))
     return "\n".join(lines)
+
+
+def _recipe_lines(method, width):
+    if not method.recipes:
+        return []
+    return [f"{'':<{width}}    authors' recipes ({method.recipe_source}): " + "; ".join(
+        f"{preset}: " + ", ".join(f"{k}={_value(v)}" for k, v in flatten(recipe).items())
+        for preset, recipe in method.recipes.items())]

@@ -3,7 +3,7 @@ from bench.methods.spec import Method
 # Vanint/SADE-AgnosticLT configs: CIFAR-100-LT (config_cifar100_ir100_sade.json; bench applies it to CIFAR-10-LT
 # too), ImageNet-LT (config_imagenet_lt_resnext50_sade.json), iNaturalist (config_iNaturalist_resnet50_sade.json).
 # All: 3 reduced experts, SGD Nesterov; CIFAR rotates training images by up to 15 degrees (augment.rotation).
-# Not reproduced: Places-LT's ImageNet-pretrained ResNet-152 recipe; the test-time self-supervised aggregation.
+# Not reproduced: Places-LT's ImageNet-pretrained ResNet-152 recipe. The test-time aggregation: `sade_tta`.
 METHOD = Method(
     "sade", "SADE (Zhang et al. 2022): 3 experts on a shared trunk trained for long-tailed, uniform and inverse "
     "test priors (softmax, balanced softmax, inverse softmax); mean of the experts", "",

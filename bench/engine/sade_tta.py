@@ -1,0 +1,142 @@
+"""SADE's test-time self-supervised aggregation (Zhang et al., NeurIPS 2022), as Vanint/SADE-AgnosticLT
+test_training_cifar.py (and its ImageNet-LT / iNaturalist / Places-LT siblings) does it.
+
+A child of a finished `sade` run. Its three experts stay frozen (eval mode: BN uses its running statistics);
+only three aggregation weights w train, from 1/3 each, on the UNLABELLED images of the reported test split
+(transductive: the result says so). The aggregated logits of a view are sum_k softmax(w)_k s cos_k (a weighted
+sum of the experts' logits, s = 30); the loss is the negative batch mean of the cosine similarity (eps 1e-6)
+between the two views' class probabilities softmax(z_1), softmax(z_2): prediction stability. SGD with Nesterov
+momentum 0.9 on w alone, constant LR (stage.lr; 0.1 on CIFAR), weight decay (stage.weight_decay; 5e-4), batch
+stage.batch_size (128) of shuffled test images, stage.epochs (5) passes, stopping after an epoch in which a
+weight rounded to 2 decimals is below 0.05. The prediction: argmax of the aggregated logits of the plain test
+images. With w = 1/3 it is the parent's prediction (the mean of the experts).
+
+Views: `padcrop_blur` (bench.views; the official CIFAR view). Image-list datasets are refused (no views there yet).
+Not reproduced: iNaturalist's extra entropy term (weight 0.01); the official scripts also adapt separately on
+each of several re-sampled test distributions, while bench adapts on its reported test split.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench import checkpoint, rundir
+from bench.errors import BenchError
+
+STOP_BELOW = 0.05  # an epoch ending with a rounded weight below this is the last (official scripts)
+VIEW = "padcrop_blur"
+
+
+def stability_loss(cosines_1: torch.Tensor, cosines_2: torch.Tensor, w: torch.Tensor, s: float) -> torch.Tensor:
+    """-mean_b cos(softmax(z_1), softmax(z_2)) with z_v = sum_k softmax(w)_k s cos_k(view v); cosines (B, K, C)."""
+    a = torch.softmax(w, 0).view(1, -1, 1)
+    p1 = torch.softmax((a * s * cosines_1).sum(1), 1)
+    p2 = torch.softmax((a * s * cosines_2).sum(1), 1)
+    return -F.cosine_similarity(p1, p2, dim=1, eps=1e-6).mean()
+
+
+def aggregated_logits(cosines: torch.Tensor, w: torch.Tensor, s: float) -> torch.Tensor:
+    return (torch.softmax(w, 0).view(1, -1, 1) * s * cosines).sum(1)
+
+
+def parent_model(cfg: dict, data: Any, parent_dir: Path, parent: dict, device: torch.device) -> torch.nn.Module:
+    """The parent's multi-expert network with the weights of its final epoch, in eval mode, frozen."""
+    from bench.engine.experts import ExpertAlgorithm
+
+    model, _ = ExpertAlgorithm(cfg, data, device, parent_dir).build_model()
+    epoch = (parent.get("last") or {}).get("epoch")
+    ckpt = checkpoint.load_final(parent_dir, epoch, torch.device("cpu"), parent.get("method") or "sade")
+    model.load_state_dict(ckpt["model"])
+    model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def adapt(model: torch.nn.Module, pipe: Any, cfg: dict, device: torch.device) -> tuple[torch.Tensor, list]:
+    """The aggregation weights trained on the unlabelled test images; (w, one history row per epoch)."""
+    s, st = cfg["stage"], float(cfg["method"]["s"])
+    w = torch.full((model_experts(model),), 1.0 / model_experts(model), device=device, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=s["lr"], momentum=0.9, nesterov=True, weight_decay=s["weight_decay"])
+    generator = torch.Generator().manual_seed(int(cfg["train"]["seed"]))
+    batch_size = s["batch_size"] or cfg["train"]["batch_size"]
+    history = []
+    for epoch in range(s["epochs"]):
+        total, batches = 0.0, 0
+        for batch in torch.randperm(len(pipe.test_x), generator=generator).split(batch_size):
+            images = pipe.test_x[batch.to(device)]
+            with torch.no_grad():
+                c1, c2 = (model(pipe.view(VIEW, images, generator), experts=True).float() for _ in range(2))
+            loss = stability_loss(c1, c2, w, st)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total, batches = total + loss.item(), batches + 1
+        weights = torch.softmax(w.detach(), 0).cpu()
+        history.append({"epoch": epoch, "loss": total / max(1, batches), "weights": weights.tolist()})
+        if (weights.numpy().round(2) < STOP_BELOW).any():
+            break
+    return w.detach(), history
+
+
+def model_experts(model: torch.nn.Module) -> int:
+    from bench.models.experts import MultiExpert
+
+    assert isinstance(model, MultiExpert)
+    return len(model.branches)
+
+
+def test_cosines(model: torch.nn.Module, pipe: Any, batch_size: int) -> torch.Tensor:
+    """(N, K, C) expert outputs of the plain (evaluation) test images."""
+    with torch.no_grad():
+        return torch.cat([model(images, experts=True).float().cpu() for images in pipe.test_batches(batch_size)])
+
+
+def run_aggregation(cfg: dict, run_dir: Path, parent_dir: Path) -> dict:
+    from bench.datasets.registry import DATASETS
+    from bench.posthoc import finished_parent, write_child_result
+    from bench.runtime import resolve_device
+
+    parent = finished_parent(parent_dir)
+    device = resolve_device(cfg["run"]["device"])
+    data = DATASETS[cfg["dataset"]["name"]].load(cfg)
+    pipe = data.pipeline(cfg, device)
+    if not hasattr(pipe, "view"):
+        raise BenchError(f"{cfg['method']['name']} draws augmented views of the test images, which image-list "
+                         "datasets do not offer yet; use an in-memory dataset (CIFAR-LT, Fashion-MNIST-LT)")
+    torch.manual_seed(int(cfg["train"]["seed"]))
+    model = parent_model(cfg, data, parent_dir, parent, device)
+    start = time.perf_counter()
+    w, history = adapt(model, pipe, cfg, device)
+    seconds = time.perf_counter() - start
+    logits = aggregated_logits(test_cosines(model, pipe, cfg["eval"]["batch_size"]), w.cpu(), float(cfg["method"]["s"]))
+    weights = torch.softmax(w.cpu(), 0).tolist()
+    selection = {"posthoc": "sade_aggregation", "aggregation_weights": weights, "epochs_run": len(history),
+                 "history": history, "transductive": "the aggregation weights were trained on the reported test "
+                                                     "images, without their labels (SADE's test-time protocol)"}
+    images = sum(len(pipe.test_x) for _ in history) * 2
+    return write_child_result(cfg, run_dir, parent_dir, parent, logits.numpy(), np.asarray(pipe.test_labels),
+                              selection, "fixed", {"aggregation_weights": weights}, device=device,
+                              timing={"train_seconds": seconds, "train_images_per_second": images / seconds})
+
+
+class AggregationAlgorithm:
+    """The protocol of a child computed without the trainer (as bench.posthoc's): compute() writes the result."""
+
+    views = 2  # two views of each (test) image: refused before anything runs where a dataset has none
+    trains = False
+
+    def __init__(self, cfg: dict, data: Any, device: Any, run_dir: Path):
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+
+    def hooks(self) -> list:
+        return []
+
+    def compute(self) -> dict:
+        return run_aggregation(self.cfg, self.run_dir, rundir.parent_dir(self.run_dir, self.cfg))
