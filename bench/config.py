@@ -443,8 +443,9 @@ def check_stage_keys_used(cfg, method, user_keys):
         used = AGGREGATION_KEYS if s["posthoc"] == "sade_aggregation" else ()
         unused = [k for k in STAGE2_KEYS if k not in used and s[k] != DEFAULTS["stage"][k]]
     else:
-        unused = (["classifier_lr_factor"] if s["train"] == "scales" else []) + \
-                 (["max_norm_at"] if s["max_norm"] is None else [])
+        unused = (["classifier_lr_factor"] if s["train"] in ("scales", "router") else []) + \
+                 (["max_norm_at"] if s["max_norm"] is None else []) + \
+                 (["reinit", "bn", "max_norm"] if s["train"] == "router" else [])
         unused = [k for k in unused if s[k] != DEFAULTS["stage"][k]]
     if unused:
         keys = ", ".join(f"stage.{k}" for k in unused)

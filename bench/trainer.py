@@ -239,7 +239,8 @@ class Trainer:
         score = "val_top1" if e["selection"] == "best_val" else "top1"  # what "best" maximises
         logits = self.algorithm.predict(self.model, self.pipe, e["batch_size"], self.autocast)  # rank 0 only
         last = {"epoch": epoch, **evaluate_metrics(logits, self.pipe.test_labels, self.data.train_counts,
-                                                   e["many_above"], e["few_below"], self.algorithm.probability_scale())}
+                                                   e["many_above"], e["few_below"], self.algorithm.probability_scale()),
+                **self.algorithm.evaluation_extra()}
         val_logits = None
         if score == "val_top1":  # the selection images: only their top-1 is kept, to choose the epoch
             val_logits = self.algorithm.predict(self.model, self.pipe, e["batch_size"], self.autocast, split="val")
@@ -277,7 +278,8 @@ class Trainer:
         last = self.last_eval
         if last is None:  # resumed after the final epoch was checkpointed but before result.json
             last = dict(self.state.history[-1])
-        result = build_result(self.cfg, self.data, self.device, self.state, last, self.run_dir)
+        result = build_result(self.cfg, self.data, self.device, self.state, last, self.run_dir,
+                              extra=self.algorithm.result_extra(last))
         self.hooks.finished(self, result)  # a signal caught during the last evaluation or the result: honour it
         return result
 

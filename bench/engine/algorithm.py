@@ -13,6 +13,7 @@ An Algorithm gives the trainer, each with today's behaviour as the default:
     train_step(t, images, y)   one step: forward, loss, backward, optimizer step(s); returns the detached
                                loss and the logits the training accuracy is measured on
     predict(model, pipe, ...)  logits at evaluation (e.g. aggregated experts)
+    evaluation_extra(), result_extra(last)  its own figures in metrics.jsonl and result.json (RIDE's router)
     probability_scale()        from outputs to the logits the loss trains (LDAM: s), for ECE and NLL
     state_dict() / load_state_dict(state)   its own state, kept in every checkpoint (None: none)
     position_state() / restore_position(s)  its random state inside an epoch (the mixer's)
@@ -78,6 +79,14 @@ class Algorithm:
 
     def probability_scale(self) -> float:
         return 1.0
+
+    def evaluation_extra(self) -> dict:
+        """Figures of the last predict() added to the evaluation's line in metrics.jsonl ({}: none)."""
+        return {}
+
+    def result_extra(self, last: dict) -> dict:
+        """Keys added to result.json, from the final evaluation's line `last` ({}: none)."""
+        return {}
 
     def state_dict(self) -> Any:
         return None

@@ -17,6 +17,10 @@ def algorithm_class(cfg):
         from bench.posthoc import PosthocAlgorithm
 
         return PosthocAlgorithm
+    if kind == "train" and cfg["stage"]["train"] == "router":
+        from bench.engine.ride_router import RouterAlgorithm
+
+        return RouterAlgorithm
     if kind == "train":
         from bench.stage2 import Stage2Algorithm
 

@@ -23,8 +23,9 @@ def write_final_logits(run_dir, setting, logits, pipe, val_logits):
         results.write_logits(run_dir, splits)
 
 
-def build_result(cfg, data, device, state, last, run_dir, status="done", error=None):
-    """Write and return result.json of a trained run (one-stage or stage 2); `state` is its RunState."""
+def build_result(cfg, data, device, state, last, run_dir, status="done", error=None, extra=None):
+    """Write and return result.json of a trained run (one-stage or stage 2); `state` is its RunState; `extra`:
+    the algorithm's own keys (Algorithm.result_extra)."""
     if not distributed.is_main():  # only rank 0 writes
         return {"status": status, "run_id": Path(run_dir).name, "rank": distributed.rank()}
     e_cfg = cfg["eval"]
@@ -46,7 +47,7 @@ def build_result(cfg, data, device, state, last, run_dir, status="done", error=N
         env={**results.environment(device), "world_size": distributed.world_size(), "threads": state.threads},
         timing={"train_seconds": seconds,
                 "train_images_per_second": state.images_seen / seconds if seconds > 0 else None},
-        error=error)
+        error=error, extra=extra or {})
     written = result.write(run_dir)
     faults.point("after-result")
     return written

@@ -12,7 +12,7 @@ method.ride_reweight_factor, p the training prior): the distribution-aware diver
 on the mean output itself. With lambda = 0 the official code trains every expert's LDAM term on the mean output
 instead (its "collaborative" mode); bench does the same.
 
-Not here (yet): the expert-assignment router, RIDE's optional second stage.
+The expert-assignment router, RIDE's second stage, is the child method `ride_ea` (bench/engine/ride_router.py).
 """
 
 from __future__ import annotations

@@ -86,6 +86,23 @@ SADE = Part("algorithm", "sade", "SADE: three experts on a shared trunk, trained
             extra={"experts": True, "fixed_experts": 3, "no_mix": "SADE trains its experts on plain batches",
                    "step_cost": 1.5})
 
+_EA = "frank-xwang/RIDE-LongTailRecognition configs/*_ride_ea.json"
+RIDE_ROUTER = Part("algorithm", "ride_router", "RIDE's expert-assignment router on a finished ride run's frozen "
+                   "experts: one small router per expert but the last decides whether the next expert runs; the "
+                   "prediction is the mean of the experts an image used",
+                   params=(EXPERTS, REDUCE_EXPERTS,
+                           Param("ride_router_top_k", 30, "K: the router reads the top-K mean logits (at most the "
+                                 "number of classes)", source=_EA + " top_choices_num (ResNet-50, ResNeXt-50: 50)",
+                                 check=lambda v: 1 <= v <= 100000, phrase="from 1 to 100000"),
+                           Param("ride_router_pos_weight", 100.0, "weight of the positive class ('the next expert "
+                                 "helps') in the router's binary cross-entropy: more experts, more accuracy",
+                                 source=_EA + " pos_weight", check=lambda v: 0 < v <= 1e6,
+                                 phrase="positive (at most 1e6)")),
+                   source="Wang et al., ICLR 2021; frank-xwang/RIDE-LongTailRecognition "
+                          "model/ldam_drw_resnets/ea_resnet_cifar.py, model/fb_resnets/EAResNet.py",
+                   build=late("bench.engine.ride_router", "RouterAlgorithm"),
+                   extra={"experts": True, "no_mix": "the router trains on plain batches"})
+
 _PACO = "dvlab-research/Parametric-Contrastive-Learning PaCo/LT/sh/CIFAR100_train_imb0.01.sh"
 PACO_PARAMS = (
     Param("paco_alpha", 0.01, "alpha: weight of each same-class sample against the class centre's beta",
@@ -135,4 +152,4 @@ BCL = Part("algorithm", "bcl", "BCL: a classification view (logit-adjusted CE on
            build=late("bench.engine.bcl", "BCLAlgorithm"),
            extra={"no_mix": "BCL trains on its three views", "step_cost": 3.0})
 
-PARTS = (STANDARD, SAM, RIDE, SADE, PACO, BCL)
+PARTS = (STANDARD, SAM, RIDE, SADE, RIDE_ROUTER, PACO, BCL)

@@ -38,6 +38,7 @@ from bench.methods import (
     resample,
     reweight,
     ride,
+    ride_ea,
     sade,
     sade_tta,
     samplers,
@@ -75,7 +76,7 @@ METHOD_MODULES = (erm, resample, reweight, cb, focal, cb_focal, ldam, ldam_drw, 
                   # contrastive (algorithm paco: two views, momentum encoder, queue)
                   paco, bcl,
                   # two-stage: computed from (post-hoc) or trained on (stage 2) a finished parent run (Method.parent)
-                  la_posthoc, tau_norm, crt, lws, mislas, wb, sade_tta)
+                  la_posthoc, tau_norm, crt, lws, mislas, wb, sade_tta, ride_ea)
 METHODS = Registry("method")
 for _module in METHOD_MODULES:
     METHODS.register(_module.METHOD.name, _module.METHOD)

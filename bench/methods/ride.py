@@ -4,13 +4,13 @@ from bench.methods.spec import Method
 # config: bench applies it to CIFAR-10-LT too), ImageNet-LT (config_imagenet_lt_resnext50_ride.json), iNaturalist
 # (config_iNaturalist_resnet50_ride.json). All: 3 reduced experts, SGD Nesterov, 5 warm-up epochs, DRW and the
 # diversity temperature from the first decay (CIFAR) or the second (ImageNet-LT, iNaturalist: reweight_epoch 80).
-# CIFAR also rotates training images by up to 15 degrees (augment.rotation). Not reproduced: the
-# expert-assignment router (stage 2).
+# CIFAR also rotates training images by up to 15 degrees (augment.rotation). The expert-assignment router
+# (stage 2) is the child method `ride_ea`.
 _LARGE = dict(epochs=100, lr=0.1, batch_size=256, weight_decay=2e-4, nesterov=True, warmup_epochs=5, schedule="step",
               milestones=[60, 80], milestone_fractions=[], lr_decay=0.1)
 METHOD = Method(
     "ride", "RIDE (Wang et al. 2021): 3 experts on a shared trunk, LDAM-DRW plus a distribution-aware diversity "
-    "loss; mean of the experts (no router)", "",
+    "loss; mean of the experts (the router: ride_ea)", "",
     dict(loss="ldam", weights="cb", schedule="deferred", head="normed", algorithm="ride"),
     recipes={
         "cifar_lt": {"train": dict(nesterov=True, weight_decay=5e-4),  # lr 0.1, 200 epochs, x0.01 at 160, 180
