@@ -79,7 +79,7 @@ class Files(torch.utils.data.Dataset):
         return f"{s.unit} {entry} of {s.source}"
 
     def __getitem__(self, key):
-        split, index, seed = key
+        split, index, seed, views = key
         s = self.splits[split]
         path = os.fsdecode(s.paths[index])
         label = int(s.labels[index])
@@ -91,6 +91,8 @@ class Files(torch.utils.data.Dataset):
                 src = jpeg.Encoded(data)
                 return torch.frombuffer(data, dtype=torch.uint8).clone(), \
                     jpeg.draw(src.height, src.width, seed, self.recipe), label
+            if split == "train" and views:
+                return jpeg.view_images(data, seed, self.recipe, views), label
             if split == "train":
                 return jpeg.train_image(data, seed, self.recipe), label
             return jpeg.eval_image(data, self.recipe), label
@@ -105,7 +107,7 @@ class Files(torch.utils.data.Dataset):
         if isinstance(batch[0], list):  # loader.decode=device: bytes and parameters
             datas, params, labels = batch
             return torch.stack([self.on_device_image(d, p) for d, p in zip(datas, params)]), labels
-        return batch
+        return batch  # (images, labels), or (a tuple of images per view, labels)
 
     def on_device_image(self, data, params):
         """Decode on the run's device (nvJPEG on CUDA) and augment there with the worker's parameters.
@@ -130,6 +132,9 @@ def collate(samples, out=None):
             return sample
     if len(samples[0]) == 3:  # loader.decode=device: bytes and parameters travel as they are
         return [s[0] for s in samples], [s[1] for s in samples], torch.tensor([s[2] for s in samples])
+    if isinstance(samples[0][0], tuple):  # several views of each image: a batch per view
+        views = tuple(torch.stack([s[0][v] for s in samples]) for v in range(len(samples[0][0])))
+        return views, torch.tensor([s[1] for s in samples])
     images = [s[0] for s in samples]
     if out is not None:
         images = torch.stack(images, out=out.view(-1)[:len(images) * images[0].numel()].view(len(images),
@@ -150,8 +155,8 @@ class Collate:
         self.slots, self.ring, self.turn = slots, [None] * slots, 0
 
     def __call__(self, samples):
-        if torch.utils.data.get_worker_info() is None or len(samples[0]) != 2:
-            return collate(samples)  # in the training process, a failed first image, or decode=device
+        if torch.utils.data.get_worker_info() is None or len(samples[0]) != 2 or isinstance(samples[0][0], tuple):
+            return collate(samples)  # in the training process, a failed first image, decode=device, or views
         need = len(samples) * samples[0][0].numel()
         self.turn = (self.turn + 1) % self.slots
         buf = self.ring[self.turn]
@@ -165,9 +170,12 @@ class Plan(torch.utils.data.Sampler):
 
     def __init__(self):
         self.split, self.order, self.batch_size, self.start, self.seeds = "train", torch.zeros(0), 1, 0, None
+        self.views: tuple = ()
 
-    def set(self, split, order, batch_size, start=0, seeds=None):
+    def set(self, split, order, batch_size, start=0, seeds=None, views=()):
+        """`views`: the view kinds of each training image (bench.views); (): the recipe's one augmentation."""
         self.split, self.order, self.batch_size, self.start, self.seeds = split, order, batch_size, start, seeds
+        self.views = tuple(views)
 
     def __len__(self):
         return max(0, math.ceil(len(self.order) / self.batch_size) - self.start)
@@ -177,4 +185,4 @@ class Plan(torch.utils.data.Sampler):
         for first in range(self.start * size, n, size):
             indices = self.order[first:first + size].tolist()
             seeds = self.seeds[first:first + size].tolist() if self.seeds is not None else [0] * len(indices)
-            yield [(self.split, index, seed) for index, seed in zip(indices, seeds)]
+            yield [(self.split, index, seed, self.views) for index, seed in zip(indices, seeds)]

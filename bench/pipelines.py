@@ -87,6 +87,7 @@ class ImagePipeline:
         self.test_labels = self.files.labels("eval")
         self.val_labels = self.files.labels("val") if data.val_items else None
         self.plan = imagefiles.Plan()
+        self.view_normalize: list = []
         workers = imagefiles.worker_count(cfg["loader"]["workers"])
         prefetch = 2  # DataLoader's default prefetch_factor, named: the collate ring depends on it
         self.loader = torch.utils.data.DataLoader(
@@ -97,16 +98,25 @@ class ImagePipeline:
 
     def _batches(self):
         for batch in self.loader:
-            images, labels = self.files.finish(batch)  # uint8 (B, 3, H, W)
+            images, labels = self.files.finish(batch)  # uint8 (B, 3, H, W), or one such batch per view
+            if isinstance(images, tuple):  # each view normalised into its own buffers (valid together)
+                yield tuple(self.view_normalize[v](x.to(self.device, non_blocking=True))
+                            for v, x in enumerate(images)), labels
+                continue
             yield self.normalize(images.to(self.device, non_blocking=True)), labels
 
     def train_batches(self, order, batch_size, generator, start=0, state=None, views=1):
-        if views != 1:  # the trainer refuses such a run before it starts; this guards other callers
-            raise ValueError("the image-list pipeline draws one view per image")
+        """With views > 1 or a tuple of view kinds (bench.views), each batch's images are a tuple of views, each
+        drawn in the workers from the image's own seed."""
+        kinds = views if isinstance(views, tuple) else ("train",) * views
+        if kinds != ("train",) and self.files.on_device:  # refused before a run starts; this guards other callers
+            raise ValueError("loader.decode=device draws one view per image")
         seeds = torch.randint(0, 2**63 - 1, (len(order),), generator=generator)  # one per image of the epoch
         if state is not None:
             generator.set_state(state)
-        self.plan.set("train", order, batch_size, start, seeds)
+        while len(self.view_normalize) < len(kinds):
+            self.view_normalize.append(Normalize(self.normalize.mean, self.normalize.std, self.device))
+        self.plan.set("train", order, batch_size, start, seeds, kinds if kinds != ("train",) else ())
         for images, labels in self._batches():
             yield images, labels.to(self.device, non_blocking=True)
 
@@ -133,6 +143,7 @@ class Normalize:
     next-but-one is produced, which a training or evaluation step respects."""
 
     def __init__(self, mean, std, device):
+        self.mean, self.std = mean, std
         std = torch.tensor(std, dtype=torch.float32, device=device)
         self.scale = (1.0 / (255.0 * std)).view(1, 3, 1)
         self.shift = (-torch.tensor(mean, dtype=torch.float32, device=device) / std.view(-1)).view(1, 3, 1)

@@ -97,7 +97,7 @@ class Trainer:
         self.net = distributed.wrap(self.model, self.device)  # DDP when launched with several processes
         if self.cfg["run"]["compile"]:
             self.net = torch.compile(self.net)
-        check_views(self.cfg["method"]["name"], self.algorithm.views, self.data)
+        check_views(self.cfg["method"]["name"], self.algorithm.views, self.data, self.cfg["loader"]["decode"])
         self.pipe = self.data.pipeline(self.cfg, self.device)
         self.autocast, self.scaler = precision_tools(self.t_cfg["precision"], self.device)
 

@@ -2,6 +2,8 @@
 transcribed official formula (dvlab-research/Parametric-Contrastive-Learning PaCo/LT/losses.py PaCoLoss), its
 queue and momentum encoder, its recipe, bad input and an exact mid-epoch resume."""
 
+import json
+
 import pytest
 import torch
 from scipy.stats import binomtest
@@ -158,3 +160,15 @@ def test_a_contrastive_run_resumes_mid_epoch_exactly(cifar_root, tmp_path, metho
             "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
             "eval.batch_size=100", *extra, "--data-root", str(cifar_root)]
     assert len(resumes_exactly(argv, tmp_path, 3)["metrics"]) == epochs
+
+
+def test_paco_and_bcl_train_on_image_lists_with_views_drawn_in_the_workers(tmp_path):
+    from conftest import write_imagenet_lt
+
+    root, out = write_imagenet_lt(tmp_path / "data"), tmp_path / "out"
+    assert main(["run", "--methods", "paco,bcl", "--datasets", "imagenet_lt", "--epochs", "1", "--data-root",
+                 str(root), "--out", str(out), "--no-progress", "--set", "model.name=small_cnn",
+                 "augment.image_size=32", "augment.resize=36", "train.batch_size=4", "loader.workers=2"]) == 0
+    results = [json.loads(p.read_text()) for p in out.glob("*/result.json")]
+    assert sorted(r["method"] for r in results) == ["bcl", "paco"]
+    assert all(r["status"] == "done" and r["timing"]["train_images_per_second"] > 0 for r in results)

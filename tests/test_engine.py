@@ -38,15 +38,27 @@ def test_a_two_view_algorithm_trains_and_resumes_mid_epoch_exactly(cifar_root, t
     assert reference["last"]["top1"] is not None and len(reference["metrics"]) == 2
 
 
-def test_two_views_of_image_lists_are_refused_before_anything_runs(tmp_path):
+def test_two_views_of_image_lists_come_from_the_workers_and_resume_exactly(tmp_path):
+    from test_preempt import resumes_exactly
+
+    root = write_imagenet_lt(tmp_path / "data")
+    argv = ["run", "--methods", "two_views_test", "--datasets", "imagenet_lt", "--epochs", "2", "--no-progress",
+            "--data-root", str(root), "--set", "model.name=small_cnn", "augment.image_size=32", "augment.resize=36",
+            "train.batch_size=4", "eval.batch_size=8", "loader.workers=2"]
+    reference = resumes_exactly(argv, tmp_path, 3)
+    assert reference["last"]["top1"] is not None and reference["last"]["epoch"] == 1
+
+
+def test_two_views_with_device_decoding_are_refused_before_anything_runs(tmp_path):
     write_imagenet_lt(tmp_path / "data")
     proc = bench_process(["run", "--methods", "two_views_test", "--datasets", "imagenet_lt", "--epochs", "1",
                           "--data-root", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--set",
-                          "model.name=small_cnn", "augment.image_size=32", "augment.resize=36"])
+                          "model.name=small_cnn", "augment.image_size=32", "augment.resize=36",
+                          "loader.decode=device"])
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "bench: error: method two_views_test trains on 2 augmented views of each image, which only the in-memory "
-        "datasets (CIFAR-10/100-LT, Fashion-MNIST-LT) provide so far; choose one of them"]
+        "bench: error: method two_views_test trains on 2 augmented views of each image, which loader.decode=device "
+        "does not draw; use loader.decode=workers"]
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 

@@ -197,7 +197,7 @@ def test_device_decode_path_matches_the_worker_path(tmp_path):
     worker = Files(data, resolve("erm", "imagenet_lt", 0), torch.device("cpu"))
     device = Files(data, resolve("erm", "imagenet_lt", 0, sets=["loader.decode=device"]), torch.device("cpu"))
     for split in ("train", "eval"):
-        keys = [(split, i, 1000 + i) for i in range(3)]
+        keys = [(split, i, 1000 + i, ()) for i in range(3)]
         a, _ = worker.finish(collate([worker[k] for k in keys]))
         b, _ = device.finish(collate([device[k] for k in keys]))
         assert a.shape == b.shape == (3, 3, 224, 224)
@@ -227,3 +227,21 @@ def test_without_torchcodec_s_image_decoder_torchvision_decodes_the_same_pixels(
     assert jpeg._DECODER[0] == "torchvision.io"
     assert second.shape == (3, 37, 53) and torch.equal(first, second)
     assert torch.equal(second, torch.from_numpy(np.array(Image.open(buf).convert("RGB"))).permute(2, 0, 1))
+
+
+def test_the_views_of_a_file_are_bench_views_of_the_decoded_image():
+    """Image lists draw a contrastive method's views in the workers: view v of a sample is the recipe's
+    augmentation ("train") or bench.views' view of the whole decoded image, from the seed view_seed(seed, v)."""
+    from bench.config import resolve
+    from bench.jpeg import Encoded, decode_full, view_images, view_seed
+    from bench.views import build_view
+
+    data = bytes(gradient_jpeg(375, 500))
+    recipe = Recipe.from_cfg(resolve("erm", "imagenet_lt", 0, sets=["augment.color_jitter=0.4"]))
+    views = view_images(data, 7, recipe, ("train", "simclr_blur", "simclr"))
+    assert torch.equal(views[0], train_image(data, view_seed(7, 0), recipe))
+    whole = decode_full(Encoded(data))[None]
+    for v, kind in ((1, "simclr_blur"), (2, "simclr")):
+        expected = build_view(kind, recipe.size)(whole, torch.Generator().manual_seed(view_seed(7, v)))[0]
+        assert views[v].shape == (3, 224, 224) and torch.equal(views[v], expected)
+    assert len({view_seed(7, v) for v in range(3)}) == 3 and view_seed(7, 1) == view_seed(7, 1)

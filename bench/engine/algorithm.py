@@ -116,14 +116,20 @@ class Algorithm:
         raise NotImplementedError
 
 
-def check_views(method: str, views: int | tuple, data: Any) -> None:
-    """Several views of each image come from the in-memory pipeline only (so far): a clear refusal elsewhere."""
-    views = len(views) if isinstance(views, tuple) else views
-    if views > 1 and not hasattr(data, "train_x"):
-        from bench.errors import BenchError
+def check_views(method: str, views: int | tuple, data: Any, decode: str = "workers",
+                in_memory_only: bool = False) -> None:
+    """Several views of each image come from the in-memory pipeline and the image lists' workers; a clear
+    refusal where they cannot be drawn (loader.decode=device; an algorithm that needs the in-memory images)."""
+    from bench.errors import BenchError
 
-        raise BenchError(f"method {method} trains on {views} augmented views of each image, which only the "
-                         "in-memory datasets (CIFAR-10/100-LT, Fashion-MNIST-LT) provide so far; choose one of them")
+    views = len(views) if isinstance(views, tuple) else views
+    in_memory = hasattr(data, "train_x")
+    if in_memory_only and not in_memory:
+        raise BenchError(f"method {method} draws augmented views of the test images, which only the in-memory "
+                         "datasets (CIFAR-10/100-LT, Fashion-MNIST-LT) provide so far; choose one of them")
+    if views > 1 and not in_memory and decode == "device":
+        raise BenchError(f"method {method} trains on {views} augmented views of each image, which "
+                         "loader.decode=device does not draw; use loader.decode=workers")
 
 
 def log_tensor(values: Any, device: torch.device, eps: float = 0.0) -> torch.Tensor:

@@ -129,7 +129,8 @@ def run_aggregation(cfg: dict, run_dir: Path, parent_dir: Path) -> dict:
 class AggregationAlgorithm:
     """The protocol of a child computed without the trainer (as bench.posthoc's): compute() writes the result."""
 
-    views = 2  # two views of each (test) image: refused before anything runs where a dataset has none
+    views = 2  # two views of each test image
+    in_memory_only = True  # drawn from the in-memory test images: refused before anything runs elsewhere
     trains = False
 
     def __init__(self, cfg: dict, data: Any, device: Any, run_dir: Path):
