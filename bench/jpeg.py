@@ -114,13 +114,13 @@ def policy_and_cutout(x, params, recipe):
     the same code as the in-memory batches)."""
     if not recipe.policy and not recipe.cutout:
         return x
-    from bench.policies import BatchPolicy, cutout
+    from bench.policies import cutout, make_policy
 
     generator = torch.Generator().manual_seed(params.seed)
     batch = x.unsqueeze(0)
     if recipe.policy:
         if recipe.policy not in _POLICIES:  # one per worker process
-            _POLICIES[recipe.policy] = BatchPolicy(*recipe.policy)
+            _POLICIES[recipe.policy] = make_policy(*recipe.policy)
         batch = _POLICIES[recipe.policy](batch, generator)
     if recipe.cutout:
         batch = cutout(batch, recipe.cutout, generator)

@@ -12,12 +12,12 @@ from bench.augment import BatchAugment
 
 
 def batch_policy(augment):
-    """The augment section's policy (bench.policies.BatchPolicy), or None."""
+    """The augment section's policy (bench.policies.make_policy), or None."""
     if augment.get("policy", "none") == "none":
         return None
-    from bench.policies import BatchPolicy
+    from bench.policies import make_policy
 
-    return BatchPolicy(augment["policy"], augment["randaugment_ops"], augment["randaugment_magnitude"])
+    return make_policy(augment["policy"], augment["randaugment_ops"], augment["randaugment_magnitude"])
 
 
 class TensorPipeline:

@@ -21,7 +21,53 @@ from typing import Any
 
 import torch
 
-POLICIES = ("none", "autoaugment_cifar", "autoaugment_imagenet", "randaugment")
+POLICIES = ("none", "autoaugment_cifar", "autoaugment_imagenet", "randaugment", "timm_randaugment")
+IMAGENET_MEAN_255 = (124, 116, 104)  # round(255 x ImageNet mean): the fill PaCo's and BCL's RandAugment use
+
+
+def make_policy(policy: str, ops: int = 2, magnitude: int = 9) -> Any:
+    """The augment section's policy as a callable on (uint8 batch, generator)."""
+    if policy == "timm_randaugment":
+        return TimmRandAugment(ops, magnitude)
+    return BatchPolicy(policy, ops, magnitude)
+
+
+class TimmRandAugment:
+    """timm's RandAugment 'rand-n{ops}-m{magnitude}-mstd0.5' (PaCo's and BCL's ImageNet-LT / iNaturalist recipes:
+    PaCo/LT/randaugment.py, a copy of timm's): 15 operations drawn with replacement, each applied with p 0.5 at a
+    magnitude drawn from N(magnitude, 0.5) clipped to [0, 10], relative translations, bilinear or bicubic at
+    random, fill (124, 116, 104). It runs timm's own code on PIL images, one image at a time on the CPU, with
+    Python's and NumPy's global generators seeded from the epoch's generator for each image (and restored after),
+    so an image's draw does not depend on the worker or on the images before it."""
+
+    def __init__(self, ops: int, magnitude: int):
+        from timm.data.auto_augment import rand_augment_transform
+
+        config = f"rand-n{ops}-m{magnitude}-mstd0.5"
+        self.t = {3: rand_augment_transform(config, {"translate_const": 100, "img_mean": IMAGENET_MEAN_255}),
+                  1: rand_augment_transform(config, {"translate_const": 100, "img_mean": IMAGENET_MEAN_255[:1]})}
+
+    def one(self, image: torch.Tensor, seed: int) -> torch.Tensor:
+        import random
+
+        import numpy as np
+        from PIL import Image
+
+        saved = random.getstate(), np.random.get_state()
+        random.seed(seed)
+        np.random.seed(seed)
+        try:
+            pixels = image.permute(1, 2, 0).cpu().numpy()
+            pil = Image.fromarray(pixels if image.shape[0] == 3 else pixels[:, :, 0])
+            out = np.asarray(self.t[image.shape[0]](pil))
+        finally:
+            random.setstate(saved[0])
+            np.random.set_state(saved[1])
+        return torch.from_numpy(out.copy()).reshape(image.shape[1], image.shape[2], -1).permute(2, 0, 1)
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        seeds = torch.randint(0, 2**32 - 1, (len(images),), generator=generator).tolist()
+        return torch.stack([self.one(x, s) for x, s in zip(images, seeds)]).to(images.device)
 
 
 def _torchvision(policy: str, ops: int, magnitude: int) -> Any:

@@ -6,6 +6,9 @@ Gaussian blur (sigma uniform in [0.1, 2]) with p 0.5. `simclr`: BCL's SimAugment
 with RandomResizedCrop's default scale (0.08, 1). `padcrop_blur`: the view of SADE's test-time aggregation on
 CIFAR (Vanint/SADE-AgnosticLT test_training_cifar.py): RandomCrop(size, padding=4), the same jitter and
 grayscale, the blur with p 0.2, the flip (after them in the official order: it commutes with each of them).
+`moco_sim`: the key view of PaCo's ImageNet-LT / iNaturalist code (PaCo/LT/paco_lt.py 'sim'): RandomResizedCrop
+(size) with the default scale (0.08, 1), ColorJitter(0.4, 0.4, 0.4, 0) always, RandomGrayscale(0.2), the blur
+with p 0.5, the flip.
 
 Every random choice has torchvision's distribution and comes from the epoch's generator (a resumed epoch draws
 the same): the crop box (torchvision's get_params: 10 tries, then the clamped central crop), the flip, whether
@@ -26,7 +29,7 @@ import random
 import torch
 import torch.nn.functional as F
 
-VIEWS = ("train", "simclr", "simclr_blur", "padcrop_blur")
+VIEWS = ("train", "simclr", "simclr_blur", "padcrop_blur", "moco_sim")
 GREY = (0.2989, 0.587, 0.114)
 
 
@@ -66,11 +69,13 @@ def _jitter_op(x: torch.Tensor, op: int, factors: torch.Tensor) -> torch.Tensor:
     return _hue(x, factors[:, 3])
 
 
-def color_jitter(x: torch.Tensor, order: torch.Tensor, factors: torch.Tensor, on: torch.Tensor) -> torch.Tensor:
-    """order (B, 4) a permutation per image, factors (B, 4), on (B,) bool: ColorJitter where `on`."""
+def color_jitter(x: torch.Tensor, order: torch.Tensor, factors: torch.Tensor, on: torch.Tensor,
+                 hue: bool = True) -> torch.Tensor:
+    """order (B, 4) a permutation per image, factors (B, 4), on (B,) bool: ColorJitter where `on`; hue=False:
+    ColorJitter(hue=0), which skips the hue operation."""
     out = x.clone()
     for step in range(4):
-        for op in range(4):
+        for op in range(4 if hue else 3):
             rows = torch.nonzero(on & (order[:, step] == op)).flatten()
             if len(rows):
                 out[rows] = _jitter_op(out[rows], op, factors[rows])
@@ -90,10 +95,11 @@ def gaussian_blur(x: torch.Tensor, kernel: int, sigma: torch.Tensor) -> torch.Te
 
 class SimCLRView:
     """`blur`: the probability of the Gaussian blur (0: none); `scale`: RandomResizedCrop's, or None for
-    RandomCrop(size, padding=4) (SADE's CIFAR view)."""
+    RandomCrop(size, padding=4) (SADE's CIFAR view); `jitter`: the probability of ColorJitter(0.4, 0.4, 0.4, hue)."""
 
-    def __init__(self, size: int, blur: float, scale: tuple | None = (0.2, 1.0)):
-        self.size, self.blur, self.scale = size, blur, scale
+    def __init__(self, size: int, blur: float, scale: tuple | None = (0.2, 1.0), jitter: float = 0.8,
+                 hue: float = 0.1):
+        self.size, self.blur, self.scale, self.jitter, self.hue = size, blur, scale, jitter, hue
         self.kernel = max(3, int(0.1 * size) // 2 * 2 + 1)
 
     def crops(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -118,9 +124,9 @@ class SimCLRView:
         x = torch.where(flips.view(-1, 1, 1, 1), x.flip(3), x)
         order = torch.argsort(torch.rand((b, 4), generator=generator), dim=1).to(x.device)
         factors = torch.rand((b, 4), generator=generator) * 0.8 + 0.6
-        factors[:, 3] = factors[:, 3].sub(0.6).div(0.8) * 0.2 - 0.1  # hue: uniform in [-0.1, 0.1]
-        jitter_on = (torch.rand(b, generator=generator) < 0.8).to(x.device)
-        x = color_jitter(x, order, factors.to(x.device), jitter_on)
+        factors[:, 3] = factors[:, 3].sub(0.6).div(0.8) * (2 * self.hue) - self.hue  # hue: uniform in [-h, h]
+        jitter_on = (torch.rand(b, generator=generator) < self.jitter).to(x.device)
+        x = color_jitter(x, order, factors.to(x.device), jitter_on, hue=self.hue > 0)
         grey_on = (torch.rand(b, generator=generator) < 0.2).to(x.device)
         if x.shape[1] == 3:
             x = torch.where(grey_on.view(-1, 1, 1, 1), _grey(x).to(torch.uint8).expand_as(x), x)
@@ -136,4 +142,6 @@ def build_view(kind: str, size: int) -> SimCLRView:
         return SimCLRView(size, blur=0.5, scale=(0.2, 1.0))
     if kind == "padcrop_blur":
         return SimCLRView(size, blur=0.2, scale=None)
+    if kind == "moco_sim":
+        return SimCLRView(size, blur=0.5, scale=(0.08, 1.0), jitter=1.0, hue=0.0)
     return SimCLRView(size, blur=0.0, scale=(0.08, 1.0))

@@ -169,6 +169,12 @@ def test_paco_and_bcl_train_on_image_lists_with_views_drawn_in_the_workers(tmp_p
     assert main(["run", "--methods", "paco,bcl", "--datasets", "imagenet_lt", "--epochs", "1", "--data-root",
                  str(root), "--out", str(out), "--no-progress", "--set", "model.name=small_cnn",
                  "augment.image_size=32", "augment.resize=36", "train.batch_size=4", "loader.workers=2"]) == 0
-    results = [json.loads(p.read_text()) for p in out.glob("*/result.json")]
-    assert sorted(r["method"] for r in results) == ["bcl", "paco"]
-    assert all(r["status"] == "done" and r["timing"]["train_images_per_second"] > 0 for r in results)
+    results = {r["method"]: r for r in (json.loads(p.read_text()) for p in out.glob("*/result.json"))}
+    assert sorted(results) == ["bcl", "paco"]
+    assert all(r["status"] == "done" and r["timing"]["train_images_per_second"] > 0 for r in results.values())
+    # the authors' ImageNet-LT recipes: timm's RandAugment on the query / classification view, PaCo's 'sim' key view
+    paco, bcl = results["paco"]["config"], results["bcl"]["config"]
+    assert paco["augment"]["policy"] == bcl["augment"]["policy"] == "timm_randaugment"
+    assert paco["method"]["paco_key_view"] == "moco_sim" and paco["method"]["paco_queue"] == 8192
+    assert (paco["train"]["lr"], paco["method"]["paco_temperature"], bcl["train"]["lr"], bcl["method"]["bcl_dim"]) == \
+        (0.02, 0.07, 0.1, 1024)

@@ -123,3 +123,46 @@ def test_random_rotation_is_torchvision_s_per_image():
     angles = (torch.rand(16, generator=torch.Generator().manual_seed(4)) * 2 - 1) * 15.0  # uniform in [-15, 15]
     expected = torch.stack([rotate(x[i], float(angles[i])) for i in range(16)])  # nearest, zero fill
     assert torch.equal(out, augment.normalize(expected)) and angles.abs().max() > 5
+
+
+def test_timm_randaugment_is_timm_s_transform_with_each_image_s_seed():
+    """PaCo's and BCL's large-dataset RandAugment ('rand-n2-m10-mstd0.5'): each image is timm's own transform with
+    Python's and NumPy's generators seeded from the epoch's generator; the global generators are left as they were."""
+    import random
+
+    from PIL import Image
+    from timm.data.auto_augment import rand_augment_transform
+
+    from bench.policies import make_policy
+
+    x = torch.randint(0, 256, (6, 3, 24, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    random.seed(5)
+    np.random.seed(5)
+    before = random.random(), np.random.rand()
+    random.seed(5)
+    np.random.seed(5)
+    out = make_policy("timm_randaugment", 2, 10)(x, torch.Generator().manual_seed(1))
+    assert (random.random(), np.random.rand()) == before  # the global generators were restored
+    seeds = torch.randint(0, 2**32 - 1, (6,), generator=torch.Generator().manual_seed(1)).tolist()
+    t = rand_augment_transform("rand-n2-m10-mstd0.5", {"translate_const": 100, "img_mean": (124, 116, 104)})
+    for image, seed, got in zip(x, seeds, out):
+        random.seed(seed)
+        np.random.seed(seed)
+        expected = np.asarray(t(Image.fromarray(image.permute(1, 2, 0).numpy())))
+        assert torch.equal(got, torch.from_numpy(expected.copy()).permute(2, 0, 1))
+    assert (out != x).any()
+
+
+def test_the_moco_sim_view_jitters_every_image_without_hue(monkeypatch):
+    from bench import views
+
+    def no_hue(*args):
+        raise AssertionError("ColorJitter(hue=0) never converts to HSV")
+
+    calls = []
+    real = views._jitter_op
+    monkeypatch.setattr(views, "_hue", no_hue)
+    monkeypatch.setattr(views, "_jitter_op", lambda x, op, f: calls.append(len(x)) or real(x, op, f))
+    x = torch.randint(0, 256, (50, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    views.build_view("moco_sim", 16)(x, torch.Generator().manual_seed(1))
+    assert sum(calls) == 50 * 3  # brightness, contrast, saturation on every image (p 1.0)

@@ -101,7 +101,11 @@ class PaCoNet(nn.Module):
 
 
 class PaCoAlgorithm(StandardAlgorithm):
-    views = ("train", "simclr_blur")
+    views: tuple = ("train", "simclr_blur")  # the key view is method.paco_key_view
+
+    def __init__(self, cfg: dict, data: Any, device: torch.device, run_dir: Any):
+        super().__init__(cfg, data, device, run_dir)
+        self.views = ("train", cfg["method"]["paco_key_view"])
 
     def build_model(self):
         m = self.cfg["method"]

@@ -119,6 +119,9 @@ PACO_PARAMS = (
           check=lambda v: 1 <= v <= 1 << 24, phrase="from 1 to 16777216"),
     Param("paco_momentum", 0.999, "m of the key encoder's moving average",
           source="PaCo/LT/paco_cifar.py (--moco-m 0.999)", check=lambda v: 0 <= v < 1, phrase="in [0, 1)"),
+    Param("paco_key_view", "simclr_blur", "the key view (bench.views): simclr_blur (the CIFAR code's) or moco_sim "
+          "(the ImageNet-LT / iNaturalist code's)", source="PaCo/LT/paco_cifar.py, paco_lt.py",
+          choices=("simclr_blur", "moco_sim")),
 )
 PACO = Part("algorithm", "paco", "PaCo: a query view through the network and a classifier whose weights are "
             "class centres, a key view through a momentum encoder, a queue of keys; one contrastive softmax over "
