@@ -92,7 +92,9 @@ class Files(torch.utils.data.Dataset):
                 return torch.frombuffer(data, dtype=torch.uint8).clone(), \
                     jpeg.draw(src.height, src.width, seed, self.recipe), label
             if split == "train" and views:
-                return jpeg.view_images(data, seed, self.recipe, views), label
+                from bench.imageviews import view_images
+
+                return view_images(data, seed, self.recipe, views), label
             if split == "train":
                 return jpeg.train_image(data, seed, self.recipe), label
             return jpeg.eval_image(data, self.recipe), label

@@ -341,25 +341,3 @@ def train_image(data, seed, recipe):
 def eval_image(data, recipe):
     """uint8 (3, size, size): Resize(resize) + CenterCrop(size)."""
     return finish(centre(resized(Encoded(data), recipe.resize, recipe.reduce), recipe.size))
-
-
-def view_seed(seed: int, view: int) -> int:
-    """The seed of a sample's `view`-th view (0-based), independent of the other views' draws."""
-    return int(np.random.SeedSequence([seed, view]).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-
-
-def view_images(data, seed, recipe, kinds):
-    """The views `kinds` (bench.views kinds; "train": the recipe's own augmentation) of one file's bytes, each
-    uint8 (3, size, size) from its own seed. The file is decoded whole once for the contrastive views."""
-    from bench.views import build_view
-
-    whole, out = None, []
-    for v, kind in enumerate(kinds):
-        if kind == "train":
-            out.append(train_image(data, view_seed(seed, v), recipe))
-            continue
-        if whole is None:
-            whole = decode_full(Encoded(data))[None]
-        generator = torch.Generator().manual_seed(view_seed(seed, v))
-        out.append(build_view(kind, recipe.size)(whole, generator)[0].contiguous())
-    return tuple(out)

@@ -233,7 +233,8 @@ def test_the_views_of_a_file_are_bench_views_of_the_decoded_image():
     """Image lists draw a contrastive method's views in the workers: view v of a sample is the recipe's
     augmentation ("train") or bench.views' view of the whole decoded image, from the seed view_seed(seed, v)."""
     from bench.config import resolve
-    from bench.jpeg import Encoded, decode_full, view_images, view_seed
+    from bench.imageviews import view_images, view_seed
+    from bench.jpeg import Encoded, decode_full
     from bench.views import build_view
 
     data = bytes(gradient_jpeg(375, 500))
