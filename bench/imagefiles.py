@@ -91,7 +91,7 @@ class Files(torch.utils.data.Dataset):
                 src = jpeg.Encoded(data)
                 return torch.frombuffer(data, dtype=torch.uint8).clone(), \
                     jpeg.draw(src.height, src.width, seed, self.recipe), label
-            if split == "train" and views:
+            if views:  # a contrastive method's training views, or a test-time method's views of test images
                 from bench.imageviews import view_images
 
                 return view_images(data, seed, self.recipe, views), label

@@ -175,9 +175,7 @@ def check_model(run, data):
     from bench.models import build_model
 
     cfg, a = run.cfg, run.cfg["augment"]
-    algorithm = algorithm_class(cfg)
-    check_views(cfg["method"]["name"], algorithm.views, data, cfg["loader"]["decode"],
-                getattr(algorithm, "in_memory_only", False))
+    check_views(cfg["method"]["name"], algorithm_class(cfg).views, data, cfg["loader"]["decode"])
     if hasattr(data, "train_x"):  # in-memory images: the crop pads each side by crop_padding
         shape = tuple(data.train_x.shape[1:])
         if a["crop_padding"] > min(shape[1:]):

@@ -63,6 +63,12 @@ class TensorPipeline:
         for images in self.test_x.split(batch_size):
             yield self.augment.test(images)
 
+    def test_views(self, order, batch_size, generator, kinds):
+        """Tuples of augmented views (bench.views kinds) of the test images in `order` (test-time methods)."""
+        for batch in order.split(batch_size):
+            images = self.test_x[batch.to(self.device)]
+            yield tuple(self.view(kind, images, generator) for kind in kinds)
+
     def val_batches(self, batch_size):
         for images in self.val_x.split(batch_size):
             yield self.augment.test(images)
@@ -96,6 +102,10 @@ class ImagePipeline:
             pin_memory=cfg["loader"]["pin_memory"] and device.type == "cuda", persistent_workers=workers > 0,
             generator=torch.Generator().manual_seed(0))  # worker seeds are unused: samples carry their own
 
+    def _add_view_normalizers(self, n):
+        while len(self.view_normalize) < n:
+            self.view_normalize.append(Normalize(self.normalize.mean, self.normalize.std, self.device))
+
     def _batches(self):
         for batch in self.loader:
             images, labels = self.files.finish(batch)  # uint8 (B, 3, H, W), or one such batch per view
@@ -114,14 +124,21 @@ class ImagePipeline:
         seeds = torch.randint(0, 2**63 - 1, (len(order),), generator=generator)  # one per image of the epoch
         if state is not None:
             generator.set_state(state)
-        while len(self.view_normalize) < len(kinds):
-            self.view_normalize.append(Normalize(self.normalize.mean, self.normalize.std, self.device))
+        self._add_view_normalizers(len(kinds))
         self.plan.set("train", order, batch_size, start, seeds, kinds if kinds != ("train",) else ())
         for images, labels in self._batches():
             yield images, labels.to(self.device, non_blocking=True)
 
     def test_batches(self, batch_size):
         self.plan.set("eval", torch.arange(len(self.test_labels)), batch_size)
+        for images, _ in self._batches():
+            yield images
+
+    def test_views(self, order, batch_size, generator, kinds):
+        """Tuples of augmented views of the test images in `order`, drawn in the workers from a seed per image."""
+        seeds = torch.randint(0, 2**63 - 1, (len(order),), generator=generator)
+        self._add_view_normalizers(len(kinds))
+        self.plan.set("eval", order, batch_size, 0, seeds, tuple(kinds))
         for images, _ in self._batches():
             yield images
 

@@ -100,11 +100,12 @@ def test_the_view_blurs_one_image_in_five(monkeypatch):
     assert binomtest(blurred, 4000, 0.2).pvalue > 1e-3
 
 
-def test_image_lists_are_refused_before_anything_runs(tmp_path, capsys):
-    root = write_imagenet_lt(tmp_path / "data")
-    out = tmp_path / "out"
-    code = main(["run", "--methods", "sade_tta", "--datasets", "imagenet_lt", "--epochs", "1", "--data-root",
+def test_on_image_lists_the_views_of_the_test_images_come_from_the_workers(tmp_path):
+    root, out = write_imagenet_lt(tmp_path / "data"), tmp_path / "out"
+    assert main(["run", "--methods", "sade_tta", "--datasets", "imagenet_lt", "--epochs", "1", "--data-root",
                  str(root), "--out", str(out), "--no-progress", "--set", "model.name=small_cnn",
-                 "augment.image_size=32", "augment.resize=36"])
-    assert code == 2 and "in-memory datasets" in capsys.readouterr().err
-    assert not out.exists()
+                 "augment.image_size=32", "augment.resize=36", "train.batch_size=4", "loader.workers=2",
+                 "stage.batch_size=4"]) == 0
+    child = _runs(out)["sade_tta"][0]
+    assert child["status"] == "done" and child["selection"]["epochs_run"] >= 1
+    assert child["test_class_counts"] == _runs(out)["sade"][0]["test_class_counts"]

@@ -116,18 +116,13 @@ class Algorithm:
         raise NotImplementedError
 
 
-def check_views(method: str, views: int | tuple, data: Any, decode: str = "workers",
-                in_memory_only: bool = False) -> None:
+def check_views(method: str, views: int | tuple, data: Any, decode: str = "workers") -> None:
     """Several views of each image come from the in-memory pipeline and the image lists' workers; a clear
-    refusal where they cannot be drawn (loader.decode=device; an algorithm that needs the in-memory images)."""
+    refusal where they cannot be drawn (loader.decode=device)."""
     from bench.errors import BenchError
 
     views = len(views) if isinstance(views, tuple) else views
-    in_memory = hasattr(data, "train_x")
-    if in_memory_only and not in_memory:
-        raise BenchError(f"method {method} draws augmented views of the test images, which only the in-memory "
-                         "datasets (CIFAR-10/100-LT, Fashion-MNIST-LT) provide so far; choose one of them")
-    if views > 1 and not in_memory and decode == "device":
+    if views > 1 and not hasattr(data, "train_x") and decode == "device":
         raise BenchError(f"method {method} trains on {views} augmented views of each image, which "
                          "loader.decode=device does not draw; use loader.decode=workers")
 
