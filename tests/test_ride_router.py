@@ -135,3 +135,30 @@ def test_settings_the_router_never_reads_are_refused(cifar_root, tmp_path, capsy
                  "stage.bn=update"])
     assert code == 2 and "stage.bn would change nothing in ride_ea" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_ride_ea_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
+    import signal
+
+    from conftest import bench_process
+
+    from bench.checkpoint import decode
+
+    def child(out):
+        (run_dir,) = [p for p in out.iterdir() if "__ride_ea__" in p.name]
+        result = json.loads((run_dir / "result.json").read_text())
+        model = decode((run_dir / "checkpoint.pt").read_bytes(), "cpu")["model"]
+        return result["last"], (run_dir / "metrics.jsonl").read_text(), {k: v.tolist() for k, v in model.items()}
+
+    argv = ["run", "--methods", "ride_ea", "--data-root", str(cifar_root), *ARGS, "stage.epochs=2",
+            "stage.batch_size=64"]
+    for name in ("plain", "cut"):  # the parent first, so the stop below falls in the router's training
+        parent = bench_process(["run", "--methods", "ride", "--data-root", str(cifar_root), *ARGS, "--out",
+                                str(tmp_path / name)])
+        assert parent.returncode == 0, parent.stdout + parent.stderr
+    assert bench_process([*argv, "--out", str(tmp_path / "plain")]).returncode == 0
+    stopped = bench_process([*argv, "--out", str(tmp_path / "cut")], "mid-epoch:3:SIGTERM")
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stdout + stopped.stderr
+    resumed = bench_process([*argv, "--out", str(tmp_path / "cut")])
+    assert resumed.returncode == 0 and "after batch 3" in resumed.stdout, resumed.stdout + resumed.stderr
+    assert child(tmp_path / "cut") == child(tmp_path / "plain")
