@@ -25,14 +25,15 @@ from bench.datasets.cifar import MEAN, STD
 from bench.datasets.longtail import long_tail_counts
 
 
-def make_data(images, seed=0):
+def make_data(images, seed=0, side=32):
+    """A CIFAR-10-LT-shaped dataset of `images` random side x side training images (1,000 test images)."""
     rng = np.random.RandomState(seed)
     counts = long_tail_counts(5000, 10, 100)
     scale = images / sum(counts)
     labels = np.concatenate([np.full(max(1, round(n * scale)), c) for c, n in enumerate(counts)])
     labels = np.concatenate([np.zeros(max(0, images - len(labels)), dtype=labels.dtype), labels])[-images:]
-    x = torch.from_numpy(rng.randint(0, 256, size=(len(labels), 3, 32, 32), dtype=np.uint8))
-    test = torch.from_numpy(rng.randint(0, 256, size=(1000, 3, 32, 32), dtype=np.uint8))
+    x = torch.from_numpy(rng.randint(0, 256, size=(len(labels), 3, side, side), dtype=np.uint8))
+    test = torch.from_numpy(rng.randint(0, 256, size=(1000, 3, side, side), dtype=np.uint8))
     return LongTailData("cifar10_lt", 10, x, torch.from_numpy(labels), test, torch.arange(1000) % 10, MEAN, STD,
                         np.arange(len(labels)))
 

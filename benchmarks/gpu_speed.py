@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import torch
 
 from gpu_common import FIXTURE_SETS, Context, Skip
@@ -20,32 +19,16 @@ def cpu_name() -> str:
     return cpu_description().removeprefix("CPU ").split(", flags")[0]
 
 
-def _data(images: int, side: int):
-    """A long-tailed in-memory dataset of `images` random side x side images (bench.perf's, at any size)."""
-    from bench.datasets.base import LongTailData
-    from bench.datasets.cifar import MEAN, STD
-    from bench.perf import make_data
-
-    small = make_data(images)
-    if side == 32:
-        return small
-    rng = np.random.RandomState(0)
-    train = torch.from_numpy(rng.randint(0, 256, (len(small.train_y), 3, side, side), dtype=np.uint8))
-    test = torch.from_numpy(rng.randint(0, 256, (256, 3, side, side), dtype=np.uint8))
-    return LongTailData("cifar10_lt", 10, train, small.train_y, test, torch.arange(256) % 10, MEAN, STD,
-                        np.arange(len(small.train_y)))
-
-
 def _epoch_vs_step(ctx: Context, model: str, side: int, images: int, precision: str) -> dict:
     from bench.config import resolve
-    from bench.perf import bare_step, bench_epoch
+    from bench.perf import bare_step, bench_epoch, make_data
     from bench.runtime import precision_tools
 
     epochs = 3 if ctx.cuda else 1  # bench's figure includes its first steps (cuDNN's choices, allocations)
     cfg = resolve("erm", "cifar10_lt", 0, flags={"train.epochs": epochs, "run.device": str(ctx.device)},
                   sets=[f"model.name={model}", "eval.batch_size=256", "run.progress=false",
                         "train.batch_size=128", f"train.precision={precision}"])
-    data = _data(images, side)
+    data = make_data(images, side=side)
     steps = max(5, len(data.train_y) // 128)
     bare = bare_step(cfg, data, ctx.device, steps, 128, True, precision_tools(precision, ctx.device)[0])
     epoch = bench_epoch(cfg, data, str(ctx.device))
