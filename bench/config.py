@@ -101,9 +101,14 @@ def _coerce_list(value):
     return [_coerce(v, (float,)) for v in value] if isinstance(value, list) else value
 
 
+RENAMED = {"model.pretrained": "model.weights"}  # old key -> its new name, for one clear error
+
+
 def set_key(cfg, key, value, source):
     """Set dotted `key` in `cfg`, checking that the key exists."""
     valid = default_keys()
+    if key in RENAMED:
+        raise BenchError(f"config key {key!r} in {source} is now {RENAMED[key]!r} (the same setting); rename it")
     if key not in valid:
         raise BenchError(
             f"unknown config key {key!r} in {source}{closest(key, valid)}; "
@@ -191,6 +196,27 @@ def check_algorithm(cfg):
         raise BenchError(f"method {m['name']} cannot mix batches ({extra['no_mix']}); use method.mix=none")
     if extra.get("experts"):
         check_experts(cfg, extra.get("fixed_experts"))
+    check_clip(cfg, bool(extra.get("clip")))
+
+
+def check_clip(cfg, foundation):
+    """CLIP models are built by the foundation-model methods (their text tower initialises the classifier), and
+    those methods adapt only CLIP models."""
+    from bench.models.registry import MODELS
+
+    m, name = cfg["method"], cfg["model"]["name"]
+    info = MODELS.get(name) if isinstance(name, str) and not name.startswith("timm:") else None
+    is_clip = bool(info is not None and info.clip)
+    if foundation and not is_clip:
+        clips = [n for n, i in MODELS.items() if i.clip]
+        raise BenchError(f"method {m['name']} adapts a CLIP model (its text tower initialises the classifier), not "
+                         f"{name}; use model.name={' or '.join(clips)}")
+    if name == "clip_tiny" and str(cfg["model"]["weights"]).startswith("hub"):
+        raise BenchError("model clip_tiny is a random-initialised test model with no published weights; set "
+                         "model.weights=null")
+    if is_clip and not foundation:
+        raise BenchError(f"model {name} is the foundation-model track's CLIP; train it with clip_zeroshot, "
+                         "linear_probe, full_finetune or lift, or use another model.name")
 
 
 def check_experts(cfg, fixed):
@@ -203,9 +229,9 @@ def check_experts(cfg, fixed):
     if name not in hosts:
         raise BenchError(f"method {m['name']} splits its backbone into a shared trunk and {m['experts']} expert "
                          f"branches, which model {name} cannot host; use model.name={' or '.join(hosts)}")
-    if cfg["model"].get("pretrained"):
-        raise BenchError(f"method {m['name']} builds its own multi-expert network, into which model.pretrained "
-                         "is not loaded; remove model.pretrained")
+    if cfg["model"].get("weights"):
+        raise BenchError(f"method {m['name']} builds its own multi-expert network, into which model.weights "
+                         "is not loaded; remove model.weights")
 
 
 def validate(cfg, user_keys=None):

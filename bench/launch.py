@@ -118,7 +118,7 @@ def preflight(runs, local_device=True):
         data, checked_models = last[key], set()
         for run in group:
             m, a = run.cfg["method"], run.cfg["augment"]
-            model_key = (run.cfg["model"]["name"], run.cfg["model"]["pretrained"], m["head"], m["loss"],
+            model_key = (run.cfg["model"]["name"], run.cfg["model"]["weights"], m["head"], m["loss"],
                          a["crop_padding"], a["image_size"], m.get("algorithm"), algorithm_class(run.cfg).views)
             if model_key not in checked_models:
                 check_model(run, data)
@@ -184,6 +184,14 @@ def check_model(run, data):
     else:
         shape = (data.in_channels, a["image_size"], a["image_size"])
     name = cfg["model"]["name"]
+    from bench.models.registry import MODELS
+
+    if not str(name).startswith("timm:") and MODELS.get_or_fail(name).clip:
+        from bench.config import check_clip
+        from bench.methods.registry import PARTS
+
+        check_clip(cfg, bool(PARTS.get("algorithm", cfg["method"].get("algorithm", "standard")).extra.get("clip")))
+        return check_clip_run(cfg, data)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the "loaded N tensors" line comes with the run
             model = build_model(cfg, data.in_channels, data.num_classes).eval()
@@ -240,3 +248,15 @@ def dry_run_report(runs, start, skipped, queued, executor, out):
           f"({executor.name} executor); nothing was started")
     sys.stdout.flush()
     return 0
+
+
+def check_clip_run(cfg, data):
+    """A foundation-model run before it starts: every class has a name for the prompts, the weights load into
+    the architecture (a missing, corrupt or mismatched file is one error before anything is written; the model
+    itself takes any image: bench.models.clip.ClipInput resizes it)."""
+    from bench.datasets.classnames import prompt_names
+    from bench.models.clip import build_clip
+
+    prompt_names(data)
+    with contextlib.redirect_stdout(io.StringIO()):
+        build_clip(cfg["model"]["name"], cfg["model"]["weights"])

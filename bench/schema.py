@@ -102,7 +102,9 @@ KEYS = (
     Key("loader.reduced_decode", True, "decode JPEGs at 1/2, 1/4, 1/8 size where the crop keeps enough pixels"),
     # ------------------------------------------------------------------ model
     Key("model.name", "resnet32", "the backbone (bench list models)", source="Cao et al. 2019 (CIFAR ResNet-32)"),
-    Key("model.pretrained", None, "a local weights file loaded into the backbone (no download)",
+    Key("model.weights", None, "pretrained weights: null (random initialisation), a local file (.safetensors or "
+        "a state_dict, read without unpickling code; sha256 in result.json) or hub[:TAG] (open_clip's pretrained "
+        "tag, e.g. hub:openai; timm's default weights with hub), downloaded on a machine with internet access",
         types=(str, NONE)),
     # ------------------------------------------------------------------ train
     Key("train.epochs", 200, "epochs", check=EPOCHS[0], phrase=EPOCHS[1], source="Cao et al. 2019, App. B"),

@@ -65,6 +65,9 @@ class Trainer:
                 failed = self.train_epoch(epoch)
                 if failed is not None:
                     return failed
+            if self.epochs == 0 and self.main:  # a method that trains nothing (zero-shot): one evaluation
+                self.evaluate(-1, {"epoch": -1})
+                results.write_metrics(self.run_dir, self.state.history)
         finally:
             self.hooks.run_end(self)
             torch.set_num_threads(self.threads_before)
@@ -278,8 +281,9 @@ class Trainer:
         last = self.last_eval
         if last is None:  # resumed after the final epoch was checkpointed but before result.json
             last = dict(self.state.history[-1])
-        result = build_result(self.cfg, self.data, self.device, self.state, last, self.run_dir,
-                              extra=self.algorithm.result_extra(last))
+        extra = {**self.algorithm.result_extra(last),
+                 **({"weights": self.algorithm.weights[0]} if self.algorithm.weights else {})}
+        result = build_result(self.cfg, self.data, self.device, self.state, last, self.run_dir, extra=extra)
         self.hooks.finished(self, result)  # a signal caught during the last evaluation or the result: honour it
         return result
 

@@ -8,7 +8,8 @@ Run it at two commits and diff the outputs to show a refactoring changed no numb
 
 4 epochs (first LR decay and deferred re-balancing at epoch 3) of small_cnn on a generated CIFAR-10
 fixture (150 images per class, ratio 10), seed 0, this machine's default thread count; tau_norm (which
-chooses tau on a validation split) and its erm parent under eval.selection=best_val.
+chooses tau on a validation split) and its erm parent under eval.selection=best_val; the foundation-model methods
+on clip_tiny (random-initialised, offline).
 """
 
 import argparse
@@ -36,18 +37,30 @@ def needs_validation(method):
     return METHODS[method].stage.get("posthoc") == "tau_norm"
 
 
+def is_foundation(method):
+    """The foundation-model methods adapt a CLIP: they run on the offline clip_tiny, random-initialised."""
+    return METHODS[method].parts.get("algorithm") == "foundation"
+
+
+GROUPS = (  # (which methods, their extra settings)
+    (lambda m: not needs_validation(m) and not is_foundation(m), ["model.name=small_cnn"]),
+    (needs_validation, ["model.name=small_cnn", "eval.selection=best_val"]),
+    (is_foundation, ["model.name=clip_tiny", "model.weights=null"]),
+)
+
+
 def fingerprint(methods):
     with tempfile.TemporaryDirectory() as tmp:
         data, out = Path(tmp) / "data", Path(tmp) / "out"
         write_cifar(data, "cifar10", per_class_train=150, per_class_test=10, learnable=True)
-        plain = [m for m in methods if not needs_validation(m)]
-        for group, extra in ((plain, []), ([m for m in methods if needs_validation(m)], ["eval.selection=best_val"])):
+        for member, extra in GROUPS:
+            group = [m for m in methods if member(m)]
             if not group:
                 continue
             with contextlib.redirect_stdout(io.StringIO()):
                 code = main(["run", "--methods", ",".join(group), "--datasets", "cifar10_lt", "--seeds", "0",
                              "--epochs", "4", "--data-root", str(data), "--out", str(out), "--no-progress", "--set",
-                             "dataset.verify=false", "dataset.download=false", "model.name=small_cnn",
+                             "dataset.verify=false", "dataset.download=false",
                              "train.warmup_epochs=1", "dataset.imbalance_ratio=10", *extra])
             assert code == 0, f"bench run exited {code}"
         for run_dir in sorted(out.iterdir()):

@@ -140,7 +140,7 @@ def test_the_published_recipes_apply_per_dataset():
     ("sade", "method.experts=2", "method sade has exactly 3 experts, one per loss; remove method.experts"),
     ("ride", "method.mix=mixup", "method ride cannot mix batches (RIDE trains its experts on plain batches)"),
     ("ride", "method.experts=0", "config key method.experts must be between 1 and 16, got 0"),
-    ("ride", "model.pretrained=/tmp/w.pt", "into which model.pretrained is not loaded; remove model.pretrained"),
+    ("ride", "model.weights=/tmp/w.pt", "into which model.weights is not loaded; remove model.weights"),
 ])
 def test_bad_expert_settings_are_one_line_before_anything_runs(tmp_path, capsys, method, setting, message):
     out = tmp_path / "out"

@@ -148,7 +148,7 @@ def test_models_and_pretrained_weights(tmp_path):
     weights = tmp_path / "w.pt"
     donor = build_model(cfg, 3, 1000)[0]
     torch.save({**donor.state_dict(), "fc.weight": torch.zeros(1000, 512)}, weights)
-    cfg = resolve("erm", "imagenet_lt", 0, sets=["model.name=resnet10", f"model.pretrained={weights}"])
+    cfg = resolve("erm", "imagenet_lt", 0, sets=["model.name=resnet10", f"model.weights={weights}"])
     loaded = build_model(cfg, 3, 7)[0]
     assert torch.equal(loaded.conv1.weight, donor.conv1.weight)
     timm_cfg = resolve("erm", "imagenet_lt", 0, sets=["model.name=timm:resnet18"])

@@ -188,7 +188,8 @@ def test_method_section_is_derived_from_the_part_declarations():
             "ride_diversity", "ride_reweight_factor", "sade_tau", "paco_alpha", "paco_beta", "paco_gamma",
             "paco_temperature", "paco_dim", "paco_queue", "paco_momentum", "paco_key_view", "bcl_alpha", "bcl_beta",
             "bcl_temperature", "bcl_hidden", "bcl_dim", "ride_router_top_k",
-            "ride_router_pos_weight"} == set(PARTS.params) - {"consistency"}
+            "ride_router_pos_weight", "tuning", "peft_dim", "vpt_length", "head_init", "prompts", "tte",
+            "tte_expand", "micro_batch"} == set(PARTS.params) - {"consistency"}
     assert [p.key for p in bench_test_plugin.PART.params] == ["consistency"]
     assert PARTS.users["beta"] == [("weights", "cb"), ("sampler", "class_balanced")]
     for part in (p for registry in PARTS.kinds.values() for p in registry.values()):

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import torch
 
 from bench.datasets.base import data_root
+from bench.datasets.classnames import list_names
 from bench.errors import BenchError
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -269,7 +270,7 @@ def load_image_list(cfg, name):
         train_items=resolve_images(train_items, image_root, rules, train_path, train_lines),
         eval_items=resolve_images(eval_items, image_root, rules, eval_path, eval_lines),
         eval_split=eval_split, mean=mean, std=std, train_list_sha256=file_hashes(train_path)[1],
-        class_names=[names.get(c, "") for c in range(num_classes)] if names else [],
+        class_names=list_names(name, split_dir, num_classes, train_items, names),
         sources={"train": _source(train_path, train_lines), "eval": _source(eval_path, eval_lines)})
     if best_val and spec.selection == "official":
         from bench.datasets.selection import describe

@@ -52,12 +52,13 @@ class Algorithm:
 
     def __init__(self, cfg: dict, data: Any, device: torch.device, run_dir: Path):
         self.cfg, self.data, self.device, self.run_dir = cfg, data, device, Path(run_dir)
+        self.weights: list = []  # records of the pretrained weights build_model loaded (result.json `weights`)
 
     def train_config(self) -> dict:
         return self.cfg["train"]
 
     def build_model(self) -> tuple[nn.Module, Iterable]:
-        model = build_model(self.cfg, self.data.in_channels, self.data.num_classes)
+        model = build_model(self.cfg, self.data.in_channels, self.data.num_classes, self.weights)
         return model, model.parameters()
 
     def setup(self) -> None:

@@ -14,6 +14,7 @@ from bench.methods import (
     bcl,
     cb,
     cb_focal,
+    clip_zeroshot,
     crt,
     drs,
     drw,
@@ -23,12 +24,16 @@ from bench.methods import (
     erm_sam,
     erm_wd,
     focal,
+    foundation,
+    full_finetune,
     heads,
     la_posthoc,
     ldam,
     ldam_drw,
     ldam_drw_mixup,
     ldam_drw_sam,
+    lift,
+    linear_probe,
     logit_adjust,
     logit_adjust_drw,
     lws,
@@ -64,7 +69,7 @@ LOSSES = (ce_loss.PART, focal_loss.PART, ldam_loss.PART, la_loss.PART, la_loss.B
 
 PARTS = Parts()
 for _part in (*LOSSES, *weights.PARTS, *samplers.PARTS, *schedules.PARTS, *heads.PARTS, *mix.PARTS,
-              *algorithms.PARTS):
+              *algorithms.PARTS, foundation.FOUNDATION):
     PARTS.register(_part)
 
 METHOD_MODULES = (erm, resample, reweight, cb, focal, cb_focal, ldam, ldam_drw, drw, drs,
@@ -75,6 +80,8 @@ METHOD_MODULES = (erm, resample, reweight, cb, focal, cb_focal, ldam, ldam_drw, 
                   ride, sade,
                   # contrastive (algorithm paco: two views, momentum encoder, queue)
                   paco, bcl,
+                  # foundation-model track (algorithm foundation: a CLIP model, frozen except what the method tunes)
+                  clip_zeroshot, linear_probe, full_finetune, lift,
                   # two-stage: computed from (post-hoc) or trained on (stage 2) a finished parent run (Method.parent)
                   la_posthoc, tau_norm, crt, lws, mislas, wb, sade_tta, ride_ea)
 METHODS = Registry("method")

@@ -1,5 +1,7 @@
 """Models: a backbone from the registry plus a classifier head."""
 
+from pathlib import Path
+
 from bench.models.registry import MODELS
 
 
@@ -13,44 +15,61 @@ def resolve_head(method_cfg):
     return head
 
 
-def build_model(cfg, in_channels, num_classes):
+def build_model(cfg, in_channels, num_classes, weights_out=None):
+    """The registered backbone with the method's head; `model.weights` loaded into the backbone (its record
+    appended to `weights_out` when given: result.json's `weights`)."""
     from torch import nn
 
     from bench.models.heads import build_head
 
     backbone = MODELS.get_or_fail(cfg["model"]["name"]).build(in_channels)
-    if cfg["model"].get("pretrained"):
-        load_pretrained(backbone, cfg["model"]["pretrained"])
+    if cfg["model"].get("weights"):
+        found = load_backbone_weights(backbone, cfg["model"]["weights"], cfg["model"]["name"])
+        if weights_out is not None:
+            weights_out.append(found)
     head = build_head(resolve_head(cfg["method"]), backbone.out_features, num_classes)
     return nn.Sequential(backbone, head)
 
 
-def load_pretrained(backbone, path):
-    """Backbone weights from a local file (never downloaded), loaded safely; classifier keys are ignored."""
-    from pathlib import Path
-
-    import torch
-
+def load_backbone_weights(backbone, spec, name):
+    """Backbone weights from a local file (or timm's hub weights for timm:NAME), read safely; tensors the
+    backbone does not have (a classifier) are ignored. Returns result.json's record of the file."""
     from bench.errors import BenchError
+    from bench.models import weights
 
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise BenchError(f"pretrained weights {path} do not exist; set model.pretrained to a local weights file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise BenchError(f"pretrained weights {path} cannot be read safely ({type(exc).__name__}); "
-                         "save a plain state_dict with torch.save") from None
-    state = state.get("state_dict", state.get("model", state)) if isinstance(state, dict) else state
+    if weights.is_hub(spec):
+        path, source = hub_file(name, weights.hub_tag(spec)), spec
+    else:
+        path, source = weights.local_file(spec), "file"
+    state = weights.read_state(path)
     own = backbone.state_dict()
+    prefix = "net." if all(k.startswith("net.") for k in own) else ""  # timm backbones wrap the model as .net
+    state = {prefix + k: v for k, v in state.items()}
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if not usable:
-        raise BenchError(f"pretrained weights {path} share no tensor with model {type(backbone).__name__}; "
-                         "check model.name")
+        raise BenchError(f"weights file {path} shares no tensor with model {name}; check model.name")
     backbone.load_state_dict(usable, strict=False)
     skipped = sorted(set(state) - set(usable))
     print(f"loaded {len(usable)} of {len(own)} backbone tensors from {path}"
           + (f"; ignored {len(skipped)} (e.g. {', '.join(skipped[:3])})" if skipped else ""))
+    return weights.record(path, source)
+
+
+def hub_file(name, tag):
+    """timm's published weights of timm:NAME[.TAG], downloaded through the Hugging Face hub (user machines)."""
+    from bench.errors import BenchError
+
+    if not str(name).startswith("timm:"):
+        raise BenchError(f"model.weights=hub downloads timm's weights for timm:NAME models, not {name}; set "
+                         "model.weights to a local file")
+    import timm
+    from huggingface_hub import hf_hub_download
+
+    full = name[5:] + (f".{tag}" if tag else "")
+    hub_id = timm.models.get_pretrained_cfg(full).hf_hub_id if timm.models.get_pretrained_cfg(full) else None
+    if not hub_id:
+        raise BenchError(f"timm has no hub weights for {full}; set model.weights to a local file")
+    return Path(hf_hub_download(hub_id, "model.safetensors"))
 
 
 __all__ = ["MODELS", "build_model", "resolve_head"]

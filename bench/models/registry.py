@@ -12,6 +12,7 @@ class ModelInfo:
     builder: str
     assumed_images_per_second: float = 0.0  # for cost estimates when no run measured it
     experts: str = ""  # "module:function" of its multi-expert version (RIDE, SADE), "" when it has none
+    clip: bool = False  # a CLIP model (bench.models.clip): the foundation-model methods' only, built by them
 
     def build(self, in_channels):
         import importlib
@@ -60,3 +61,13 @@ MODELS.register("resnet50", ModelInfo(
 MODELS.register("resnext50_32x4d", ModelInfo(
     "resnext50_32x4d", "torchvision ResNeXt-50 32x4d (Decoupling ImageNet-LT recipe)",
     "bench.models.imagenet:resnext50_32x4d", 1200.0, "bench.models.experts:resnext50_32x4d"))
+MODELS.register("clip_vit_b16", ModelInfo(
+    "clip_vit_b16", "CLIP ViT-B/16 (open_clip ViT-B-16, 86M image parameters; OpenAI's weights: "
+    "model.weights=hub:openai or the file): the foundation-model methods", "bench.models.clip:build_clip",
+    400.0, clip=True))
+MODELS.register("clip_vit_l14", ModelInfo(
+    "clip_vit_l14", "CLIP ViT-L/14 (open_clip ViT-L-14, 304M image parameters): the foundation-model methods",
+    "bench.models.clip:build_clip", 120.0, clip=True))
+MODELS.register("clip_tiny", ModelInfo(
+    "clip_tiny", "a toy CLIP (2-layer ViT, width 64, patch 32, 224 px; random init) that runs the foundation-model "
+    "methods offline; not a paper model", "bench.models.clip:build_clip", 2000.0, clip=True))

@@ -15,6 +15,10 @@ def build_tables(cells, select="last", as_error=False, compare=None, metric="top
     settings, labels = settings_and_labels(cells)
     tables = [main_table(cells, settings, labels, select, as_error, metric)]
     tables += [shot_table(cells, s, labels, select, as_error) for s in settings]
+    from bench.report.parameters import parameters_table
+
+    counted = parameters_table(cells)
+    tables += [counted] if counted is not None else []
     if compare == "paper":
         from bench.report.paper import compare_table
 

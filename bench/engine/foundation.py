@@ -1,0 +1,144 @@
+"""The foundation-model track on the algorithm protocol: a CLIP model the method adapts (LIFT, Shi et al., ICML
+2024, shijxcs/LIFT), and its baselines (zero-shot CLIP, classifier-only, full fine-tuning).
+
+build_model() builds the open_clip CLIP of model.name with model.weights, encodes the prompts of the class names
+with the text tower (which is then dropped: nothing in it trains), and returns the image model and only the
+parameters that train (bench.models.peft). Training views: RandomResizedCrop(224) + flip (in-memory images are
+upsampled by the crop, as the official code's torchvision transforms do on CIFAR's 32 px images; image lists use the
+workers' own RandomResizedCrop). Test: Resize(256) + CenterCrop(224), or with method.tte the mean logits of five
+crops. Zero-shot trains nothing: its run is one evaluation (epoch -1 in metrics.jsonl).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from bench.engine.algorithm import StandardAlgorithm, optimizer_step
+from bench.models import clip
+
+
+class FoundationAlgorithm(StandardAlgorithm):
+    def __init__(self, cfg: dict, data: Any, device: torch.device, run_dir: Any):
+        super().__init__(cfg, data, device, run_dir)
+        self.side = 224
+        self.views = (f"rrc_flip@{self.side}",) if hasattr(data, "train_x") else 1
+        self.param_counts: dict = {}
+
+    def train_config(self) -> dict:
+        t = self.cfg["train"]
+        return dict(t, epochs=0) if self.cfg["method"]["tuning"] == "zeroshot" else t
+
+    def build_model(self) -> tuple[nn.Module, list]:
+        from bench.datasets.classnames import prompt_names
+        from bench.models.peft import apply_tuning, auto_dim
+
+        m, name = self.cfg["method"], self.cfg["model"]["name"]
+        model, record = clip.build_clip(name, self.cfg["model"]["weights"])
+        if record is not None:
+            self.weights.append(record)
+        visual: Any = model.visual
+        self.side = int(visual.image_size[0])
+        zeroshot = m["tuning"] == "zeroshot"
+        if m["head_init"] == "text" or zeroshot:
+            text = clip.text_features(model, prompt_names(self.data), templates(m["prompts"]))
+            weight = text if zeroshot else clip.head_from_text(text, visual.proj)
+        else:
+            weight = clip.random_head(self.data.num_classes, visual.proj.shape[0])
+        scale = float(model.logit_scale.detach().exp()) if zeroshot else float(m["s"])
+        if not zeroshot:
+            visual.proj = None  # LIFT's head reads the class token after ln_post, before the projection
+        layers = len(visual.transformer.resblocks)
+        dim = m["peft_dim"] or auto_dim(self.data.num_classes, layers)
+        trained = apply_tuning(visual, m["tuning"], dim, m["vpt_length"])
+        head = clip.CosineHead(weight, scale)
+        head.requires_grad_(not zeroshot)
+        front = clip.ClipInput(tuple(self.data.mean), tuple(self.data.std), self.side)
+        net = clip.ClipImageModel(front, visual, head)
+        trained += list(head.parameters()) if not zeroshot else []
+        self.param_counts = parameter_counts(net, trained, dim if m["tuning"] in ("adaptformer", "lora") else None)
+        if isinstance(self.views, tuple):
+            self.views = (f"rrc_flip@{self.side}",)
+        return net, trained
+
+    def build_optimizer(self, params: Any) -> torch.optim.Optimizer:
+        params = list(params)
+        if not params:  # zero-shot: nothing trains, no step is taken
+            params = [nn.Parameter(torch.zeros(1))]
+        return super().build_optimizer(params)
+
+    def train_step(self, t: Any, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step over the batch, in micro-batches of method.micro_batch (gradient accumulation: each
+        micro-batch's mean loss weighted by its share of the batch, so the step equals the whole batch's)."""
+        images = images[0] if isinstance(images, tuple) else images
+        size = self.cfg["method"]["micro_batch"] or len(labels)
+        if size >= len(labels):
+            with t.autocast():
+                logits = t.net(images)
+            loss = self.method.loss_value(logits.float(), (labels, None, 1.0))
+            optimizer_step(t, loss)
+            return loss.detach(), logits.detach()
+        return self.accumulated_step(t, images, labels, size)
+
+    def accumulated_step(self, t: Any, images: torch.Tensor, labels: torch.Tensor, size: int):
+        t.optimizer.zero_grad(set_to_none=True)
+        total = torch.zeros((), device=labels.device)
+        outputs: list[torch.Tensor] = []
+        for x, y in zip(images.split(size), labels.split(size)):
+            with t.autocast():
+                logits = t.net(x)
+            loss = self.method.loss_value(logits.float(), (y, None, 1.0)) * (len(y) / len(labels))
+            (t.scaler.scale(loss) if t.scaler is not None else loss).backward()
+            total = total + loss.detach()
+            outputs.append(logits.detach())
+        if t.scaler is None:
+            t.optimizer.step()
+        else:
+            t.scaler.step(t.optimizer)
+            t.scaler.update()
+        return total, torch.cat(outputs)
+
+    def predict(self, model: nn.Module, pipe: Any, batch_size: int, autocast: Any, split: str = "test"):
+        if not (self.cfg["method"]["tte"] and split == "test"):
+            return super().predict(model, pipe, batch_size, autocast, split)
+        return five_crop_logits(model, pipe, batch_size, autocast, self.side, self.cfg["method"]["tte_expand"])
+
+    def result_extra(self, last: dict) -> dict:
+        return {"parameters": self.param_counts}
+
+
+def templates(kind: str) -> tuple:
+    if kind == "ensemble":
+        from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+
+        return tuple(OPENAI_IMAGENET_TEMPLATES)
+    return (clip.PROMPT,)
+
+
+def parameter_counts(net: Any, trained: list, dim: int | None) -> dict:
+    """result.json `parameters`: the image model's parameters (the text tower is not part of it), those that
+    train, their share, the PEFT modules' own count (without the classifier)."""
+    total = sum(p.numel() for p in net.parameters())
+    n_trained = sum(p.numel() for p in trained)
+    head = sum(p.numel() for p in net.head.parameters()) if trained else 0
+    return {"total": total, "trained": n_trained, "trained_fraction": n_trained / total,
+            "tuning_modules": n_trained - head, "classifier": head, "peft_dim": dim}
+
+
+@torch.no_grad()
+def five_crop_logits(model: nn.Module, pipe: Any, batch_size: int, autocast: Any, side: int, expand: int):
+    """LIFT's test-time ensembling: the mean over FiveCrop(side) of Resize(side + expand) of each test image's
+    logits (bench.clipviews; the views are deterministic: the generator draws nothing)."""
+    import contextlib
+
+    from bench.clipviews import tte_kinds
+
+    model.eval()
+    out = []
+    order = torch.arange(len(pipe.test_labels))
+    for views in pipe.test_views(order, batch_size, torch.Generator().manual_seed(0), tte_kinds(side, expand)):
+        with autocast() if autocast else contextlib.nullcontext():
+            out.append(torch.stack([model(v).float() for v in views]).mean(0).cpu())
+    return torch.cat(out)
