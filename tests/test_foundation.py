@@ -346,3 +346,19 @@ def test_imagenet_lt_reads_lifts_classnames_file(tmp_path):
     cfg = resolve("lift", "imagenet_lt", 0, sets=[f"dataset.root={root}", "model.name=clip_tiny", "model.weights=null",
                                                    "dataset.check_split=false"])
     assert DATASETS["imagenet_lt"].load(cfg).class_names == [f"class_{i} name" for i in range(5)]
+
+
+def test_the_report_counts_trained_parameters():
+    from types import SimpleNamespace
+
+    from bench.report.parameters import parameters_table
+    from bench.report.tables import to_markdown
+
+    setting = ("imagenet_lt", "natural", None, 0, "test")
+    counts = {"total": 86_567_424, "trained": 1_385_868, "trained_fraction": 1_385_868 / 86_567_424,
+              "tuning_modules": 617_868, "classifier": 768_000, "peft_dim": 32}
+    cells = {(setting, "lift"): SimpleNamespace(runs=[SimpleNamespace(result={"parameters": counts})]),
+             (setting, "erm"): SimpleNamespace(runs=[SimpleNamespace(result={})])}
+    text = to_markdown(parameters_table(cells))
+    assert "| lift on imagenet_lt natural | 1.386M | 86.567M | 1.601% | 0.618M | 0.768M |" in text and "erm" not in text
+    assert parameters_table({(setting, "erm"): cells[(setting, "erm")]}) is None

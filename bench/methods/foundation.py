@@ -52,14 +52,16 @@ SOURCE = "shijxcs/LIFT configs/model/clip_vit_b16.yaml, scripts/run_tab1to4_main
 
 
 def recipes(lr: dict | None = None) -> dict:
-    """{dataset preset: sections} for a foundation method: CLIP ViT-B/16, LIFT's schedule, the image lists' test
-    transform Resize(256) + CenterCrop(224); `lr`: the learning rate per preset where it differs."""
+    """{dataset preset: sections} for a foundation method: CLIP ViT-B/16 with OpenAI's weights, LIFT's schedule, one
+    evaluation after training (as LIFT tests), the image lists' test transform Resize(256) + CenterCrop(224); `lr`:
+    the learning rate per preset where it differs."""
     out = {}
     for preset in PRESETS:
         train = dict(TRAIN, **({"lr": lr[preset]} if lr and preset in lr else {}))
         if preset == "inat2018_resnet50":
             train["epochs"] = 20
         out[preset] = {"model": {"name": "clip_vit_b16", "weights": "hub:openai"}, "train": train,
+                       "eval": {"every": train["epochs"]},  # LIFT tests once, after training
                        "augment": {"train_crop": "random_resized", "image_size": 224, "resize": 256,
                                    "color_jitter": 0.0, "policy": "none"}}
     return out
