@@ -362,3 +362,44 @@ def test_the_report_counts_trained_parameters():
     text = to_markdown(parameters_table(cells))
     assert "| lift on imagenet_lt natural | 1.386M | 86.567M | 1.601% | 0.618M | 0.768M |" in text and "erm" not in text
     assert parameters_table({(setting, "erm"): cells[(setting, "erm")]}) is None
+
+
+def test_a_timm_backbone_loads_a_weights_file_and_the_result_records_its_sha256(cifar_root, tmp_path):
+    import timm
+
+    torch.manual_seed(5)
+    donor = timm.create_model("test_resnet", pretrained=False, num_classes=1000)  # timm's model for tests
+    path = tmp_path / "test_resnet.pth"
+    torch.save(donor.state_dict(), path)  # with its ImageNet classifier, which is skipped
+    out = tmp_path / "out"
+    assert main(["run", "--methods", "erm", "--data-root", str(cifar_root), "--datasets", "cifar10_lt", "--epochs",
+                 "1", "--no-progress", "--set", "dataset.verify=false", "dataset.download=false",
+                 "model.name=timm:test_resnet", f"model.weights={path}", "train.lr=1e-9", "train.weight_decay=0",
+                 "train.momentum=0", "--out", str(out)]) == 0
+    result, run_dir = _run(out)
+    assert result["weights"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    trained = _checkpoint(run_dir)
+    first = next(iter(donor.state_dict()))
+    assert torch.allclose(trained[f"0.net.{first}"], donor.state_dict()[first], atol=1e-6)
+
+
+@pytest.mark.parametrize("method, precision", [("linear_probe", "fp32"), ("full_finetune", "bf16")])
+def test_the_baselines_train_what_lift_says_they_do(cifar_root, tmp_path, tiny_weights, method, precision):
+    """Classifier-only: the image tower stays the pretrained one; full fine-tuning: every transformer block moves,
+    the stem (patch embedding, class token, positions, ln_pre) and ln_post stay (LIFT's full_tuning)."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / "out"
+    assert main(["run", "--methods", method, "--data-root", str(cifar_root), *ARGS, f"model.weights={tiny_weights}",
+                 f"train.precision={precision}", "--out", str(out)]) == 0
+    result, run_dir = _run(out)
+    pretrained, trained = load_file(str(tiny_weights)), _checkpoint(run_dir)
+    same = {k for k, v in trained.items() if k.startswith("visual.")
+            and torch.equal(v, pretrained["visual." + k[len("visual."):].replace(".block.", ".")])}
+    visual = {k for k in trained if k.startswith("visual.")}
+    if method == "linear_probe":
+        assert same == visual and result["parameters"]["trained"] == 640
+    else:
+        assert {k for k in visual - same} == {k for k in visual if ".resblocks." in k}
+        assert result["parameters"]["trained"] == 640 + sum(v.numel() for k, v in trained.items()
+                                                            if ".resblocks." in k)
