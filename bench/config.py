@@ -211,6 +211,9 @@ def check_clip(cfg, foundation):
         clips = [n for n, i in MODELS.items() if i.clip]
         raise BenchError(f"method {m['name']} adapts a CLIP model (its text tower initialises the classifier), not "
                          f"{name}; use model.name={' or '.join(clips)}")
+    if foundation and m.get("tte") and cfg["loader"]["decode"] == "device":
+        raise BenchError(f"method {m['name']} ensembles five crops of each test image (method.tte), which "
+                         "loader.decode=device does not draw; use loader.decode=workers or method.tte=false")
     if name == "clip_tiny" and str(cfg["model"]["weights"]).startswith("hub"):
         raise BenchError("model clip_tiny is a random-initialised test model with no published weights; set "
                          "model.weights=null")

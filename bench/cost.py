@@ -56,6 +56,8 @@ def estimate(run, speeds):
     stage2 = stage_kind(cfg) == "train"  # a frozen backbone: forward only, about a third of a training step
     epochs = cfg["stage"]["epochs"] if stage2 else cfg["train"]["epochs"]
     evals = -(-epochs // cfg["eval"]["every"])
+    if cfg["method"].get("tuning") == "zeroshot":  # zero-shot CLIP trains nothing: one evaluation
+        epochs, evals = 0, 1
     measured = speeds.get((d["name"], cfg["model"]["name"]))
     if measured:
         speed, source = statistics.median(measured), f"measured ({len(measured)} runs)"

@@ -71,7 +71,8 @@ def barrier():
 
 
 def wrap(model, device):
-    if world_size() == 1:
+    """DDP around the model of a run on several processes (a model with nothing to train, zero-shot: as it is)."""
+    if world_size() == 1 or not any(p.requires_grad for p in model.parameters()):
         return model
     from torch.nn.parallel import DistributedDataParallel
 

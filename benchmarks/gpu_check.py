@@ -12,7 +12,8 @@ correctness, against the CPU path
               with the same generator on the CPU and on the device: the same pixels (or how many differ)
   jpeg        the device JPEG decoder (nvJPEG on CUDA) against the CPU decoder (libjpeg-turbo): pixel differences
   families    a 2-epoch run of one method of every family (one-stage, DRW, mixing, post-hoc, stage-2, SAM,
-              multi-expert, contrastive) under fp32, bf16 and fp16: finished, finite numbers
+              multi-expert, contrastive, foundation-model: lift on a toy CLIP) under fp32, bf16 and fp16: finished,
+              finite numbers
   imagelist   a 2-epoch image-list (ImageNet-LT format) run decoding in the workers and on the device
   resume      a run stopped mid-epoch (SIGTERM) and resumed against an uninterrupted run and a second one
   fashion     the README's demo on real Fashion-MNIST files, when they are there (or carried as gpu-data/)

@@ -19,12 +19,20 @@ NAMES_FILE = "classnames.txt"
 
 
 def read_names_file(path: Path, num_classes: int) -> list[str]:
-    """LIFT's classnames.txt: '<wnid or folder> <name ...>' per line (a one-word line: the word itself)."""
+    """classnames.txt, one class per line in label order: a plain name ('great white shark'), or LIFT's files:
+    '<WordNet id> <name>' (ImageNet-LT) and '<folder> <folder>' (Places-LT), whose first word is dropped."""
+    import re
+
     lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
     if len(lines) != num_classes:
         raise BenchError(f"{path} names {len(lines)} classes, the dataset has {num_classes}; give one line per class "
                          "in label order")
-    return [" ".join(words[1:]) if len(words) > 1 else words[0] for words in lines]
+
+    def name(words: list[str]) -> str:
+        lift = len(words) > 1 and (re.fullmatch(r"n\d{8}", words[0]) or words == [words[0]] * 2)
+        return " ".join(words[1:] if lift else words)
+
+    return [name(words) for words in lines]
 
 
 def read_categories(path: Path, num_classes: int) -> list[str]:
@@ -74,6 +82,6 @@ def prompt_names(data: Any) -> list[str]:
     missing = [c for c in range(data.num_classes) if c >= len(names) or not str(names[c]).strip()]
     if missing:
         raise BenchError(f"{data.name} has no name for class {missing[0]} ({len(missing)} unnamed), which the "
-                         f"text prompts need; put a {NAMES_FILE} (one name per line, in label order) in the split "
-                         "folder (dataset.split_dir)")
+                         f"text prompts need; put a {NAMES_FILE} (one class name per line, in label order) in the "
+                         "folder of the split lists (dataset.split_dir)")
     return [str(n).replace("_", " ").replace("/", " ") for n in names]

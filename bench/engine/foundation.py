@@ -11,6 +11,7 @@ crops. Zero-shot trains nothing: its run is one evaluation (epoch -1 in metrics.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -42,8 +43,8 @@ class FoundationAlgorithm(StandardAlgorithm):
         visual: Any = model.visual
         self.side = int(visual.image_size[0])
         zeroshot = m["tuning"] == "zeroshot"
-        if m["head_init"] == "text" or zeroshot:
-            text = clip.text_features(model, prompt_names(self.data), templates(m["prompts"]))
+        if m["head_init"] == "text" or zeroshot:  # the text tower on the run's device: 1000s of prompts
+            text = clip.text_features(model.to(self.device), prompt_names(self.data), templates(m["prompts"]))
             weight = text if zeroshot else clip.head_from_text(text, visual.proj)
         else:
             weight = clip.random_head(self.data.num_classes, visual.proj.shape[0])
@@ -86,11 +87,14 @@ class FoundationAlgorithm(StandardAlgorithm):
         t.optimizer.zero_grad(set_to_none=True)
         total = torch.zeros((), device=labels.device)
         outputs: list[torch.Tensor] = []
-        for x, y in zip(images.split(size), labels.split(size)):
-            with t.autocast():
-                logits = t.net(x)
-            loss = self.method.loss_value(logits.float(), (y, None, 1.0)) * (len(y) / len(labels))
-            (t.scaler.scale(loss) if t.scaler is not None else loss).backward()
+        pieces = list(zip(images.split(size), labels.split(size)))
+        for i, (x, y) in enumerate(pieces):
+            last = i == len(pieces) - 1  # DDP: gradients are averaged over processes once, after the last
+            with contextlib.nullcontext() if last or not hasattr(t.net, "no_sync") else t.net.no_sync():
+                with t.autocast():
+                    logits = t.net(x)
+                loss = self.method.loss_value(logits.float(), (y, None, 1.0)) * (len(y) / len(labels))
+                (t.scaler.scale(loss) if t.scaler is not None else loss).backward()
             total = total + loss.detach()
             outputs.append(logits.detach())
         if t.scaler is None:
@@ -101,12 +105,22 @@ class FoundationAlgorithm(StandardAlgorithm):
         return total, torch.cat(outputs)
 
     def predict(self, model: nn.Module, pipe: Any, batch_size: int, autocast: Any, split: str = "test"):
+        """Logits; with method.tte the test split's are the five crops' mean, and the single-crop top-1 is kept
+        beside them (evaluation_extra: `top1_without_tte`)."""
+        plain = super().predict(model, pipe, batch_size, autocast, split)
         if not (self.cfg["method"]["tte"] and split == "test"):
-            return super().predict(model, pipe, batch_size, autocast, split)
-        return five_crop_logits(model, pipe, batch_size, autocast, self.side, self.cfg["method"]["tte_expand"])
+            return plain
+        labels = torch.as_tensor(pipe.test_labels)
+        self.extra = {"top1_without_tte": 100.0 * float((plain.argmax(1) == labels).float().mean())}
+        expand = self.cfg["method"]["tte_expand"] or clip.EXPAND[self.cfg["model"]["name"]]
+        return five_crop_logits(model, pipe, batch_size, autocast, self.side, expand)
+
+    def evaluation_extra(self) -> dict:
+        return dict(getattr(self, "extra", {}))
 
     def result_extra(self, last: dict) -> dict:
-        return {"parameters": self.param_counts}
+        kept = {"top1_without_tte": last["top1_without_tte"]} if "top1_without_tte" in last else {}
+        return {"parameters": self.param_counts, **kept}
 
 
 def templates(kind: str) -> tuple:
@@ -131,14 +145,14 @@ def parameter_counts(net: Any, trained: list, dim: int | None) -> dict:
 def five_crop_logits(model: nn.Module, pipe: Any, batch_size: int, autocast: Any, side: int, expand: int):
     """LIFT's test-time ensembling: the mean over FiveCrop(side) of Resize(side + expand) of each test image's
     logits (bench.clipviews; the views are deterministic: the generator draws nothing)."""
-    import contextlib
-
     from bench.clipviews import tte_kinds
 
     model.eval()
     out = []
     order = torch.arange(len(pipe.test_labels))
     for views in pipe.test_views(order, batch_size, torch.Generator().manual_seed(0), tte_kinds(side, expand)):
+        if not isinstance(views, tuple) or len(views) != 5:
+            raise RuntimeError("the pipeline gave no five crops of the test images (loader.decode=device?)")
         with autocast() if autocast else contextlib.nullcontext():
             out.append(torch.stack([model(v).float() for v in views]).mean(0).cpu())
     return torch.cat(out)

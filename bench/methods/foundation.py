@@ -29,8 +29,9 @@ PARAMS = (
           source=_LIFT + " (prompt default)", choices=("single", "ensemble")),
     Param("tte", False, "test-time ensembling: the mean logits of FiveCrop(side) after Resize(side + tte_expand) "
           "(the final test evaluation)", source="shijxcs/LIFT trainer.py (tte, tte_mode fivecrop)"),
-    Param("tte_expand", 24, "pixels added to the side before the five crops (ViT-L/14: 21)",
-          source=_LIFT + " (expand)", check=lambda v: 0 <= v <= 1024, phrase="from 0 to 1024"),
+    Param("tte_expand", 0, "pixels added to the side before the five crops; 0: the model's (ViT-B/16 24, ViT-L/14 "
+          "21)", source="shijxcs/LIFT configs/model/clip_vit_b16.yaml, clip_vit_l14.yaml (expand)",
+          check=lambda v: 0 <= v <= 1024, phrase="from 0 (the model's) to 1024"),
     Param("micro_batch", 0, "gradient accumulation: micro-batches of this size per optimizer step (0: the whole "
           "batch at once)", source=_LIFT + " (micro_batch_size)", check=lambda v: 0 <= v <= 1 << 20,
           phrase="from 0 (no accumulation) to 1048576"),

@@ -69,7 +69,12 @@ def hub_file(name, tag):
     hub_id = timm.models.get_pretrained_cfg(full).hf_hub_id if timm.models.get_pretrained_cfg(full) else None
     if not hub_id:
         raise BenchError(f"timm has no hub weights for {full}; set model.weights to a local file")
-    return Path(hf_hub_download(hub_id, "model.safetensors"))
+    try:
+        return Path(hf_hub_download(hub_id, "model.safetensors"))
+    except Exception as exc:  # no network, no hub access, an interrupted download
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise BenchError(f"could not download timm's weights {hub_id} ({type(exc).__name__}: {cause}); fetch "
+                         f"model.safetensors of huggingface.co/{hub_id} elsewhere and set model.weights=FILE") from None
 
 
 __all__ = ["MODELS", "build_model", "resolve_head"]

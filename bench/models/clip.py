@@ -29,6 +29,7 @@ TINY = {"embed_dim": 32,
         "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "patch_size": 32, "head_width": 32},
         "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}}
 PROMPT = "a photo of a {}."  # LIFT's default prompt (utils/config.py prompt "default")
+EXPAND = {"clip_vit_b16": 24, "clip_vit_l14": 21, "clip_tiny": 24}  # LIFT's TTE expand (configs/model/clip_*.yaml)
 
 
 def is_clip(name: str) -> bool:
@@ -41,12 +42,14 @@ def build_clip(name: str, spec: str | None) -> tuple[Any, dict | None]:
     import open_clip
 
     arch = ARCHS[name]
-    config = TINY if arch == "tiny" else open_clip.get_model_config(arch)
+    config = dict(TINY if arch == "tiny" else open_clip.get_model_config(arch))
+    tag = (weights_io.hub_tag(spec) or "openai") if isinstance(spec, str) and weights_io.is_hub(spec) else "openai"
+    config["quick_gelu"] = quick_gelu(arch, tag)
     model = open_clip.CLIP(**config)
     if not spec:
         return model, None
     if weights_io.is_hub(spec):
-        path, source = hub_file(arch, weights_io.hub_tag(spec) or "openai"), spec
+        path, source = hub_file(arch, tag), spec
     else:
         path, source = weights_io.local_file(spec), "file"
     state = weights_io.read_state(path)
@@ -54,6 +57,16 @@ def build_clip(name: str, spec: str | None) -> tuple[Any, dict | None]:
         state["logit_scale"] = state["logit_scale"].reshape(model.logit_scale.shape)
     weights_io.load_matching(model, state, path, f"model {name} (open_clip {arch})")
     return model, weights_io.record(path, source)
+
+
+def quick_gelu(arch: str, tag: str) -> bool:
+    """OpenAI's CLIPs were trained with QuickGELU (x sigmoid(1.702 x)), as LIFT's clip/model.py builds them; other
+    pretrained tags (LAION's) with GELU, as their open_clip entry says. A local file: OpenAI's (the recipes')."""
+    if arch == "tiny" or tag == "openai":
+        return True
+    import open_clip
+
+    return bool((open_clip.get_pretrained_cfg(arch, tag) or {}).get("quick_gelu", False))
 
 
 def hub_file(arch: str, tag: str) -> Path:
@@ -67,8 +80,10 @@ def hub_file(arch: str, tag: str) -> Path:
     try:
         path = open_clip.download_pretrained(open_clip.get_pretrained_cfg(arch, tag))
     except Exception as exc:  # no network, no hub access, an interrupted download
-        raise BenchError(f"open_clip could not download {arch} {tag} ({type(exc).__name__}); download it on a "
-                         "machine with internet access and set model.weights=FILE") from None
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        where = open_clip.get_pretrained_cfg(arch, tag).get("hf_hub") or open_clip.get_pretrained_url(arch, tag)
+        raise BenchError(f"open_clip could not download {arch} {tag} ({type(exc).__name__}: {cause}); fetch "
+                         f"{where} on a machine with internet access and set model.weights=FILE") from None
     if not path:
         raise BenchError(f"open_clip could not download {arch} {tag}; download it and set model.weights=FILE")
     return Path(path)
@@ -106,7 +121,8 @@ class CosineHead(nn.Module):
         self.scale = float(scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.scale * F.normalize(x, dim=-1) @ F.normalize(self.weight, dim=-1).t()
+        with torch.autocast(x.device.type, enabled=False):  # in fp32: bf16 would round 100 cos to ~0.2 logits
+            return self.scale * F.normalize(x.float(), dim=-1) @ F.normalize(self.weight.float(), dim=-1).t()
 
 
 def random_head(num_classes: int, dim: int) -> torch.Tensor:

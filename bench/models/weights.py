@@ -44,15 +44,23 @@ def local_file(spec: str) -> Path:
 def read_state(path: Path) -> dict:
     """A state_dict from `path`: safetensors, or a pickle of tensors only (weights_only); a clear error for
     anything else (a TorchScript archive, a truncated or corrupt file)."""
+    import warnings
+
     import torch
 
+    if is_torchscript(path):
+        raise BenchError(f"weights file {path} is a TorchScript archive (OpenAI's original release), which bench "
+                         "does not execute; use model.weights=hub:openai or open_clip's converted file "
+                         "(open_clip_pytorch_model.bin of timm/vit_base_patch16_clip_224.openai)")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
             state: Any = load_file(str(path), device="cpu")
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch warns on some refused files; the error below says it all
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise BenchError(f"weights file {path} cannot be read safely ({type(exc).__name__}): it is corrupt, "
                          "truncated or not a plain state_dict; download it again (a .safetensors file or a "
@@ -64,6 +72,16 @@ def read_state(path: Path) -> dict:
     if not isinstance(state, dict) or not state or not all(hasattr(v, "shape") for v in state.values()):
         raise BenchError(f"weights file {path} holds no state_dict of tensors; save the model's state_dict")
     return {k[7:] if k.startswith("module.") else k: v for k, v in state.items()}
+
+
+def is_torchscript(path: Path) -> bool:
+    """A TorchScript archive: a zip with compiled code (code/ and constants.pkl) besides the tensors."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(n.endswith("/constants.pkl") or "/code/" in n for n in archive.namelist())
 
 
 def record(path: Path, source: str) -> dict:

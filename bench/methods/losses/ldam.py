@@ -6,7 +6,8 @@ from bench.methods.parts import Param, Part
 
 MAX_M = Param("max_m", 0.5, "largest LDAM margin (of the rarest class)",
               source="kaidic/LDAM-DRW cifar_train.py (LDAMLoss max_m=0.5)", check=lambda v: v > 0, phrase="positive")
-S = Param("s", 30.0, "logit scale of the cosine head's outputs (LDAM; SADE's experts)",
+S = Param("s", 30.0, "logit scale of the cosine head's outputs (LDAM; SADE's experts; the foundation methods' "
+          "classifier, 25 as LIFT)",
           source="kaidic/LDAM-DRW losses.py (s=30)", check=lambda v: v > 0, phrase="positive")
 
 
