@@ -18,7 +18,6 @@ REFUSED_BY_DESIGN = {("erm_sam", "fp16")}  # SAM's two backward passes and fp16'
 ONE_STAGE = ("erm", "ldam_drw", "erm_mixup", "erm_sam", "ride", "sade", "paco", "bcl")
 TWO_STAGE = (("la_posthoc", ()), ("crt", ("stage.epochs=2", "stage.batch_size=64")))
 FOUNDATION = (("lift", ("model.name=clip_tiny", "model.weights=null")),)  # offline: a random toy CLIP
-WITH_SETS = TWO_STAGE + FOUNDATION
 
 
 def augment(ctx: Context) -> dict:
@@ -91,11 +90,17 @@ def jpeg(ctx: Context) -> dict:
             "rows": rows, "summary": f"{bj._DECODER[0]} on {ctx.device} vs the CPU decoder, {n} JPEGs each: {text}"}
 
 
+def with_sets(ctx: Context) -> tuple:
+    """The families run with their own settings: the two-stage ones, and lift on a toy CLIP (not in --quick on a
+    CPU, where tests/test_foundation.py runs it)."""
+    return TWO_STAGE + (FOUNDATION if not (ctx.quick and not ctx.cuda) else ())
+
+
 def _family_runs(ctx: Context, precision: str) -> dict:
     """Each family's method, 2 epochs under `precision`: {method: finite, or the refusal/failure text}."""
     out = ctx.tmp / f"families-{precision}"
     outcome = {}
-    for method, extra in [(m, ()) for m in ONE_STAGE] + list(WITH_SETS):
+    for method, extra in [(m, ()) for m in ONE_STAGE] + list(with_sets(ctx)):
         code, text = bench_main(ctx.run_argv(method, out, sets=(f"train.precision={precision}", *extra)))
         if code == 2:  # refused before anything ran
             outcome[method] = "refused: " + text.strip().splitlines()[-1][:200]
@@ -110,12 +115,12 @@ def families(ctx: Context) -> dict:
     table, bad = {}, []
     for precision in precisions:
         table[precision] = _family_runs(ctx, precision)
-        for method in ONE_STAGE + tuple(m for m, _ in WITH_SETS):
+        for method in ONE_STAGE + tuple(m for m, _ in with_sets(ctx)):
             value = table[precision].get(method, "no result")
             designed = (method, precision) in REFUSED_BY_DESIGN and str(value).startswith("refused")
             if value is not True and not designed:
                 bad.append(f"{method}/{precision}: {value}")
-    n = len(precisions) * (len(ONE_STAGE) + len(WITH_SETS))
+    n = len(precisions) * (len(ONE_STAGE) + len(with_sets(ctx)))
     return {"status": "fail" if bad else "pass", "runs": table, "problems": bad,
             "summary": f"{n - len(bad)} of {n} runs finished with finite numbers or were refused by design "
                        f"({', '.join(precisions)}; refused by design: "

@@ -40,7 +40,7 @@ def test_the_quick_checks_measure_what_they_say(quick):
     checks = {c["name"]: c for c in quick[1]["checks"]}
     assert checks["augment"]["rows"]["crop+flip"]["max_levels"] == 0  # the CPU against itself: identical
     runs = checks["families"]["runs"]["fp32"]
-    methods = ("erm", "ldam_drw", "erm_mixup", "erm_sam", "ride", "sade", "paco", "bcl", "la_posthoc", "crt", "lift")
+    methods = ("erm", "ldam_drw", "erm_mixup", "erm_sam", "ride", "sade", "paco", "bcl", "la_posthoc", "crt")
     assert all(runs[m] is True for m in methods) and all(0 <= runs[f"{m} top1"] <= 100 for m in methods)
     resumed = checks["resume"]["resumed_vs_plain"]
     assert resumed["metrics_equal"] and resumed["predictions_equal"] and resumed["max_weight_diff"] == 0
