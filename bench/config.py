@@ -454,8 +454,8 @@ def check_stage(cfg, method, user_keys=frozenset()):
 
 
 AGGREGATION_KEYS = ("epochs", "lr", "weight_decay", "batch_size")  # what SADE's test-time aggregation reads
-STAGE2_KEYS = ("train", "reinit", "bn", "epochs", "lr", "weight_decay", "batch_size", "classifier_lr_factor",
-               "max_norm", "max_norm_at")
+STAGE2_KEYS = ("train", "reinit", "reinit_init", "bn", "epochs", "lr", "weight_decay", "batch_size",
+               "classifier_lr_factor", "max_norm", "max_norm_at")
 
 
 def check_stage_keys_used(cfg, method, user_keys):
@@ -474,6 +474,7 @@ def check_stage_keys_used(cfg, method, user_keys):
     else:
         unused = (["classifier_lr_factor"] if s["train"] in ("scales", "router") else []) + \
                  (["max_norm_at"] if s["max_norm"] is None else []) + \
+                 (["reinit_init"] if not s["reinit"] else []) + \
                  (["reinit", "bn", "max_norm"] if s["train"] == "router" else [])
         unused = [k for k in unused if s[k] != DEFAULTS["stage"][k]]
     if unused:
@@ -522,6 +523,10 @@ def config_hash(cfg):
     exp = flatten(experiment_part(cfg))
     diff = {k: v for k, v in exp.items() if k not in defaults or defaults[k] != v
             or k in ("method.name", "dataset.name", "train.seed")}
+    for kind, registry in PARTS.kinds.items():  # a part whose computation changed since its first version
+        part = registry.get(str(cfg.get("method", {}).get(kind)))
+        if part is not None and part.revision > 1:
+            diff[f"revision.{kind}"] = part.revision
     text = json.dumps(diff, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 

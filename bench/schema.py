@@ -151,6 +151,9 @@ KEYS = (
     Key("stage.train", "none", "what stage 2 trains: none, classifier, scales, classifier_and_scales, router (RIDE)",
         choices=("none", "classifier", "scales", "classifier_and_scales", "router")),
     Key("stage.reinit", False, "re-initialise the classifier before stage 2 (cRT)"),
+    Key("stage.reinit_init", "kaiming", "the re-initialised classifier's draw: kaiming (Kaiming-normal weights, "
+        "bench's linear head) or pytorch (nn.Linear's own default, as classifier-balancing's "
+        "DotProductClassifier)", choices=("kaiming", "pytorch")),
     Key("stage.bn", "frozen", "the frozen backbone's BN statistics: frozen (eval mode) or update",
         choices=("frozen", "update")),
     Key("stage.epochs", 10, "stage-2 epochs", check=EPOCHS[0], phrase=EPOCHS[1],

@@ -71,6 +71,8 @@ class Stage2:
         if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
             raise BenchError(f"parent run {self.parent_dir.name} has another model or head than this stage 2 "
                              f"({self.cfg['model']['name']}, linear head); use the parent method the child names")
+        if self.s["reinit"] and self.s["reinit_init"] == "pytorch":
+            model[1].reset_parameters()  # nn.Linear's default draw (classifier-balancing DotProductClassifier)
         fresh_head = {k: v.clone() for k, v in model[1].state_dict().items()}
         model.load_state_dict(state)
         if self.s["reinit"]:
@@ -123,8 +125,8 @@ class Stage2:
 
     def record(self):
         """What result.json keeps of the parent and the recipe."""
-        keys = ("train", "reinit", "bn", "epochs", "lr", "weight_decay", "batch_size", "classifier_lr_factor",
-                "max_norm", "max_norm_at")
+        keys = ("train", "reinit", "reinit_init", "bn", "epochs", "lr", "weight_decay", "batch_size",
+                "classifier_lr_factor", "max_norm", "max_norm_at")
         return {"run_id": self.parent_dir.name, "method": self.parent.get("method"),
                 "result_sha256": self.parent_sha256, "max_norm_cap": self.cap,
                 "stage": {k: self.s[k] for k in keys}}

@@ -189,7 +189,7 @@ def test_method_section_is_derived_from_the_part_declarations():
             "paco_temperature", "paco_dim", "paco_queue", "paco_momentum", "paco_key_view", "bcl_alpha", "bcl_beta",
             "bcl_temperature", "bcl_hidden", "bcl_dim", "ride_router_top_k",
             "ride_router_pos_weight", "tuning", "peft_dim", "vpt_length", "head_init", "prompts", "tte",
-            "tte_expand", "micro_batch"} == set(PARTS.params) - {"consistency"}
+            "tte_expand", "micro_batch", "cutmix_prob"} == set(PARTS.params) - {"consistency"}
     assert [p.key for p in bench_test_plugin.PART.params] == ["consistency"]
     assert PARTS.users["beta"] == [("weights", "cb"), ("sampler", "class_balanced")]
     for part in (p for registry in PARTS.kinds.values() for p in registry.values()):
@@ -271,7 +271,7 @@ def test_list_methods_and_parts_show_hyper_parameters_without_torch():
         assert f"{kind} (method.{kind}, default " in text
         for name in registry:
             assert f"\n  {name} " in text, name
-    assert "method.vs_gamma = 0.3 (non-negative)" in text and "orparask/VS-Loss cifar_train.py" in text
+    assert "method.vs_gamma = 0.3 (non-negative)" in text and "orparask/VS-Loss class_imbalance/train.py" in text
     assert "hyper-parameters: method.vs_gamma=0.3, method.vs_tau=1, method.beta=0.9999, method.defer_epoch=null" \
         in text  # vs_drw
     assert "method.gamma=1" in text.split("\ncb_focal")[1].split("\n")[2]

@@ -5,8 +5,8 @@ from bench.methods.spec import Method
 # cifar10_imb001_stage1_mixup.yaml), the classifier (kept, LR x 0.5) and one scale per class (LR x 1) are
 # trained with label-aware smoothing (0.3 head -> 0.0 tail) and class-aware sampling, 10 epochs, lr 0.1,
 # weight decay 2e-4, cosine to 0. BN "shift learning" (statistics re-estimated on the stage-2 batches) is
-# the paper's and the ImageNet/iNat configs' choice; the official CIFAR configs turn it off
-# (shift_bn: False): --set stage.bn=frozen.
+# the paper's and the CIFAR-100, ImageNet-LT, iNaturalist and Places-LT configs' choice; only the official
+# CIFAR-10 configs turn it off (shift_bn: False): --set stage.bn=frozen.
 METHOD = Method(
     "mislas", "MiSLAS stage 2 on a finished erm_mixup run: label-aware smoothing, classifier + per-class scales, "
     "BN statistics shifted, class-uniform sampling (Zhong et al. 2021)", "",

@@ -19,6 +19,12 @@ MIX_ALPHA = Param("mix_alpha", 1.0, "lambda ~ Beta(alpha, alpha) of mixup / CutM
                   check=lambda v: v > 0, phrase="positive")
 
 
+CUTMIX_PROB = Param("cutmix_prob", 0.5, "the probability that a batch is CutMix-ed (drawn once per batch, before "
+                    "lambda); else the batch trains as it is", source="clovaai/CutMix-PyTorch README (CIFAR "
+                    "--cutmix_prob 0.5; ImageNet 1.0); naver-ai/cmo --mixup_prob 0.5",
+                    check=lambda v: 0 <= v <= 1, phrase="in [0, 1]")
+
+
 def cutmix_box(height, width, lam, rng):
     """(y1, y2, x1, x2) of a box of area about (1 - lam) H W centred at a uniform pixel, clipped to
     the image (Yun et al. 2019, clovaai/CutMix-PyTorch rand_bbox)."""
@@ -33,15 +39,17 @@ def cutmix_box(height, width, lam, rng):
 class Mixer:
     """mix(images, labels) -> (images, labels_b, lam) for one epoch."""
 
-    def __init__(self, kind, alpha, generator):
+    def __init__(self, kind, alpha, generator, prob=1.0):
         import torch
 
-        self.kind, self.alpha = kind, float(alpha)
+        self.kind, self.alpha, self.prob = kind, float(alpha), float(prob)
         self.rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
 
     def __call__(self, images, labels):
         import torch
 
+        if self.kind == "cutmix" and not self.rng.random() < self.prob:  # clovaai train.py: r < cutmix_prob
+            return images, labels, 1.0
         lam = float(self.rng.beta(self.alpha, self.alpha))
         perm = torch.from_numpy(self.rng.permutation(len(labels))).to(images.device)
         if self.kind == "mixup":
@@ -56,6 +64,8 @@ class Mixer:
 
 
 def _build(kind):
+    if kind == "cutmix":
+        return lambda m, generator: Mixer(kind, m["mix_alpha"], generator, m["cutmix_prob"])
     return lambda m, generator: Mixer(kind, m["mix_alpha"], generator)
 
 
@@ -63,6 +73,8 @@ def _build(kind):
 NONE = Part("mix", "none", "no batch mixing", build=lambda m, generator: None)
 MIXUP = Part("mix", "mixup", "x = lam x_i + (1 - lam) x_j, lam ~ Beta(alpha, alpha)", params=(MIX_ALPHA,),
              source="Zhang et al., ICLR 2018", build=_build("mixup"))
-CUTMIX = Part("mix", "cutmix", "paste a box of area (1 - lam) from x_j; lam recomputed from the box pasted",
-              params=(MIX_ALPHA,), source="Yun et al., ICCV 2019", build=_build("cutmix"))
+CUTMIX = Part("mix", "cutmix", "with probability cutmix_prob, paste a box of area (1 - lam) from x_j; lam recomputed "
+              "from the box pasted", params=(MIX_ALPHA, CUTMIX_PROB),
+              source="Yun et al., ICCV 2019; clovaai/CutMix-PyTorch train.py", build=_build("cutmix"),
+              revision=2)  # 2: applied with a probability (before: to every batch)
 PARTS = (NONE, MIXUP, CUTMIX)

@@ -76,6 +76,9 @@ class Part:
     # cosines): probabilities for calibration metrics (ECE, NLL) are softmax(scale * output); accuracy is unchanged
     probability_scale: str | None = None
     extra: dict = field(default_factory=dict)
+    # bumped when what the part computes changes without a config key saying so: a run using it gets a new run id
+    # (bench.config.config_hash), so results of the old computation are never taken for the new one
+    revision: int = 1
 
 
 class Parts:

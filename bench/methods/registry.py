@@ -60,12 +60,13 @@ from bench.methods.losses import focal as focal_loss
 from bench.methods.losses import las as las_loss
 from bench.methods.losses import ldam as ldam_loss
 from bench.methods.losses import logit_adjust as la_loss
+from bench.methods.losses import softmax_bce
 from bench.methods.losses import vs as vs_loss
 from bench.methods.parts import Parts
 from bench.registry import Registry
 
 LOSSES = (ce_loss.PART, focal_loss.PART, ldam_loss.PART, la_loss.PART, la_loss.BALANCED_SOFTMAX, vs_loss.PART,
-          las_loss.PART)
+          las_loss.PART, softmax_bce.PART)
 
 PARTS = Parts()
 for _part in (*LOSSES, *weights.PARTS, *samplers.PARTS, *schedules.PARTS, *heads.PARTS, *mix.PARTS,

@@ -1,7 +1,8 @@
 """Vector-scaling (VS) loss (Kini et al. 2021): CE(Delta * z + iota, y).
 
 Delta_c = (n_c / n_max)^gamma, iota_c = tau log pi_c. Computed as the official code does
-(orparask/VS-Loss losses.py: z / ((1/n)^gamma / min (1/n)^gamma) + tau log pi).
+(orparask/VS-Loss class_imbalance/losses.py VSLoss: z / ((1/n)^gamma / min (1/n)^gamma) + tau log pi; the
+files moved from the repository's root, losses.py and cifar_train.py, in its commit 7ade9c9).
 """
 
 import numpy as np
@@ -9,10 +10,10 @@ import numpy as np
 from bench.methods.parts import Param, Part
 
 VS_GAMMA = Param("vs_gamma", 0.3, "gamma of the multiplicative adjustment Delta_c = (n_c / n_max)^gamma",
-                 source="orparask/VS-Loss cifar_train.py (--gamma default 0.3)",
+                 source="orparask/VS-Loss class_imbalance/train.py (--gamma default 0.3)",
                  check=lambda v: v >= 0, phrase="non-negative")
 VS_TAU = Param("vs_tau", 1.0, "tau of the additive adjustment iota_c = tau log pi_c",
-               source="orparask/VS-Loss cifar_train.py (--tau default 1.0)",
+               source="orparask/VS-Loss class_imbalance/train.py (--tau default 1.0)",
                check=lambda v: v >= 0, phrase="non-negative")
 
 
