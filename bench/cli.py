@@ -135,15 +135,16 @@ def _add_perf(sub):
 
 
 def _add_list(sub):
-    lst = sub.add_parser("list", help="list methods, datasets, models, presets or config keys")
-    lst.add_argument("what", choices=["methods", "parts", "datasets", "models", "presets", "keys"])
+    lst = sub.add_parser("list", help="list methods, datasets, models, presets, recipes or config keys")
+    lst.add_argument("what", choices=["methods", "parts", "datasets", "models", "presets", "recipes", "keys"])
 
 
 def cmd_list(what):
-    if what in ("methods", "parts"):
-        from bench.methods.describe import describe_methods, describe_parts
+    if what in ("methods", "parts", "recipes"):
+        from bench.methods import describe
 
-        print(describe_methods() if what == "methods" else describe_parts())
+        print({"methods": describe.describe_methods, "parts": describe.describe_parts,
+               "recipes": describe.describe_recipes}[what]())
         return 0
     if what == "datasets":
         from bench.datasets.registry import DATASETS

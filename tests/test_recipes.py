@@ -142,3 +142,17 @@ def test_wbs_loss_is_the_official_class_balanced_softmax_bce_and_its_gradient_sc
     F.cross_entropy(ce, torch.tensor(labels), weight=weight).backward()
     ratio = float(z.grad.norm() / ce.grad.norm())
     assert 1 / 600 < ratio < 1 / 100
+
+
+def test_bench_list_recipes_says_which_recipe_applies_where_and_how_to_restore_the_official_one():
+    from conftest import cli_without_torch
+
+    imported_torch, lines = cli_without_torch(["list", "recipes"])
+    assert not imported_torch
+    text = "\n".join(lines)
+    crt = text.split("\ncrt  [")[1].split("\nlws  [")[0]
+    assert "inat2018: authors' (stage.epochs=30, stage.weight_decay=0.0001)" in crt
+    assert "places_lt: authors' (stage.batch_size=256, stage.lr=0.1)" in crt
+    assert "deviation: the frozen backbone's BN statistics stay fixed" in crt and "(stage.bn=update)" in crt
+    assert "erm\n    every dataset: the dataset's shared recipe preset" in text
+    assert "(stage.max_norm_at=epoch)" in text.split("\nwb  [")[1]

@@ -14,4 +14,9 @@ METHOD = Method(
     recipes={"inat2018_resnet50": {"stage": dict(epochs=30, weight_decay=1e-4)},
              "inat2018_decoupling": {"stage": dict(epochs=30, weight_decay=1e-4)},
              "places_lt_resnet50": {"stage": dict(batch_size=256, lr=0.1)}},
-    recipe_source="facebookresearch/classifier-balancing config/{ImageNet_LT,iNaturalist18,Places_LT}/cls_crt.yaml")
+    recipe_source="facebookresearch/classifier-balancing config/{ImageNet_LT,iNaturalist18,Places_LT}/cls_crt.yaml",
+    deviations=("the frozen backbone's BN statistics stay fixed; the official code leaves it in train mode "
+                "(stage.bn=update)", "stage 2 starts from the parent's last epoch; the official code from its "
+                "best-on-val checkpoint (no setting)", "class-uniform sampling draws images independently; the "
+                "official ClassAwareSampler cycles classes, 4 images each (no setting yet)"),
+)

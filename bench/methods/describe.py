@@ -79,3 +79,34 @@ def _recipe_lines(method, width):
     return [f"{'':<{width}}    authors' recipes ({method.recipe_source}): " + "; ".join(
         f"{preset}: " + ", ".join(f"{k}={_value(v)}" for k, v in flatten(recipe).items())
         for preset, recipe in method.recipes.items())]
+
+
+def recipe_cell(method, dataset):
+    """Which recipe a method runs on a dataset: its authors' (for that preset), the stage-2 recipe in its file, or
+    the dataset's shared preset."""
+    if dataset.recipe in method.recipes:
+        keys = ", ".join(f"{k}={_value(v)}" for k, v in flatten(method.recipes[dataset.recipe]).items())
+        return f"authors' ({keys})"
+    if method.parent and method.stage:
+        return "its stage recipe over the parent's run"
+    return f"shared preset {dataset.recipe}"
+
+
+def describe_recipes():
+    """`bench list recipes`: for every method and dataset, which recipe applies and where it comes from, and each
+    deliberate deviation from the official code with the setting that restores it."""
+    from bench.datasets.registry import DATASETS
+
+    lines = []
+    for method in METHODS.values():
+        source = method.recipe_source or ("the method's file" if method.parent else "")
+        lines.append(method.name + (f"  [{source}]" if source else ""))
+        cells: dict = {}
+        for dataset in DATASETS.values():
+            cells.setdefault(recipe_cell(method, dataset), []).append(dataset.name)
+        if all(cell.startswith("shared preset") for cell in cells):
+            cells = {"the dataset's shared recipe preset (bench list datasets)": ["every dataset"]}
+        for cell, names in cells.items():
+            lines.append(f"    {', '.join(names)}: {cell}")
+        lines += [f"    deviation: {d}" for d in method.deviations]
+    return "\n".join(lines)

@@ -20,3 +20,6 @@ class Method:
     # over the dataset's preset and `train`, before the user's presets, config files and flags
     recipes: dict = field(default_factory=dict)
     recipe_source: str = ""  # where the recipes come from (repository and config files)
+    # deliberate differences from the official code, each with the setting that restores the official behaviour
+    # (or "no setting"): `bench list recipes` shows them
+    deviations: tuple = ()

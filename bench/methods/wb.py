@@ -15,4 +15,8 @@ METHOD = Method(
     "loss (BCE on softmax), weight decay 0.1 and MaxNorm (Alshammari et al. 2022)", "",
     dict(loss="softmax_bce", weights="cb"), parent="erm_wd",
     stage=dict(train="classifier", bn="update", epochs=10, lr=0.01, weight_decay=0.1, batch_size=64, max_norm=0.1,
-               max_norm_at="step"))
+               max_norm_at="step"),
+    deviations=("MaxNorm after every step; the demo projects once per epoch (stage.max_norm_at=epoch)",
+                "the cosine LR from epoch 0; the demo steps its scheduler first, so its last epoch runs at LR 0 "
+                "(no setting)"),
+)
