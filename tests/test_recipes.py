@@ -156,3 +156,25 @@ def test_bench_list_recipes_says_which_recipe_applies_where_and_how_to_restore_t
     assert "deviation: the frozen backbone's BN statistics stay fixed" in crt and "(stage.bn=update)" in crt
     assert "erm\n    every dataset: the dataset's shared recipe preset" in text
     assert "(stage.max_norm_at=epoch)" in text.split("\nwb  [")[1]
+
+
+def test_the_class_aware_sampler_cycles_classes_and_each_classs_images():
+    """classifier-balancing data/ClassAwareSampler.py: every pass over the classes visits each class once, 4 images
+    of it in a row; a class's images come in a cycle (none again before all were drawn)."""
+    from bench.methods.samplers import class_aware_order
+
+    labels = torch.tensor([0] * 10 + [1] * 5 + [2] * 2 + [3] * 1)
+    order = class_aware_order(labels, 4, 4, torch.Generator().manual_seed(0))
+    assert len(order) == len(labels) and torch.equal(order, class_aware_order(labels, 4, 4,
+                                                                              torch.Generator().manual_seed(0)))
+    visits = [labels[order[i:i + 4]] for i in range(0, 16, 4)]  # 4 visits of 4: the first pass over the classes
+    assert all(len(set(v.tolist())) == 1 for v in visits)
+    assert sorted(int(v[0]) for v in visits) == [0, 1, 2, 3]
+    longer = class_aware_order(labels.repeat(10), 4, 4, torch.Generator().manual_seed(1))
+    drawn = labels.repeat(10)[longer].view(-1, 4)
+    assert all(len(set(row.tolist())) == 1 for row in drawn)
+    visited = drawn[:, 0]
+    passes = visited[:len(visited) // 4 * 4].view(-1, 4)  # every complete pass of 4 visits covers the 4 classes
+    assert all(sorted(p.tolist()) == [0, 1, 2, 3] for p in passes)
+    first_class = longer[labels.repeat(10)[longer] == 3][:10]  # class 3 has 10 images: a full cycle first
+    assert len(set(first_class.tolist())) == 10

@@ -18,5 +18,5 @@ METHOD = Method(
     deviations=("the frozen backbone's BN statistics stay fixed; the official code leaves it in train mode "
                 "(stage.bn=update)", "stage 2 starts from the parent's last epoch; the official code from its "
                 "best-on-val checkpoint (no setting)", "class-uniform sampling draws images independently; the "
-                "official ClassAwareSampler cycles classes, 4 images each (no setting yet)"),
+                "official ClassAwareSampler cycles classes, 4 images each (method.sampler=class_aware)"),
 )

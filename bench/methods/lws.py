@@ -14,5 +14,5 @@ METHOD = Method(
     recipe_source="facebookresearch/classifier-balancing config/{ImageNet_LT,iNaturalist18,Places_LT}/cls_lws.yaml",
     deviations=("the frozen backbone's BN statistics stay fixed; the official code leaves it in train mode "
                 "(stage.bn=update)", "class-uniform sampling draws images independently; the official "
-                "ClassAwareSampler cycles classes, 4 images each (no setting yet)"),
+                "ClassAwareSampler cycles classes, 4 images each (method.sampler=class_aware)"),
 )
