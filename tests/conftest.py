@@ -226,3 +226,17 @@ def bench_process(argv, fault=None, timeout=300):
         env["BENCH_FAULT"] = fault
     return subprocess.run([sys.executable, "-m", "bench", *argv], capture_output=True, text=True, env=env,
                           timeout=timeout)
+
+
+def stop_and_resume(argv, tmp_path, batch=3):
+    """`bench ARGV` uninterrupted into tmp_path/plain, and into tmp_path/cut stopped by SIGTERM at its `batch`-th
+    step then run again, which must say it resumed after that batch: (plain, cut) folders to compare."""
+    import signal
+
+    plain, cut = tmp_path / "plain", tmp_path / "cut"
+    assert bench_process([*argv, "--out", str(plain)]).returncode == 0
+    stopped = bench_process([*argv, "--out", str(cut)], f"mid-epoch:{batch}:SIGTERM")
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stdout + stopped.stderr
+    resumed = bench_process([*argv, "--out", str(cut)])
+    assert resumed.returncode == 0 and f"after batch {batch}" in resumed.stdout, resumed.stdout + resumed.stderr
+    return plain, cut

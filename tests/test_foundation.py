@@ -292,9 +292,7 @@ def test_a_bad_weights_file_is_one_line_and_exit_2_before_anything_is_written(ci
 
 
 def test_a_lift_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
-    import signal
-
-    from conftest import bench_process
+    from conftest import stop_and_resume
 
     def finished(out):
         result, run_dir = _run(out)
@@ -304,12 +302,8 @@ def test_a_lift_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
     args = [("1" if a == "2" else a) for a in ARGS]  # one epoch (the stop falls inside it), no ensemble
     argv = ["run", "--methods", "lift", "--data-root", str(cifar_root), *args, "model.weights=null",
             "train.batch_size=32", "method.tte=false"]
-    assert bench_process([*argv, "--out", str(tmp_path / "plain")]).returncode == 0
-    stopped = bench_process([*argv, "--out", str(tmp_path / "cut")], "mid-epoch:3:SIGTERM")
-    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stdout + stopped.stderr
-    resumed = bench_process([*argv, "--out", str(tmp_path / "cut")])
-    assert resumed.returncode == 0 and "after batch 3" in resumed.stdout, resumed.stdout + resumed.stderr
-    assert finished(tmp_path / "cut") == finished(tmp_path / "plain")
+    plain, cut = stop_and_resume(argv, tmp_path)
+    assert finished(cut) == finished(plain)
 
 
 def test_on_image_lists_the_ensemble_is_drawn_in_the_workers_and_names_come_from_the_folders(tmp_path, tiny_weights,

@@ -138,9 +138,7 @@ def test_settings_the_router_never_reads_are_refused(cifar_root, tmp_path, capsy
 
 
 def test_a_ride_ea_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
-    import signal
-
-    from conftest import bench_process
+    from conftest import bench_process, stop_and_resume
 
     from bench.checkpoint import decode
 
@@ -156,9 +154,5 @@ def test_a_ride_ea_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
         parent = bench_process(["run", "--methods", "ride", "--data-root", str(cifar_root), *ARGS, "--out",
                                 str(tmp_path / name)])
         assert parent.returncode == 0, parent.stdout + parent.stderr
-    assert bench_process([*argv, "--out", str(tmp_path / "plain")]).returncode == 0
-    stopped = bench_process([*argv, "--out", str(tmp_path / "cut")], "mid-epoch:3:SIGTERM")
-    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stdout + stopped.stderr
-    resumed = bench_process([*argv, "--out", str(tmp_path / "cut")])
-    assert resumed.returncode == 0 and "after batch 3" in resumed.stdout, resumed.stdout + resumed.stderr
-    assert child(tmp_path / "cut") == child(tmp_path / "plain")
+    plain, cut = stop_and_resume(argv, tmp_path)
+    assert child(cut) == child(plain)

@@ -67,8 +67,9 @@ def test_crt_starts_from_a_new_classifier_and_wb_caps_rows_at_the_parents_norms(
     from bench.config import resolve
     from bench.models import build_model
 
-    fresh = build_model(resolve("crt", "cifar10_lt", 0, sets=SETS), 3, 10)[1].weight
-    assert torch.allclose(weights(crt_dir)["1.weight"], fresh, atol=1e-9)
+    head = build_model(resolve("crt", "cifar10_lt", 0, sets=SETS), 3, 10)[1]
+    head.reset_parameters()  # cRT's new classifier: nn.Linear's default draw (classifier-balancing), from the seed
+    assert torch.allclose(weights(crt_dir)["1.weight"], head.weight, atol=1e-9)
     wb, wb_dir = found(out, "wb")
     parent = weights(out / wb["parent"]["run_id"])
     norms = torch.linalg.vector_norm(parent["1.weight"].double(), dim=1)
