@@ -28,7 +28,7 @@ PARAMS = (
     Param("prompts", "single", "single ('a photo of a {}.') or ensemble (CLIP's 80 ImageNet templates, averaged)",
           source=_LIFT + " (prompt default)", choices=("single", "ensemble")),
     Param("tte", False, "test-time ensembling: the mean logits of FiveCrop(side) after Resize(side + tte_expand) "
-          "(the final test evaluation)", source="shijxcs/LIFT trainer.py (tte, tte_mode fivecrop)"),
+          "(the test evaluations; not the validation ones)", source="shijxcs/LIFT trainer.py (tte, tte_mode fivecrop)"),
     Param("tte_expand", 0, "pixels added to the side before the five crops; 0: the model's (ViT-B/16 24, ViT-L/14 "
           "21)", source="shijxcs/LIFT configs/model/clip_vit_b16.yaml, clip_vit_l14.yaml (expand)",
           check=lambda v: 0 <= v <= 1024, phrase="from 0 (the model's) to 1024"),
