@@ -196,15 +196,17 @@ def check_algorithm(cfg):
         raise BenchError(f"method {m['name']} cannot mix batches ({extra['no_mix']}); use method.mix=none")
     if extra.get("experts"):
         check_experts(cfg, extra.get("fixed_experts"))
-    check_clip(cfg, bool(extra.get("clip")))
+    check_clip(cfg)
 
 
-def check_clip(cfg, foundation):
+def check_clip(cfg):
     """CLIP models are built by the foundation-model methods (their text tower initialises the classifier), and
     those methods adapt only CLIP models."""
     from bench.models.registry import MODELS
 
     m, name = cfg["method"], cfg["model"]["name"]
+    part = PARTS.kinds["algorithm"].get(m.get("algorithm", "standard"))
+    foundation = bool(part is not None and part.extra.get("clip"))
     info = MODELS.get(name) if isinstance(name, str) and not name.startswith("timm:") else None
     is_clip = bool(info is not None and info.clip)
     if foundation and not is_clip:

@@ -187,10 +187,6 @@ def check_model(run, data):
     from bench.models.registry import MODELS
 
     if not str(name).startswith("timm:") and MODELS.get_or_fail(name).clip:
-        from bench.config import check_clip
-        from bench.methods.registry import PARTS
-
-        check_clip(cfg, bool(PARTS.get("algorithm", cfg["method"].get("algorithm", "standard")).extra.get("clip")))
         return check_clip_run(cfg, data)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the "loaded N tensors" line comes with the run
@@ -254,9 +250,11 @@ def check_clip_run(cfg, data):
     """A foundation-model run before it starts: every class has a name for the prompts, the weights load into
     the architecture (a missing, corrupt or mismatched file is one error before anything is written; the model
     itself takes any image: bench.models.clip.ClipInput resizes it)."""
+    from bench.config import check_clip
     from bench.datasets.classnames import prompt_names
     from bench.models.clip import build_clip
 
+    check_clip(cfg)  # a config built around resolve() (the CLIP models are only the foundation methods')
     prompt_names(data)
     with contextlib.redirect_stdout(io.StringIO()):
         build_clip(cfg["model"]["name"], cfg["model"]["weights"])

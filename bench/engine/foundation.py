@@ -17,15 +17,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.engine.algorithm import StandardAlgorithm, optimizer_step
+from bench.engine.algorithm import StandardAlgorithm
 from bench.models import clip
 
 
 class FoundationAlgorithm(StandardAlgorithm):
     def __init__(self, cfg: dict, data: Any, device: torch.device, run_dir: Any):
         super().__init__(cfg, data, device, run_dir)
-        self.side = 224
-        self.views = (f"rrc_flip@{self.side}",) if hasattr(data, "train_x") else 1
+        self.side = 224  # the model's input side (build_model reads it from the model)
         self.param_counts: dict = {}
 
     def train_config(self) -> dict:
@@ -60,7 +59,7 @@ class FoundationAlgorithm(StandardAlgorithm):
         net = clip.ClipImageModel(front, visual, head)
         trained += list(head.parameters()) if not zeroshot else []
         self.param_counts = parameter_counts(net, trained, dim if m["tuning"] in ("adaptformer", "lora") else None)
-        if isinstance(self.views, tuple):
+        if hasattr(self.data, "train_x"):  # in-memory images: LIFT's crop, upsampling to the model's side
             self.views = (f"rrc_flip@{self.side}",)
         return net, trained
 
@@ -75,15 +74,6 @@ class FoundationAlgorithm(StandardAlgorithm):
         micro-batch's mean loss weighted by its share of the batch, so the step equals the whole batch's)."""
         images = images[0] if isinstance(images, tuple) else images
         size = self.cfg["method"]["micro_batch"] or len(labels)
-        if size >= len(labels):
-            with t.autocast():
-                logits = t.net(images)
-            loss = self.method.loss_value(logits.float(), (labels, None, 1.0))
-            optimizer_step(t, loss)
-            return loss.detach(), logits.detach()
-        return self.accumulated_step(t, images, labels, size)
-
-    def accumulated_step(self, t: Any, images: torch.Tensor, labels: torch.Tensor, size: int):
         t.optimizer.zero_grad(set_to_none=True)
         total = torch.zeros((), device=labels.device)
         outputs: list[torch.Tensor] = []

@@ -1,7 +1,5 @@
 """Models: a backbone from the registry plus a classifier head."""
 
-from pathlib import Path
-
 from bench.models.registry import MODELS
 
 
@@ -38,7 +36,7 @@ def load_backbone_weights(backbone, spec, name):
     from bench.models import weights
 
     if weights.is_hub(spec):
-        path, source = hub_file(name, weights.hub_tag(spec)), spec
+        path, source = weights.timm_hub_file(name, weights.hub_tag(spec)), spec
     else:
         path, source = weights.local_file(spec), "file"
     state = weights.read_state(path)
@@ -53,28 +51,6 @@ def load_backbone_weights(backbone, spec, name):
     print(f"loaded {len(usable)} of {len(own)} backbone tensors from {path}"
           + (f"; ignored {len(skipped)} (e.g. {', '.join(skipped[:3])})" if skipped else ""))
     return weights.record(path, source)
-
-
-def hub_file(name, tag):
-    """timm's published weights of timm:NAME[.TAG], downloaded through the Hugging Face hub (user machines)."""
-    from bench.errors import BenchError
-
-    if not str(name).startswith("timm:"):
-        raise BenchError(f"model.weights=hub downloads timm's weights for timm:NAME models, not {name}; set "
-                         "model.weights to a local file")
-    import timm
-    from huggingface_hub import hf_hub_download
-
-    full = name[5:] + (f".{tag}" if tag else "")
-    hub_id = timm.models.get_pretrained_cfg(full).hf_hub_id if timm.models.get_pretrained_cfg(full) else None
-    if not hub_id:
-        raise BenchError(f"timm has no hub weights for {full}; set model.weights to a local file")
-    try:
-        return Path(hf_hub_download(hub_id, "model.safetensors"))
-    except Exception as exc:  # no network, no hub access, an interrupted download
-        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise BenchError(f"could not download timm's weights {hub_id} ({type(exc).__name__}: {cause}); fetch "
-                         f"model.safetensors of huggingface.co/{hub_id} elsewhere and set model.weights=FILE") from None
 
 
 __all__ = ["MODELS", "build_model", "resolve_head"]

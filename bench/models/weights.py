@@ -102,3 +102,24 @@ def load_matching(module: Any, state: dict, path: Path, what: str, ignore: tuple
                          f"are missing or shaped otherwise (e.g. {k}: {found}, the model has "
                          f"{tuple(own[k].shape)}); check model.name against the file")
     module.load_state_dict({k: state[k] for k in wanted}, strict=False)
+
+
+def timm_hub_file(name: str, tag: str) -> Path:
+    """timm's published weights of timm:NAME[.TAG], downloaded through the Hugging Face hub (user machines)."""
+    if not str(name).startswith("timm:"):
+        raise BenchError(f"model.weights=hub downloads timm's weights for timm:NAME models, not {name}; set "
+                         "model.weights to a local file")
+    import timm
+    from huggingface_hub import hf_hub_download
+
+    full = name[5:] + (f".{tag}" if tag else "")
+    pretrained = timm.models.get_pretrained_cfg(full)
+    hub_id = pretrained.hf_hub_id if pretrained else None
+    if not hub_id:
+        raise BenchError(f"timm has no hub weights for {full}; set model.weights to a local file")
+    try:
+        return Path(hf_hub_download(hub_id, "model.safetensors"))
+    except Exception as exc:  # no network, no hub access, an interrupted download
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise BenchError(f"could not download timm's weights {hub_id} ({type(exc).__name__}: {cause}); fetch "
+                         f"model.safetensors of huggingface.co/{hub_id} elsewhere and set model.weights=FILE") from None
