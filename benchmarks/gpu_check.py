@@ -22,6 +22,7 @@ speed (ratios, one process)
   step        bench's epoch against the bare model step: ResNet-32 at 32 px (fp32, bf16), ResNet-50 at 224 px (bf16)
   loader      the image-list loader's images/s (CPU decode in workers; device decode) against ResNet-50's step
   packing     1, 2, 4, 8 runs packed on one device as the SLURM profile's runs_per_job starts them
+  foundation  lift and full_finetune on CLIP ViT-B/16 (no weights), batch 128: train images/s and peak memory
   ddp         2 processes (NCCL), when 2 GPUs are present
 """
 
@@ -55,7 +56,7 @@ CHECKS = {  # in this order: the most telling first, so a run cut short has them
     "resume": gpu_correct.resume, "imagelist": gpu_correct.imagelist, "fashion": gpu_correct.fashion,
     "step": gpu_speed.step,
     "loader": gpu_speed.loader, "compile": gpu_correct.compile_check, "packing": gpu_speed.packing,
-    "ddp": gpu_speed.ddp,
+    "foundation": gpu_speed.foundation, "ddp": gpu_speed.ddp,
 }
 
 

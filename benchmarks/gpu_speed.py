@@ -179,3 +179,78 @@ def ddp(ctx: Context) -> dict:
     return {"top1": result["last"]["top1"], "summary": f"2 processes: {result['status']}, top-1 "
                                                        f"{result['last']['top1']:.2f}, "
                                                        f"{result['timing']['train_images_per_second']:.0f} img/s"}
+
+
+def _foundation_run(ctx: Context, method: str, model: str, precision: str, batch: int) -> dict:
+    """One epoch of `method` on CIFAR-10-LT-format images upsampled to 224 px: its train images/s and the peak
+    device memory of the run (evaluation, with lift's five crops, included)."""
+    from gpu_common import bench_main, finite_run, results
+
+    out = ctx.tmp / f"foundation-{method}-{precision}"
+    if ctx.cuda:
+        torch.cuda.reset_peak_memory_stats(ctx.device)
+    code, text = bench_main(ctx.run_argv(method, out, epochs=1, root=ctx.shared["big"], sets=(
+        f"model.name={model}", "model.weights=null", f"train.precision={precision}", f"train.batch_size={batch}")))
+    found = results(out)
+    if code or method not in found or not finite_run(*found[method]):
+        raise RuntimeError(f"{method} {precision}: exit {code}: {text[-400:]}")
+    timing = found[method][0]["timing"]
+    peak = round(torch.cuda.max_memory_allocated(ctx.device) / 2**30, 1) if ctx.cuda else None  # none on a CPU
+    return {"train_img_s": round(timing["train_images_per_second"]), "peak_gib": peak,
+            "train_s": round(timing["train_seconds"], 1)}
+
+
+def _foundation_bare(ctx: Context, method: str, model: str, precision: str, batch: int) -> float:
+    """The bare step of the same network (bench's own build of it): forward, LA loss, backward and SGD on one
+    preloaded batch of 224 px images, as img/s."""
+    from bench.config import resolve
+    from bench.datasets.registry import DATASETS
+    from bench.engine.foundation import FoundationAlgorithm
+    from bench.runtime import precision_tools
+
+    cfg = resolve(method, "cifar10_lt", 0, sets=[*FIXTURE_SETS, f"dataset.root={ctx.shared['big']}",
+                                                  f"model.name={model}", "model.weights=null"])
+    algorithm = FoundationAlgorithm(cfg, DATASETS["cifar10_lt"].load(cfg), ctx.device, str(ctx.tmp))
+    net, trained = algorithm.build_model()
+    net.to(ctx.device).train()
+    autocast, scaler = precision_tools(precision, ctx.device)
+    opt = torch.optim.SGD(trained, lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = torch.randn(batch, 3, algorithm.side, algorithm.side, device=ctx.device)
+    y = torch.arange(batch, device=ctx.device) % 10
+
+    def one():
+        with autocast():
+            loss = torch.nn.functional.cross_entropy(net(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        (scaler.scale(loss) if scaler else loss).backward()
+        scaler.step(opt) if scaler else opt.step()
+        scaler.update() if scaler else None
+
+    steps = 3 if ctx.quick else 20
+    for _ in range(3):
+        one()
+    torch.cuda.synchronize() if ctx.cuda else None
+    start = time.perf_counter()
+    for _ in range(steps):
+        one()
+    torch.cuda.synchronize() if ctx.cuda else None
+    return steps * batch / (time.perf_counter() - start)
+
+
+def foundation(ctx: Context) -> dict:
+    """The foundation-model methods on CLIP ViT-B/16 (built without weights: the same arithmetic), batch 128 as
+    LIFT's recipe: lift (AdaptFormer) and full_finetune under fp16 (LIFT's AMP) and bf16 (quick: the toy CLIP)."""
+    from conftest import write_cifar
+
+    if "big" not in ctx.shared:
+        ctx.shared["big"] = ctx.tmp / "cifar-full"
+        write_cifar(ctx.shared["big"], "cifar10", per_class_train=200 if ctx.quick else 5000, per_class_test=20)
+    model, batch = ("clip_tiny", 32) if ctx.quick else ("clip_vit_b16", 128)
+    cases = [("lift", "fp32")] if ctx.quick else [("lift", "fp16"), ("lift", "bf16"), ("full_finetune", "bf16")]
+    rows = {f"{m} {p}": _foundation_run(ctx, m, model, p, batch) for m, p in cases}
+    for (m, p), row in zip(cases, rows.values()):
+        row["bare_img_s"] = round(_foundation_bare(ctx, m, model, p, batch))
+    return {"rows": rows, "model": model, "batch": batch,
+            "summary": f"{model}, batch {batch}, 1 epoch of 224 px images: " + "; ".join(
+                f"{k}: {v['train_img_s']} img/s (bare step {v['bare_img_s']}), peak {v['peak_gib']} GiB"
+                for k, v in rows.items())}

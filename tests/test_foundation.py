@@ -113,6 +113,17 @@ def test_the_text_initialised_classifier_is_the_normalised_text_features_through
     assert algorithm.param_counts["trained"] == 10 * 64
 
 
+def test_the_prompts_meet_the_text_tower_on_its_device(monkeypatch):
+    """The token ids go where the embedding table is (the GPU check found them left on the CPU under CUDA); a
+    meta-device tower stands in for a GPU here."""
+    model, _ = clip.build_clip("clip_tiny", None)
+    model = model.to("meta")
+    seen, encode = [], model.encode_text
+    monkeypatch.setattr(model, "encode_text", lambda tokens, **kw: seen.append(tokens.device) or encode(tokens, **kw))
+    assert clip.text_features(model, ["cat", "dog"], ("a photo of a {}.",)).shape == (2, 32)
+    assert seen == [torch.device("meta")]
+
+
 def test_zero_shot_logits_are_100_times_the_image_text_cosine(cifar_root, tmp_path, tiny_weights, reference):
     """Zero-shot CLIP (LIFT models/models.py ZeroShotCLIP): exp(logit_scale) cos(proj f(x), t_c), argmax; the test
     images through torchvision's Resize(256) + CenterCrop(224) and CLIP's normalisation."""

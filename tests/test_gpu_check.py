@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
 ALL = ["augment", "jpeg", "families", "resume", "imagelist", "fashion", "step", "loader", "compile", "packing",
-       "ddp"]
+       "foundation", "ddp"]
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").exists()  # CI installs it
 
 
@@ -48,6 +48,7 @@ def test_the_quick_checks_measure_what_they_say(quick):
     assert checks["jpeg"]["rows"]["4:4:4"]["max_levels"] == 0
     assert set(checks["packing"]["rows"]) == {"1", "2"}
     assert checks["step"]["rows"]["small_cnn 32px fp32"]["bare_img_s"] > 0
+    assert checks["foundation"]["rows"]["lift fp32"]["train_img_s"] > 0 and checks["foundation"]["model"] == "clip_tiny"
     if FASHION:  # one epoch of the demo's erm on the real data learns something: far above chance (10%)
         assert checks["fashion"]["runs"]["erm"]["top1"] > 40
 

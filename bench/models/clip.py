@@ -96,10 +96,11 @@ def text_features(clip: Any, names: list[str], templates: tuple) -> torch.Tensor
     import open_clip
 
     clip.eval()
+    device = next(clip.parameters()).device  # the token ids meet the embedding table where it lives
     total = None
     for template in templates:
         tokens = open_clip.tokenize([template.format(n) if isinstance(template, str) else template(n)
-                                     for n in names])
+                                     for n in names]).to(device)
         feats = torch.cat([clip.encode_text(chunk, normalize=True) for chunk in tokens.split(1000)])
         total = feats if total is None else total + feats
     assert total is not None
