@@ -48,6 +48,30 @@ def save(run_dir, obj):
     results.atomic_write_bytes(current, data)
 
 
+def save_best(run_dir, model_state, epoch):
+    """best.pt: the model's weights at `epoch`, the best so far on the validation split."""
+    results.atomic_write_bytes(Path(run_dir) / rundir.BEST, encode({"model": model_state, "epoch": epoch}))
+
+
+def load_best(run_dir, epoch, device, method="its method"):
+    """A finished run's best.pt, for a child starting from its best-on-val epoch: only when it is of `epoch`, the
+    best epoch its result reports. BenchError naming the run and the fix otherwise."""
+    run_dir = Path(run_dir)
+    fix = (f"re-run the parent with bench run --methods {method} --set eval.selection=best_val and this command's "
+           "other options, with --force")
+    try:
+        best = decode((run_dir / rundir.BEST).read_bytes(), device)
+    except FileNotFoundError:
+        raise BenchError(f"parent run {run_dir.name} has no {rundir.BEST} (its best-on-val weights: kept by runs "
+                         f"with eval.selection=best_val since bench 2026-11-30); {fix}") from None
+    except Exception as exc:  # noqa: BLE001 - damaged: the weights are lost
+        raise BenchError(f"parent run {run_dir.name}'s {rundir.BEST} is unusable ({exc}); {fix}") from None
+    if best.get("epoch") != epoch:
+        raise BenchError(f"parent run {run_dir.name}'s {rundir.BEST} is of epoch {best.get('epoch')}, not of the "
+                         f"best epoch {epoch} its result reports; {fix}")
+    return best
+
+
 def load(run_dir, device):
     """The newest good checkpoint, or None; every damaged one is reported in one line."""
     run_dir = Path(run_dir)

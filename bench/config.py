@@ -331,13 +331,39 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
 
     m = METHODS.get_or_fail(method)
     d = DATASETS.get_or_fail(dataset)
+    layers = (seed, presets, config_files, flags, sets)
+    cfg, user_keys = layered(m, d, [], *layers)
+    if m.recipes and cfg["run"]["recipe"] == "authors":  # they depend on the ratio the user's layers give
+        cfg, user_keys = layered(m, d, recipe_layers(m, d, cfg["dataset"]), *layers)
+    check_dataset_shape(cfg, d)
+    validate(cfg, user_keys)
+    check_selection(cfg, d)
+    check_stage(cfg, m, user_keys)
+    MODELS.get_or_fail(cfg["model"]["name"])
+    return cfg
+
+
+def recipe_layers(m, d, dataset_section) -> list:
+    """The method's authors' recipes that apply to dataset `d`, most general first: [(source, tree)] for its
+    recipe preset's key (e.g. cifar_lt), the dataset's name (cifar100_lt) and, on the exp profile, the
+    dataset at its imbalance ratio (cifar100_lt@100, the ratio read from `dataset_section`)."""
+    keys = [d.recipe, d.name]
+    ratio = dataset_section["imbalance_ratio"]
+    if dataset_section["profile"] == "exp" and isinstance(ratio, (int, float)) and not isinstance(ratio, bool):
+        keys.append(f"{d.name}@{ratio:g}")
+    return [(f"method {m.name!r}'s {key} recipe", m.recipes[key]) for key in keys if key in m.recipes]
+
+
+def layered(m, d, recipes, seed, presets, config_files, flags, sets):
+    """The config's layers merged in order (module docstring), the method's recipes after its parts: (cfg, the
+    method keys the user set in config files and --set)."""
     cfg = copy.deepcopy(DEFAULTS)
     merge(cfg, load_preset(d.recipe), f"preset {d.recipe!r}")
-    merge(cfg, {"method": dict(m.parts), "stage": dict(m.stage), "train": dict(m.train)}, f"method {method!r}")
-    if d.recipe in m.recipes:
-        merge(cfg, m.recipes[d.recipe], f"method {method!r}'s {d.recipe} recipe")
-    cfg["method"]["name"] = method
-    cfg["dataset"]["name"] = dataset
+    merge(cfg, {"method": dict(m.parts), "stage": dict(m.stage), "train": dict(m.train)}, f"method {m.name!r}")
+    for source, tree in recipes:
+        merge(cfg, tree, source)
+    cfg["method"]["name"] = m.name
+    cfg["dataset"]["name"] = d.name
     cfg["train"]["seed"] = seed
     for name in presets:
         merge(cfg, load_preset(name), f"preset {name!r}")
@@ -349,12 +375,7 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
         if isinstance(tree, dict) and "world_size" in (tree.get("train") or {}):
             raise BenchError(f"train.world_size in {source} is set by how a run is launched (torchrun, a SLURM "
                              "profile's tasks_per_job), not by a config file; remove it")
-    epochs_before = cfg["train"]["epochs"]
-    for key, value in (flags or {}).items():
-        if value is not None:
-            set_key(cfg, key, value, "command-line flags")
-    if (flags or {}).get("train.epochs") is not None:
-        scale_schedule(cfg, epochs_before)
+    apply_flags(cfg, flags)
     for item in sets:
         key, value = parse_set(item)
         if key in ("method.name", "dataset.name", "train.seed", "stage.parent", "train.world_size"):
@@ -364,6 +385,22 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
         set_key(cfg, key, value, f"--set {item}")
         if key.startswith("method."):
             user_keys.add(key.split(".", 1)[1])
+    return cfg, user_keys
+
+
+def apply_flags(cfg, flags):
+    """Command-line flags (--epochs, ...); --epochs scales the recipe's schedule to the new length."""
+    epochs_before = cfg["train"]["epochs"]
+    for key, value in (flags or {}).items():
+        if value is not None:
+            set_key(cfg, key, value, "command-line flags")
+    if (flags or {}).get("train.epochs") is not None:
+        scale_schedule(cfg, epochs_before)
+
+
+def check_dataset_shape(cfg, d):
+    """A natural split takes no synthetic long-tail options; a synthetic one needs them."""
+    dataset = d.name
     if d.natural:  # a fixed published split: the synthetic long-tail options do not apply
         if cfg["dataset"]["profile"] not in ("exp", "natural") or cfg["dataset"]["imbalance_ratio"] != 100.0:
             raise BenchError(f"{dataset} has a fixed long-tailed split; dataset.profile and "
@@ -375,11 +412,6 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     elif cfg["dataset"]["eval_split"] not in (None, "test"):
         raise BenchError(f"{dataset} is evaluated on its test set; dataset.eval_split applies to imagenet_lt, "
                          "places_lt and inat2018")
-    validate(cfg, user_keys)
-    check_selection(cfg, d)
-    check_stage(cfg, m, user_keys)
-    MODELS.get_or_fail(cfg["model"]["name"])
-    return cfg
 
 
 def read_config_files(config_files):
@@ -450,13 +482,16 @@ def check_stage(cfg, method, user_keys=frozenset()):
     if s["posthoc"] in ("la", "tau_norm") and cfg["eval"]["save_logits"] == "never":
         raise BenchError(f"{method.name} is computed from its parent's saved logits, and eval.save_logits=never "
                          "keeps none; remove eval.save_logits (auto keeps them for a post-hoc child)")
+    if s["start"] == "best_val" and cfg["eval"]["selection"] != "best_val":
+        raise BenchError("stage.start=best_val starts stage 2 from the parent's epoch best on the validation split; "
+                         "add --set eval.selection=best_val (the parent run is then trained with that split)")
     if s["posthoc"] == "tau_norm" and cfg["eval"]["selection"] != "best_val":
         raise BenchError("tau_norm chooses tau on a validation split; add --set eval.selection=best_val (the parent "
                          "run is then trained with the same split)")
 
 
 AGGREGATION_KEYS = ("epochs", "lr", "weight_decay", "batch_size")  # what SADE's test-time aggregation reads
-STAGE2_KEYS = ("train", "reinit", "reinit_init", "bn", "epochs", "lr", "weight_decay", "batch_size",
+STAGE2_KEYS = ("train", "reinit", "reinit_init", "bn", "start", "epochs", "lr", "weight_decay", "batch_size",
                "classifier_lr_factor", "max_norm", "max_norm_at")
 
 

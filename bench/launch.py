@@ -131,7 +131,7 @@ def check_run_dir(run_dir):
     if run_dir.exists() and not run_dir.is_dir():
         raise BenchError(f"{run_dir} is a file, but bench keeps that run's folder there; move the file away")
     for name in (rundir.RESULT, rundir.CONFIG, rundir.CHECKPOINT, rundir.PREVIOUS_CHECKPOINT, rundir.METRICS,
-                 rundir.PREDICTIONS, rundir.LOGITS, rundir.LOCK, rundir.JOB):
+                 rundir.PREDICTIONS, rundir.LOGITS, rundir.LOCK, rundir.JOB, rundir.BEST):
         path = run_dir / name
         if path.exists() and not path.is_file():
             raise BenchError(f"{path} is not a file (bench writes its {name} there); move it away")

@@ -27,6 +27,7 @@ from pathlib import Path
 
 RESULT, METRICS, CONFIG, CHECKPOINT = "result.json", "metrics.jsonl", "config.yaml", "checkpoint.pt"
 PREDICTIONS, PREVIOUS_CHECKPOINT, LOCK, JOB = "predictions.npz", "checkpoint.prev.pt", "run.lock", "job.json"
+BEST = "best.pt"  # the weights of the epoch best on the validation split (eval.selection=best_val)
 LOGITS = "logits.npz"  # final test (and val) logits (float32; float16 above 16M numbers), for post-hoc methods
 RECOMPUTED = "recomputed.json"  # `bench report`'s cache of metrics an old result lacks, computed from LOGITS
 BENCH_DIR = ".bench"  # bench's own bookkeeping inside a results folder, never a run

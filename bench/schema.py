@@ -156,6 +156,9 @@ KEYS = (
         "DotProductClassifier)", choices=("kaiming", "pytorch")),
     Key("stage.bn", "frozen", "the frozen backbone's BN statistics: frozen (eval mode) or update",
         choices=("frozen", "update")),
+    Key("stage.start", "last", "the parent's weights stage 2 starts from: last (its final epoch) or best_val (its "
+        "epoch best on the validation split, kept in best.pt; needs eval.selection=best_val)",
+        choices=("last", "best_val"), source="classifier-balancing run_networks.py (loads the best model)"),
     Key("stage.epochs", 10, "stage-2 epochs", check=EPOCHS[0], phrase=EPOCHS[1],
         source="classifier-balancing config/ImageNet_LT/cls_crt.yaml"),
     Key("stage.lr", 0.2, "stage-2 LR (cosine to 0, no warm-up)", check=_positive, phrase="positive",
@@ -181,6 +184,10 @@ KEYS = (
     Key("run.log_dir", None, "TensorBoard's folder; null: <results folder>/tensorboard", types=(str, NONE),
         runtime=True),
     Key("run.wandb_project", "bench", "the W&B project", runtime=True),
+    Key("run.recipe", "authors", "authors: the method's published recipe for the dataset where it has one "
+        "(bench list recipes); shared: the dataset's shared recipe preset for every method (apples to apples). "
+        "Like a preset, outside the run id: the settings it picks are in it", choices=("authors", "shared"),
+        runtime=True),
     Key("run.checkpoint_minutes", 30.0, "a checkpoint inside an epoch every N minutes (0: only on signals)",
         check=_non_negative, phrase="non-negative (0: no timed checkpoints inside an epoch)", runtime=True),
 )

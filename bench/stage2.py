@@ -1,10 +1,11 @@
 """Stage-2 training on a finished parent run (cRT, LWS, MiSLAS, weight balancing).
 
-The child's model starts from the parent's final weights (its last checkpoint, which must be the epoch
-its result.json reports). The backbone never trains: its parameters are frozen and outside the
-optimizer, so they stay bit-identical; its BN statistics stay frozen (eval mode, stage.bn=frozen) or
-follow the stage-2 batches (train mode, stage.bn=update: the official Decoupling, weight-balancing and
-MiSLAS "shift learning" code). What trains (stage.train):
+The child's model starts from the parent's final weights (its last checkpoint, which must be the epoch its
+result.json reports), or with stage.start=best_val from its epoch best on the validation split (best.pt, kept
+by runs with eval.selection=best_val; the official Decoupling code loads its best model). The backbone never
+trains: its parameters are frozen and outside the optimizer, so they stay bit-identical; its BN statistics
+stay frozen (eval mode, stage.bn=frozen) or follow the stage-2 batches (train mode, stage.bn=update: the
+official Decoupling, weight-balancing and MiSLAS "shift learning" code). What trains (stage.train):
 
     classifier             the linear head (re-initialised with stage.reinit, as cRT; else the parent's)
     scales                 one scale per class on the head's logits, z_c * s_c from 1 (LWS); head frozen
@@ -64,8 +65,13 @@ class Stage2:
         """The child's model from the freshly built `model` (backbone, head): the parent's weights loaded
         (the head kept unless re-initialised), the scales appended, everything else frozen.
         Returns (model, optimizer parameter groups)."""
-        last = (self.parent.get("last") or {}).get("epoch")
-        ckpt = checkpoint.load_final(self.parent_dir, last, torch.device("cpu"), self.parent.get("method") or "")
+        method = self.parent.get("method") or ""
+        if self.s["start"] == "best_val":  # the official Decoupling code: the parent's best model
+            best = (self.parent.get("best") or {}).get("epoch")
+            ckpt = checkpoint.load_best(self.parent_dir, best, torch.device("cpu"), method)
+        else:
+            last = (self.parent.get("last") or {}).get("epoch")
+            ckpt = checkpoint.load_final(self.parent_dir, last, torch.device("cpu"), method)
         state = ckpt["model"]
         own = model.state_dict()
         if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):

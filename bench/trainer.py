@@ -254,6 +254,8 @@ class Trainer:
             write_final_logits(self.run_dir, e["save_logits"], logits, self.pipe, val_logits)
         if self.state.best is None or last[score] > self.state.best[score]:
             self.state.best = last
+            if score == "val_top1":  # a child may start from these weights (stage.start=best_val)
+                checkpoint.save_best(self.run_dir, self.model.state_dict(), epoch)
         self.state.history.append(line)
         self.last_eval = last
 

@@ -20,14 +20,30 @@ PINNED = [("erm", "cifar10_lt", [], "cifar10_lt-exp100-ds0__erm__seed0__78e3ded2
           ("lws", "cifar10_lt", [], "cifar10_lt-exp100-ds0__lws__seed0__45e9d646"),
           ("lws", "imagenet_lt", [], "imagenet_lt-natural__lws__seed0__fd3719d0"),
           ("erm", "cifar10_lt", ["method.mix=mixup"], "cifar10_lt-exp100-ds0__erm__seed0__e89eb48b"),
-          ("mislas", "cifar100_lt", [], "cifar100_lt-exp100-ds0__mislas__seed0__c19a4cae"),
+          ("mislas", "fashion_mnist_lt", [], "fashion_mnist_lt-exp100-ds0__mislas__seed0__09995233"),
+          ("logit_adjust", "cifar10_lt", ["dataset.imbalance_ratio=10"],
+           "cifar10_lt-exp10-ds0__logit_adjust__seed0__8c91ebc0"),  # no official recipe at ratio 10
+          ("balanced_softmax", "cifar100_lt", [], "cifar100_lt-exp100-ds0__balanced_softmax__seed0__ff4ad727"),
+          ("erm_mixup", "cifar100_lt", [], "cifar100_lt-exp100-ds0__erm_mixup__seed0__8b40c8b8"),
+          # run.recipe=shared: the dataset's shared recipe, as every run had before the authors' recipes
+          ("mislas", "cifar100_lt", ["run.recipe=shared"], "cifar100_lt-exp100-ds0__mislas__seed0__c19a4cae"),
+          ("mislas", "imagenet_lt", ["run.recipe=shared"], "imagenet_lt-natural__mislas__seed0__05458ee2"),
+          ("logit_adjust", "cifar10_lt", ["run.recipe=shared"], "cifar10_lt-exp100-ds0__logit_adjust__seed0__695ac2bc"),
           ("la_posthoc", "cifar10_lt", [], "cifar10_lt-exp100-ds0__la_posthoc__seed0__b1f6237b"),
           ("erm_wd", "cifar100_lt", [], "cifar100_lt-exp100-ds0__erm_wd__seed0__f606c894")]
 CHANGED = [("crt", "cifar10_lt", [], "cifar10_lt-exp100-ds0__crt__seed0__a909ad36"),  # nn.Linear's init
            ("crt", "imagenet_lt", [], "imagenet_lt-natural__crt__seed0__b376062c"),
            ("lws", "inat2018", [], "inat2018-natural__lws__seed0__5aa41240"),  # iNaturalist's weight decay
            ("erm", "cifar10_lt", ["method.mix=cutmix"], "cifar10_lt-exp100-ds0__erm__seed0__1b8261e2"),
-           ("wb", "cifar100_lt", [], "cifar100_lt-exp100-ds0__wb__seed0__d1529a09")]  # the official CB loss
+           ("wb", "cifar100_lt", [], "cifar100_lt-exp100-ds0__wb__seed0__d1529a09"),  # the official CB loss
+           ("mislas", "cifar100_lt", [], "cifar100_lt-exp100-ds0__mislas__seed0__c19a4cae"),  # MiSLAS per config
+           ("mislas", "cifar10_lt", [], "cifar10_lt-exp100-ds0__mislas__seed0__98f67a25"),
+           ("mislas", "imagenet_lt", [], "imagenet_lt-natural__mislas__seed0__05458ee2"),
+           ("erm_mixup", "imagenet_lt", [], "imagenet_lt-natural__erm_mixup__seed0__6491ac71"),  # alpha 0.2
+           ("logit_adjust", "cifar10_lt", [], "cifar10_lt-exp100-ds0__logit_adjust__seed0__695ac2bc"),
+           ("logit_adjust", "cifar100_lt", [], "cifar100_lt-exp100-ds0__logit_adjust__seed0__7d4e5e67"),
+           ("balanced_softmax", "cifar10_lt", ["dataset.imbalance_ratio=200"],
+            "cifar10_lt-exp200-ds0__balanced_softmax__seed0__4d6cf012")]
 
 
 @pytest.mark.parametrize("method, dataset, sets, old", PINNED)
@@ -53,6 +69,73 @@ def test_crt_and_lws_use_classifier_balancings_config_per_dataset(method, datase
     stage = resolve(method, dataset, 0)["stage"]
     assert {k: stage[k] for k in expected} == expected
     assert stage["reinit_init"] == ("pytorch" if method == "crt" else "kaiming")
+
+
+# dvlab-research/MiSLAS config/<dataset>/<name>_stage2_mislas.yaml, as released:
+# (smooth_head, smooth_tail, shift_bn, lr_factor, weight_decay, batch_size); imb001 = ratio 100, imb002 = 50, imb01 = 10
+MISLAS_CONFIGS = {
+    ("cifar10_lt", 100): (0.3, 0.0, False, 0.5, 2e-4, 128), ("cifar10_lt", 50): (0.2, 0.0, False, 0.2, 2e-4, 128),
+    ("cifar10_lt", 10): (0.1, 0.0, False, 0.2, 2e-4, 128), ("cifar100_lt", 100): (0.4, 0.1, True, 0.2, 2e-4, 128),
+    ("cifar100_lt", 50): (0.3, 0.0, True, 0.1, 2e-4, 128), ("cifar100_lt", 10): (0.2, 0.0, True, 0.1, 2e-4, 128),
+    ("imagenet_lt", None): (0.3, 0.0, True, 0.05, 5e-4, 256), ("inat2018", None): (0.3, 0.0, True, 0.05, 1e-4, 256),
+    ("places_lt", None): (0.4, 0.1, True, 0.05, 5e-4, 256)}
+
+
+@pytest.mark.parametrize("dataset, ratio", list(MISLAS_CONFIGS))
+def test_mislas_stage2_resolves_to_the_official_config_of_the_dataset_and_ratio(dataset, ratio):
+    sets = [f"dataset.imbalance_ratio={ratio}"] if ratio else []
+    cfg = resolve("mislas", dataset, 0, sets=sets)
+    stage, m = cfg["stage"], cfg["method"]
+    batch = stage["batch_size"] or resolve("erm_mixup", dataset, 0, sets=sets)["train"]["batch_size"]
+    got = (m["smooth_head"], m["smooth_tail"], stage["bn"] == "update", stage["classifier_lr_factor"],
+           stage["weight_decay"], batch)
+    assert got == MISLAS_CONFIGS[(dataset, ratio)]
+    assert (stage["epochs"], stage["lr"]) == (10, 0.1)  # every config: num_epochs 10, lr 0.1, cosine
+
+
+def test_a_users_setting_wins_over_the_ratio_recipe_and_other_ratios_keep_the_defaults():
+    m = resolve("mislas", "cifar100_lt", 0, sets=["dataset.imbalance_ratio=50", "method.smooth_head=0.7"])["method"]
+    assert (m["smooth_head"], m["smooth_tail"]) == (0.7, 0.0)  # the user's head, the ratio-50 config's tail
+    stage = resolve("mislas", "cifar100_lt", 0, sets=["dataset.imbalance_ratio=200"])["stage"]
+    assert (stage["classifier_lr_factor"], stage["bn"]) == (0.5, "update")  # no official ratio-200 config
+    assert resolve("mislas", "cifar10_lt", 0, sets=["dataset.profile=step"])["stage"]["bn"] == "frozen"
+
+
+def test_mixup_alpha_is_0_2_on_the_large_datasets_as_mislas_stage_1():
+    alphas = {d: resolve("erm_mixup", d, 0)["method"]["mix_alpha"] for d in
+              ("cifar10_lt", "cifar100_lt", "fashion_mnist_lt", "imagenet_lt", "inat2018", "places_lt")}
+    assert alphas == dict(cifar10_lt=1.0, cifar100_lt=1.0, fashion_mnist_lt=1.0, imagenet_lt=0.2, inat2018=0.2,
+                          places_lt=0.2)
+
+
+def test_logit_adjustments_schedule_is_the_official_one_after_warm_up():
+    """google-research logit_adjustment/utils.py: (multiplier, start epoch) pairs (1, 0), (0.1, 604), (0.01, 926),
+    (0.001, 1128) for CIFAR-10 over 1241 epochs; 691/1059/1290 of 1419 for CIFAR-100; base 0.1. bench applies it per
+    epoch: equal at every epoch's start after the warm-up (20 / 22 epochs)."""
+    from bench.schedule import learning_rate
+
+    for dataset, epochs, warmup, decays in (("cifar10_lt", 1241, 20, (604, 926, 1128)),
+                                            ("cifar100_lt", 1419, 22, (691, 1059, 1290))):
+        train = resolve("logit_adjust", dataset, 0)["train"]
+        assert (train["epochs"], train["warmup_epochs"], train["nesterov"], train["batch_size"]) == (epochs, warmup,
+                                                                                                     True, 128)
+        official = [0.1 * 0.1 ** sum(e >= d for d in decays) for e in range(warmup, epochs)]
+        assert [learning_rate(e, train) for e in range(warmup, epochs)] == pytest.approx(official, rel=1e-12)
+    quick = resolve("logit_adjust", "cifar10_lt", 0, presets=["quick"])["train"]
+    assert [learning_rate(e, quick) for e in (6, 7, 11, 13)] == pytest.approx([0.1, 0.01, 1e-3, 1e-4])
+
+
+def test_balanced_softmax_epochs_come_from_the_official_iterations_and_the_ratio_200_subset():
+    """balanced_softmax_imba200.yaml: num_iterations 13000, warmup_iterations 800, batch 512; run_networks.py turns
+    them into epochs with len(loader) = ceil(N / 512), N from ImbalanceCIFAR's int(n_max * (1/200)^(c/(C-1)))."""
+    for dataset, classes, n_max in (("cifar10_lt", 10, 5000), ("cifar100_lt", 100, 500)):
+        n = sum(int(n_max * (1 / 200) ** (c / (classes - 1))) for c in range(classes))
+        steps = math.ceil(n / 512)
+        cfg = resolve("balanced_softmax", dataset, 0, sets=["dataset.imbalance_ratio=200"])
+        t = cfg["train"]
+        assert (t["epochs"], t["warmup_epochs"]) == (math.ceil(13000 / steps), math.ceil(800 / steps))
+        assert (t["lr"], t["batch_size"], t["weight_decay"], t["schedule"]) == (0.1, 512, 5e-4, "cosine")
+        assert (cfg["augment"]["policy"], cfg["augment"]["cutout"]) == ("autoaugment_cifar", 16)
 
 
 def test_crts_new_classifier_is_drawn_as_nn_linears_default(cifar_root, tmp_path):
@@ -156,6 +239,13 @@ def test_bench_list_recipes_says_which_recipe_applies_where_and_how_to_restore_t
     assert "deviation: the frozen backbone's BN statistics stay fixed" in crt and "(stage.bn=update)" in crt
     assert "erm\n    every dataset: the dataset's shared recipe preset" in text
     assert "(stage.max_norm_at=epoch)" in text.split("\nwb  [")[1]
+    mislas = text.split("\nmislas  [")[1].split("\nwb  [")[0]
+    assert ("cifar100_lt: authors' (ratio 100: method.smooth_head=0.4, method.smooth_tail=0.1, "
+            "stage.classifier_lr_factor=0.2; ratio 50:") in mislas
+    assert "cifar10_lt: authors' (stage.bn=frozen; ratio 100:" in mislas
+    assert "other ratios and the step profile: the shared preset with the settings above)" in mislas
+    assert "fashion_mnist_lt: its stage recipe over the parent's run" in mislas
+    assert "\nrun.recipe=shared runs every method on the dataset's shared recipe instead" in text
 
 
 def test_the_class_aware_sampler_cycles_classes_and_each_classs_images():
@@ -178,3 +268,61 @@ def test_the_class_aware_sampler_cycles_classes_and_each_classs_images():
     assert all(sorted(p.tolist()) == [0, 1, 2, 3] for p in passes)
     first_class = longer[labels.repeat(10)[longer] == 3][:10]  # class 3 has 10 images: a full cycle first
     assert len(set(first_class.tolist())) == 10
+
+
+@pytest.mark.parametrize("recipe, flagged", [("authors", False), ("shared", True)])
+def test_the_paper_comparison_shows_mislas_published_number_and_flags_a_run_off_the_authors_recipe(
+        tmp_path, recipe, flagged):
+    """MiSLAS README: 47.0% on CIFAR-100-LT ratio 100; a run on the shared recipe (smoothing 0.3 -> 0.0, LR factor
+    0.5) is marked, one on the authors' config is not."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from bench.report.build import report
+
+    golden = Path(__file__).parent / "data" / "golden"
+    template = next(golden.glob("*__ldam_drw__seed0__*"))
+    run = tmp_path / "r" / "cifar100_lt-exp100-ds0__mislas__seed0"
+    shutil.copytree(template, run)
+    result = json.loads((run / "result.json").read_text())
+    cfg = resolve("mislas", "cifar100_lt", 0, sets=[f"run.recipe={recipe}"])
+    result.update(config=cfg, method="mislas", dataset="cifar100_lt", run_id=run.name)
+    (run / "result.json").write_text(json.dumps(result))
+    paper = report([tmp_path / "r"], compare="paper")[-1]
+    (row,) = [r for r in paper.rows if r[0].startswith("mislas = MiSLAS")]
+    assert row[1][0].text.endswith(f" / {100 - 47.0:.2f} ({100 - result['last']['top1'] - 53.0:+.2f})")
+    notes = [text for text, _ in paper.notes]
+    off = [n for n in notes if "differ from the authors' recipe" in n]
+    assert bool(off) == flagged
+    if flagged:
+        assert ("method.smooth_head=0.3 (theirs 0.4), method.smooth_tail=0.0 (theirs 0.1), "
+                "stage.classifier_lr_factor=0.5 (theirs 0.2)") in off[0]
+    assert any(n.startswith("Zhong et al., CVPR 2021; dvlab-research/MiSLAS README.md") for n in notes)
+
+
+def test_stage2_starts_from_the_parents_best_on_val_epoch_when_asked(cifar_root, tmp_path):
+    """classifier-balancing loads the stage-1 model best on validation: with stage.start=best_val cRT's frozen
+    backbone is bit-identical to the parent's best.pt (the epoch its result reports as best), not its last."""
+    from bench.checkpoint import decode
+
+    out = tmp_path / "out"
+    sets = ["dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10",
+            "eval.selection=best_val", "stage.epochs=1", "stage.batch_size=64", "train.lr=5"]
+    argv = ["run", "--methods", "crt", "--datasets", "cifar10_lt", "--epochs", "4", "--data-root", str(cifar_root),
+            "--out", str(out), "--no-progress", "--set", *sets]
+    assert main([*argv, "stage.start=best_val"]) == 0
+    (child,) = [p.parent for p in out.glob("*__crt__*/result.json")]
+    (parent,) = [p.parent for p in out.glob("*__erm__*/result.json")]
+    import json
+
+    best_epoch = json.loads((parent / "result.json").read_text())["best"]["epoch"]
+    best = decode((parent / "best.pt").read_bytes(), "cpu")
+    assert best["epoch"] == best_epoch
+    last = decode((parent / "checkpoint.pt").read_bytes(), "cpu")["model"]
+    model = decode((child / "checkpoint.pt").read_bytes(), "cpu")["model"]
+    backbone = [k for k in model if k.startswith("0.") and "running_" not in k and "num_batches" not in k]
+    assert all(torch.equal(model[k], best["model"][k]) for k in backbone)
+    assert (best_epoch == 3) == all(torch.equal(model[k], last[k]) for k in backbone)
+    plain = [a for a in argv if a != "eval.selection=best_val"]
+    assert main([*plain, "stage.start=best_val"]) == 2  # without a validation split: refused

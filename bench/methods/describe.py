@@ -81,12 +81,21 @@ def _recipe_lines(method, width):
         for preset, recipe in method.recipes.items())]
 
 
+def _settings(recipe):
+    return ", ".join(f"{k}={_value(v)}" for k, v in flatten(recipe).items())
+
+
 def recipe_cell(method, dataset):
-    """Which recipe a method runs on a dataset: its authors' (for that preset), the stage-2 recipe in its file, or
-    the dataset's shared preset."""
-    if dataset.recipe in method.recipes:
-        keys = ", ".join(f"{k}={_value(v)}" for k, v in flatten(method.recipes[dataset.recipe]).items())
-        return f"authors' ({keys})"
+    """Which recipe a method runs on a dataset: its authors' (for the dataset's preset, the dataset, the dataset at
+    an imbalance ratio), the stage-2 recipe in its file, or the dataset's shared preset."""
+    general = [_settings(method.recipes[k]) for k in (dataset.recipe, dataset.name) if k in method.recipes]
+    ratios = [f"ratio {k.split('@', 1)[1]}: {_settings(v)}" for k, v in method.recipes.items()
+              if k.startswith(f"{dataset.name}@")]
+    if ratios:
+        rest = "the shared preset" + (" with the settings above" if general else "")
+        return f"authors' ({'; '.join(general + ratios)}; other ratios and the step profile: {rest})"
+    if general:
+        return f"authors' ({'; '.join(general)})"
     if method.parent and method.stage:
         return "its stage recipe over the parent's run"
     return f"shared preset {dataset.recipe}"
@@ -109,4 +118,5 @@ def describe_recipes():
         for cell, names in cells.items():
             lines.append(f"    {', '.join(names)}: {cell}")
         lines += [f"    deviation: {d}" for d in method.deviations]
+    lines.append("run.recipe=shared runs every method on the dataset's shared recipe instead (apples to apples).")
     return "\n".join(lines)

@@ -13,6 +13,8 @@ METHOD = Method(
              "places_lt_resnet50": {"stage": dict(batch_size=256, lr=0.1)}},
     recipe_source="facebookresearch/classifier-balancing config/{ImageNet_LT,iNaturalist18,Places_LT}/cls_lws.yaml",
     deviations=("the frozen backbone's BN statistics stay fixed; the official code leaves it in train mode "
-                "(stage.bn=update)", "class-uniform sampling draws images independently; the official "
+                "(stage.bn=update)", "stage 2 starts from the parent's last epoch; the official code from its "
+                "best-on-val checkpoint (stage.start=best_val with eval.selection=best_val)",
+                "class-uniform sampling draws images independently; the official "
                 "ClassAwareSampler cycles classes, 4 images each (method.sampler=class_aware)"),
 )

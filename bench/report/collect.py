@@ -79,6 +79,7 @@ def method_params(cfg):
     method = METHODS.get(cfg["method"]["name"])
     if method is not None:
         base.update(method.parts)
+    base.update({k.split(".", 1)[1]: v for k, v in _authors(cfg).items() if k.startswith("method.")})
     unused = unused_method_keys(cfg)
     return {k: v for k, v in cfg["method"].items() if k != "name" and base.get(k) != v and k not in unused}
 
@@ -109,10 +110,35 @@ SETTING_KEYS = ("method.name", "train.seed", "dataset.name", "dataset.profile", 
                 "dataset.data_seed", "dataset.eval_split", "stage.parent")  # the parent's id differs per seed
 
 
+def _authors(cfg) -> dict:
+    """{dotted key: value} the method's authors' recipes set for the run's dataset and ratio, unless the run
+    chose the shared recipe (run.recipe=shared)."""
+    d = cfg["dataset"]
+    if (cfg.get("run") or {}).get("recipe", "authors") != "authors":
+        return {}
+    return _recipe_settings(cfg["method"]["name"], d["name"], d.get("profile"), d.get("imbalance_ratio"))
+
+
+@functools.lru_cache(maxsize=None)
+def _recipe_settings(method, dataset, profile, ratio):
+    from bench.config import recipe_layers
+    from bench.datasets.registry import DATASETS
+    from bench.methods.registry import METHODS
+
+    info, spec = DATASETS.get(dataset), METHODS.get(method)
+    if info is None or spec is None:
+        return {}
+    out: dict = {}
+    for _, tree in recipe_layers(spec, info, {"profile": profile, "imbalance_ratio": ratio}):
+        out.update(flatten(tree))
+    return out
+
+
 @functools.lru_cache(maxsize=None)
 def _declared(method, dataset):
     """The flat config bench gives `method` on `dataset` before any user input: the defaults, the dataset's
-    recipe preset and the method's own parts, stage and train settings (unknown names: the defaults)."""
+    recipe preset and the method's own parts, stage and train settings (unknown names: the defaults); the
+    authors' recipes for the run's ratio are added by config_differences."""
     from bench.config import load_preset, merge
     from bench.datasets.registry import DATASETS
     from bench.methods.registry import METHODS
@@ -133,7 +159,7 @@ def config_differences(cfg):
     """{key: value} of the experiment config that differ from what bench gives its method on its dataset
     (bench's defaults, the dataset's recipe, the method's own settings), minus method name, dataset setting,
     seed and hyper-parameters no part of the method uses."""
-    declared = _declared(cfg["method"]["name"], cfg["dataset"]["name"])
+    declared = {**_declared(cfg["method"]["name"], cfg["dataset"]["name"]), **_authors(cfg)}
     flat = flatten(experiment_part(cfg))
     unused = {f"method.{k}" for k in unused_method_keys(cfg)}
     return {k: v for k, v in flat.items() if k not in SETTING_KEYS and k not in unused
