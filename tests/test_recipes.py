@@ -326,3 +326,18 @@ def test_stage2_starts_from_the_parents_best_on_val_epoch_when_asked(cifar_root,
     assert (best_epoch == 3) == all(torch.equal(model[k], last[k]) for k in backbone)
     plain = [a for a in argv if a != "eval.selection=best_val"]
     assert main([*plain, "stage.start=best_val"]) == 2  # without a validation split: refused
+
+
+def test_the_zoo_page_shows_every_published_number_bench_compares_against():
+    """docs/zoo.md's 'As published' table and bench/report/published.yaml stay in step: each number is in its
+    method's row (to one decimal), and every method with a number has a row."""
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    page = (root / "docs" / "zoo.md").read_text().split("## As published")[1]
+    rows = {line.split("|")[1].strip().strip("`"): line for line in page.splitlines() if line.startswith("| `")}
+    for entry in yaml.safe_load((root / "bench" / "report" / "published.yaml").read_text())["numbers"]:
+        cells = [c.strip() for c in rows[entry["method"]].split("|")]
+        assert f"{entry['top1']:.1f}" in cells, entry
