@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.evaluate import METRIC_NAMES
+from bench.evaluate import REPORT_METRIC_NAMES
 from bench.executors import EXECUTORS
 
 EPILOG = """examples:
@@ -105,11 +105,15 @@ def _add_report(sub):
     rep.add_argument("--confusion", action="append", default=[], metavar="RUN_DIR",
                      help="confusion-matrix heatmap of one finished run; repeatable")
     rep.add_argument("--compare", choices=["paper"], help="published LDAM-DRW paper numbers beside ours")
+    rep.add_argument("--priors", action="store_true",
+                     help="a table per setting (and a plot with --plots) of accuracy under shifted test label "
+                          "distributions: SADE's backward- and forward-long-tailed priors, imbalance 2 to 50")
     rep.add_argument("--select", choices=["last", "best"], default="last",
                      help="last epoch (default) or best epoch, which is selected on the test set")
-    rep.add_argument("--metric", choices=["accuracy", "error", *METRIC_NAMES], default="accuracy",
+    rep.add_argument("--metric", choices=["accuracy", "error", *REPORT_METRIC_NAMES], default="accuracy",
                      help="the main table's metric: accuracy (top-1, default), error = 100 - accuracy (the paper's "
-                          f"convention), or one of {', '.join(METRIC_NAMES)}")
+                          f"convention), or one of {', '.join(REPORT_METRIC_NAMES)} (forwardR / backwardR: "
+                          "accuracy under SADE's long-tailed test priors of imbalance R)")
 
 
 def _add_status_and_cancel(sub):
@@ -284,7 +288,7 @@ def _main(argv=None):
             from bench.report.build import report
 
             report(args.folders, args.out, args.latex, args.csv, args.plots, args.compare, args.select,
-                   args.metric, args.confusion, args.html)
+                   args.metric, args.confusion, args.html, args.priors)
             return 0
         return cmd_run(args)
     except BenchError as exc:

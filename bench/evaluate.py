@@ -3,7 +3,8 @@
 Every metric is declared once in METRICS (name, direction, how to compute, how to format); the
 trainer, result.json, `bench report` (tables, CSV, plots) and `--metric` all read this list, so
 adding a metric is one entry. Torch is imported inside the functions (the report imports the
-schema without it).
+schema without it). PRIOR_METRICS (accuracy under shifted test priors) are derived by the report from
+each result's per-class accuracy (bench/priors.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bench import faults
+from bench.priors import NAMES as PRIOR_NAMES
+from bench.priors import parse, shifted_accuracy
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Evaluation:
         totals = torch.bincount(self.labels, minlength=num_classes).double()
         self.per_class = [100.0 * h / t if t > 0 else None for h, t in zip(hits.tolist(), totals.tolist())]
         self.groups = shot_groups(train_counts, many_above, few_below)
+        self.train_counts = list(train_counts)
 
     def group_mean(self, group):
         accs = [self.per_class[c] for c in self.groups[group] if self.per_class[c] is not None]
@@ -106,7 +110,20 @@ METRICS = (
 )
 METRIC_NAMES = tuple(m.name for m in METRICS)
 RESULT_KEYS = ("epoch", *METRIC_NAMES, "per_class_acc")  # an evaluation as result.json keeps it
-BY_NAME = {m.name: m for m in METRICS}
+
+
+def _prior_metric(name: str) -> Metric:
+    direction, ratio = parse(name)
+    return Metric(name, f"top-1 accuracy (%) under a {direction}-long-tailed test prior (imbalance {ratio})", True,
+                  lambda ev: shifted_accuracy(ev.per_class, ev.train_counts, name),
+                  doc=f"SADE's {direction} test distribution of imbalance {ratio}, from per-class accuracy "
+                      "(bench/priors.py)")
+
+
+# the report derives these from each result's per-class accuracy (bench.priors.fill); training does not log them
+PRIOR_METRICS = tuple(_prior_metric(n) for n in PRIOR_NAMES)
+REPORT_METRIC_NAMES = METRIC_NAMES + tuple(m.name for m in PRIOR_METRICS)
+BY_NAME = {m.name: m for m in (*METRICS, *PRIOR_METRICS)}
 SHOT_GROUPS = ("many", "medium", "few")
 
 

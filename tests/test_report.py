@@ -162,7 +162,11 @@ def test_csv_is_tidy(golden):
     report([golden], out="out", csv=True)
     frame = pd.read_csv("out/results.csv")
     erm = frame[(frame.method == "erm") & (frame.profile == "exp")].set_index("metric")
-    assert list(erm.index) == ["top1", "top5", "many", "medium", "few", "worst", "ece", "nll"]  # the schema
+    from bench.priors import NAMES
+
+    # the schema, then the shifted-prior accuracies the report derives from per-class accuracy
+    assert list(erm.index) == ["top1", "top5", "many", "medium", "few", "worst", "ece", "nll", *NAMES]
+    assert erm.loc["backward50", "n"] == 3 and pd.isna(erm.loc["backward50", "note"])  # derived for every run
     assert erm.loc["ece", "note"] == "not recorded: 3 run(s) written by a bench version without ece"
     assert erm.loc["top1", "n"] == 3 and erm.loc["few", "group_size"] == 6
     failed = frame[frame.method == "reweight"].iloc[0]

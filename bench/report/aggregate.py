@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from bench.evaluate import BY_NAME
-from bench.report.collect import METRICS, variant_labels
+from bench.evaluate import BY_NAME, REPORT_METRIC_NAMES  # recorded metrics and the shifted-prior accuracies
+from bench.report.collect import variant_labels
 
 
 @dataclass
@@ -77,7 +77,7 @@ def aggregate(runs, select="last", as_error=False):
                                  else "val" if selection.get("rule") == "best_val" else "test")
             cell.seeds_done.append(run.seed)
             cell.group_sizes = run.result.get("shot_rule", {}).get("group_sizes", cell.group_sizes)
-            for metric in METRICS:
+            for metric in REPORT_METRIC_NAMES:
                 if metric not in block:  # written by a bench version without this metric
                     cell.unrecorded.setdefault(metric, []).append(run.run_dir)
                 rows.append((key, metric, metric_value(block, metric, as_error)))

@@ -7,14 +7,15 @@ from pathlib import Path
 from bench.errors import BenchError
 from bench.report.aggregate import aggregate, settings_and_labels
 from bench.report.collect import collect
-from bench.report.tables import main_table, shot_table, tidy_rows, to_latex, to_markdown
+from bench.report.tables import main_table, prior_table, shot_table, tidy_rows, to_latex, to_markdown
 from bench.results import atomic_write_text
 
 
-def build_tables(cells, select="last", as_error=False, compare=None, metric="top1"):
+def build_tables(cells, select="last", as_error=False, compare=None, metric="top1", priors=False):
     settings, labels = settings_and_labels(cells)
     tables = [main_table(cells, settings, labels, select, as_error, metric)]
     tables += [shot_table(cells, s, labels, select, as_error) for s in settings]
+    tables += [prior_table(cells, s, labels, select, as_error) for s in settings] if priors else []
     from bench.report.parameters import parameters_table
 
     counted = parameters_table(cells)
@@ -41,7 +42,7 @@ def check_report_out(out):
 
 
 def report(folders, out=None, latex=False, csv=False, plots=False, compare=None, select="last",
-           metric="accuracy", confusion=(), html=False):
+           metric="accuracy", confusion=(), html=False, priors=False):
     check_report_inputs(folders, out, confusion, latex or csv or plots or confusion or html)
     notes = []
     runs = collect(folders, notes)
@@ -51,7 +52,7 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
     as_error = metric == "error"  # accuracy / error: top-1 as accuracy or 100 - accuracy; else a schema metric
     shown = "top1" if metric in ("accuracy", "error") else metric
     cells = aggregate(runs, select, as_error)
-    tables, settings, labels = build_tables(cells, select, as_error, compare, shown)
+    tables, settings, labels = build_tables(cells, select, as_error, compare, shown, priors)
     markdown = summary(runs, folders, notes) + "\n\n" + "\n".join(to_markdown(t) for t in tables)
     print(markdown)
     if out is None:
@@ -114,6 +115,8 @@ def write_files(out, tables, cells, settings, labels, select, as_error, latex, c
             written += figures.per_class_plot(cells, setting, labels, select, out, f"plot_per_class_{slug}")
             written += figures.shot_bars(cells, setting, labels, select, out, f"plot_shots_{slug}")
             written += figures.curves(cells, setting, labels, out, f"plot_curves_{slug}")
+            if any(t.name == f"priors_{slug}" for t in tables):
+                written += figures.prior_lines(cells, setting, labels, select, out, f"plot_priors_{slug}")
     for run_dir in dict.fromkeys(confusion):  # each run once
         from bench.report.plots import confusion as confusion_plot
 

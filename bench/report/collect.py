@@ -9,9 +9,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import rundir
+from bench import priors, rundir
 from bench.config import DEFAULTS, experiment_part, flatten
-from bench.evaluate import METRIC_NAMES as METRICS  # the metric schema (bench/evaluate.py)
+from bench.evaluate import METRIC_NAMES as METRICS  # the metric schema (bench/evaluate.py): what runs record
 from bench.runresult import NotAResult, RunResult
 
 
@@ -231,6 +231,7 @@ def read_run(run_dir):
         status = "failed" if error else "incomplete"
     if result is not None and status == "done":
         fill_from_logits(run_dir, result)
+        priors.fill(result)
     d = cfg["dataset"]
     ratio = d["imbalance_ratio"]
     eval_split = d.get("eval_split") or default_eval_split(d["name"])

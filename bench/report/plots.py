@@ -184,6 +184,31 @@ def shot_bars(cells, setting, labels, select, out, stem):
                    "over seeds, error bar = ± 1 sd)", out, stem)
 
 
+def prior_lines(cells, setting, labels, select, out, stem):
+    """Accuracy against the test prior, backward-long-tailed 50 .. uniform .. forward 50, one line per method."""
+    from bench.report.tables import PRIOR_COLUMNS, prior_column_name
+
+    plt, sns = _pyplot()
+    rows = [{"method": label, "seed": run.seed, "prior": prior_column_name(m),
+             "accuracy": (run.result.get(select) or {}).get(m)}
+            for label, run in _done_runs(cells, setting, labels) for m in PRIOR_COLUMNS]
+    if not rows:
+        return []
+    frame = pd.DataFrame(rows)
+    frame["accuracy"] = frame["accuracy"].astype(float)
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    sns.lineplot(frame, x="prior", y="accuracy", hue="method", marker="o", errorbar="sd", sort=False, ax=ax)
+    ax.set_xlabel("test label distribution (bwd: long-tailed the other way, fwd: as in training; imbalance)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{setting_label(setting)}: accuracy under shifted test priors\n"
+                 f"({_suffix(cells, setting, labels, select)}; line = mean over seeds, band = ± 1 sd)")
+    ax.legend(title="method", fontsize="small", bbox_to_anchor=(1.01, 1), loc="upper left",
+              ncol=1 + frame["method"].nunique() // 18)  # beside the axes: many methods would hide the lines
+    paths = _save(fig, out, stem)
+    plt.close(fig)
+    return paths
+
+
 def _curve_rows(run, label):
     """(kind, rows) of one run's metrics.jsonl: kind "train" for one-stage runs, "stage2" for a stage-2 run
     (its own epochs: it starts from its parent's weights), "posthoc" for a post-hoc one (a single point, at its

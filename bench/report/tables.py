@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from bench.evaluate import BY_NAME
-from bench.report.collect import METRICS, setting_label
+from bench.evaluate import BY_NAME, REPORT_METRIC_NAMES  # recorded metrics and the shifted-prior accuracies
+from bench.priors import RATIOS
+from bench.report.collect import setting_label
 
 
 @dataclass
@@ -160,6 +161,30 @@ def shot_table(cells, setting, labels, select, as_error):
     return Table(f"shots_{_slug(setting)}", title, columns, rows, notes.items, higher_is_better=not as_error)
 
 
+PRIOR_COLUMNS = tuple(f"backward{r}" for r in reversed(RATIOS)) + ("top1",) + tuple(f"forward{r}" for r in RATIOS)
+
+
+def prior_column_name(metric):
+    """'backward50' -> 'bwd 50', 'top1' -> 'uniform'."""
+    return "uniform" if metric == "top1" else metric.replace("backward", "bwd ").replace("forward", "fwd ")
+
+
+def prior_table(cells, setting, labels, select, as_error):
+    """Accuracy under SADE's shifted test priors, backward-long-tailed 50 .. uniform .. forward 50 (bench/priors.py)."""
+    notes = Notes()
+    present = [label for label in labels if (setting, label) in cells]
+    in_setting = [cells[(setting, label)] for label in present]
+    expected = max((c.n_attempted for c in in_setting), default=0)
+    rows = [(label, [cell_entry(cells[(setting, label)], m, expected, notes, f"{label} on {setting_label(setting)}")
+                     for m in PRIOR_COLUMNS]) for label in present]
+    kind = "error" if as_error else "accuracy"
+    title = (f"{setting_label(setting)}: top-1 {kind} (%) under shifted test label distributions (SADE's protocol: "
+             "long-tailed the other way (bwd) or the training way (fwd), imbalance 2 to 50; exact expectations "
+             f"from per-class accuracy), {selection_phrase(select, in_setting)}; {spread_phrase(in_setting)}")
+    return Table(f"priors_{_slug(setting)}", title, ["method"] + [prior_column_name(m) for m in PRIOR_COLUMNS],
+                 rows, notes.items, higher_is_better=not as_error)
+
+
 def _rule(cells, key, default):
     for cell in cells:
         for run in cell.runs:
@@ -271,7 +296,7 @@ def tidy_rows(cells, select, as_error):
             rows.append({**base, "metric": "top1_error" if as_error else "top1", "mean": None, "std": None,
                          "n": 0, "ci95": None, "group_size": None, "note": note})
             continue
-        for metric in METRICS:
+        for metric in REPORT_METRIC_NAMES:
             stat = cell.stats.get(metric)
             rows.append({**base, "metric": f"{metric}_error" if as_error and BY_NAME[metric].is_accuracy else metric,
                          "mean": None if stat is None else stat.mean,
