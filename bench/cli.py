@@ -53,7 +53,7 @@ def build_parser():
         prog="bench", description="Benchmark harness for class-imbalanced, long-tailed learning.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_report, _add_status_and_cancel, _add_perf, _add_list):
+    for add in (_add_run, _add_report, _add_export, _add_status_and_cancel, _add_perf, _add_list):
         add(sub)
     return parser
 
@@ -114,6 +114,13 @@ def _add_report(sub):
                      help="the main table's metric: accuracy (top-1, default), error = 100 - accuracy (the paper's "
                           f"convention), or one of {', '.join(REPORT_METRIC_NAMES)} (forwardR / backwardR: "
                           "accuracy under SADE's long-tailed test priors of imbalance R)")
+
+
+def _add_export(sub):
+    exp = sub.add_parser("export", help="every run as one tidy table (CSV or Parquet) for notebooks")
+    exp.add_argument("folders", nargs="+", help="result folders (several are merged)")
+    exp.add_argument("--format", choices=["csv", "parquet"], default="csv", help="the file format (default csv)")
+    exp.add_argument("--out", help="the file to write; default: <first folder>.<format> beside it")
 
 
 def _add_status_and_cancel(sub):
@@ -284,6 +291,13 @@ def _main(argv=None):
             return cmd_status(args)
         if args.command == "cancel":
             return cmd_cancel(args)
+        if args.command == "export":
+            from bench.export import export
+
+            path = export(args.folders, args.out, args.format)
+            print(f"wrote {path}: one row per run x reported epoch x metric, and one per class (bench.load_results "
+                  "gives the same table in Python)")
+            return 0
         if args.command == "report":
             from bench.report.build import report
 
