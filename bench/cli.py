@@ -105,6 +105,9 @@ def _add_report(sub):
     rep.add_argument("--confusion", action="append", default=[], metavar="RUN_DIR",
                      help="confusion-matrix heatmap of one finished run; repeatable")
     rep.add_argument("--compare", choices=["paper"], help="published LDAM-DRW paper numbers beside ours")
+    rep.add_argument("--baseline", metavar="METHOD",
+                     help="a table of every method's paired difference from METHOD per setting: mean, 95%% interval, "
+                          "Holm-adjusted p-value")
     rep.add_argument("--priors", action="store_true",
                      help="a table per setting (and a plot with --plots) of accuracy under shifted test label "
                           "distributions: SADE's backward- and forward-long-tailed priors, imbalance 2 to 50")
@@ -302,7 +305,7 @@ def _main(argv=None):
             from bench.report.build import report
 
             report(args.folders, args.out, args.latex, args.csv, args.plots, args.compare, args.select,
-                   args.metric, args.confusion, args.html, args.priors)
+                   args.metric, args.confusion, args.html, args.priors, args.baseline)
             return 0
         return cmd_run(args)
     except BenchError as exc:

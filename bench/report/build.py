@@ -11,9 +11,13 @@ from bench.report.tables import main_table, prior_table, shot_table, tidy_rows, 
 from bench.results import atomic_write_text
 
 
-def build_tables(cells, select="last", as_error=False, compare=None, metric="top1", priors=False):
+def build_tables(cells, select="last", as_error=False, compare=None, metric="top1", priors=False, baseline=None):
     settings, labels = settings_and_labels(cells)
     tables = [main_table(cells, settings, labels, select, as_error, metric)]
+    if baseline:
+        from bench.report.paired import baseline_table
+
+        tables.append(baseline_table(cells, settings, labels, baseline, metric, select, as_error))
     tables += [shot_table(cells, s, labels, select, as_error) for s in settings]
     tables += [prior_table(cells, s, labels, select, as_error) for s in settings] if priors else []
     from bench.report.parameters import parameters_table
@@ -42,7 +46,7 @@ def check_report_out(out):
 
 
 def report(folders, out=None, latex=False, csv=False, plots=False, compare=None, select="last",
-           metric="accuracy", confusion=(), html=False, priors=False):
+           metric="accuracy", confusion=(), html=False, priors=False, baseline=None):
     check_report_inputs(folders, out, confusion, latex or csv or plots or confusion or html)
     notes = []
     runs = collect(folders, notes)
@@ -52,7 +56,7 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
     as_error = metric == "error"  # accuracy / error: top-1 as accuracy or 100 - accuracy; else a schema metric
     shown = "top1" if metric in ("accuracy", "error") else metric
     cells = aggregate(runs, select, as_error)
-    tables, settings, labels = build_tables(cells, select, as_error, compare, shown, priors)
+    tables, settings, labels = build_tables(cells, select, as_error, compare, shown, priors, baseline)
     markdown = summary(runs, folders, notes) + "\n\n" + "\n".join(to_markdown(t) for t in tables)
     print(markdown)
     if out is None:

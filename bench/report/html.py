@@ -29,7 +29,7 @@ CONFUSION_MAX_RUNS = 60  # matrices drawn for the first runs only: a 1,000-run s
 def _table(table):
     rows = []
     for label, entries in table.rows:
-        cells = [{"text": e.text, "detail": e.detail or "",
+        cells = [{"text": e.text, "detail": e.detail or "", "strong": e.strong,
                   "key": "" if e.mean is None or math.isnan(e.mean) else repr(float(e.mean))} for e in entries]
         rows.append({"label": label, "cells": cells})
     return {"name": table.name, "title": table.title, "columns": table.columns, "rows": rows,
