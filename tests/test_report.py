@@ -40,8 +40,8 @@ def results_of(folder, method, setting):
 def test_golden_markdown_and_latex(golden, capsys):
     report([golden], out="out", latex=True, compare="paper")
     produced = sorted(p.name for p in Path("out").iterdir())
-    assert produced == ["main.tex", "paper.tex", "shots_cifar10_lt_exp100_ds0.tex", "shots_cifar10_lt_step10_ds0.tex",
-                        "tables.md"]
+    assert produced == ["main.tex", "overall.tex", "paper.tex", "shots_cifar10_lt_exp100_ds0.tex",
+                        "shots_cifar10_lt_step10_ds0.tex", "tables.md"]
     if os.environ.get("BENCH_REGENERATE_GOLDEN"):
         EXPECTED.mkdir(exist_ok=True)
         for name in produced:

@@ -14,6 +14,10 @@ from bench.results import atomic_write_text
 def build_tables(cells, select="last", as_error=False, compare=None, metric="top1", priors=False, baseline=None):
     settings, labels = settings_and_labels(cells)
     tables = [main_table(cells, settings, labels, select, as_error, metric)]
+    from bench.report.overall import overall_table
+
+    overall = overall_table(cells, settings, labels, metric, select, as_error, baseline)
+    tables += [overall] if overall is not None else []
     if baseline:
         from bench.report.paired import baseline_table
 
@@ -114,6 +118,8 @@ def write_files(out, tables, cells, settings, labels, select, as_error, latex, c
         from bench.report import plots as figures
         from bench.report.tables import _slug
 
+        if any(t.name == "overall" for t in tables):
+            written += figures.cd_diagram(cells, settings, labels, "top1", select, as_error, out, "plot_cd_diagram")
         for setting in settings:
             slug = _slug(setting)
             written += figures.per_class_plot(cells, setting, labels, select, out, f"plot_per_class_{slug}")

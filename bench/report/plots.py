@@ -209,6 +209,30 @@ def prior_lines(cells, setting, labels, select, out, stem):
     return paths
 
 
+def cd_diagram(cells, settings, labels, metric, select, as_error, out, stem):
+    """Critical-difference diagram over the settings (scikit-posthocs): average ranks, and a bar joining the
+    methods the Nemenyi test after Friedman's does not separate (alpha 0.05)."""
+    import scikit_posthocs as sp
+
+    from bench.report.overall import average_ranks, complete_scores
+    from bench.report.paired import higher_is_better
+
+    scores, _ = complete_scores(cells, settings, labels, metric, select, as_error)
+    if len(scores) < 3 or len(settings) < 2:
+        return []
+    higher = higher_is_better(metric, as_error)
+    means = pd.DataFrame({label: [v.mean() for v in per] for label, per in scores.items()})  # settings x methods
+    significance = sp.posthoc_nemenyi_friedman(means if higher else -means)
+    plt, _ = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(scores) + 1.2))
+    sp.critical_difference_diagram(pd.Series(average_ranks(scores, higher)), significance, ax=ax)
+    ax.set_title(f"{metric}: average rank over {len(settings)} settings (1 = best); a bar joins methods the "
+                 "Nemenyi test does not separate (alpha 0.05)", fontsize="small")
+    paths = _save(fig, out, stem)
+    plt.close(fig)
+    return paths
+
+
 def _curve_rows(run, label):
     """(kind, rows) of one run's metrics.jsonl: kind "train" for one-stage runs, "stage2" for a stage-2 run
     (its own epochs: it starts from its parent's weights), "posthoc" for a post-hoc one (a single point, at its

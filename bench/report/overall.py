@@ -1,0 +1,135 @@
+"""Aggregates over settings (datasets x ratios x profiles), when a report has more than one.
+
+Per method, over the settings it has numbers in all of: the average rank of its mean (1 = best; ties share
+the average rank, scipy.stats.rankdata) with Friedman's test that all methods rank alike
+(scipy.stats.friedmanchisquare); the interquartile mean of all its runs' scores (scipy.stats.trim_mean,
+25% cut each side) and the probability that it improves on a reference method (per setting, the
+Mann-Whitney statistic U / (n m) = P(X > Y) + P(X = Y) / 2 over their runs, averaged over the settings),
+each with a 95% stratified-bootstrap interval (runs re-drawn with replacement within each setting).
+These are rliable's definitions (Agarwal et al., NeurIPS 2021); rliable itself needs arch < 8, which does not
+import under pandas 3, so the statistics come from scipy and the stratified re-draw is written out here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from bench.report.paired import higher_is_better, seed_values
+
+REPS = 2000  # bootstrap re-draws
+SEED = 0  # of the bootstrap's generator: a report is reproducible
+
+
+def complete_scores(cells, settings, labels, metric, select, as_error) -> tuple[dict, list]:
+    """({label: [per-setting array of its runs' scores]}, [labels left out: missing in some setting])."""
+    scores, missing = {}, []
+    for label in labels:
+        per = [np.array(list(seed_values(cells.get((s, label)), metric, select, as_error).values())) for s in settings]
+        if all(len(v) for v in per):
+            scores[label] = per
+        elif any(len(v) for v in per):
+            missing.append(label)
+    return scores, missing
+
+
+def average_ranks(scores: dict, higher: bool) -> dict:
+    """{label: mean over settings of its rank (1 = best mean)}."""
+    from scipy.stats import rankdata
+
+    labels = list(scores)
+    means = np.array([[v.mean() for v in scores[label]] for label in labels])  # methods x settings
+    ranks = rankdata(-means if higher else means, axis=0)
+    return dict(zip(labels, ranks.mean(axis=1)))
+
+
+def friedman(scores: dict) -> tuple[float, float] | None:
+    """(chi-square, p) of Friedman's test over the settings as blocks; None under 3 methods or 2 settings."""
+    from scipy.stats import friedmanchisquare
+
+    if len(scores) < 3 or len(next(iter(scores.values()))) < 2:
+        return None
+    test = friedmanchisquare(*[[v.mean() for v in per] for per in scores.values()])
+    return float(test.statistic), float(test.pvalue)
+
+
+def iqm(per: list) -> float:
+    from scipy.stats import trim_mean
+
+    return float(trim_mean(np.concatenate(per), 0.25))
+
+
+def improvement(x: list, y: list, higher: bool) -> float:
+    """P(a run of x beats a run of y) + P(a tie) / 2, averaged over the settings: the Mann-Whitney statistic
+    U / (n m) of each setting (tests/test_overall.py checks it against scipy.stats.mannwhitneyu)."""
+    probs = []
+    for a, b in zip(x, y):
+        a, b = (a, b) if higher else (-a, -b)
+        probs.append(float((a[:, None] > b[None, :]).mean() + 0.5 * (a[:, None] == b[None, :]).mean()))
+    return sum(probs) / len(probs)
+
+
+def redraw(per: list, rng) -> list:
+    """One stratified bootstrap sample: each setting's runs re-drawn with replacement."""
+    return [v[rng.integers(0, len(v), len(v))] for v in per]
+
+
+def interval(stat, samples: list) -> tuple[float, float]:
+    values = np.array([stat(*s) for s in samples])
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
+def summarise(scores: dict, reference: str, higher: bool, reps: int = REPS, seed: int = SEED) -> dict:
+    """{label: (average rank, iqm, iqm interval, P(improve over reference), its interval)}."""
+    rng = np.random.default_rng(seed)
+    ranks = average_ranks(scores, higher)
+    out = {}
+    for label, per in scores.items():
+        draws = [(redraw(per, rng), redraw(scores[reference], rng)) for _ in range(reps)]
+        poi = (improvement(per, scores[reference], higher),
+               interval(lambda a, b: improvement(a, b, higher), draws)) if label != reference else (math.nan, None)
+        out[label] = (ranks[label], iqm(per), interval(lambda a, b: iqm(a), draws), *poi)
+    return out
+
+
+def overall_table(cells, settings, labels, metric, select, as_error, baseline=None):
+    """The aggregate table (module docstring), or None with fewer than two settings or two complete methods."""
+    from bench.report.collect import setting_label
+    from bench.report.paired import baseline_label
+    from bench.report.tables import Entry, Notes, Table, metric_title, selection_phrase
+
+    if len(settings) < 2:
+        return None
+    scores, missing = complete_scores(cells, settings, labels, metric, select, as_error)
+    if len(scores) < 2:
+        return None
+    higher = higher_is_better(metric, as_error)
+    ranks = average_ranks(scores, higher)
+    reference = baseline_label(cells, baseline) if baseline else min(ranks, key=ranks.get)
+    if reference not in scores:
+        reference = min(ranks, key=ranks.get)
+    stats = summarise(scores, reference, higher)
+    notes = Notes()
+    rows = []
+    for label in sorted(stats, key=lambda lb: stats[lb][0]):
+        rank, mid, (lo, hi), poi, poi_ci = stats[label]
+        cell_poi = Entry("reference") if poi_ci is None else Entry(
+            f"{poi:.2f} [{poi_ci[0]:.2f}, {poi_ci[1]:.2f}]", poi)
+        rows.append((label, [Entry(f"{rank:.2f}", rank), Entry(f"{mid:.2f} [{lo:.2f}, {hi:.2f}]", mid), cell_poi]))
+    for col, best in ((0, min), (1, max if higher else min)):  # bold the best rank and IQM
+        values = [row[col].mean for _, row in rows if not math.isnan(row[col].mean)]
+        for _, row in rows:
+            row[col].strong = bool(values) and row[col].mean == best(values)
+    test = friedman(scores)
+    notes.add(f"over {len(settings)} settings ({'; '.join(setting_label(s) for s in settings)}): average rank of "
+              "each method's mean (1 = best); interquartile mean of all its runs' scores and the probability that a "
+              f"run of it beats one of {reference} (averaged over the settings), with 95% stratified-bootstrap "
+              f"intervals ({REPS} re-draws of the runs within each setting, generator seed {SEED}; rliable's "
+              "definitions)" + ("" if test is None else f"; Friedman's test that all methods rank alike: chi-square "
+                                f"{test[0]:.2f}, p {test[1]:.3g}"))
+    if missing:
+        notes.add("left out (no numbers in every setting): " + ", ".join(missing))
+    title = f"{metric_title(metric, as_error)} aggregated over settings, {selection_phrase(select, cells.values())}"
+    return Table("overall", title, ["method", "average rank", "IQM [95% CI]", f"P(improve on {reference})"],
+                 rows, notes.items, higher_is_better=True)
