@@ -282,6 +282,15 @@ def cmd_perf(args):
     return 0
 
 
+def cmd_export(args):
+    from bench.export import export
+
+    path = export(args.folders, args.out, args.format)
+    print(f"wrote {path}: one row per run x reported epoch x metric, and one per class (bench.load_results gives "
+          "the same table in Python)")
+    return 0
+
+
 def _main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -295,12 +304,7 @@ def _main(argv=None):
         if args.command == "cancel":
             return cmd_cancel(args)
         if args.command == "export":
-            from bench.export import export
-
-            path = export(args.folders, args.out, args.format)
-            print(f"wrote {path}: one row per run x reported epoch x metric, and one per class (bench.load_results "
-                  "gives the same table in Python)")
-            return 0
+            return cmd_export(args)
         if args.command == "report":
             from bench.report.build import report
 

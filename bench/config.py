@@ -333,8 +333,9 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     d = DATASETS.get_or_fail(dataset)
     layers = (seed, presets, config_files, flags, sets)
     cfg, user_keys = layered(m, d, [], *layers)
-    if m.recipes and cfg["run"]["recipe"] == "authors":  # they depend on the ratio the user's layers give
-        cfg, user_keys = layered(m, d, recipe_layers(m, d, cfg["dataset"]), *layers)
+    if m.recipes:  # they depend on the ratio the user's layers give
+        recipes = recipe_layers(m, d, cfg["dataset"], shared=cfg["run"]["recipe"] == "shared")
+        cfg, user_keys = layered(m, d, recipes, *layers)
     check_dataset_shape(cfg, d)
     validate(cfg, user_keys)
     check_selection(cfg, d)
@@ -343,13 +344,16 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     return cfg
 
 
-def recipe_layers(m, d, dataset_section) -> list:
+def recipe_layers(m, d, dataset_section, shared=False) -> list:
     """The method's authors' recipes that apply to dataset `d`, most general first: [(source, tree)] for its
     recipe preset's key (e.g. cifar_lt), the dataset's name (cifar100_lt) and, on the exp profile, the
-    dataset at its imbalance ratio (cifar100_lt@100, the ratio read from `dataset_section`)."""
-    keys = [d.recipe, d.name]
+    dataset at its imbalance ratio (cifar100_lt@100, the ratio read from `dataset_section`). `shared`
+    (run.recipe=shared): the preset's key only, what a method needs to run at all there (its network, views,
+    stage-2 settings), without the per-dataset and per-ratio schedules."""
+    keys = [d.recipe] if shared else [d.recipe, d.name]
     ratio = dataset_section["imbalance_ratio"]
-    if dataset_section["profile"] == "exp" and isinstance(ratio, (int, float)) and not isinstance(ratio, bool):
+    if not shared and dataset_section["profile"] == "exp" and isinstance(ratio, (int, float)) \
+            and not isinstance(ratio, bool):
         keys.append(f"{d.name}@{ratio:g}")
     return [(f"method {m.name!r}'s {key} recipe", m.recipes[key]) for key in keys if key in m.recipes]
 

@@ -18,10 +18,11 @@ BLOCKS = ("last", "best")
 
 
 def _base(run: Any) -> dict:
+    selection = ((run.result or {}).get("selection") or {}).get("rule") or run.config.get("eval", {}).get("selection")
     return {"run_id": run.run_dir.name, "run_dir": str(run.run_dir), "status": run.status, "error": run.error,
-            "method": run.method, "variant": run.variant, "dataset": run.dataset, "profile": run.profile,
-            "imbalance_ratio": run.imbalance_ratio, "data_seed": run.data_seed, "eval_split": run.eval_split,
-            "seed": run.seed}
+            "method": run.method, "variant": run.variant, "recipe": run.config.get("run", {}).get("recipe", "authors"),
+            "dataset": run.dataset, "profile": run.profile, "imbalance_ratio": run.imbalance_ratio,
+            "data_seed": run.data_seed, "eval_split": run.eval_split, "seed": run.seed, "selection": selection}
 
 
 def run_rows(run: Any) -> list[dict]:
@@ -30,13 +31,15 @@ def run_rows(run: Any) -> list[dict]:
 
     base = _base(run)
     if run.status != "done":
-        return [{**base, "block": None, "epoch": None, "metric": None, "class": None, "train_images": None,
-                 "value": None}]
+        return [{**base, "block": None, "selected_on": None, "epoch": None, "metric": None, "class": None,
+                 "train_images": None, "value": None}]
     counts = run.result.get("train_class_counts") or []
     rows = []
     for name in BLOCKS:
         block = run.result.get(name) or {}
-        head = {**base, "block": name, "epoch": block.get("epoch")}
+        # what chose the best epoch ("test" or "val"); the last block is the last epoch, chosen by nothing
+        head = {**base, "block": name, "selected_on": block.get("selected_on", "test") if name == "best" else None,
+                "epoch": block.get("epoch")}
         for metric in (*REPORT_METRIC_NAMES, "val_top1"):
             if metric in block:
                 rows.append({**head, "metric": metric, "class": None, "train_images": None, "value": block[metric]})
@@ -65,8 +68,9 @@ def load_results(*folders: str | Path) -> Any:
     return frame
 
 
-_COLUMNS = ("run_id", "run_dir", "status", "error", "method", "variant", "dataset", "profile", "imbalance_ratio",
-            "data_seed", "eval_split", "seed", "block", "epoch", "metric", "class", "train_images", "value")
+_COLUMNS = ("run_id", "run_dir", "status", "error", "method", "variant", "recipe", "dataset", "profile",
+            "imbalance_ratio", "data_seed", "eval_split", "seed", "selection", "block", "selected_on", "epoch",
+            "metric", "class", "train_images", "value")
 
 
 def export(folders: list, out: str | Path | None, fmt: str) -> Path:

@@ -3,11 +3,10 @@
 A test set is class-balanced; SADE (Zhang et al., NeurIPS 2022) also evaluates on test sets re-sampled to be
 long-tailed the same way as training ("forward") or the other way ("backward"), imbalance 2, 5, 10, 25, 50:
 class c keeps n_max (1/rho)^(r_c / (C-1)) images, r_c its rank by training count (most first; backward: the
-ranks reversed). The expected accuracy on such a set is the prior-weighted mean of the per-class accuracies,
-sum_c q_c acc_c with q_c proportional to rho^(-r_c / (C-1)): computed here exactly (no re-sampling noise, no
-rounding of counts), for any finished run that recorded its per-class accuracy. Plain Python: the report
-imports it without torch.
-"""
+ranks reversed; tied classes share the mean weight of their ranks). The expected accuracy on such a set is the
+prior-weighted mean of the per-class accuracies, sum_c q_c acc_c with q_c proportional to rho^(-r_c / (C-1)):
+computed here exactly (no re-sampling noise, no rounding of counts), for any finished run that recorded its per-
+class accuracy. Plain Python: the report imports it without torch."""
 
 from __future__ import annotations
 
@@ -23,11 +22,22 @@ def parse(name: str) -> tuple[str, int]:
 
 
 def weights(train_counts: list, ratio: float, direction: str) -> list[float]:
-    """The test prior q (summing to 1) of SADE's `direction`-long-tailed test set of imbalance `ratio`."""
+    """The test prior q (summing to 1) of SADE's `direction`-long-tailed test set of imbalance `ratio`. Classes
+    with the same training count (common in the natural splits) share the mean weight of the ranks they span,
+    so the prior does not depend on their order."""
     c = len(train_counts)
-    order = sorted(range(c), key=lambda k: (-train_counts[k], k))
-    rank = {k: (i if direction == "forward" else c - 1 - i) for i, k in enumerate(order)}
-    raw = [ratio ** (-rank[k] / max(1, c - 1)) for k in range(c)]
+    order = sorted(range(c), key=lambda k: -train_counts[k])
+    by_rank = [ratio ** (-(i if direction == "forward" else c - 1 - i) / max(1, c - 1)) for i in range(c)]
+    raw = [0.0] * c
+    start = 0
+    while start < c:  # a run of tied counts in `order`
+        end = start
+        while end + 1 < c and train_counts[order[end + 1]] == train_counts[order[start]]:
+            end += 1
+        mean = sum(by_rank[start:end + 1]) / (end + 1 - start)
+        for k in order[start:end + 1]:
+            raw[k] = mean
+        start = end + 1
     total = sum(raw)
     return [w / total for w in raw]
 

@@ -65,14 +65,7 @@ class Stage2:
         """The child's model from the freshly built `model` (backbone, head): the parent's weights loaded
         (the head kept unless re-initialised), the scales appended, everything else frozen.
         Returns (model, optimizer parameter groups)."""
-        method = self.parent.get("method") or ""
-        if self.s["start"] == "best_val":  # the official Decoupling code: the parent's best model
-            best = (self.parent.get("best") or {}).get("epoch")
-            ckpt = checkpoint.load_best(self.parent_dir, best, torch.device("cpu"), method)
-        else:
-            last = (self.parent.get("last") or {}).get("epoch")
-            ckpt = checkpoint.load_final(self.parent_dir, last, torch.device("cpu"), method)
-        state = ckpt["model"]
+        state = self.parent_weights()
         own = model.state_dict()
         if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
             raise BenchError(f"parent run {self.parent_dir.name} has another model or head than this stage 2 "
@@ -103,6 +96,16 @@ class Stage2:
             norms = self.row_norms(model[1].weight.detach())
             self.cap = float(norms.min() + self.s["max_norm"] * (norms.max() - norms.min()))
         return model, groups
+
+    def parent_weights(self) -> dict:
+        """The parent's state_dict stage 2 starts from: its final epoch's, or (stage.start=best_val) its
+        best-on-val epoch's, as the official Decoupling code loads its best model."""
+        method = self.parent.get("method") or ""
+        if self.s["start"] == "best_val":
+            best = (self.parent.get("best") or {}).get("epoch")
+            return checkpoint.load_best(self.parent_dir, best, torch.device("cpu"), method)["model"]
+        last = (self.parent.get("last") or {}).get("epoch")
+        return checkpoint.load_final(self.parent_dir, last, torch.device("cpu"), method)["model"]
 
     @staticmethod
     def row_norms(weight):

@@ -72,3 +72,13 @@ def test_the_report_selects_tables_and_plots_the_shifted_priors(tmp_path):
     with pytest.raises(SystemExit) as refused:  # not one of SADE's ratios: argparse's usage error
         main(["report", str(golden), "--metric", "forward7"])
     assert refused.value.code == 2
+
+
+def test_classes_with_the_same_training_count_share_their_ranks_weight():
+    """Natural splits have many tied counts: the prior must not depend on the classes' order among them."""
+    q = priors.weights([5, 20, 5, 20], 25, "forward")  # ranks 0, 1 (count 20) and 2, 3 (count 5), of 3 steps
+    step = [25 ** (-r / 3) for r in range(4)]
+    head, tail = (step[0] + step[1]) / 2, (step[2] + step[3]) / 2
+    assert q == pytest.approx([tail / (2 * head + 2 * tail), head / (2 * head + 2 * tail)] * 2)
+    assert priors.weights([5, 20, 5, 20], 25, "backward") == pytest.approx([head / (2 * head + 2 * tail),
+                                                                           tail / (2 * head + 2 * tail)] * 2)

@@ -341,3 +341,29 @@ def test_the_zoo_page_shows_every_published_number_bench_compares_against():
     for entry in yaml.safe_load((root / "bench" / "report" / "published.yaml").read_text())["numbers"]:
         cells = [c.strip() for c in rows[entry["method"]].split("|")]
         assert f"{entry['top1']:.1f}" in cells, entry
+
+
+def test_the_shared_recipe_keeps_what_a_method_needs_and_never_shares_a_cell_with_the_authors(tmp_path):
+    """run.recipe=shared drops the per-dataset and per-ratio schedules only: a CLIP method keeps its network and
+    SADE its CIFAR recipe (same run id); a report puts mislas on each recipe in its own row."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from bench.report.build import report
+
+    assert resolve("lift", "cifar100_lt", 0, sets=["run.recipe=shared"])["model"]["name"] == "clip_vit_b16"
+    assert run_name(resolve("sade", "cifar10_lt", 0, sets=["run.recipe=shared"])) == \
+        run_name(resolve("sade", "cifar10_lt", 0))
+    template = next((Path(__file__).parent / "data" / "golden").glob("*__ldam_drw__seed0__*"))
+    for recipe in ("authors", "shared"):
+        cfg = resolve("mislas", "cifar100_lt", 0, sets=[f"run.recipe={recipe}"])
+        run = tmp_path / "r" / run_name(cfg)
+        shutil.copytree(template, run)
+        result = json.loads((run / "result.json").read_text())
+        result.update(config=cfg, method="mislas", dataset="cifar100_lt", run_id=run.name)
+        (run / "result.json").write_text(json.dumps(result))
+    labels = [label for label, _ in report([tmp_path / "r"])[0].rows]
+    assert len(labels) == 2 and "mislas" in labels
+    (shared,) = [label for label in labels if label != "mislas"]
+    assert "smooth_head=0.3" in shared and "classifier_lr_factor=0.5" in shared

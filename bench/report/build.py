@@ -19,7 +19,7 @@ def build_tables(cells, select="last", as_error=False, compare=None, metric="top
     overall = overall_table(cells, settings, labels, metric, select, as_error, baseline)
     tables += [overall] if overall is not None else []
     if baseline:
-        from bench.report.paired import baseline_table
+        from bench.report.baseline import baseline_table
 
         tables.append(baseline_table(cells, settings, labels, baseline, metric, select, as_error))
     tables += [shot_table(cells, s, labels, select, as_error) for s in settings]
@@ -69,7 +69,8 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "tables.md"]
     atomic_write_text(out / "tables.md", markdown)
-    written += write_files(out, tables, cells, settings, labels, select, as_error, latex, csv, plots, confusion)
+    written += write_files(out, tables, cells, settings, labels, select, as_error, latex, csv, plots, confusion,
+                           shown)
     if html:
         from bench.report import html as page
         from bench.report.tables import selection_phrase
@@ -99,7 +100,7 @@ def check_report_inputs(folders, out, confusion, writes_files):
             read_predictions(run_dir)
 
 
-def write_files(out, tables, cells, settings, labels, select, as_error, latex, csv, plots, confusion):
+def write_files(out, tables, cells, settings, labels, select, as_error, latex, csv, plots, confusion, metric="top1"):
     """LaTeX tables, the CSV, the plots and confusion matrices asked for; the paths written."""
     written = []
     if latex:
@@ -119,7 +120,7 @@ def write_files(out, tables, cells, settings, labels, select, as_error, latex, c
         from bench.report.tables import _slug
 
         if any(t.name == "overall" for t in tables):
-            written += figures.cd_diagram(cells, settings, labels, "top1", select, as_error, out, "plot_cd_diagram")
+            written += figures.cd_diagram(cells, settings, labels, metric, select, as_error, out, "plot_cd_diagram")
         for setting in settings:
             slug = _slug(setting)
             written += figures.per_class_plot(cells, setting, labels, select, out, f"plot_per_class_{slug}")

@@ -111,11 +111,10 @@ SETTING_KEYS = ("method.name", "train.seed", "dataset.name", "dataset.profile", 
 
 
 def _authors(cfg) -> dict:
-    """{dotted key: value} the method's authors' recipes set for the run's dataset and ratio, unless the run
-    chose the shared recipe (run.recipe=shared)."""
+    """{dotted key: value} the method's authors' recipes set for the run's dataset and ratio: what a run is
+    compared with, so a run on the shared recipe (run.recipe=shared, or written before the recipe existed)
+    shows where it differs and never shares a cell with one on the authors' recipe."""
     d = cfg["dataset"]
-    if (cfg.get("run") or {}).get("recipe", "authors") != "authors":
-        return {}
     return _recipe_settings(cfg["method"]["name"], d["name"], d.get("profile"), d.get("imbalance_ratio"))
 
 

@@ -45,12 +45,15 @@ def average_ranks(scores: dict, higher: bool) -> dict:
 
 
 def friedman(scores: dict) -> tuple[float, float] | None:
-    """(chi-square, p) of Friedman's test over the settings as blocks; None under 3 methods or 2 settings."""
+    """(chi-square, p) of Friedman's test over the settings as blocks; None under 3 methods or 2 settings, or
+    when every method ties in every setting (the statistic is undefined)."""
     from scipy.stats import friedmanchisquare
 
     if len(scores) < 3 or len(next(iter(scores.values()))) < 2:
         return None
     test = friedmanchisquare(*[[v.mean() for v in per] for per in scores.values()])
+    if not math.isfinite(float(test.pvalue)):
+        return None
     return float(test.statistic), float(test.pvalue)
 
 
@@ -81,23 +84,62 @@ def interval(stat, samples: list) -> tuple[float, float]:
 
 
 def summarise(scores: dict, reference: str, higher: bool, reps: int = REPS, seed: int = SEED) -> dict:
-    """{label: (average rank, iqm, iqm interval, P(improve over reference), its interval)}."""
-    rng = np.random.default_rng(seed)
+    """{label: (average rank, iqm, iqm interval, P(improve over reference), its interval)}; the intervals are
+    None where a setting has a single run of the method (nothing to re-draw). Each method's draws come from its
+    own generator (SEED and its label), so adding a method to a report leaves the others' intervals alone."""
+    import zlib
+
     ranks = average_ranks(scores, higher)
-    out = {}
+    out: dict[str, tuple] = {}
     for label, per in scores.items():
-        draws = [(redraw(per, rng), redraw(scores[reference], rng)) for _ in range(reps)]
-        poi = (improvement(per, scores[reference], higher),
-               interval(lambda a, b: improvement(a, b, higher), draws)) if label != reference else (math.nan, None)
-        out[label] = (ranks[label], iqm(per), interval(lambda a, b: iqm(a), draws), *poi)
+        rng = np.random.default_rng([seed, zlib.crc32(label.encode())])
+        ref = scores[reference]
+        poi = improvement(per, ref, higher) if label != reference else math.nan
+        if min(len(v) for v in per + ref) < 2:
+            out[label] = (ranks[label], iqm(per), None, poi, None)
+            continue
+        draws = [(redraw(per, rng), redraw(ref, rng)) for _ in range(reps)]
+        poi_ci = interval(lambda a, b: improvement(a, b, higher), draws) if label != reference else None
+        out[label] = (ranks[label], iqm(per), interval(lambda a, b: iqm(a), draws), poi, poi_ci)
     return out
+
+
+def _ci(interval) -> str:
+    return "[n/a: one run]" if interval is None else f"[{interval[0]:.2f}, {interval[1]:.2f}]"
+
+
+def _rows(stats: dict, reference: str, higher: bool) -> list:
+    """Table rows by average rank, the best rank and IQM in bold."""
+    from bench.report.tables import Entry
+
+    rows = []
+    for label in sorted(stats, key=lambda lb: stats[lb][0]):
+        rank, mid, mid_ci, poi, poi_ci = stats[label]
+        rows.append((label, [Entry(f"{rank:.2f}", rank), Entry(f"{mid:.2f} {_ci(mid_ci)}", mid),
+                             Entry("reference") if label == reference else Entry(f"{poi:.2f} {_ci(poi_ci)}", poi)]))
+    for col, best in ((0, min), (1, max if higher else min)):
+        values = [row[col].mean for _, row in rows if not math.isnan(row[col].mean)]
+        for _, row in rows:
+            row[col].strong = bool(values) and row[col].mean == best(values)
+    return rows
+
+
+def _rule(settings, reference, test) -> str:
+    from bench.report.collect import setting_label
+
+    return (f"over {len(settings)} settings ({'; '.join(setting_label(s) for s in settings)}): average rank of each "
+            "method's mean (1 = best); interquartile mean of all its runs' scores and the probability that a run of "
+            f"it beats one of {reference} (averaged over the settings), with 95% stratified-bootstrap intervals "
+            f"({REPS} re-draws of the runs within each setting, generator seed {SEED}; rliable's definitions, on the "
+            "raw scores pooled over the settings: compare rows, which share the settings)"
+            + ("" if test is None else f"; Friedman's test that all methods rank alike: chi-square {test[0]:.2f}, "
+                                       f"p {test[1]:.3g} (an approximation with few settings)"))
 
 
 def overall_table(cells, settings, labels, metric, select, as_error, baseline=None):
     """The aggregate table (module docstring), or None with fewer than two settings or two complete methods."""
-    from bench.report.collect import setting_label
     from bench.report.paired import baseline_label
-    from bench.report.tables import Entry, Notes, Table, metric_title, selection_phrase
+    from bench.report.tables import Notes, Table, metric_title, selection_phrase
 
     if len(settings) < 2:
         return None
@@ -107,27 +149,12 @@ def overall_table(cells, settings, labels, metric, select, as_error, baseline=No
     higher = higher_is_better(metric, as_error)
     ranks = average_ranks(scores, higher)
     reference = baseline_label(cells, baseline) if baseline else min(ranks, key=ranks.get)
-    if reference not in scores:
-        reference = min(ranks, key=ranks.get)
-    stats = summarise(scores, reference, higher)
     notes = Notes()
-    rows = []
-    for label in sorted(stats, key=lambda lb: stats[lb][0]):
-        rank, mid, (lo, hi), poi, poi_ci = stats[label]
-        cell_poi = Entry("reference") if poi_ci is None else Entry(
-            f"{poi:.2f} [{poi_ci[0]:.2f}, {poi_ci[1]:.2f}]", poi)
-        rows.append((label, [Entry(f"{rank:.2f}", rank), Entry(f"{mid:.2f} [{lo:.2f}, {hi:.2f}]", mid), cell_poi]))
-    for col, best in ((0, min), (1, max if higher else min)):  # bold the best rank and IQM
-        values = [row[col].mean for _, row in rows if not math.isnan(row[col].mean)]
-        for _, row in rows:
-            row[col].strong = bool(values) and row[col].mean == best(values)
-    test = friedman(scores)
-    notes.add(f"over {len(settings)} settings ({'; '.join(setting_label(s) for s in settings)}): average rank of "
-              "each method's mean (1 = best); interquartile mean of all its runs' scores and the probability that a "
-              f"run of it beats one of {reference} (averaged over the settings), with 95% stratified-bootstrap "
-              f"intervals ({REPS} re-draws of the runs within each setting, generator seed {SEED}; rliable's "
-              "definitions)" + ("" if test is None else f"; Friedman's test that all methods rank alike: chi-square "
-                                f"{test[0]:.2f}, p {test[1]:.3g}"))
+    if reference not in scores:
+        notes.add(f"the baseline {reference} lacks numbers in some setting: the reference is the top-ranked method")
+        reference = min(ranks, key=ranks.get)
+    rows = _rows(summarise(scores, reference, higher), reference, higher)
+    notes.add(_rule(settings, reference, friedman(scores)))
     if missing:
         notes.add("left out (no numbers in every setting): " + ", ".join(missing))
     title = f"{metric_title(metric, as_error)} aggregated over settings, {selection_phrase(select, cells.values())}"

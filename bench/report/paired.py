@@ -46,7 +46,8 @@ def seed_values(cell, metric, select, as_error) -> dict:
 
 
 def paired(setting, label, reference, a: dict, b: dict) -> Comparison | None:
-    """label's values `a` against reference's `b`, over the seeds both have; None under 2 shared seeds."""
+    """label's values `a` against reference's `b`, over the seeds both have; None (not testable) under 2 shared
+    seeds or when the differences do not vary (the t statistic is undefined; identical runs among them)."""
     from scipy.stats import ttest_rel
 
     seeds = sorted(set(a) & set(b))
@@ -54,13 +55,13 @@ def paired(setting, label, reference, a: dict, b: dict) -> Comparison | None:
         return None
     x, y = [a[s] for s in seeds], [b[s] for s in seeds]
     diffs = [u - v for u, v in zip(x, y)]
-    if all(d == diffs[0] for d in diffs):  # no spread: the t statistic is undefined; equal runs are not different
-        return Comparison(setting, label, reference, len(seeds), diffs[0], diffs[0], diffs[0],
-                          1.0 if diffs[0] == 0 else 0.0)
+    mean = sum(diffs) / len(diffs)
+    if max(diffs) - min(diffs) <= 1e-9 * max(1.0, abs(mean)):  # no spread (to rounding): t is undefined
+        return None
     test = ttest_rel(x, y)
     interval = test.confidence_interval(0.95)
-    return Comparison(setting, label, reference, len(seeds), sum(diffs) / len(diffs), float(interval.low),
-                      float(interval.high), float(test.pvalue))
+    return Comparison(setting, label, reference, len(seeds), mean, float(interval.low), float(interval.high),
+                      float(test.pvalue))
 
 
 def holm(comparisons: list) -> list:
@@ -122,33 +123,3 @@ def baseline_label(cells, baseline: str) -> str:
         raise BenchError(f"--baseline {baseline} has {len(of_method)} variants here ({'; '.join(of_method)}); pass "
                          "one of these labels")
     raise BenchError(f"--baseline {baseline} is not among the report's methods ({', '.join(labels)})")
-
-
-def baseline_table(cells, settings, labels, baseline, metric, select, as_error):
-    """Each method minus the baseline, per setting: the mean paired difference, its 95% interval, the p-value and
-    its Holm adjustment over the table."""
-    from bench.report.collect import setting_label
-    from bench.report.tables import Entry, Notes, Table, metric_title, selection_phrase
-
-    base = baseline_label(cells, baseline)
-    found = {(c.setting, c.label): c for c in against_baseline(cells, settings, labels, base, metric, select,
-                                                               as_error)}
-    notes = Notes()
-    rows = []
-    for label in (lb for lb in labels if lb != base):
-        row = []
-        for setting in settings:
-            c = found.get((setting, label))
-            if c is None:
-                row.append(Entry("n/a " + notes.add("fewer than 2 training seeds shared with the baseline")))
-                continue
-            star = "*" if c.p_holm < ALPHA else ""
-            row.append(Entry(f"{c.diff:+.2f} [{c.low:+.2f}, {c.high:+.2f}] p {c.p_holm:.3f}{star}", c.diff,
-                             detail=f"{c.n} paired seeds; unadjusted p {c.p:.4f}; Holm-adjusted p {c.p_holm:.4f}"))
-        rows.append((label, row))
-    notes.add(f"mean of the paired differences (method - {base}) over the training seeds both have, its 95% "
-              "interval (Student t, not adjusted) and the paired t-test's p-value, Holm-adjusted over the table's "
-              f"{len(found)} comparisons; * adjusted p < {ALPHA}")
-    title = (f"{metric_title(metric, as_error)}: difference from {base}, {selection_phrase(select, cells.values())}")
-    return Table("baseline", title, ["method"] + [setting_label(s) for s in settings], rows, notes.items,
-                 higher_is_better=higher_is_better(metric, as_error))

@@ -147,12 +147,18 @@ def main_table(cells, settings, labels, select, as_error, metric="top1"):
 def mark_significance(rows, cells, settings, labels, metric, select, as_error, notes):
     """Bold each column's best mean and the methods not significantly worse than it (paired.against_best);
     one note saying the rule, one naming the cells that could not be tested."""
-    from bench.report.paired import ALPHA, against_best
+    from bench.report.paired import ALPHA, against_best, higher_is_better
 
     best, comparisons = against_best(cells, settings, labels, metric, select, as_error)
     if not comparisons:
+        for label, entries in rows:
+            for setting, entry in zip(settings, entries):
+                entry.strong = best.get(setting) == label
+        if len(rows) > 1 and best:
+            notes.add("bold: the best mean of each column (no method shares 2 training seeds with it: no test)")
         return
-    tied = {(c.setting, c.label) for c in comparisons if c.p_holm >= ALPHA}
+    sign = 1 if higher_is_better(metric, as_error) else -1  # better on the shared seeds than the best: not worse
+    tied = {(c.setting, c.label) for c in comparisons if c.p_holm >= ALPHA or sign * c.diff >= 0}
     tested = {(c.setting, c.label) for c in comparisons}
     untested = []
     for label, entries in rows:
@@ -161,12 +167,13 @@ def mark_significance(rows, cells, settings, labels, metric, select, as_error, n
             if (setting, label) not in tested and best.get(setting) not in (None, label) \
                     and not math.isnan(entry.mean):
                 untested.append(f"{label} on {setting_label(setting)}")
-    notes.add(f"bold: the best mean of each column and the methods not significantly worse than it (paired t-test "
-              f"over the training seeds they share with it, p-values Holm-adjusted over the table's "
+    notes.add("bold: the best mean of each column and the methods not significantly worse than it (two-sided paired "
+              f"t-test over the training seeds they share with it, p-values Holm-adjusted over the table's "
               f"{len(comparisons)} comparisons, alpha {ALPHA}); `bench report --baseline METHOD` gives each "
               "difference with its 95% interval")
     if untested:
-        notes.add("not tested against the best (fewer than 2 training seeds shared with it): " + "; ".join(untested))
+        notes.add("not tested against the best (fewer than 2 training seeds shared with it, or differences that do "
+                  "not vary): " + "; ".join(untested))
 
 
 def shot_table(cells, setting, labels, select, as_error):
