@@ -119,8 +119,10 @@ def test_paper_comparison(golden):
     assert paper.columns == ["method = paper row", "cifar10_lt exp-100 ds0 (C10 LT-100)",
                              "cifar10_lt step-10 ds0 (C10 step-10)"]
     rows = {label: [e.text for e in entries] for label, entries in paper.rows}
-    ours = 100 - sum(r["last"]["top1"] for r in results_of(golden, "erm", EXP100)) / 3
-    assert rows["erm = ERM"][0] == f"{ours:.2f} / 29.64 ({ours - 29.64:+.2f})"
+    errors = [100 - r["last"]["top1"] for r in results_of(golden, "erm", EXP100)]
+    ours = sum(errors) / 3
+    sd = (sum((e - ours) ** 2 for e in errors) / 2) ** 0.5
+    assert rows["erm = ERM"][0] == f"{ours:.2f} ± {sd:.2f} / 29.64 ({ours - 29.64:+.2f})"
     assert rows["ldam_drw = LDAM-DRW"][1] == "not run / 12.19"
     assert "reweight" not in " ".join(rows)  # the paper has no RW row
     notes = [text for text, _ in paper.notes]

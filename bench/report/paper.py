@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import yaml
@@ -71,7 +72,8 @@ def _paper_key(setting, numbers):
 
 
 def _cell_text(cell, paper_error, expected, notes, where, as_error):
-    """'ours / paper (ours - paper)' in top-1 error; 'not run / paper' etc. when ours is missing."""
+    """'ours ± sd / paper (ours - paper)' in top-1 error (the sd over seeds; none for one seed); 'not run /
+    paper' etc. when ours is missing."""
     ours = cell_entry(cell, "top1", expected, notes, where)
     stat = cell.stats.get("top1") if cell is not None and cell.n_done else None
     if paper_error is None:
@@ -79,7 +81,8 @@ def _cell_text(cell, paper_error, expected, notes, where, as_error):
     if stat is None:
         return Entry(f"{ours.text} / {paper_error:.2f}")
     error = stat.mean if as_error else 100.0 - stat.mean  # cells hold what --metric asked for
-    return Entry(f"{error:.2f} / {paper_error:.2f} ({error - paper_error:+.2f})")
+    spread = "" if math.isnan(stat.std) else f" ± {stat.std:.2f}"
+    return Entry(f"{error:.2f}{spread} / {paper_error:.2f} ({error - paper_error:+.2f})")
 
 
 def _published_rows(cells, cols, labels, expected, notes, as_error, used):
@@ -153,7 +156,7 @@ def compare_table(cells, settings, labels, select, as_error=False):
     _flag_ldam_recipes(cells, [s for s in cols if _paper_key(s, numbers)], labels, notes)
     notes.add(f"paper: {data['source']}; its numbers are the {data['selection']}; "
               f"ours: {selection_phrase(select, cells.values())}")
-    title = "Top-1 error (%): ours (mean over seeds) / published (difference, ours minus paper)"
+    title = "Top-1 error (%): ours (mean ± sd over seeds) / published (difference, ours minus paper)"
     if not cols:
         title = ("Paper comparison: none of these settings has published numbers (the papers cover "
                  + ", ".join(names.values()) + ", and CIFAR-10/100-LT exp-100, imagenet_lt, inat2018 for the "
