@@ -131,6 +131,9 @@ def render(runs, cells, tables, settings, labels, select, folders, summary_line,
             shown.append((kind, sink.take(kind)))
         figures.curves(cells, setting, labels, sink, "curves")
         shown.append(("learning curves", sink.take("curves")))
+        if any(t.name.startswith("priors_") for t in tables):  # --priors: its plot beside its table
+            figures.prior_lines(cells, setting, labels, select, sink, "priors")
+            shown.append(("accuracy under shifted test priors", sink.take("priors")))
         settings_view.append({"label": setting_label(setting),
                               "figures": [(k, svg, _wide(svg)) for k, svg in shown if svg]})
     done = [run for run in sorted(runs, key=lambda r: (r.dataset, r.method, r.seed)) if run.status == "done"]
