@@ -27,7 +27,8 @@ def baseline_table(cells, settings, labels, baseline, metric, select, as_error):
                 row.append(Entry("n/a " + notes.add(why)))
                 continue
             star = "*" if c.p_holm < ALPHA else ""
-            row.append(Entry(f"{c.diff:+.2f} [{c.low:+.2f}, {c.high:+.2f}] p {c.p_holm:.3f}{star}", c.diff,
+            shown = "p < 0.001" if c.p_holm < 0.001 else f"p {c.p_holm:.3f}"
+            row.append(Entry(f"{c.diff:+.2f} [{c.low:+.2f}, {c.high:+.2f}] {shown}{star}", c.diff,
                              detail=f"{c.n} paired seeds; unadjusted p {c.p:.4f}; Holm-adjusted p {c.p_holm:.4f}"))
         rows.append((label, row))
     notes.add(f"mean of the paired differences (method - {base}) over the training seeds both have, its 95% "
