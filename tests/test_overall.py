@@ -2,17 +2,14 @@
 of improvement with stratified-bootstrap intervals, and the critical-difference diagram, on crafted runs whose
 numbers are known."""
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import write_scored_runs
 from scipy.stats import friedmanchisquare, mannwhitneyu, trim_mean
 
 from bench.report.build import report
 from bench.report.overall import improvement
 
-GOLDEN = Path(__file__).parent / "data" / "golden"
 TOPS = {  # method -> ratio -> top-1 of seeds 0..3
     "erm": {100: [70.0, 71.0, 72.5, 73.0], 10: [86.0, 86.5, 87.0, 86.2]},
     "cb": {100: [74.0, 73.5, 75.0, 74.2], 10: [86.1, 86.9, 86.0, 87.3]},
@@ -20,26 +17,8 @@ TOPS = {  # method -> ratio -> top-1 of seeds 0..3
 }
 
 
-def crafted(out):
-    from bench import rundir
-    from bench.config import resolve
-    from bench.rundir import run_name
-
-    (golden,) = GOLDEN.glob("*exp100*__erm__seed0__*")
-    for method, by_ratio in TOPS.items():
-        for ratio, tops in by_ratio.items():
-            for seed, top1 in enumerate(tops):
-                cfg = resolve(method, "cifar10_lt", seed, sets=[f"dataset.imbalance_ratio={ratio}"])
-                result = json.loads((golden / rundir.RESULT).read_text())
-                run_dir = Path(out) / run_name(cfg)
-                run_dir.mkdir(parents=True)
-                result.update(config=cfg, run_id=run_dir.name, method=method, seed=seed)
-                result["last"]["top1"] = top1
-                (run_dir / rundir.RESULT).write_text(json.dumps(result))
-
-
 def test_the_aggregate_table_has_the_closed_form_statistics_and_a_cd_diagram(tmp_path):
-    crafted(tmp_path / "runs")
+    write_scored_runs(tmp_path / "runs", TOPS)
     tables = report([tmp_path / "runs"], out=tmp_path / "rep", plots=True)
     (table,) = [t for t in tables if t.name == "overall"]
     rows = {label: row for label, row in table.rows}

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import write_scored_runs
 
 from bench.cli import main
 from bench.report.build import report
@@ -71,29 +72,11 @@ def test_the_main_table_bolds_the_best_and_those_not_significantly_worse(capsys)
     assert "| **" in capsys.readouterr().out
 
 
-def crafted(out, values):
-    """Finished runs of each method and seed with the given top-1 (a golden result with its config)."""
-    from bench import rundir
-    from bench.config import resolve
-    from bench.rundir import run_name
-
-    (golden,) = GOLDEN.glob("*exp100*__erm__seed0__*")
-    for method, tops in values.items():
-        for seed, top1 in enumerate(tops):
-            cfg = resolve(method, "cifar10_lt", seed)
-            result = json.loads((golden / rundir.RESULT).read_text())
-            run_dir = Path(out) / run_name(cfg)
-            run_dir.mkdir(parents=True)
-            result.update(config=cfg, run_id=run_dir.name, method=method, seed=seed)
-            result["last"]["top1"] = top1
-            (run_dir / rundir.RESULT).write_text(json.dumps(result))
-
-
 def test_a_clearly_worse_method_loses_its_bold_and_a_close_one_keeps_it(tmp_path):
     """ldam_drw best; cb within the seed noise of it (paired p 0.25): bold; erm 10 points below on every seed
     (paired p 4.9e-6, Holm x2): not bold. Against erm both others differ significantly (*)."""
-    crafted(tmp_path, {"erm": [70.0, 71.0, 72.1, 73.0], "ldam_drw": [80.0, 81.5, 82.0, 83.2],
-                       "cb": [79.9, 81.6, 81.8, 83.0]})
+    write_scored_runs(tmp_path, {"erm": {100: [70.0, 71.0, 72.1, 73.0]}, "ldam_drw": {100: [80.0, 81.5, 82.0, 83.2]},
+                                 "cb": {100: [79.9, 81.6, 81.8, 83.0]}})
     table = report([tmp_path])[0]
     assert {label: row[0].strong for label, row in table.rows} == {"erm": False, "cb": True, "ldam_drw": True}
     base = [t for t in report([tmp_path], baseline="erm") if t.name == "baseline"][0]
