@@ -115,11 +115,13 @@ def _authors(cfg) -> dict:
     compared with, so a run on the shared recipe (run.recipe=shared, or written before the recipe existed)
     shows where it differs and never shares a cell with one on the authors' recipe."""
     d = cfg["dataset"]
-    return _recipe_settings(cfg["method"]["name"], d["name"], d.get("profile"), d.get("imbalance_ratio"))
+    return recipe_settings(cfg["method"]["name"], d["name"], d.get("profile"), d.get("imbalance_ratio"))
 
 
 @functools.lru_cache(maxsize=None)
-def _recipe_settings(method, dataset, profile, ratio):
+def recipe_settings(method, dataset, profile, ratio):
+    """{dotted key: value} the authors' recipes of `method` set on `dataset` with that profile and imbalance ratio
+    (the ratio None on a natural split); {} for a method or dataset this bench does not know."""
     from bench.config import recipe_layers
     from bench.datasets.registry import DATASETS
     from bench.methods.registry import METHODS

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.report.collect import setting_label
+from bench.report.collect import recipe_settings, setting_label
 from bench.report.tables import Entry, Notes, Table, cell_entry, selection_phrase
 
 PAPER_FILE = Path(__file__).with_name("paper_ldam_drw.yaml")
@@ -119,25 +119,13 @@ def _flag_recipe(cell, entry, where, notes):
         notes.add(f"{where}: our runs use {', '.join(off)}; the published number trains {entry['model']} for "
                   f"{entry['epochs']} epochs, so the numbers are not comparable")
     if entry.get("recipe") == "authors":
-        settings = authors_settings(entry["method"], entry["dataset"], entry.get("imbalance_ratio"))
+        ratio = entry.get("imbalance_ratio")
+        settings = recipe_settings(entry["method"], entry["dataset"], "exp" if ratio is not None else "natural", ratio)
         differ = sorted({f"{k}={_get(r.config, k)} (theirs {v})" for r in runs for k, v in settings.items()
                          if k != "train.epochs" and _get(r.config, k) != v})
         if differ:
             notes.add(f"{where}: our runs differ from the authors' recipe behind the published number in "
                       f"{', '.join(differ)} (bench list recipes; run.recipe=authors runs it)")
-
-
-def authors_settings(method, dataset, ratio):
-    """{dotted key: value} the authors' recipes of `method` set on `dataset` at `ratio` (None: natural split)."""
-    from bench.config import flatten, recipe_layers
-    from bench.datasets.registry import DATASETS
-    from bench.methods.registry import METHODS
-
-    section = {"profile": "exp" if ratio is not None else "natural", "imbalance_ratio": ratio}
-    out: dict = {}
-    for _, tree in recipe_layers(METHODS[method], DATASETS[dataset], section):
-        out.update(flatten(tree))
-    return out
 
 
 def compare_table(cells, settings, labels, select, as_error=False):

@@ -139,9 +139,10 @@ def main_table(cells, settings, labels, select, as_error, metric="top1"):
     mark_significance(rows, cells, settings, labels, metric, select, as_error, notes)
     title = (f"{metric_title(metric, as_error)}, {selection_phrase(select, cells.values())}; "
              f"{spread_phrase(cells.values())}")
-    higher = BY_NAME[metric].higher_is_better != (as_error and BY_NAME[metric].is_accuracy)
+    from bench.report.paired import higher_is_better
+
     return Table("main", title, ["method"] + [setting_label(s) for s in settings], rows, notes.items,
-                 higher_is_better=higher)
+                 higher_is_better=higher_is_better(metric, as_error))
 
 
 def mark_significance(rows, cells, settings, labels, metric, select, as_error, notes):
