@@ -9,6 +9,7 @@ from pathlib import Path
 from bench.errors import BenchError
 from bench.evaluate import REPORT_METRIC_NAMES
 from bench.executors import EXECUTORS
+from bench.inputs import run_inputs
 
 EPILOG = """examples:
   bench run --methods ldam_drw,focal --datasets cifar10_lt
@@ -19,24 +20,13 @@ EPILOG = """examples:
   bench list methods
   bench report results/ --out paper/ --latex --csv --plots --compare paper
 """
+TUNE_EPILOG = """examples:
+  bench tune --methods erm,focal,ldam_drw --datasets fashion_mnist_lt --preset quick --trials 8 --seeds 0,1,2
+  bench tune --methods erm,ldam_drw --datasets cifar10_lt --seeds 0,1,2 --executor slurm --slurm-profile mycluster
+  bench tune ... --dry-run     (the trials' drawn values and run ids; nothing starts)
 
-
-def _names(text, what):
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise BenchError(f"--{what} needs at least one name")
-    return list(dict.fromkeys(names))
-
-
-def _seeds(text):
-    seeds = []
-    for part in _names(text, "seeds"):
-        if part.startswith("-") and part[1:].isdecimal() and part[1:].isascii():
-            raise BenchError(f"--seeds takes non-negative integers, got {part}")
-        if not (part.isdecimal() and part.isascii()):  # int() would also read '1_0' as 10 and '+1', ' 1'
-            raise BenchError(f"--seeds takes comma-separated non-negative integers (e.g. 0,1,2), got {part!r}")
-        seeds.append(int(part))
-    return list(dict.fromkeys(seeds))  # '0,00' is one seed
+--set and --grid keys are fixed, never searched (bench list parts shows each hyper-parameter's search).
+"""
 
 
 def _integer(text):
@@ -53,7 +43,7 @@ def build_parser():
         prog="bench", description="Benchmark harness for class-imbalanced, long-tailed learning.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_report, _add_export, _add_status_and_cancel, _add_perf, _add_list):
+    for add in (_add_run, _add_tune, _add_report, _add_export, _add_status_and_cancel, _add_perf, _add_list):
         add(sub)
     return parser
 
@@ -61,6 +51,23 @@ def build_parser():
 def _add_run(sub):
     run = sub.add_parser("run", help="train and evaluate methods on datasets",
                          formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    _run_arguments(run)
+
+
+def _add_tune(sub):
+    tune = sub.add_parser("tune", help="the same random-search budget for every method: N configurations each, "
+                                       "chosen on validation, then re-run with every seed",
+                          formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TUNE_EPILOG)
+    _run_arguments(tune)
+    tune.add_argument("--trials", type=_integer, default=8,
+                      help="configurations per method and setting: the defaults, then random draws from each "
+                           "searched hyper-parameter's distribution (default 8)")
+    tune.add_argument("--search-seed", type=_integer, default=0,
+                      help="seed of the draws (default 0); the trials train with the first of --seeds")
+    tune.add_argument("--select-only", action="store_true", help=argparse.SUPPRESS)  # the SLURM selection job
+
+
+def _run_arguments(run):
     run.add_argument("--methods", help="comma-separated method names (bench list methods)")
     run.add_argument("--datasets", help="comma-separated dataset names (bench list datasets)")
     run.add_argument("--seeds", help="comma-separated training seeds (default: 0)")
@@ -196,31 +203,9 @@ def cmd_list(what):
 
 def plan_from_args(args, world_size=1):
     """The runs of `bench run`; world_size: the processes each run trains on, as the executor launches it."""
-    from bench.sweep import load_sweep, parse_grid_flags, plan_sweep
+    from bench.sweep import plan_sweep
 
-    if not args.out.strip():
-        raise BenchError("--out needs a folder name (default: results)")
-    flags = {"train.epochs": args.epochs, "dataset.root": args.data_root, "run.device": args.device,
-             "train.precision": args.precision, "run.compile": args.compile or None,
-             "train.world_size": world_size if world_size > 1 else None}
-    if args.no_progress:
-        flags["run.progress"] = False
-    if args.logger is not None:
-        flags["run.loggers"] = [name.strip() for name in args.logger.split(",") if name.strip()]
-    sets = [item for group in args.set for item in group]
-    grid = parse_grid_flags(args.grid)
-    if args.sweep:
-        if args.methods or args.datasets or args.seeds:
-            raise BenchError("give the runs either with --sweep FILE or with --methods/--datasets/--seeds, not both")
-        sweep = load_sweep(args.sweep)
-        return plan_sweep(sweep["methods"], sweep["datasets"], sweep["seeds"], args.out,
-                          sweep["presets"] + args.preset, sweep["configs"] + args.config, flags,
-                          sweep["sets"] + sets, {**sweep["grid"], **grid})
-    if not args.methods or not args.datasets:
-        raise BenchError("bench run needs --methods and --datasets (or --sweep FILE); see bench list methods")
-    return plan_sweep(_names(args.methods, "methods"), _names(args.datasets, "datasets"),
-                      _seeds("0" if args.seeds is None else args.seeds), args.out, args.preset, args.config, flags,
-                      sets, grid)
+    return plan_sweep(out=args.out, **run_inputs(args, world_size))
 
 
 def cmd_run(args):
@@ -294,6 +279,7 @@ def cmd_export(args):
 def _main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]  # what a SLURM selection job runs again
     try:
         if args.command == "list":
             return cmd_list(args.what)
@@ -305,6 +291,10 @@ def _main(argv=None):
             return cmd_cancel(args)
         if args.command == "export":
             return cmd_export(args)
+        if args.command == "tune":
+            from bench.tuning.command import cmd_tune
+
+            return cmd_tune(args)
         if args.command == "report":
             from bench.report.build import report
 

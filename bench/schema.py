@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from bench.search import Search
+
 NONE = type(None)
 
 
@@ -24,6 +26,7 @@ class Key:
     phrase: str = ""  # what `check` requires, for the error message
     source: str = ""  # where the default comes from (paper, config file), "" for bench's own choice
     runtime: bool = False  # how the run executes, not what it computes: outside the run id
+    search: Search | None = None  # how `bench tune` draws it (bench/search.py); None: not tuned
 
 
 def _positive(v):
@@ -41,6 +44,10 @@ def _between(low, high):
 EPOCHS = (_between(1, 10**6), "at least 1 (and at most 1000000)")
 BATCH = (_between(1, 2**20), "at least 1 (and at most 1048576)")
 SIZE = (_between(1, 4096), "at least 1 (and at most 4096)")
+# `bench tune` searches the optimiser around the recipe's values (bench's choice; DomainBed searches the learning
+# rate over a factor of 30 and the weight decay over 10^4 for every algorithm alike)
+LR_SEARCH = Search("log", 1 / 3, 3.0, relative=True)
+WD_SEARCH = Search("log", 0.1, 10.0, relative=True)
 
 KEYS = (
     # ------------------------------------------------------------------ dataset
@@ -110,11 +117,12 @@ KEYS = (
     Key("train.epochs", 200, "epochs", check=EPOCHS[0], phrase=EPOCHS[1], source="Cao et al. 2019, App. B"),
     Key("train.batch_size", 128, "training batch (global, split over DDP processes)", check=BATCH[0],
         phrase=BATCH[1], source="Cao et al. 2019, App. B"),
-    Key("train.lr", 0.1, "base learning rate", check=_positive, phrase="positive", source="Cao et al. 2019, App. B"),
+    Key("train.lr", 0.1, "base learning rate", check=_positive, phrase="positive", source="Cao et al. 2019, App. B",
+        search=LR_SEARCH),
     Key("train.momentum", 0.9, "SGD momentum", check=_non_negative, phrase="non-negative",
         source="Cao et al. 2019, App. B"),
     Key("train.nesterov", False, "Nesterov momentum"),
-    Key("train.weight_decay", 2e-4, "weight decay", check=_non_negative, phrase="non-negative",
+    Key("train.weight_decay", 2e-4, "weight decay", check=_non_negative, phrase="non-negative", search=WD_SEARCH,
         source="Cao et al. 2019, App. B"),
     Key("train.warmup_epochs", 5, "linear warm-up epochs", check=_between(0, 10**6),
         phrase="non-negative (and at most 1000000)", source="Cao et al. 2019, App. B (Goyal et al. warm-up)"),
@@ -161,9 +169,10 @@ KEYS = (
         choices=("last", "best_val"), source="classifier-balancing run_networks.py (loads the best model)"),
     Key("stage.epochs", 10, "stage-2 epochs", check=EPOCHS[0], phrase=EPOCHS[1],
         source="classifier-balancing config/ImageNet_LT/cls_crt.yaml"),
-    Key("stage.lr", 0.2, "stage-2 LR (cosine to 0, no warm-up)", check=_positive, phrase="positive",
+    Key("stage.lr", 0.2, "stage-2 LR (cosine to 0, no warm-up)", check=_positive, phrase="positive", search=LR_SEARCH,
         source="classifier-balancing config/ImageNet_LT/cls_crt.yaml"),
     Key("stage.weight_decay", 5e-4, "stage-2 weight decay", check=_non_negative, phrase="non-negative",
+        search=WD_SEARCH,
         source="classifier-balancing config/ImageNet_LT/cls_crt.yaml"),
     Key("stage.batch_size", None, "stage-2 batch; null: train.batch_size", types=(int, NONE),
         check=lambda v: v is None or 1 <= v <= 2**20, phrase=BATCH[1]),

@@ -559,7 +559,7 @@ def test_a_run_resumes_only_on_the_kind_of_device_it_started_on(cifar_root, tmp_
 
 
 def test_the_same_seed_twice_is_one_seed():
-    from bench.cli import _seeds
+    from bench.inputs import _seeds
 
     assert _seeds("0,00,1") == [0, 1]
 

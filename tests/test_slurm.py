@@ -266,3 +266,27 @@ def test_a_child_waits_for_a_parent_an_earlier_command_queued(slurm_env, cifar_r
     wait = bench(slurm_env, *run_args(cifar_root, out, "la_posthoc", extra=[*extra, "--wait"]))
     assert wait.returncode == 0, wait.stdout + wait.stderr
     assert sorted(r["status"] for r in results_in(out).values()) == ["done", "done"]
+
+
+def test_tune_through_slurm_is_one_command(slurm_env, cifar_root, tmp_path):
+    """The trials go as a job array; a one-CPU job that starts when they end chooses on validation and submits the
+    default and tuned runs at every seed; the same command again trains nothing."""
+    out = tmp_path / "out"
+    args = ["tune", "--methods", "erm", "--datasets", "cifar10_lt", "--seeds", "0,1", "--trials", "2", "--epochs",
+            "1", "--data-root", str(cifar_root), "--out", str(out), "--executor", "slurm", *FIXTURE,
+            "model.name=small_cnn"]
+    proc = bench(slurm_env, *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "submitted 2 runs as job array" in proc.stdout and "chooses each method's best trial" in proc.stdout
+    record_files = lambda: list((out / ".bench" / "tune").glob("*.json"))  # noqa: E731
+    wait_until(record_files, 180, "the selection job's record")
+    record = json.loads(record_files()[0].read_text())
+    finals = set(record["default_runs"] + record["tuned_runs"])
+    assert len(finals) == (2 if record["chosen"] == 0 else 4)
+    wait_until(lambda: all((results_in(out).get(n) or {}).get("status") == "done" for n in finals), 180,
+               "the seed runs the selection job submitted")
+    vals = [results_in(out)[t["run_id"]]["best"]["val_top1"] for t in record["trials"]]
+    assert record["chosen"] == max(range(2), key=lambda i: (vals[i], -i))
+    again = bench(slurm_env, *args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "submitted" not in again.stdout and again.stdout.count("already done") == 2 + len(finals)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bench.methods.losses.ldam import S
 from bench.methods.parts import Param, Part
+from bench.search import Search
 
 
 def late(module, name):
@@ -38,7 +39,8 @@ def _schedule_ok(value):
 
 SAM_RHO = Param("sam_rho", 0.05, "SAM's radius: the weights move by rho g / ||g|| before the second pass",
                 source="val-iisc/Saddle-LongTail sam.py (rho=0.05, davda54/sam's default); the methods set the "
-                       "official run.sh values", check=lambda v: 0 < v <= 10, phrase="positive (and at most 10)")
+                       "official run.sh values", check=lambda v: 0 < v <= 10, phrase="positive (and at most 10)",
+                search=Search("log", 0.01, 0.8))
 SAM_RHO_SCHEDULE = Param("sam_rho_schedule", None, "rho per epoch, [[0-based epoch, rho], ...] from each epoch "
                          "on (scales with --epochs); null: sam_rho throughout",
                          source="val-iisc/Saddle-LongTail imnet_train_sam.py / inat_train_sam.py adjust_rho (step)",
@@ -62,14 +64,15 @@ RIDE_DIVERSITY = Param("ride_diversity", -0.45, "lambda: weight of each expert's
                        "at temperature T (negative: the experts are pushed apart)",
                        source="RIDE configs/config_imbalance_cifar100_ride.json additional_diversity_factor "
                               "(ImageNet-LT, iNaturalist: -0.2)", check=lambda v: -10 <= v <= 10,
-                       phrase="between -10 and 10")
+                       phrase="between -10 and 10", search=Search("linear", -1.0, 0.0))
 RIDE_REWEIGHT = Param("ride_reweight_factor", 0.05, "gamma of the distribution-aware temperature T_c, proportional "
                       "to gamma C p_c + 1 - gamma, used from the DRW epoch on (before it T = 1)",
                       source="RIDE model/loss.py RIDELoss reweight_factor (ImageNet-LT 0.02, iNaturalist 0.015)",
-                      check=lambda v: 0 <= v <= 1, phrase="in [0, 1]")
+                      check=lambda v: 0 <= v <= 1, phrase="in [0, 1]", search=Search("linear", 0.0, 0.1))
 SADE_TAU = Param("sade_tau", 2.0, "lambda of the third (inverse-softmax) expert: CE(s z + log pi - lambda log "
                  "pi_inverse, y)", source="SADE configs tau (CIFAR-100-LT, ImageNet-LT: 2; iNaturalist, "
-                                          "Places-LT: 1)", check=lambda v: 0 <= v <= 10, phrase="in [0, 10]")
+                                          "Places-LT: 1)", check=lambda v: 0 <= v <= 10, phrase="in [0, 10]",
+                 search=Search("linear", 0.5, 3.0))
 RIDE = Part("algorithm", "ride", "RIDE: K experts on a shared trunk, each trained with the method's loss (LDAM-DRW) "
             "plus a distribution-aware diversity term; the prediction is their mean",
             params=(EXPERTS, REDUCE_EXPERTS, RIDE_DIVERSITY, RIDE_REWEIGHT),
@@ -106,13 +109,13 @@ RIDE_ROUTER = Part("algorithm", "ride_router", "RIDE's expert-assignment router 
 _PACO = "dvlab-research/Parametric-Contrastive-Learning PaCo/LT/sh/CIFAR100_train_imb0.01.sh"
 PACO_PARAMS = (
     Param("paco_alpha", 0.01, "alpha: weight of each same-class sample against the class centre's beta",
-          source=_PACO, check=lambda v: 0 <= v <= 100, phrase="in [0, 100]"),
+          source=_PACO, check=lambda v: 0 <= v <= 100, phrase="in [0, 100]", search=Search("log", 0.001, 0.1)),
     Param("paco_beta", 1.0, "beta: weight of the class centre (the classifier's logit) as a positive",
           source=_PACO, check=lambda v: 0 < v <= 100, phrase="in (0, 100]"),
     Param("paco_gamma", 1.0, "gamma: weight of the samples in the softmax denominator",
           source=_PACO, check=lambda v: 0 <= v <= 100, phrase="in [0, 100]"),
     Param("paco_temperature", 0.05, "T of the samples' logits q . k / T (ImageNet-LT: 0.2; ResNeXt-50: 0.07)",
-          source=_PACO, check=lambda v: 0 < v <= 10, phrase="in (0, 10]"),
+          source=_PACO, check=lambda v: 0 < v <= 10, phrase="in (0, 10]", search=Search("log", 0.03, 0.3)),
     Param("paco_dim", 32, "dimension of the projection (ImageNet-LT: 128)", source=_PACO,
           check=lambda v: 1 <= v <= 65536, phrase="from 1 to 65536"),
     Param("paco_queue", 1024, "K: keys kept in the queue (ImageNet-LT: 8192)", source=_PACO,
@@ -135,11 +138,12 @@ _BCL_CIFAR = ("the CIFAR setting the paper is cited with (no CIFAR code in Flami
               "sumyeongahn/CUDA_LTR, YuMJie/ConCutMix)")
 BCL_PARAMS = (
     Param("bcl_alpha", 2.0, "alpha: weight of the logit-adjusted cross-entropy on the classification view "
-          "(ImageNet-LT, iNaturalist: 1.0)", source=_BCL_CIFAR, check=lambda v: 0 <= v <= 100, phrase="in [0, 100]"),
+          "(ImageNet-LT, iNaturalist: 1.0)", source=_BCL_CIFAR, check=lambda v: 0 <= v <= 100, phrase="in [0, 100]",
+          search=Search("linear", 0.5, 3.0)),
     Param("bcl_beta", 0.6, "beta: weight of the balanced contrastive loss (ImageNet-LT, iNaturalist: 0.35)",
-          source=_BCL_CIFAR, check=lambda v: 0 <= v <= 100, phrase="in [0, 100]"),
+          source=_BCL_CIFAR, check=lambda v: 0 <= v <= 100, phrase="in [0, 100]", search=Search("linear", 0.2, 1.0)),
     Param("bcl_temperature", 0.1, "T of the contrastive logits (ImageNet-LT, iNaturalist: 0.07)", source=_BCL_CIFAR,
-          check=lambda v: 0 < v <= 10, phrase="in (0, 10]"),
+          check=lambda v: 0 < v <= 10, phrase="in (0, 10]", search=Search("log", 0.05, 0.2)),
     Param("bcl_hidden", 512, "hidden width of the projection head and head_fc (ImageNet models: 2048)",
           source="FlamieZhu/Balanced-Contrastive-Learning issue 7 (CIFAR ResNet-32: 64 -> 512 -> 128)",
           check=lambda v: 1 <= v <= 65536, phrase="from 1 to 65536"),

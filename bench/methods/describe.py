@@ -69,7 +69,8 @@ def describe_parts():
             for p in part.params:
                 allowed = (f"one of {', '.join(p.choices)}" if p.choices else p.phrase) or "any"
                 lines.append(f"  {'':<{width}}    method.{p.key} = {_value(p.default)} ({allowed}): {p.doc}"
-                             + (f" [default from {p.source}]" if p.source else " [default: bench's choice]"))
+                             + (f" [default from {p.source}]" if p.source else " [default: bench's choice]")
+                             + (f" [bench tune: {p.search.describe()}]" if p.search else ""))
     return "\n".join(lines)
 
 

@@ -12,17 +12,18 @@ from __future__ import annotations
 import numpy as np
 
 from bench.methods.parts import Param, Part
+from bench.search import Search
 
 MIX_ALPHA = Param("mix_alpha", 1.0, "lambda ~ Beta(alpha, alpha) of mixup / CutMix",
                   source="BagofTricks-LT configs/cao_cifar/mixup/input_mixup/cifar10_im100_im_alpha10.yaml "
                          "(CIFAR-LT input mixup, alpha 1.0); CutMix (Yun et al. 2019) uses 1.0 too",
-                  check=lambda v: v > 0, phrase="positive")
+                  check=lambda v: v > 0, phrase="positive", search=Search("log", 0.1, 2.0))
 
 
 CUTMIX_PROB = Param("cutmix_prob", 0.5, "the probability that a batch is CutMix-ed (drawn once per batch, before "
                     "lambda); else the batch trains as it is", source="clovaai/CutMix-PyTorch README (CIFAR "
                     "--cutmix_prob 0.5; ImageNet 1.0); naver-ai/cmo --mixup_prob 0.5",
-                    check=lambda v: 0 <= v <= 1, phrase="in [0, 1]")
+                    check=lambda v: 0 <= v <= 1, phrase="in [0, 1]", search=Search("linear", 0.25, 1.0))
 
 
 def cutmix_box(height, width, lam, rng):

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from bench.errors import BenchError
 from bench.registry import Registry
+from bench.search import Search
 
 KINDS = ("loss", "weights", "sampler", "schedule", "head", "mix", "algorithm")
 DEFAULT_PART = {"loss": "ce", "weights": "none", "sampler": "instance", "schedule": "start", "head": "auto",
@@ -42,6 +43,8 @@ class Param:
     choices: tuple = ()
     check: Callable | None = None  # predicate on a value of the right type
     phrase: str = ""  # what `check` requires, for the error message ("positive", "in [0, 1)")
+    # how `bench tune` draws it (bench/search.py); None: not tuned (structure, implementation or a size)
+    search: Search | None = None
 
     def allowed_types(self):
         if self.types:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from bench.methods.parts import Param, Part
+from bench.search import Search
 
 BETA = Param("beta", 0.9999, "effective-number beta of class-balanced weights / sampling",
              source="Cao et al. 2019 (LDAM-DRW) Sec. 4 and kaidic/LDAM-DRW cifar_train.py (beta = 0.9999)",
-             check=lambda v: 0 <= v < 1, phrase="in [0, 1)")
+             check=lambda v: 0 <= v < 1, phrase="in [0, 1)",
+             search=Search("choice", choices=(0.9, 0.99, 0.999, 0.9999)))
 
 
 def _tensor(weights):

@@ -57,10 +57,10 @@ def metric_value(block, metric, as_error):
 
 def aggregate(runs, select="last", as_error=False):
     """{(setting, label): Cell} over all runs; values from the last (or test-selected best) epoch."""
-    labels = variant_labels(runs)
+    labels = variant_labels([run for run in runs if run.label is None])  # a given label names its own row
     cells, rows = {}, []
     for run in runs:
-        label = labels[(run.method, run.variant)]
+        label = run.label or labels[(run.method, run.variant)]
         key = (run.setting, label)
         cell = cells.get(key)
         if cell is None:

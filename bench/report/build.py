@@ -11,9 +11,14 @@ from bench.report.tables import main_table, prior_table, shot_table, tidy_rows, 
 from bench.results import atomic_write_text
 
 
-def build_tables(cells, select="last", as_error=False, compare=None, metric="top1", priors=False, baseline=None):
+def build_tables(cells, select="last", as_error=False, compare=None, metric="top1", priors=False, baseline=None,
+                 studies=()):
     settings, labels = settings_and_labels(cells)
     tables = [main_table(cells, settings, labels, select, as_error, metric)]
+    if studies:
+        from bench.report.tuning import tuning_table
+
+        tables.append(tuning_table(studies))
     from bench.report.overall import overall_table
 
     overall = overall_table(cells, settings, labels, metric, select, as_error, baseline)
@@ -57,10 +62,13 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
     if not runs:
         raise BenchError(f"no runs found under {', '.join(map(str, folders))}; pass the folder given to "
                          "`bench run --out`")
+    from bench.report.tuning import apply as apply_studies
+
+    runs, studies = apply_studies(runs, folders, notes)
     as_error = metric == "error"  # accuracy / error: top-1 as accuracy or 100 - accuracy; else a schema metric
     shown = "top1" if metric in ("accuracy", "error") else metric
     cells = aggregate(runs, select, as_error)
-    tables, settings, labels = build_tables(cells, select, as_error, compare, shown, priors, baseline)
+    tables, settings, labels = build_tables(cells, select, as_error, compare, shown, priors, baseline, studies)
     markdown = summary(runs, folders, notes) + "\n\n" + "\n".join(to_markdown(t) for t in tables)
     print(markdown)
     if out is None:

@@ -32,6 +32,7 @@ class Run:
     error: str | None = None
 
     eval_split: str = "test"
+    label: str | None = None  # a row label given from outside the config (bench tune's "tuned" rows)
 
     @property
     def setting(self):

@@ -1,10 +1,11 @@
 """Softmax focal loss (Lin et al. 2017) in the reference code's form, or Lin et al.'s alpha form."""
 
 from bench.methods.parts import Param, Part
+from bench.search import Search
 
 GAMMA = Param("gamma", 1.0, "focal loss focusing parameter",
               source="kaidic/LDAM-DRW cifar_train.py (FocalLoss gamma=1, hard-coded; the paper does not state it)",
-              check=lambda v: v >= 0, phrase="non-negative")
+              check=lambda v: v >= 0, phrase="non-negative", search=Search("linear", 0.0, 3.0))
 FORM = Param("focal_form", "reference",
              "reference: CE(weight=w) inside p, plain batch mean (kaidic/LDAM-DRW losses.py); "
              "standard: mean(w_y (1 - p_y)^gamma (-log p_y)) (Lin et al.)",

@@ -3,12 +3,15 @@
 import numpy as np
 
 from bench.methods.parts import Param, Part
+from bench.search import Search
 
 MAX_M = Param("max_m", 0.5, "largest LDAM margin (of the rarest class)",
-              source="kaidic/LDAM-DRW cifar_train.py (LDAMLoss max_m=0.5)", check=lambda v: v > 0, phrase="positive")
+              source="kaidic/LDAM-DRW cifar_train.py (LDAMLoss max_m=0.5)", check=lambda v: v > 0, phrase="positive",
+              search=Search("linear", 0.1, 1.0))
 S = Param("s", 30.0, "logit scale of the cosine head's outputs (LDAM; SADE's experts; the foundation methods' "
           "classifier, 25 as LIFT)",
-          source="kaidic/LDAM-DRW losses.py (s=30)", check=lambda v: v > 0, phrase="positive")
+          source="kaidic/LDAM-DRW losses.py (s=30)", check=lambda v: v > 0, phrase="positive",
+          search=Search("log", 10.0, 64.0))
 
 
 def setup(class_counts, max_m, s):

@@ -7,10 +7,12 @@ for tau = 1 (log n and log pi differ by log N, a constant softmax ignores). Test
 import numpy as np
 
 from bench.methods.parts import Param, Part
+from bench.search import Search
 
 LA_TAU = Param("la_tau", 1.0, "tau of the logit adjustment tau * log(prior)",
                source="Menon et al., ICLR 2021, Sec. 4 and google-research/google-research logit_adjustment "
-                      "(tau = 1)", check=lambda v: v >= 0, phrase="non-negative")
+                      "(tau = 1)", check=lambda v: v >= 0, phrase="non-negative",
+               search=Search("linear", 0.5, 2.0))
 
 
 def setup(class_counts, la_tau):

@@ -8,13 +8,14 @@ files moved from the repository's root, losses.py and cifar_train.py, in its com
 import numpy as np
 
 from bench.methods.parts import Param, Part
+from bench.search import Search
 
 VS_GAMMA = Param("vs_gamma", 0.3, "gamma of the multiplicative adjustment Delta_c = (n_c / n_max)^gamma",
                  source="orparask/VS-Loss class_imbalance/train.py (--gamma default 0.3)",
-                 check=lambda v: v >= 0, phrase="non-negative")
+                 check=lambda v: v >= 0, phrase="non-negative", search=Search("linear", 0.0, 0.5))
 VS_TAU = Param("vs_tau", 1.0, "tau of the additive adjustment iota_c = tau log pi_c",
                source="orparask/VS-Loss class_imbalance/train.py (--tau default 1.0)",
-               check=lambda v: v >= 0, phrase="non-negative")
+               check=lambda v: v >= 0, phrase="non-negative", search=Search("linear", 0.5, 2.0))
 
 
 def setup(class_counts, vs_gamma, vs_tau):

@@ -1,0 +1,120 @@
+"""`bench tune`: trials through any executor, the choice on validation, then the default and the chosen config at
+every requested seed. On SLURM without --wait, a one-CPU job that starts when the trials' jobs end (afterany)
+runs the same command with --select-only: it makes the choice and submits the seed runs, so the whole study is
+one command."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from bench.tuning.study import (
+    choose,
+    final_plans,
+    plan_studies,
+    trial_record,
+    unique_runs,
+    write_record,
+)
+
+
+def cmd_tune(args) -> int:
+    from bench.executors import make_executor
+    from bench.inputs import run_inputs
+    from bench.launch import launch
+
+    executor = make_executor(args.executor, jobs=args.jobs, slurm_profile=args.slurm_profile,
+                             progress=not args.no_progress)
+    inputs = run_inputs(args, executor.world_size)
+    studies = plan_studies(inputs, args.out, args.trials, args.search_seed)
+    trials = unique_runs(t.runs for s in studies for t in s.trials)
+    print_plan(studies, verbose=args.dry_run)
+    if args.dry_run:
+        return launch(trials, executor, args.out, force=args.force, dry_run=True)
+    code = 0
+    if not args.select_only:
+        code = launch(trials, executor, args.out, force=args.force, wait=args.wait)
+        if executor.name == "slurm" and not args.wait:
+            after = active_arrays(trials)
+            if after:
+                job = submit_selection(args, executor.profile, after)
+                print(f"submitted job {job}: when the trials' jobs {', '.join(after)} end, it chooses each "
+                      f"method's best trial on validation and submits the seed runs; watch with: bench status "
+                      f"{args.out}", flush=True)
+                return code
+    return max(code, finish(studies, inputs, args, executor, trials))
+
+
+def print_plan(studies, verbose=False) -> None:
+    for study in studies:
+        run = study.trials[0].run
+        space = ", ".join(study.space) or "nothing to search"
+        print(f"tune   {study.method} on {run.run_dir.name.split('__')[0]}: {len(study.trials)} trial(s) at seed "
+              f"{run.cfg['train']['seed']} over {space}")
+        for trial in study.trials if verbose else ():
+            values = ", ".join(f"{k}={v}" for k, v in trial.values.items()) or "the defaults"
+            print(f"  trial {trial.index}: {values} -> {trial.run.run_dir.name}")
+
+
+def finish(studies, inputs, args, executor, trials) -> int:
+    """Choose each study's trial, write its record, start the default and tuned runs at every seed."""
+    from bench.launch import launch
+    from bench.tuning.study import tune_dir
+
+    plans = []
+    for study in studies:
+        records = [trial_record(t) for t in study.trials]
+        chosen = choose(records)
+        default, tuned = final_plans(study, inputs, args.out, chosen)
+        write_record(study, args.out, records, chosen, default, tuned, inputs["seeds"])
+        print(choice_line(study, records, chosen), flush=True)
+        plans += [default, tuned]
+    print(f"records in {tune_dir(args.out)}/; bench report {args.out} shows the default and tuned rows")
+    trained = {run.run_dir for run in trials}
+    runs = unique_runs(plans)
+    for run in runs:  # a trial's run is a seed run too: --force re-ran it as a trial already
+        run.named = run.named and run.run_dir not in trained
+    return launch(runs, executor, args.out, force=args.force, wait=args.wait)
+
+
+def choice_line(study, records, chosen) -> str:
+    done = sum(r["status"] == "done" for r in records)
+    head = f"chose  {study.method} on {study.trials[0].run.run_dir.name.split('__')[0]}: "
+    if chosen is None:
+        return head + f"no trial finished with a validation score ({done} of {len(records)} done); no tuned row"
+    values = ", ".join(f"{k}={v}" for k, v in chosen["values"].items()) or "the defaults"
+    default = records[0]["val_top1"]
+    return (head + f"trial {chosen['index']} of {len(records)} ({done} done), val top-1 {chosen['val_top1']:.2f} "
+            f"(default {'n/a' if default is None else f'{default:.2f}'}): {values}")
+
+
+def active_arrays(trials) -> list[str]:
+    """The SLURM job arrays of the trials still pending or running."""
+    from bench import rundir
+    from bench.status import ACTIVE, job_states
+
+    jobs = {j["job_id"] for j in (rundir.read_job(r.run_dir) for r in trials) if j and j.get("job_id")}
+    states = job_states(sorted(jobs))
+    return sorted({str(j).split("_")[0] for j in jobs if states.get(j) in ACTIVE})
+
+
+class SelectionTask:
+    """The SLURM job that finishes a study: the same `bench tune` command, with --select-only, in its folder."""
+
+    def __call__(self, argv: list, cwd: str) -> int:
+        import subprocess
+
+        return subprocess.run([sys.executable, "-m", "bench", *argv], cwd=cwd).returncode
+
+
+def submit_selection(args, profile, after: list[str]) -> str:
+    """Submit SelectionTask with one CPU, after the trials' arrays end (whatever their outcome)."""
+    from bench.executors.slurm import make_executor
+
+    executor = make_executor({**profile, "gpus": 0, "cpus_per_task": 1, "tasks_per_job": 1}, args.out)
+    extra = {str(k): v for k, v in profile["sbatch"].items()}
+    executor.update_parameters(name="bench-tune", slurm_additional_parameters={
+        **extra, "dependency": "afterany:" + ":".join(after)})
+    argv = args.argv if args.argv is not None else sys.argv[1:]
+    job = executor.submit(SelectionTask(), [*argv, "--select-only"], os.getcwd())
+    return str(job.job_id)

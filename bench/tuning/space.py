@@ -1,0 +1,58 @@
+"""The search space of a run's config, and the values trial k draws from it (plain data, no torch)."""
+
+from __future__ import annotations
+
+import random
+
+from bench.search import Search
+
+# trial 0 is the config as planned (the authors' recipe and the method's defaults): a tuned method is never
+# worse on validation than its default, and the default row of the report is that trial's config
+DEFAULT_TRIAL = 0
+
+
+def search_space(cfg: dict, pinned: frozenset | set = frozenset()) -> dict[str, Search]:
+    """{dotted key: Search} that trials of this run draw, in key order: the searched hyper-parameters of the
+    method's parts, and the optimiser keys of what the run trains (stage 2: the stage's; a post-hoc method: its
+    parent's, which `train.*` items reach). Keys in `pinned` (the user's --set and --grid keys) stay fixed."""
+    from bench.config import flatten, stage_kind
+    from bench.methods.registry import PARTS
+    from bench.schema import KEYS
+
+    if cfg["method"].get("tuning") == "zeroshot":  # zero-shot CLIP trains nothing: nothing to tune
+        return {}
+    flat = flatten(cfg)
+    space = {f"method.{p.key}": p.search for _, part in PARTS.chosen(cfg["method"]) for p in part.params
+             if p.search is not None}
+    if cfg["method"].get("sam_rho_schedule") is not None:  # a per-epoch rho replaces sam_rho
+        space.pop("method.sam_rho", None)
+    section = "stage." if stage_kind(cfg) == "train" else "train."
+    space.update({k.name: k.search for k in KEYS if k.search is not None and k.name.startswith(section)})
+    return {k: space[k] for k in sorted(space) if k not in pinned and space[k].usable(flat.get(k))}
+
+
+def draw(space: dict[str, Search], cfg: dict, trial: int, search_seed: int) -> dict:
+    """{dotted key: value} of trial `trial`: {} for the default trial, else one draw per key. Each key's draw depends
+    on the seed, the trial and the key only: every method tries the same learning rates (a post-hoc method's trial
+    k trains the parent ERM's trial k), and a larger budget extends a smaller one."""
+    if trial == DEFAULT_TRIAL:
+        return {}
+    from bench.config import flatten
+
+    flat = flatten(cfg)
+    return {key: search.draw(random.Random(f"bench-tune:{search_seed}:{trial}:{key}"), flat.get(key))
+            for key, search in space.items()}
+
+
+def as_sets(values: dict) -> list[str]:
+    """--set items of drawn values."""
+    import json
+
+    return [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in values.items()]
+
+
+def describe(space: dict[str, Search], cfg: dict) -> dict[str, str]:
+    from bench.config import flatten
+
+    flat = flatten(cfg)
+    return {key: search.describe(flat.get(key)) for key, search in space.items()}

@@ -1,0 +1,182 @@
+"""One study per method and setting: its trials as planned runs, the trial best on validation, and the record
+`bench report` reads (<out>/.bench/tune/<study>.json)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import rundir
+from bench.errors import BenchError
+from bench.runner import PlannedRun
+from bench.search import Search
+from bench.tuning.space import DEFAULT_TRIAL, as_sets, describe, draw, search_space
+
+SELECTION = "eval.selection=best_val"  # trials are compared on the validation split, never on the test images
+
+
+def tune_dir(out) -> Path:
+    return Path(out) / rundir.BENCH_DIR / "tune"
+
+
+@dataclass
+class Trial:
+    index: int
+    values: dict  # {dotted key: value} drawn; {} for the default trial
+    runs: list  # PlannedRun at the study's first seed: a two-stage method's parent first, then the trial's run
+
+    @property
+    def run(self) -> PlannedRun:
+        return self.runs[-1]
+
+
+@dataclass
+class Study:
+    method: str
+    dataset: str
+    sets: list  # the --set items every run of the study shares (the user's, the grid point's, the selection)
+    space: dict  # {dotted key: Search}
+    trials: list
+    budget: int  # trials asked for (the same for every method)
+    search_seed: int
+
+    @property
+    def name(self) -> str:
+        """The default trial's run id with the budget and search seed: one record per study."""
+        return f"{self.trials[0].run.run_dir.name}-n{self.budget}-s{self.search_seed}"
+
+
+def pinned_keys(sets, grid) -> set:
+    """Keys the user fixes (--set, --grid): never searched."""
+    return {item.split("=", 1)[0].strip() for item in sets} | set(grid)
+
+
+def plan_studies(inputs: dict, out: str, budget: int, search_seed: int) -> list[Study]:
+    """Every study of the methods x datasets x grid points, its trials planned at the first seed."""
+    from bench.sweep import grid_sets
+
+    if budget < 1:
+        raise BenchError(f"--trials must be at least 1, got {budget}")
+    pinned = pinned_keys(inputs["sets"], inputs["grid"])
+    if "eval.selection" in pinned:
+        raise BenchError("bench tune compares trials on the validation split (eval.selection=best_val) and reports "
+                         "the chosen one the same way; remove eval.selection from --set / --grid")
+    studies = []
+    for combo in grid_sets(inputs["grid"]):
+        sets = [*inputs["sets"], *combo, SELECTION]
+        for dataset in inputs["datasets"]:
+            for method in inputs["methods"]:
+                studies.append(plan_study(inputs, out, method, dataset, sets, pinned, budget, search_seed))
+    return studies
+
+
+def _plan(inputs, out, method, dataset, seeds, sets) -> list:
+    from bench.runner import plan
+
+    return plan([method], [dataset], seeds, out, inputs["presets"], inputs["config_files"], inputs["flags"], sets)
+
+
+def plan_study(inputs, out, method, dataset, sets, pinned, budget, search_seed) -> Study:
+    first = inputs["seeds"][:1]
+    default = _plan(inputs, out, method, dataset, first, sets)
+    space: dict[str, Search] = search_space(default[-1].cfg, pinned)
+    trials = [Trial(DEFAULT_TRIAL, {}, default)]
+    for index in range(1, budget if space else 1):  # nothing to search: the default is the only trial
+        values = draw(space, default[-1].cfg, index, search_seed)
+        trials.append(Trial(index, values, _plan(inputs, out, method, dataset, first, [*sets, *as_sets(values)])))
+    return Study(method, dataset, sets, space, trials, budget, search_seed)
+
+
+def unique_runs(groups) -> list:
+    """The runs of several plans, each run folder once (a parent several trials share; named if any plan names it)."""
+    seen: dict = {}
+    for runs in groups:
+        for run in runs:
+            first = seen.setdefault(run.run_dir, run)
+            first.named = first.named or run.named
+    return list(seen.values())
+
+
+# ------------------------------------------------------------------------------------------------- the choice
+
+
+def val_score(result: dict | None) -> float | None:
+    """The validation top-1 a finished run was selected with: its best epoch's (trained runs), or the best tau's
+    (post-hoc rules choose tau on the validation logits); None when the run has none."""
+    if not result or result.get("status") != "done":
+        return None
+    value = (result.get("best") or {}).get("val_top1")
+    if value is None:
+        per_tau = [v for v in (result.get("selection") or {}).get("val_top1_per_tau") or [] if v is not None]
+        value = max(per_tau) if per_tau else None
+    return value
+
+
+def train_seconds(runs) -> float:
+    """The training seconds the runs' results record (a run without a result: 0)."""
+    timings = ((rundir.read_result(run.run_dir) or {}).get("timing") or {} for run in runs)
+    return round(sum(float(t.get("train_seconds") or 0.0) for t in timings), 3)
+
+
+def trial_record(trial: Trial) -> dict:
+    """What a trial gave: status, validation top-1 and the training seconds of its runs (a parent included)."""
+    result = rundir.read_result(trial.run.run_dir)
+    status = "incomplete" if result is None else "done" if result.get("status") == "done" else "failed"
+    return {"index": trial.index, "values": trial.values, "run_id": trial.run.run_dir.name, "status": status,
+            "val_top1": val_score(result), "train_seconds": train_seconds(trial.runs)}
+
+
+def choose(records: list[dict]) -> dict | None:
+    """The trial with the highest validation top-1 (the lower index of equal ones, so the default wins ties);
+    None when no trial finished with a validation score."""
+    scored = [r for r in records if r["val_top1"] is not None]
+    return max(scored, key=lambda r: (r["val_top1"], -r["index"])) if scored else None
+
+
+def final_plans(study: Study, inputs: dict, out: str, chosen: dict | None) -> tuple[list, list]:
+    """(default runs, tuned runs) at every requested seed; no tuned runs without a chosen trial."""
+    default = _plan(inputs, out, study.method, study.dataset, inputs["seeds"], study.sets)
+    if chosen is None:
+        return default, []
+    tuned = _plan(inputs, out, study.method, study.dataset, inputs["seeds"], [*study.sets, *as_sets(chosen["values"])])
+    return default, tuned
+
+
+def write_record(study: Study, out: str, records: list, chosen: dict | None, default: list, tuned: list,
+                 seeds: list) -> Path:
+    """The study's record, atomically: what `bench report` labels its default and tuned rows from."""
+    from datetime import datetime, timezone
+
+    from bench.atomic import write_json
+
+    own = [r for r in default if r.cfg["method"]["name"] == study.method]
+    record = {
+        "method": study.method, "dataset": study.dataset, "budget": study.budget, "search_seed": study.search_seed,
+        "trial_seed": seeds[0], "seeds": seeds, "sets": study.sets,
+        "space": describe(study.space, study.trials[0].run.cfg), "trials": records,
+        "chosen": None if chosen is None else chosen["index"],
+        "chosen_values": None if chosen is None else chosen["values"],
+        "default_runs": [r.run_dir.name for r in own],
+        "tuned_runs": [r.run_dir.name for r in tuned if r.cfg["method"]["name"] == study.method],
+        # every run the trials trained, once (a parent the trials share counts once)
+        "trial_train_seconds": train_seconds(unique_runs(t.runs for t in study.trials)),
+        "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    path = tune_dir(out) / f"{study.name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, record)
+    return path
+
+
+def read_records(folder) -> list[dict]:
+    """The study records of a results folder (unreadable files are skipped: the report then shows plain rows)."""
+    records = []
+    for path in sorted(tune_dir(folder).glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("trials"), list) and isinstance(data.get("method"), str):
+            records.append(data)
+    return records

@@ -1,0 +1,141 @@
+"""bench tune: the declared search distributions, the space of each kind of method, the same budget for every
+method, the choice on validation, the record the report reads, and resuming."""
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from bench.cli import main
+from bench.config import resolve
+from bench.methods.registry import PARTS
+from bench.schema import KEYS
+from bench.search import Search
+from bench.tuning.space import draw, search_space
+from bench.tuning.study import choose, read_records, val_score
+
+FIXTURE = ["--set", "dataset.verify=false", "dataset.download=false", "model.name=small_cnn"]
+DECLARED = {**{f"method.{k}": p.search for k, p in PARTS.params.items() if p.search is not None},
+            **{k.name: k.search for k in KEYS if k.search is not None}}
+
+
+def test_every_hyper_parameter_a_part_declares_with_a_range_is_searched_or_says_why_not():
+    searched = {k for k in DECLARED if k.startswith("method.")}
+    assert {"method.gamma", "method.beta", "method.max_m", "method.s", "method.la_tau", "method.vs_gamma",
+            "method.vs_tau", "method.sam_rho", "method.mix_alpha", "method.smooth_head"} <= searched
+    assert set(DECLARED) - searched == {"train.lr", "train.weight_decay", "stage.lr", "stage.weight_decay"}
+    for key, search in DECLARED.items():  # every bound and choice is a value the config accepts
+        param = PARTS.params.get(key.split(".", 1)[1]) if key.startswith("method.") else None
+        values = search.choices or (search.low, search.high)
+        if param is not None:
+            assert all(param.range_ok(v) for v in values), key
+
+
+@pytest.mark.parametrize("key", sorted(DECLARED))
+def test_the_draws_follow_the_declared_distribution(key):
+    search, own = DECLARED[key], 0.02  # a relative search scales the run's own value
+    cfg = {key.split(".")[0]: {key.split(".")[1]: own}}
+    values = [draw({key: search}, cfg, trial, 0)[key] for trial in range(1, 401)]
+    if search.kind == "choice":
+        assert set(values) == set(search.choices)
+        return
+    low, high = search.bounds(own)
+    assert all(low * 0.9999 <= v <= high * 1.0001 for v in values)
+    if search.kind == "log":  # uniform in log space: log-uniform
+        values, low, high = [math.log(v) for v in values], math.log(low), math.log(high)
+    assert stats.kstest(values, stats.uniform(low, high - low).cdf).pvalue > 0.001
+    assert draw({key: search}, cfg, 7, 0) == draw({key: search}, cfg, 7, 0) != draw({key: search}, cfg, 7, 1)
+
+
+def test_a_relative_search_moves_with_the_recipe_and_trial_0_is_the_default():
+    space = {"train.lr": Search("log", 1 / 3, 3.0, relative=True)}
+    small, large = (draw(space, {"train": {"lr": lr}}, 5, 0)["train.lr"] for lr in (0.02, 0.2))
+    assert large / small == pytest.approx(10, rel=1e-3)
+    assert draw(space, {"train": {"lr": 0.1}}, 0, 0) == {}
+    assert not Search("log", 0.1, 10, relative=True).usable(0.0)  # a weight decay of 0 stays 0
+
+
+@pytest.mark.parametrize("method, dataset, sets, expected", [
+    ("erm", "cifar10_lt", [], ["train.lr", "train.weight_decay"]),
+    ("ldam_drw", "cifar10_lt", [], ["method.beta", "method.max_m", "method.s", "train.lr", "train.weight_decay"]),
+    ("focal", "cifar10_lt", ["train.lr=0.05"], ["method.gamma", "train.weight_decay"]),  # --set pins a key
+    ("crt", "cifar10_lt", [], ["stage.lr", "stage.weight_decay"]),  # stage 2: its own optimiser
+    ("la_posthoc", "cifar10_lt", [], ["train.lr", "train.weight_decay"]),  # post-hoc: the parent's (train.*)
+    ("drw_sam", "cifar10_lt", ["method.sam_rho_schedule=[[0,0.05],[1,0.1]]"], ["method.beta", "train.lr",
+                                                                                "train.weight_decay"]),
+    ("clip_zeroshot", "cifar10_lt", ["model.name=clip_tiny", "model.weights=null"], []),  # trains nothing
+])
+def test_the_space_of_each_kind_of_method(method, dataset, sets, expected):
+    cfg = resolve(method, dataset, 0, sets=sets)
+    pinned = {s.split("=")[0] for s in sets}
+    assert list(search_space(cfg, pinned)) == expected
+
+
+def tune_args(root, out, methods, trials=2, seeds="0,1", extra=()):
+    return ["tune", "--methods", methods, "--datasets", "cifar10_lt", "--seeds", seeds, "--trials", str(trials),
+            "--epochs", "1", "--data-root", str(root), "--out", str(out), "--no-progress", *FIXTURE, *extra]
+
+
+def test_every_method_gets_the_same_trials_and_the_same_draws(cifar_root, tmp_path, capsys):
+    assert main(tune_args(cifar_root, tmp_path / "out", "erm,focal,crt", trials=4, extra=["--dry-run"])) == 0
+    text = capsys.readouterr().out
+    trials = re.findall(r"^  trial (\d): (.*) -> (\S+)$", text, re.M)
+    assert len(trials) == 12 and len({name for *_, name in trials}) == 12
+    by_method = {}
+    for index, values, name in trials:
+        by_method.setdefault(name.split("__")[1], {})[int(index)] = dict(v.split("=") for v in values.split(", ")
+                                                                         if "=" in v)
+    assert {m: sorted(t) for m, t in by_method.items()} == {m: [0, 1, 2, 3] for m in ("erm", "focal", "crt")}
+    for k in (1, 2, 3):  # common random numbers: every method tries the same learning rates
+        assert by_method["erm"][k]["train.lr"] == by_method["focal"][k]["train.lr"]
+        assert 0.1 / 3 <= float(by_method["erm"][k]["train.lr"]) <= 0.3
+        assert 0 <= float(by_method["focal"][k]["method.gamma"]) <= 3
+    assert by_method["erm"][0] == {} and "nothing was started" in text and not (tmp_path / "out").exists()
+    assert main(tune_args(cifar_root, tmp_path / "out", "erm", extra=["--set", "eval.selection=last"])) == 2
+
+
+def test_choose_takes_the_validation_best_and_the_default_on_a_tie():
+    records = [{"index": 0, "val_top1": 60.0}, {"index": 1, "val_top1": 62.5}, {"index": 2, "val_top1": None},
+               {"index": 3, "val_top1": 62.5}]
+    assert choose(records)["index"] == 1
+    assert choose([{"index": 0, "val_top1": 50.0}, {"index": 1, "val_top1": 50.0}])["index"] == 0
+    assert choose([{"index": 0, "val_top1": None}]) is None
+    assert val_score({"status": "done", "best": {"val_top1": 71.5, "top1": 10.0}}) == 71.5
+    assert val_score({"status": "done", "best": {}, "selection": {"val_top1_per_tau": [40.0, 44.5, 43.0]}}) == 44.5
+    assert val_score({"status": "failed"}) is None
+
+
+def test_tune_trains_the_trials_chooses_on_val_reruns_with_every_seed_and_resumes(cifar_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(tune_args(cifar_root, out, "erm,la_posthoc")) == 0
+    records = {r["method"]: r for r in read_records(out)}
+    assert set(records) == {"erm", "la_posthoc"}
+    results = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/result.json")}
+    for record in records.values():
+        vals = [results[t["run_id"]]["best"].get("val_top1") or max(results[t["run_id"]]["selection"]
+                                                                    ["val_top1_per_tau"]) for t in record["trials"]]
+        assert [t["val_top1"] for t in record["trials"]] == vals
+        assert record["chosen"] == max(range(len(vals)), key=lambda i: (vals[i], -i))
+        assert record["budget"] == 2 and len(record["trials"]) == 2 and record["seeds"] == [0, 1]
+        for name in record["tuned_runs"]:
+            cfg = results[name]["config"]
+            assert all(cfg[k.split(".")[0]][k.split(".")[1]] == v for k, v in record["chosen_values"].items())
+            assert cfg["eval"]["selection"] == "best_val" and results[name]["status"] == "done"
+        assert [results[n]["seed"] for n in record["default_runs"]] == [0, 1]
+    trials = [out / t["run_id"] for t in records["erm"]["trials"]]  # la_posthoc's parents are erm's trials
+    parents = [out / results[t["run_id"]]["parent"]["run_id"] for t in records["la_posthoc"]["trials"]]
+    assert trials == parents
+    spent = sum(results[p.name]["timing"]["train_seconds"] for p in trials)
+    assert records["la_posthoc"]["trial_train_seconds"] == pytest.approx(spent, abs=0.01)
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0
+    report = capsys.readouterr().out
+    assert re.search(r"^\| erm \(tuned, 2 trials\) \| [\d.]+ ± [\d.]+", report, re.M)
+    assert "| la_posthoc (tuned, 2 trials) | " in report and "Equal tuning budgets" in report
+    assert main(tune_args(cifar_root, out, "erm,la_posthoc")) == 0  # again: nothing trains
+    again = capsys.readouterr().out
+    assert "already done" in again and not re.search(r"^done ", again, re.M)
+    assert [r["written"] for r in read_records(out)] and Path(out / ".bench" / "tune").is_dir()
