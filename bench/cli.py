@@ -192,7 +192,9 @@ def cmd_list(what):
             if declared is None:
                 return ""
             runtime = " [runtime: not in the run id]" if getattr(declared, "runtime", False) else ""
-            return f"  {declared.doc}{runtime}" + (f" [default from {declared.source}]" if declared.source else "")
+            search = f" [bench tune: {declared.search.describe()}]" if declared.search else ""
+            return (f"  {declared.doc}{runtime}" + (f" [default from {declared.source}]" if declared.source else "")
+                    + search)
 
         rows = [(k, repr(v) + doc(k)) for k, v in flatten(DEFAULTS).items()]
     width = max(len(name) for name, _ in rows)

@@ -32,6 +32,14 @@ def test_every_hyper_parameter_a_part_declares_with_a_range_is_searched_or_says_
         values = search.choices or (search.low, search.high)
         if param is not None:
             assert all(param.range_ok(v) for v in values), key
+            low, high = search.bounds(None)  # the declared default is inside its search
+            assert param.default in search.choices if search.choices else low <= param.default <= high, key
+
+
+def test_the_tuning_page_lists_every_search_as_declared():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "tuning.md").read_text()
+    listed = dict(re.findall(r"^\| `([a-z_.]+)` \| ([^|]+?) \|", text, re.M))
+    assert listed == {key: search.describe() for key, search in DECLARED.items()}
 
 
 @pytest.mark.parametrize("key", sorted(DECLARED))
@@ -135,6 +143,10 @@ def test_tune_trains_the_trials_chooses_on_val_reruns_with_every_seed_and_resume
     report = capsys.readouterr().out
     assert re.search(r"^\| erm \(tuned, 2 trials\) \| [\d.]+ ± [\d.]+", report, re.M)
     assert "| la_posthoc (tuned, 2 trials) | " in report and "Equal tuning budgets" in report
+    next(p for p in (out / ".bench" / "tune").glob("*.json") if "__erm__" in p.name).unlink()
+    assert main(["report", str(out)]) == 0  # la_posthoc tuned alone: the parents drawn for it are no rows
+    rows = re.findall(r"^\| (erm[^|]*) \|", capsys.readouterr().out, re.M)
+    assert rows and set(rows) == {"erm"}
     assert main(tune_args(cifar_root, out, "erm,la_posthoc")) == 0  # again: nothing trains
     again = capsys.readouterr().out
     assert "already done" in again and not re.search(r"^done ", again, re.M)

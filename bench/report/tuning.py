@@ -21,41 +21,65 @@ def tuned_label(record: dict) -> str:
     return f"{record['method']} (tuned, {record['budget']} trials)"
 
 
+def _key(run) -> tuple:
+    return run.method, run.variant, run.setting
+
+
+def _parents(runs, by_name) -> list:
+    """The parent runs (of two-stage runs) that are among the report's runs."""
+    names = (((run.result or {}).get("parent") or {}).get("run_id") for run in runs)
+    return [by_name[name] for name in names if name in by_name]
+
+
+def _read(record: dict, by_name: dict) -> tuple:
+    """(study, the default's key, the chosen trial's key, the keys of the trials not chosen and of the parents of
+    every run but the default's) of one record; study None when none of its trials is among the report's runs."""
+    trials = [by_name.get(t.get("run_id")) for t in record["trials"]]
+    known = [run for run in trials if run is not None]
+    if not known:
+        return None, None, None, set()
+    chosen = record.get("chosen")
+    winner = trials[chosen] if isinstance(chosen, int) and 0 <= chosen < len(trials) else None
+    tuned_runs = [by_name[n] for n in record.get("tuned_runs") or [] if n in by_name]
+    default = None if trials[0] is None else _key(trials[0])
+    first, others = [r for r in trials[:1] if r is not None], [r for r in trials[1:] if r is not None]
+    drawn = {_key(r) for r in _parents(others + tuned_runs, by_name)} - {_key(r) for r in _parents(first, by_name)}
+    hidden = {_key(run) for run in known} | drawn  # a default trial's parent stays a row
+    return Study(record, known[0].setting, tuned_label(record)), default, winner and _key(winner), hidden
+
+
 def apply(runs: list, folders, notes: list | None = None) -> tuple[list, list]:
     """(runs for the tables, studies): runs of the chosen trials' configuration carry the tuned label (a copy
-    when the default was chosen: both rows show it); runs of the other trials are left out."""
+    when the default was chosen: both rows show it); runs of the other trials, and the parents drawn for a
+    two-stage method's trials and tuned runs, are left out (unless another study shows them)."""
     from bench.tuning.study import read_records
 
     by_name = {run.run_dir.name: run for run in runs}
     studies, tuned, defaults, hidden = [], {}, set(), set()
     for record in (r for folder in folders for r in read_records(folder)):
-        trials = [by_name.get(t.get("run_id")) for t in record["trials"]]
-        known = [run for run in trials if run is not None]
-        if not known:
+        study, default, winner, drawn = _read(record, by_name)
+        if study is None:
             continue  # the study's runs are not among the report's folders
-        study = Study(record, known[0].setting, tuned_label(record))
         studies.append(study)
-        chosen = record.get("chosen")
-        winner = trials[chosen] if isinstance(chosen, int) and 0 <= chosen < len(trials) else None
-        keep = {(run.method, run.variant, run.setting) for run in (trials[0], winner) if run is not None}
-        hidden |= {(run.method, run.variant, run.setting) for run in known} - keep
-        defaults |= {(run.method, run.variant, run.setting) for run in trials[:1] if run is not None}
+        defaults |= {default} - {None}
+        hidden |= drawn
         if winner is not None:
-            tuned[(winner.method, winner.variant, winner.setting)] = study.label
-    out, left_out = [], 0
+            tuned[winner] = study.label
+    hidden -= defaults | set(tuned)
+    out = []
     for run in runs:
-        key = (run.method, run.variant, run.setting)
+        key = _key(run)
         if key in hidden:
-            left_out += 1
             continue
         out.append(run)
         if key in tuned:
             shown = copy.copy(run) if key in defaults else run  # the default chosen: it is both rows
             shown.label = tuned[key]
             out += [shown] if shown is not run else []
+    left_out = sum(_key(run) in hidden for run in runs)
     if notes is not None and left_out:
-        notes.append(f"{left_out} run(s) of tuning trials that were not chosen left out of the tables (the tuning "
-                     "table sums them up)")
+        notes.append(f"{left_out} run(s) of tuning trials that were not chosen (and parents drawn for trials) left "
+                     "out of the tables (the tuning table sums them up)")
     return out, studies
 
 
@@ -91,8 +115,8 @@ def tuning_table(studies: list) -> Table:
 
 def _val(trial: dict | None) -> Entry:
     value = None if trial is None else trial.get("val_top1")
-    return Entry("n/a") if value is None else Entry(f"{value:.2f}", value)
+    return Entry("n/a") if value is None else Entry(f"{value:.2f}")  # no mean: no column's best is bold
 
 
 def _duration(seconds: float) -> Entry:
-    return Entry(f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.2f} h", seconds)
+    return Entry(f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.2f} h")
