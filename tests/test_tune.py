@@ -72,12 +72,15 @@ def test_a_relative_search_moves_with_the_recipe_and_trial_0_is_the_default():
     ("focal", "cifar10_lt", ["train.lr=0.05"], ["method.gamma", "train.weight_decay"]),  # --set pins a key
     ("crt", "cifar10_lt", [], ["stage.lr", "stage.weight_decay"]),  # stage 2: its own optimiser
     ("la_posthoc", "cifar10_lt", [], ["train.lr", "train.weight_decay"]),  # post-hoc: the parent's (train.*)
+    ("sade_tta", "cifar10_lt", [], ["train.lr", "train.weight_decay"]),  # not sade's s, sade_tau: parent-only
+    ("mislas", "cifar10_lt", [], ["method.smooth_head", "method.smooth_tail", "stage.lr", "stage.weight_decay"]),
+    ("ride_ea", "cifar10_lt", [], ["stage.lr", "stage.weight_decay"]),  # the experts' loss is the parent's
     ("drw_sam", "cifar10_lt", ["method.sam_rho_schedule=[[0,0.05],[1,0.1]]"], ["method.beta", "train.lr",
                                                                                 "train.weight_decay"]),
     ("clip_zeroshot", "cifar10_lt", ["model.name=clip_tiny", "model.weights=null"], []),  # trains nothing
 ])
 def test_the_space_of_each_kind_of_method(method, dataset, sets, expected):
-    cfg = resolve(method, dataset, 0, sets=sets)
+    cfg = resolve(method, dataset, 0, sets=[*sets, "eval.selection=best_val"])
     pinned = {s.split("=")[0] for s in sets}
     assert list(search_space(cfg, pinned)) == expected
 
@@ -114,6 +117,20 @@ def test_choose_takes_the_validation_best_and_the_default_on_a_tie():
     assert val_score({"status": "done", "best": {"val_top1": 71.5, "top1": 10.0}}) == 71.5
     assert val_score({"status": "done", "best": {}, "selection": {"val_top1_per_tau": [40.0, 44.5, 43.0]}}) == 44.5
     assert val_score({"status": "failed"}) is None
+
+
+def test_a_child_without_a_validation_score_is_scored_by_its_parent(tmp_path):
+    from bench.runner import PlannedRun
+    from bench.tuning.study import Trial, trial_record
+
+    parent, child = tmp_path / "parent", tmp_path / "child"
+    for folder, result in ((parent, {"status": "done", "best": {"val_top1": 71.5}, "timing": {"train_seconds": 30}}),
+                           (child, {"status": "done", "best": {"top1": 60.0}, "timing": {"train_seconds": 2}})):
+        folder.mkdir()
+        (folder / "result.json").write_text(json.dumps(result))
+    record = trial_record(Trial(1, {"train.lr": 0.05}, [PlannedRun({}, parent), PlannedRun({}, child)]))
+    assert (record["val_top1"], record["val_of"], record["train_seconds"]) == (71.5, "parent", 32.0)
+    assert trial_record(Trial(0, {}, [PlannedRun({}, tmp_path / "none")]))["status"] == "incomplete"
 
 
 def test_tune_trains_the_trials_chooses_on_val_reruns_with_every_seed_and_resumes(cifar_root, tmp_path, capsys):

@@ -104,6 +104,9 @@ def tuning_table(studies: list) -> Table:
         rows.append((r["method"], [
             Entry(setting_label(study.setting)), Entry(f"{done} of {len(trials)}", detail=space),
             _val(trials[0]), _val(best), Entry(values), _duration(r.get("trial_train_seconds") or 0.0)]))
+    if any(t.get("val_of") == "parent" for study in studies for t in study.record["trials"]):
+        notes.add("a child without a validation score of its own (SADE's test-time aggregation) is chosen by its "
+                  "parent's, the run its trials vary")
     notes.add("each method gets the same number of trials at the first seed: its defaults (trial 0), then random "
               "draws from each searched hyper-parameter's distribution (bench list parts); the trial best on the "
               "validation split is re-run with every seed as the tuned row; trial training sums the "

@@ -12,23 +12,40 @@ DEFAULT_TRIAL = 0
 
 
 def search_space(cfg: dict, pinned: frozenset | set = frozenset()) -> dict[str, Search]:
-    """{dotted key: Search} that trials of this run draw, in key order: the searched hyper-parameters of the
-    method's parts, and the optimiser keys of what the run trains (stage 2: the stage's; a post-hoc method: its
+    """{dotted key: Search} that trials of this run draw, in key order: the searched hyper-parameters of the parts
+    the run computes with, and the optimiser keys of what it trains (stage 2: the stage's; a post-hoc method: its
     parent's, which `train.*` items reach). Keys in `pinned` (the user's --set and --grid keys) stay fixed."""
     from bench.config import flatten, stage_kind
-    from bench.methods.registry import PARTS
     from bench.schema import KEYS
 
     if cfg["method"].get("tuning") == "zeroshot":  # zero-shot CLIP trains nothing: nothing to tune
         return {}
     flat = flatten(cfg)
-    space = {f"method.{p.key}": p.search for _, part in PARTS.chosen(cfg["method"]) for p in part.params
-             if p.search is not None}
+    space = {f"method.{p.key}": p.search for part in own_parts(cfg) for p in part.params if p.search is not None}
     if cfg["method"].get("sam_rho_schedule") is not None:  # a per-epoch rho replaces sam_rho
         space.pop("method.sam_rho", None)
     section = "stage." if stage_kind(cfg) == "train" else "train."
     space.update({k.name: k.search for k in KEYS if k.search is not None and k.name.startswith(section)})
     return {k: space[k] for k in sorted(space) if k not in pinned and space[k].usable(flat.get(k))}
+
+
+def own_parts(cfg: dict) -> list:
+    """The parts whose hyper-parameters change what this run computes: all of a one-stage run's; a stage-2 run's
+    parts that its parent does not have (MiSLAS's label-aware smoothing, weight balancing's class weights: the
+    method.* items never reach the parent, and the parent's own parts are fixed by then); none of a post-hoc
+    run's (its rule works on the parent's logits)."""
+    from bench.config import stage_kind
+    from bench.methods.parts import DEFAULT_PART
+    from bench.methods.registry import METHODS, PARTS
+
+    kind = stage_kind(cfg)
+    if kind == "posthoc":
+        return []
+    chosen = PARTS.chosen(cfg["method"])
+    if kind is None:
+        return [part for _, part in chosen]
+    parent = METHODS[METHODS[cfg["method"]["name"]].parent].parts
+    return [part for k, part in chosen if part.name != parent.get(k, DEFAULT_PART[k])]
 
 
 def draw(space: dict[str, Search], cfg: dict, trial: int, search_seed: int) -> dict:

@@ -120,11 +120,16 @@ def train_seconds(runs) -> float:
 
 
 def trial_record(trial: Trial) -> dict:
-    """What a trial gave: status, validation top-1 and the training seconds of its runs (a parent included)."""
+    """What a trial gave: status, validation top-1 and the training seconds of its runs (a parent included). A
+    finished child without a validation score of its own (SADE's test-time aggregation, which adapts on the
+    unlabelled test images) is scored by its parent's, the only run its trials vary."""
     result = rundir.read_result(trial.run.run_dir)
     status = "incomplete" if result is None else "done" if result.get("status") == "done" else "failed"
-    return {"index": trial.index, "values": trial.values, "run_id": trial.run.run_dir.name, "status": status,
-            "val_top1": val_score(result), "train_seconds": train_seconds(trial.runs)}
+    record = {"index": trial.index, "values": trial.values, "run_id": trial.run.run_dir.name, "status": status,
+              "val_top1": val_score(result), "train_seconds": train_seconds(trial.runs)}
+    if record["val_top1"] is None and status == "done" and len(trial.runs) > 1:
+        record.update(val_top1=val_score(rundir.read_result(trial.runs[0].run_dir)), val_of="parent")
+    return record
 
 
 def choose(records: list[dict]) -> dict | None:
