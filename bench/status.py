@@ -127,8 +127,20 @@ def run_states(folder):
     return rows
 
 
+def active_selection_jobs(folder):
+    """{job id: state} of `bench tune`'s selection jobs still pending or running in this results folder."""
+    from bench.tuning.study import selection_jobs
+
+    jobs = selection_jobs(folder)
+    states = job_states(jobs)
+    return {job: states[job] for job in jobs if states.get(job) in ACTIVE}
+
+
 def print_status(folder):
     rows = run_states(folder)
+    for job, state in active_selection_jobs(folder).items():
+        print(f"bench tune's selection job {job}: {state.lower()} (it chooses when the trials end, then submits the "
+              "seed runs)")
     if not rows:
         print(f"no runs in {folder}")
         return rows
@@ -143,7 +155,8 @@ def print_status(folder):
 
 def cancel(folder):
     """scancel the pending and running jobs of the runs in `folder`."""
-    ids = sorted({job for state, _, job, _ in run_states(folder) if state in ("pending", "running") and job != "-"})
+    ids = sorted({job for state, _, job, _ in run_states(folder) if state in ("pending", "running") and job != "-"}
+                 | set(active_selection_jobs(folder)))  # a cancelled study must not go on to its seed runs
     if not ids:
         print(f"nothing to cancel in {folder}" + (" (runs trained here by bench run without SLURM stop with it: "
                                                   "Ctrl-C or kill its process)" if any(

@@ -278,7 +278,9 @@ def test_tune_through_slurm_is_one_command(slurm_env, cifar_root, tmp_path):
     proc = bench(slurm_env, *args)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "submitted 2 runs as job array" in proc.stdout and "chooses each method's best trial" in proc.stdout
-    record_files = lambda: list((out / ".bench" / "tune").glob("*.json"))  # noqa: E731
+    status = bench(slurm_env, "status", str(out)).stdout
+    assert "bench tune's selection job" in status.splitlines()[0], status
+    record_files = lambda: [p for p in (out / ".bench" / "tune").glob("*.json") if "__erm__" in p.name]  # noqa: E731
     wait_until(record_files, 180, "the selection job's record")
     record = json.loads(record_files()[0].read_text())
     finals = set(record["default_runs"] + record["tuned_runs"])

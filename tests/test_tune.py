@@ -168,3 +168,17 @@ def test_tune_trains_the_trials_chooses_on_val_reruns_with_every_seed_and_resume
     again = capsys.readouterr().out
     assert "already done" in again and not re.search(r"^done ", again, re.M)
     assert [r["written"] for r in read_records(out)] and Path(out / ".bench" / "tune").is_dir()
+
+
+def test_status_shows_and_cancel_cancels_a_pending_selection_job(tmp_path, monkeypatch, capsys):
+    from bench import status
+    from bench.tuning.study import record_selection_job
+
+    record_selection_job(tmp_path, "77")
+    record_selection_job(tmp_path, "78")
+    monkeypatch.setattr(status, "job_states", lambda ids: {"77": "PENDING", "78": "COMPLETED", "99": "PENDING"})
+    cancelled = []
+    monkeypatch.setattr(status.subprocess, "run", lambda cmd, check: cancelled.append(cmd))
+    status.print_status(tmp_path)
+    assert "bench tune's selection job 77: pending" in capsys.readouterr().out
+    assert status.cancel(tmp_path) == ["77"] and cancelled == [["scancel", "77"]]

@@ -12,6 +12,7 @@ from bench.tuning.study import (
     choose,
     final_plans,
     plan_studies,
+    record_selection_job,
     trial_record,
     unique_runs,
     write_record,
@@ -38,6 +39,7 @@ def cmd_tune(args) -> int:
             after = active_arrays(trials)
             if after:
                 job = submit_selection(args, executor.profile, after)
+                record_selection_job(args.out, job)
                 print(f"submitted job {job}: when the trials' jobs {', '.join(after)} end, it chooses each "
                       f"method's best trial on validation and submits the seed runs; watch with: bench status "
                       f"{args.out}", flush=True)

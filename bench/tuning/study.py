@@ -185,3 +185,23 @@ def read_records(folder) -> list[dict]:
         if isinstance(data, dict) and isinstance(data.get("trials"), list) and isinstance(data.get("method"), str):
             records.append(data)
     return records
+
+
+SELECTION_JOBS = "selection_jobs.json"  # in tune_dir: SLURM jobs that will make a choice (bench status, bench cancel)
+
+
+def record_selection_job(out, job_id: str) -> None:
+    from bench.atomic import write_json
+
+    path = tune_dir(out) / SELECTION_JOBS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, sorted(set(selection_jobs(out)) | {str(job_id)}))
+
+
+def selection_jobs(out) -> list[str]:
+    """The selection jobs `bench tune` submitted into this results folder (ended ones included)."""
+    try:
+        jobs = json.loads((tune_dir(out) / SELECTION_JOBS).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return []
+    return [str(j) for j in jobs] if isinstance(jobs, list) else []
