@@ -278,32 +278,30 @@ def cmd_export(args):
     return 0
 
 
+def cmd_tune(args):
+    from bench.tuning.command import cmd_tune as tune
+
+    return tune(args)
+
+
+def cmd_report(args):
+    from bench.report.build import report
+
+    report(args.folders, args.out, args.latex, args.csv, args.plots, args.compare, args.select, args.metric,
+           args.confusion, args.html, args.priors, args.baseline)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "tune": cmd_tune, "report": cmd_report, "export": cmd_export, "status": cmd_status,
+            "cancel": cmd_cancel, "perf": cmd_perf, "list": lambda args: cmd_list(args.what)}
+
+
 def _main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]  # what a SLURM selection job runs again
     try:
-        if args.command == "list":
-            return cmd_list(args.what)
-        if args.command == "perf":
-            return cmd_perf(args)
-        if args.command == "status":
-            return cmd_status(args)
-        if args.command == "cancel":
-            return cmd_cancel(args)
-        if args.command == "export":
-            return cmd_export(args)
-        if args.command == "tune":
-            from bench.tuning.command import cmd_tune
-
-            return cmd_tune(args)
-        if args.command == "report":
-            from bench.report.build import report
-
-            report(args.folders, args.out, args.latex, args.csv, args.plots, args.compare, args.select,
-                   args.metric, args.confusion, args.html, args.priors, args.baseline)
-            return 0
-        return cmd_run(args)
+        return COMMANDS[args.command](args)
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from bench.errors import BenchError
 
 
@@ -23,7 +25,7 @@ def _seeds(text):
     return list(dict.fromkeys(seeds))  # '0,00' is one seed
 
 
-def run_inputs(args, world_size=1) -> dict:
+def run_inputs(args: argparse.Namespace, world_size: int = 1) -> dict:
     """What `bench run` (and `bench tune`) plan from: methods, datasets, seeds, presets, config files, flags,
     --set items and the grid, from the flags or the sweep file. world_size: the processes each run trains on,
     as the executor launches it."""

@@ -182,3 +182,75 @@ def test_status_shows_and_cancel_cancels_a_pending_selection_job(tmp_path, monke
     status.print_status(tmp_path)
     assert "bench tune's selection job 77: pending" in capsys.readouterr().out
     assert status.cancel(tmp_path) == ["77"] and cancelled == [["scancel", "77"]]
+
+
+def _scored(out, method, seed, sets, top1):
+    """A finished run with a known top-1 (the rest of the result from a golden run); its run id."""
+    from bench import rundir
+    from bench.rundir import run_name
+
+    cfg = resolve(method, "cifar10_lt", seed, sets=["eval.selection=best_val", *sets])
+    (golden,) = (Path(__file__).parent / "data" / "golden").glob("*exp100*__erm__seed0__*")
+    result = json.loads((golden / rundir.RESULT).read_text())
+    run_dir = Path(out) / run_name(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result.update(config=cfg, run_id=run_dir.name, method=method, seed=seed)
+    result["last"]["top1"] = top1
+    (run_dir / rundir.RESULT).write_text(json.dumps(result))
+    return run_dir.name
+
+
+def _study(out, method, sets, budget, tops=(50.0, 52.0), chosen=1):
+    """A study record of two trials (the defaults, then train.lr=0.05) and its runs at seeds 0 and 1."""
+    from bench.tuning.study import tune_dir
+
+    default = [_scored(out, method, seed, sets, tops[0] + seed) for seed in (0, 1)]
+    drawn = [_scored(out, method, seed, [*sets, "train.lr=0.05"], tops[1] + seed) for seed in (0, 1)]
+    trials = [{"index": i, "values": v, "run_id": runs[0], "status": "done", "val_top1": 40.0 + i, "train_seconds": 60}
+              for i, (v, runs) in enumerate((({}, default), ({"train.lr": 0.05}, drawn)))]
+    record = {"method": method, "budget": budget, "search_seed": 0, "trials": trials, "chosen": chosen,
+              "chosen_values": trials[chosen]["values"], "default_runs": default,
+              "tuned_runs": drawn if chosen else default, "space": {"train.lr": "log-uniform"},
+              "trial_train_seconds": 120.0}
+    tune_dir(out).mkdir(parents=True, exist_ok=True)
+    (tune_dir(out) / f"{default[0]}-n{budget}-s0.json").write_text(json.dumps(record))
+
+
+def test_each_study_is_its_own_row_named_after_its_default(tmp_path, capsys):
+    out = tmp_path / "r"
+    _study(out, "focal", [], 2)
+    _study(out, "focal", ["method.gamma=2"], 2, tops=(60.0, 58.0))  # a --grid over the method's own key
+    _study(out, "focal", [], 4)  # a larger budget that chose the same trial
+    _study(out, "erm", [], 2, chosen=0)  # the default chosen: it is both rows
+    assert main(["report", str(out)]) == 0
+    text = capsys.readouterr().out
+    rows = dict(re.findall(r"^\| ([^|]+?) \| (\**[\d.]+ ± [\d.]+\**) \|$", text.split("**Equal")[0], re.M))
+    assert {k: v.strip("*") for k, v in rows.items()} == {
+        "erm": "50.50 ± 0.71", "erm (tuned, 2 trials)": "50.50 ± 0.71", "focal": "50.50 ± 0.71",
+        "focal (tuned, 2 trials)": "52.50 ± 0.71", "focal (tuned, 4 trials)": "52.50 ± 0.71",
+        "focal (gamma=2)": "60.50 ± 0.71", "focal (gamma=2) (tuned, 2 trials)": "58.50 ± 0.71"}
+    assert text.startswith("12 runs in")  # each run folder counted once, copies for tuned rows aside
+    tuning = text.split("**Equal")[1]
+    assert "| focal (tuned, 2 trials) | cifar10_lt exp-100 ds0 |" in tuning
+    assert "| focal (gamma=2) (tuned, 2 trials) | cifar10_lt exp-100 ds0 |" in tuning
+    assert "| erm (tuned, 2 trials) | cifar10_lt exp-100 ds0 | 2 of 2 | 40.00 | 40.00 | the defaults | 2.0 min |" in tuning
+
+
+def _dry_trials(text):
+    found = {}
+    for index, values, name in re.findall(r"^  trial (\d): (.*) -> (\S+)$", text, re.M):
+        found.setdefault(name.split("__")[1], {})[int(index)] = dict(v.split("=") for v in values.split(", ")
+                                                                     if "=" in v)
+    return found
+
+
+def test_a_small_space_runs_each_configuration_once_and_post_hoc_scales_from_its_parent(cifar_root, tmp_path,
+                                                                                       capsys):
+    pin = ["--set", "train.lr=0.1", "train.weight_decay=0.0002", "--dry-run"]
+    assert main(tune_args(cifar_root, tmp_path / "out", "cb", trials=8, extra=pin)) == 0
+    cb = _dry_trials(capsys.readouterr().out)["cb"]  # beta's 4 choices, the default's 0.9999 among them
+    assert sorted(float(t.get("method.beta", 0.9999)) for t in cb.values()) == [0.9, 0.99, 0.999, 0.9999]
+    assert main(tune_args(cifar_root, tmp_path / "out", "sade,sade_tta", trials=3, extra=["--dry-run"])) == 0
+    found = _dry_trials(capsys.readouterr().out)
+    for k in (1, 2):  # sade_tta's train.* are its parent SADE's: scaled from SADE's recipe, as SADE's own trial k
+        assert {key: found["sade"][k][key] for key in found["sade_tta"][k]} == found["sade_tta"][k]

@@ -42,6 +42,12 @@ class Cell:
         return self.n_done + len(self.failed) + len(self.incomplete)
 
 
+def tuned_label(labels: dict, run) -> str:
+    """'<the default's label> (tuned, N trials)' of a run of bench tune's chosen configuration."""
+    default, suffix = run.tuned_of
+    return f"{labels.get((run.method, default), run.method)} ({suffix})"
+
+
 def t_quantile(n):
     from scipy.stats import t
 
@@ -57,10 +63,10 @@ def metric_value(block, metric, as_error):
 
 def aggregate(runs, select="last", as_error=False):
     """{(setting, label): Cell} over all runs; values from the last (or test-selected best) epoch."""
-    labels = variant_labels([run for run in runs if run.label is None])  # a given label names its own row
+    labels = variant_labels([run for run in runs if run.tuned_of is None])  # a tuned row is named after its default
     cells, rows = {}, []
     for run in runs:
-        label = run.label or labels[(run.method, run.variant)]
+        label = labels[(run.method, run.variant)] if run.tuned_of is None else tuned_label(labels, run)
         key = (run.setting, label)
         cell = cells.get(key)
         if cell is None:

@@ -18,7 +18,7 @@ def build_tables(cells, select="last", as_error=False, compare=None, metric="top
     if studies:
         from bench.report.tuning import tuning_table
 
-        tables.append(tuning_table(studies))
+        tables.append(tuning_table(studies, cells))
     from bench.report.overall import overall_table
 
     overall = overall_table(cells, settings, labels, metric, select, as_error, baseline)
@@ -64,12 +64,15 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
                          "`bench run --out`")
     from bench.report.tuning import apply as apply_studies
 
-    runs, studies = apply_studies(runs, folders, notes)
+    collected = runs
+    runs, studies = apply_studies(collected, folders, notes)  # a tuned row's runs are copies of collected ones
+    shown = {run.run_dir for run in runs}
+    listed = [run for run in collected if run.run_dir in shown]  # each run folder once
     as_error = metric == "error"  # accuracy / error: top-1 as accuracy or 100 - accuracy; else a schema metric
     shown = "top1" if metric in ("accuracy", "error") else metric
     cells = aggregate(runs, select, as_error)
     tables, settings, labels = build_tables(cells, select, as_error, compare, shown, priors, baseline, studies)
-    markdown = summary(runs, folders, notes) + "\n\n" + "\n".join(to_markdown(t) for t in tables)
+    markdown = summary(collected, folders, notes) + "\n\n" + "\n".join(to_markdown(t) for t in tables)
     print(markdown)
     if out is None:
         return tables
@@ -83,7 +86,7 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
         from bench.report import html as page
         from bench.report.tables import selection_phrase
 
-        text = page.render(runs, cells, tables, settings, labels, select, folders, summary(runs, folders, notes),
+        text = page.render(listed, cells, tables, settings, labels, select, folders, summary(collected, folders, notes),
                            selection_phrase(select, list(cells.values())))
         written.append(page.write(out / "report.html", text))
         print(f"report.html: {len(text.encode()) / 1024:.0f} KB, self-contained (opens offline)")

@@ -32,7 +32,9 @@ class Run:
     error: str | None = None
 
     eval_split: str = "test"
-    label: str | None = None  # a row label given from outside the config (bench tune's "tuned" rows)
+    # bench tune's chosen configuration: (its default's variant, "tuned, 8 trials"); its row is labelled after the
+    # default's (bench/report/tuning.py)
+    tuned_of: tuple | None = None
 
     @property
     def setting(self):

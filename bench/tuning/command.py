@@ -5,10 +5,17 @@ one command."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
+from bench.tuning.space import values_text
+
+if TYPE_CHECKING:
+    from bench.executors.base import Executor
 from bench.tuning.study import (
+    Study,
     choose,
     final_plans,
     plan_studies,
@@ -19,7 +26,7 @@ from bench.tuning.study import (
 )
 
 
-def cmd_tune(args) -> int:
+def cmd_tune(args: argparse.Namespace) -> int:
     from bench.executors import make_executor
     from bench.inputs import run_inputs
     from bench.launch import launch
@@ -31,7 +38,10 @@ def cmd_tune(args) -> int:
     trials = unique_runs(t.runs for s in studies for t in s.trials)
     print_plan(studies, verbose=args.dry_run)
     if args.dry_run:
-        return launch(trials, executor, args.out, force=args.force, dry_run=True)
+        code = launch(trials, executor, args.out, force=args.force, dry_run=True)
+        print(f"after the choice: up to {len(later_runs(studies, inputs, args.out, trials))} more runs (each study's "
+              "default and chosen configuration at the other seeds, with their parents), not in the cost above")
+        return code
     code = 0
     if not args.select_only:
         code = launch(trials, executor, args.out, force=args.force, wait=args.wait)
@@ -47,18 +57,18 @@ def cmd_tune(args) -> int:
     return max(code, finish(studies, inputs, args, executor, trials))
 
 
-def print_plan(studies, verbose=False) -> None:
+def print_plan(studies: list[Study], verbose: bool = False) -> None:
     for study in studies:
         run = study.trials[0].run
         space = ", ".join(study.space) or "nothing to search"
         print(f"tune   {study.method} on {run.run_dir.name.split('__')[0]}: {len(study.trials)} trial(s) at seed "
               f"{run.cfg['train']['seed']} over {space}")
         for trial in study.trials if verbose else ():
-            values = ", ".join(f"{k}={v}" for k, v in trial.values.items()) or "the defaults"
-            print(f"  trial {trial.index}: {values} -> {trial.run.run_dir.name}")
+            print(f"  trial {trial.index}: {values_text(trial.values)} -> {trial.run.run_dir.name}")
 
 
-def finish(studies, inputs, args, executor, trials) -> int:
+def finish(studies: list[Study], inputs: dict, args: argparse.Namespace, executor: Executor,
+           trials: list) -> int:
     """Choose each study's trial, write its record, start the default and tuned runs at every seed."""
     from bench.launch import launch
     from bench.tuning.study import tune_dir
@@ -71,7 +81,8 @@ def finish(studies, inputs, args, executor, trials) -> int:
         write_record(study, args.out, records, chosen, default, tuned, inputs["seeds"])
         print(choice_line(study, records, chosen), flush=True)
         plans += [default, tuned]
-    print(f"records in {tune_dir(args.out)}/; bench report {args.out} shows the default and tuned rows")
+    print(f"records in {tune_dir(args.out)}/; bench report {args.out} --select best shows the default and tuned "
+          "rows at the epochs the validation split chose")
     trained = {run.run_dir for run in trials}
     runs = unique_runs(plans)
     for run in runs:  # a trial's run is a seed run too: --force re-ran it as a trial already
@@ -79,18 +90,27 @@ def finish(studies, inputs, args, executor, trials) -> int:
     return launch(runs, executor, args.out, force=args.force, wait=args.wait)
 
 
-def choice_line(study, records, chosen) -> str:
+def later_runs(studies: list[Study], inputs: dict, out: str, trials: list) -> list:
+    """The seed runs the choice will start at most (a trial other than the default chosen everywhere)."""
+    plans: list = []
+    for study in studies:
+        chosen = {"values": study.trials[1].values} if len(study.trials) > 1 else None
+        plans += final_plans(study, inputs, out, chosen)
+    done = {run.run_dir for run in trials}
+    return [run for run in unique_runs(plans) if run.run_dir not in done]
+
+
+def choice_line(study: Study, records: list[dict], chosen: dict | None) -> str:
     done = sum(r["status"] == "done" for r in records)
     head = f"chose  {study.method} on {study.trials[0].run.run_dir.name.split('__')[0]}: "
     if chosen is None:
         return head + f"no trial finished with a validation score ({done} of {len(records)} done); no tuned row"
-    values = ", ".join(f"{k}={v}" for k, v in chosen["values"].items()) or "the defaults"
     default = records[0]["val_top1"]
     return (head + f"trial {chosen['index']} of {len(records)} ({done} done), val top-1 {chosen['val_top1']:.2f} "
-            f"(default {'n/a' if default is None else f'{default:.2f}'}): {values}")
+            f"(default {'n/a' if default is None else f'{default:.2f}'}): {values_text(chosen['values'])}")
 
 
-def active_arrays(trials) -> list[str]:
+def active_arrays(trials: list) -> list[str]:
     """The SLURM job arrays of the trials still pending or running."""
     from bench import rundir
     from bench.status import ACTIVE, job_states
@@ -109,7 +129,7 @@ class SelectionTask:
         return subprocess.run([sys.executable, "-m", "bench", *argv], cwd=cwd).returncode
 
 
-def submit_selection(args, profile, after: list[str]) -> str:
+def submit_selection(args: argparse.Namespace, profile: dict, after: list[str]) -> str:
     """Submit SelectionTask with one CPU, after the trials' arrays end (whatever their outcome)."""
     from bench.executors.slurm import make_executor
 

@@ -11,16 +11,17 @@ from bench.search import Search
 DEFAULT_TRIAL = 0
 
 
-def search_space(cfg: dict, pinned: frozenset | set = frozenset()) -> dict[str, Search]:
+def search_space(cfg: dict, pinned: frozenset | set = frozenset(), scale: dict | None = None) -> dict[str, Search]:
     """{dotted key: Search} that trials of this run draw, in key order: the searched hyper-parameters of the parts
     the run computes with, and the optimiser keys of what it trains (stage 2: the stage's; a post-hoc method: its
-    parent's, which `train.*` items reach). Keys in `pinned` (the user's --set and --grid keys) stay fixed."""
+    parent's, which `train.*` items reach). Keys in `pinned` (the keys the user sets) stay fixed. `scale`: the
+    config whose values relative searches scale (scale_config; default `cfg`)."""
     from bench.config import flatten, stage_kind
     from bench.schema import KEYS
 
     if cfg["method"].get("tuning") == "zeroshot":  # zero-shot CLIP trains nothing: nothing to tune
         return {}
-    flat = flatten(cfg)
+    flat = flatten(scale or cfg)
     space = {f"method.{p.key}": p.search for part in own_parts(cfg) for p in part.params if p.search is not None}
     if cfg["method"].get("sam_rho_schedule") is not None:  # a per-epoch rho replaces sam_rho
         space.pop("method.sam_rho", None)
@@ -48,16 +49,26 @@ def own_parts(cfg: dict) -> list:
     return [part for k, part in chosen if part.name != parent.get(k, DEFAULT_PART[k])]
 
 
-def draw(space: dict[str, Search], cfg: dict, trial: int, search_seed: int) -> dict:
-    """{dotted key: value} of trial `trial`: {} for the default trial, else one draw per key. Each key's draw depends
-    on the seed, the trial and the key only: every method tries the same learning rates (a post-hoc method's trial
-    k trains the parent ERM's trial k), and a larger budget extends a smaller one."""
+def scale_config(planned: list) -> dict:
+    """The config whose values relative searches scale, of a run planned with its parent (`planned`: the parent
+    first): a post-hoc run's parent's, since the `train.*` keys it searches are what its parent trains with."""
+    from bench.config import stage_kind
+
+    return planned[0].cfg if stage_kind(planned[-1].cfg) == "posthoc" else planned[-1].cfg
+
+
+def draw(space: dict[str, Search], cfg: dict, trial: int, search_seed: int, redraw: int = 0) -> dict:
+    """{dotted key: value} of trial `trial` (`cfg`: scale_config's): {} for the default trial, else one draw per
+    key. Each key's draw depends on the seed, the trial and the key only: every method tries the same multiples of
+    its recipe's learning rate (a post-hoc method's trial k post-processes the parent ERM's trial k), and a larger
+    budget extends a smaller one. `redraw` > 0: another draw for a trial that repeated an earlier one."""
     if trial == DEFAULT_TRIAL:
         return {}
     from bench.config import flatten
 
     flat = flatten(cfg)
-    return {key: search.draw(random.Random(f"bench-tune:{search_seed}:{trial}:{key}"), flat.get(key))
+    again = f":redraw{redraw}" if redraw else ""
+    return {key: search.draw(random.Random(f"bench-tune:{search_seed}:{trial}:{key}{again}"), flat.get(key))
             for key, search in space.items()}
 
 
@@ -73,3 +84,8 @@ def describe(space: dict[str, Search], cfg: dict) -> dict[str, str]:
 
     flat = flatten(cfg)
     return {key: search.describe(flat.get(key)) for key, search in space.items()}
+
+
+def values_text(values: dict) -> str:
+    """'key=value, ...' of a trial's values; 'the defaults' for none."""
+    return ", ".join(f"{k}={v}" for k, v in values.items()) or "the defaults"

@@ -4,19 +4,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench import rundir
 from bench.errors import BenchError
 from bench.runner import PlannedRun
-from bench.search import Search
-from bench.tuning.space import DEFAULT_TRIAL, as_sets, describe, draw, search_space
+from bench.tuning.space import DEFAULT_TRIAL, as_sets, describe, draw, scale_config, search_space
 
 SELECTION = "eval.selection=best_val"  # trials are compared on the validation split, never on the test images
 
 
-def tune_dir(out) -> Path:
+def tune_dir(out: str | Path) -> Path:
     return Path(out) / rundir.BENCH_DIR / "tune"
 
 
@@ -47,9 +47,15 @@ class Study:
         return f"{self.trials[0].run.run_dir.name}-n{self.budget}-s{self.search_seed}"
 
 
-def pinned_keys(sets, grid) -> set:
-    """Keys the user fixes (--set, --grid): never searched."""
-    return {item.split("=", 1)[0].strip() for item in sets} | set(grid)
+def pinned_keys(inputs: dict) -> set:
+    """Keys the user sets (--set, --grid, --config files): fixed, never searched."""
+    from bench.config import flatten, load_yaml
+
+    keys = {item.split("=", 1)[0].strip() for item in inputs["sets"]} | set(inputs["grid"])
+    for path in inputs["config_files"]:
+        data = load_yaml(path, "config file")
+        keys |= set(flatten(data)) if isinstance(data, dict) else set()
+    return keys
 
 
 def plan_studies(inputs: dict, out: str, budget: int, search_seed: int) -> list[Study]:
@@ -58,37 +64,51 @@ def plan_studies(inputs: dict, out: str, budget: int, search_seed: int) -> list[
 
     if budget < 1:
         raise BenchError(f"--trials must be at least 1, got {budget}")
-    pinned = pinned_keys(inputs["sets"], inputs["grid"])
-    if "eval.selection" in pinned:
+    if any(item.split("=", 1)[0].strip() == "eval.selection" and item != SELECTION for item in inputs["sets"]) or (
+            "eval.selection" in inputs["grid"]):
         raise BenchError("bench tune compares trials on the validation split (eval.selection=best_val) and reports "
                          "the chosen one the same way; remove eval.selection from --set / --grid")
+    pinned = pinned_keys(inputs)
     studies = []
     for combo in grid_sets(inputs["grid"]):
         sets = [*inputs["sets"], *combo, SELECTION]
         for dataset in inputs["datasets"]:
             for method in inputs["methods"]:
-                studies.append(plan_study(inputs, out, method, dataset, sets, pinned, budget, search_seed))
+                study = Study(method, dataset, sets, {}, [], budget, search_seed)
+                studies.append(plan_trials(study, inputs, out, pinned))
     return studies
 
 
-def _plan(inputs, out, method, dataset, seeds, sets) -> list:
+def _plan(inputs: dict, out: str, method: str, dataset: str, seeds: list, sets: list) -> list:
     from bench.runner import plan
 
     return plan([method], [dataset], seeds, out, inputs["presets"], inputs["config_files"], inputs["flags"], sets)
 
 
-def plan_study(inputs, out, method, dataset, sets, pinned, budget, search_seed) -> Study:
+REDRAWS = 20  # a trial that repeats an earlier one draws again, up to this many times (a space of few choices)
+
+
+def plan_trials(study: Study, inputs: dict, out: str, pinned: set) -> Study:
+    """The study's space and trials: the default, then a draw per trial; a draw that repeats an earlier trial's run
+    draws again, and is left out when the space has no new configuration (the record says how many were run)."""
     first = inputs["seeds"][:1]
-    default = _plan(inputs, out, method, dataset, first, sets)
-    space: dict[str, Search] = search_space(default[-1].cfg, pinned)
-    trials = [Trial(DEFAULT_TRIAL, {}, default)]
-    for index in range(1, budget if space else 1):  # nothing to search: the default is the only trial
-        values = draw(space, default[-1].cfg, index, search_seed)
-        trials.append(Trial(index, values, _plan(inputs, out, method, dataset, first, [*sets, *as_sets(values)])))
-    return Study(method, dataset, sets, space, trials, budget, search_seed)
+    default = _plan(inputs, out, study.method, study.dataset, first, study.sets)
+    scale = scale_config(default)
+    study.space = search_space(default[-1].cfg, pinned, scale)
+    study.trials = [Trial(DEFAULT_TRIAL, {}, default)]
+    seen = {default[-1].run_dir}
+    for index in range(1, study.budget if study.space else 1):  # nothing to search: the default is the only trial
+        for redraw in range(REDRAWS):
+            values = draw(study.space, scale, index, study.search_seed, redraw)
+            runs = _plan(inputs, out, study.method, study.dataset, first, [*study.sets, *as_sets(values)])
+            if runs[-1].run_dir not in seen:
+                seen.add(runs[-1].run_dir)
+                study.trials.append(Trial(index, values, runs))
+                break
+    return study
 
 
-def unique_runs(groups) -> list:
+def unique_runs(groups: Iterable[list]) -> list:
     """The runs of several plans, each run folder once (a parent several trials share; named if any plan names it)."""
     seen: dict = {}
     for runs in groups:
@@ -113,7 +133,7 @@ def val_score(result: dict | None) -> float | None:
     return value
 
 
-def train_seconds(runs) -> float:
+def train_seconds(runs: Iterable[PlannedRun]) -> float:
     """The training seconds the runs' results record (a run without a result: 0)."""
     timings = ((rundir.read_result(run.run_dir) or {}).get("timing") or {} for run in runs)
     return round(sum(float(t.get("train_seconds") or 0.0) for t in timings), 3)
@@ -159,7 +179,7 @@ def write_record(study: Study, out: str, records: list, chosen: dict | None, def
     record = {
         "method": study.method, "dataset": study.dataset, "budget": study.budget, "search_seed": study.search_seed,
         "trial_seed": seeds[0], "seeds": seeds, "sets": study.sets,
-        "space": describe(study.space, study.trials[0].run.cfg), "trials": records,
+        "space": describe(study.space, scale_config(study.trials[0].runs)), "trials": records,
         "chosen": None if chosen is None else chosen["index"],
         "chosen_values": None if chosen is None else chosen["values"],
         "default_runs": [r.run_dir.name for r in own],
@@ -174,7 +194,7 @@ def write_record(study: Study, out: str, records: list, chosen: dict | None, def
     return path
 
 
-def read_records(folder) -> list[dict]:
+def read_records(folder: str | Path) -> list[dict]:
     """The study records of a results folder (unreadable files are skipped: the report then shows plain rows)."""
     records = []
     for path in sorted(tune_dir(folder).glob("*.json")):
@@ -190,7 +210,7 @@ def read_records(folder) -> list[dict]:
 SELECTION_JOBS = "selection_jobs.json"  # in tune_dir: SLURM jobs that will make a choice (bench status, bench cancel)
 
 
-def record_selection_job(out, job_id: str) -> None:
+def record_selection_job(out: str | Path, job_id: str) -> None:
     from bench.atomic import write_json
 
     path = tune_dir(out) / SELECTION_JOBS
@@ -198,7 +218,7 @@ def record_selection_job(out, job_id: str) -> None:
     write_json(path, sorted(set(selection_jobs(out)) | {str(job_id)}))
 
 
-def selection_jobs(out) -> list[str]:
+def selection_jobs(out: str | Path) -> list[str]:
     """The selection jobs `bench tune` submitted into this results folder (ended ones included)."""
     try:
         jobs = json.loads((tune_dir(out) / SELECTION_JOBS).read_text())

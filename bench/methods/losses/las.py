@@ -14,9 +14,11 @@ from bench.search import Search
 
 SOURCE = "dvlab-research/MiSLAS config/cifar10/cifar10_imb001_stage2_mislas.yaml (smooth_head 0.3, smooth_tail 0.0)"
 SMOOTH_HEAD = Param("smooth_head", 0.3, "label smoothing of the most frequent class (eps_1)", source=SOURCE,
-                    check=lambda v: 0 <= v < 1, phrase="in [0, 1)", search=Search("linear", 0.0, 0.5))
+                    check=lambda v: 0 <= v < 1, phrase="in [0, 1)",
+                    search=Search("linear", 0.1, 0.5))  # above the tail's range: the head is smoothed more
 SMOOTH_TAIL = Param("smooth_tail", 0.0, "label smoothing of the rarest class (eps_K)", source=SOURCE,
-                    check=lambda v: 0 <= v < 1, phrase="in [0, 1)", search=Search("linear", 0.0, 0.2))
+                    check=lambda v: 0 <= v < 1, phrase="in [0, 1)",
+                    search=Search("linear", 0.0, 0.1))
 
 
 def smoothing(class_counts, smooth_head, smooth_tail):
