@@ -78,9 +78,9 @@ def check_result(result, run_dir, epochs, num_classes):
 
 # on 100 classes: the methods whose code depends on the class counts (margins, weights, samplers, priors,
 # deferral) and those with their own network, on the small CNN (the class counts do not meet the backbone); the
-# rest (mixing, SAM, weight decay) add nothing there. On 10 classes every method trains, the ones below on the
-# recipe's ResNet-32 (a normed head, mixing, SAM's two passes and class-balanced weights through its BN layers),
-# the others on the small CNN: the same code paths in a fraction of the time
+# rest (mixing, SAM, weight decay) add nothing there. On 10 classes every method trains on the small CNN (the same
+# code paths in a fraction of the time), and the ones below on the recipe's ResNet-32 too (a normed head, mixing,
+# SAM's two passes and class-balanced weights through its BN layers)
 ON_RESNET = ["erm", "ldam_drw", "erm_mixup", "erm_sam", "cb"]
 PER_CLASS = ["erm", "drw", "drs", "ldam", "ldam_drw", "cb", "reweight", "resample", "focal", "cb_focal", "vs",
              "logit_adjust", "balanced_softmax", *OWN_NETWORK]
@@ -92,10 +92,7 @@ PER_CLASS = ["erm", "drw", "drs", "ldam", "ldam_drw", "cb", "reweight", "resampl
 ])
 def test_every_method_end_to_end(cifar_root, tmp_path, dataset, num_classes, extra, methods):
     out = tmp_path / "results"
-    if dataset == "cifar10_lt":
-        assert run_cli(cifar_root, out, ",".join(ON_RESNET), dataset, extra=extra) == 0
-    assert run_cli(cifar_root, out, ",".join(m for m in methods if m not in ON_RESNET or dataset != "cifar10_lt"),
-                   dataset, extra=[*extra, "model.name=small_cnn"]) == 0
+    assert run_cli(cifar_root, out, ",".join(methods), dataset, extra=[*extra, "model.name=small_cnn"]) == 0
     found = results_by_method(out)
     assert set(found) == set(methods)
     for method, (result, run_dir) in found.items():
@@ -114,6 +111,12 @@ def test_every_method_end_to_end(cifar_root, tmp_path, dataset, num_classes, ext
     if dataset == "cifar10_lt":  # 100..1 images per class: no class has more than 100
         assert found["erm"][0]["last"]["many"] is None
         assert found["erm"][0]["shot_rule"]["group_sizes"] == {"many": 0, "medium": 4, "few": 6}
+        assert run_cli(cifar_root, tmp_path / "resnet", ",".join(ON_RESNET), dataset) == 0
+        on_resnet = results_by_method(tmp_path / "resnet")
+        assert set(on_resnet) == set(ON_RESNET)
+        for result, run_dir in on_resnet.values():
+            check_result(result, run_dir, 2, num_classes)
+            assert result["config"]["model"]["name"] == "resnet32"
 
 
 def test_result_provenance(cifar_root, tmp_path):
