@@ -160,6 +160,14 @@ def test_tune_trains_the_trials_chooses_on_val_reruns_with_every_seed_and_resume
     report = capsys.readouterr().out
     assert re.search(r"^\| erm \(tuned, 2 trials\) \| [\d.]+ ± [\d.]+", report, re.M)
     assert "| la_posthoc (tuned, 2 trials) | " in report and "Equal tuning budgets" in report
+    from bench import load_results
+
+    roles = load_results(out).groupby("run_id")["tuning"].first()
+    erm = records["erm"]
+    also = ", tuned (2 trials)" if erm["chosen"] == 0 else ""  # the default chosen: its runs are the tuned ones
+    assert roles[erm["trials"][0]["run_id"]] == "default, trial" + also
+    assert roles[erm["trials"][1]["run_id"]] == "trial" + ("" if also else ", tuned (2 trials)")
+    assert roles[erm["default_runs"][1]] == "default" + also and roles[erm["tuned_runs"][1]].endswith("(2 trials)")
     next(p for p in (out / ".bench" / "tune").glob("*.json") if "__erm__" in p.name).unlink()
     assert main(["report", str(out)]) == 0  # la_posthoc tuned alone: the parents drawn for it are no rows
     rows = re.findall(r"^\| (erm[^|]*) \|", capsys.readouterr().out, re.M)
@@ -233,7 +241,8 @@ def test_each_study_is_its_own_row_named_after_its_default(tmp_path, capsys):
     tuning = text.split("**Equal")[1]
     assert "| focal (tuned, 2 trials) | cifar10_lt exp-100 ds0 |" in tuning
     assert "| focal (gamma=2) (tuned, 2 trials) | cifar10_lt exp-100 ds0 |" in tuning
-    assert "| erm (tuned, 2 trials) | cifar10_lt exp-100 ds0 | 2 of 2 | 40.00 | 40.00 | the defaults | 2.0 min |" in tuning
+    assert ("| erm (tuned, 2 trials) | cifar10_lt exp-100 ds0 | 2 of 2 | 40.00 | 40.00 | the defaults | 2.0 min |"
+            in tuning)
 
 
 def _dry_trials(text):

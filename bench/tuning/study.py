@@ -225,3 +225,16 @@ def selection_jobs(out: str | Path) -> list[str]:
     except (OSError, ValueError, UnicodeDecodeError):
         return []
     return [str(j) for j in jobs] if isinstance(jobs, list) else []
+
+
+def run_roles(folders: list) -> dict[str, str]:
+    """{run id: its roles in the folders' studies, e.g. 'default, trial'}: 'trial' (one of a study's trials),
+    'default' (the default configuration at a requested seed), 'tuned (8 trials)' (the chosen one)."""
+    roles: dict = {}
+    for record in (r for folder in folders for r in read_records(folder)):
+        tuned = f"tuned ({record.get('budget')} trials)"
+        for role, names in (("trial", [t.get("run_id") for t in record["trials"]]),
+                            ("default", record.get("default_runs") or []), (tuned, record.get("tuned_runs") or [])):
+            for name in names:
+                roles.setdefault(name, set()).add(role)
+    return {name: ", ".join(sorted(found)) for name, found in roles.items()}
