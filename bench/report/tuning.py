@@ -66,12 +66,12 @@ def apply(runs: list, folders: list, notes: list | None = None) -> tuple[list, l
         if study is not None:
             studies.append(study)
             hidden |= drawn
-    shown = {s.default for s in studies} | {s.chosen for s in studies}
-    hidden -= shown
+    defaults, chosen = {s.default for s in studies}, {s.chosen for s in studies}
+    hidden -= defaults | chosen
     out = []
     for run in runs:
         key = _key(run)
-        if key not in hidden and (key not in shown or key in {s.default for s in studies}):
+        if key not in hidden and (key not in chosen or key in defaults):
             out.append(run)  # a chosen configuration that is no study's default shows as tuned rows only
         for study in (s for s in studies if s.chosen == key):
             tuned = copy.copy(run)
