@@ -137,6 +137,5 @@ def submit_selection(args: argparse.Namespace, profile: dict, after: list[str]) 
     extra = {str(k): v for k, v in profile["sbatch"].items()}
     executor.update_parameters(name="bench-tune", slurm_additional_parameters={
         **extra, "dependency": "afterany:" + ":".join(after)})
-    argv = args.argv if args.argv is not None else sys.argv[1:]
-    job = executor.submit(SelectionTask(), [*argv, "--select-only"], os.getcwd())
+    job = executor.submit(SelectionTask(), [*args.argv, "--select-only"], os.getcwd())  # argv: set by bench.cli
     return str(job.job_id)

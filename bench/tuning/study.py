@@ -185,7 +185,7 @@ def write_record(study: Study, out: str, records: list, chosen: dict | None, def
         "default_runs": [r.run_dir.name for r in own],
         "tuned_runs": [r.run_dir.name for r in tuned if r.cfg["method"]["name"] == study.method],
         # every run the trials trained, once (a parent the trials share counts once)
-        "trial_train_seconds": train_seconds(unique_runs(t.runs for t in study.trials)),
+        "trial_train_seconds": train_seconds({r.run_dir: r for t in study.trials for r in t.runs}.values()),
         "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     path = tune_dir(out) / f"{study.name}.json"
