@@ -4,7 +4,8 @@ One row per run x reported epoch (last, best) x metric, with the run's setting, 
 plus one row per class (metric `class_acc`, its training images in `train_images`); a failed or unfinished run
 is one row with its status and error. Metrics: the schema's, the validation top-1 where recorded, and the
 shifted-prior accuracies the report derives (bench/priors.py). `tuning` says what a run is in `bench tune`'s
-studies ("trial", "default", "tuned (8 trials)", comma-separated; empty outside them).
+studies ("trial", "default", "tuned (8 trials)", separated by "; "; empty outside them); `reported` whether
+`bench report` shows the run in its tables (False for trials not chosen and the parents drawn for them).
 """
 
 from __future__ import annotations
@@ -61,10 +62,14 @@ def load_results(*folders: str | Path) -> Any:
     for folder in folders:
         if not Path(folder).is_dir():
             raise BenchError(f"results folder {folder} does not exist; pass the folder given to `bench run --out`")
-    from bench.tuning.study import run_roles
+    from bench.report.tuning import reported
+    from bench.tuning.records import read_studies, run_roles
 
-    roles = run_roles(list(folders))  # bench tune's studies: which runs are trials, defaults, tuned
-    rows = [{**row, "tuning": roles.get(row["run_id"])} for run in collect(list(folders)) for row in run_rows(run)]
+    runs = collect(list(folders))
+    roles = run_roles(read_studies(list(folders)))  # bench tune's studies: which runs are trials, defaults, tuned
+    shown = reported(runs, list(folders))
+    rows = [{**row, "tuning": roles.get(row["run_id"]), "reported": run.run_dir in shown}
+            for run in runs for row in run_rows(run)]
     frame = pd.DataFrame(rows, columns=list(_COLUMNS))
     for column in ("data_seed", "seed", "epoch", "class", "train_images"):
         frame[column] = frame[column].astype("Int64")
@@ -74,7 +79,7 @@ def load_results(*folders: str | Path) -> Any:
 
 _COLUMNS = ("run_id", "run_dir", "status", "error", "method", "variant", "recipe", "dataset", "profile",
             "imbalance_ratio", "data_seed", "eval_split", "seed", "selection", "block", "selected_on", "epoch",
-            "metric", "class", "train_images", "value", "tuning")
+            "metric", "class", "train_images", "value", "tuning", "reported")
 
 
 def export(folders: list, out: str | Path | None, fmt: str) -> Path:

@@ -162,12 +162,17 @@ def test_tune_trains_the_trials_chooses_on_val_reruns_with_every_seed_and_resume
     assert "| la_posthoc (tuned, 2 trials) | " in report and "Equal tuning budgets" in report
     from bench import load_results
 
-    roles = load_results(out).groupby("run_id")["tuning"].first()
+    frame = load_results(out)
+    roles = frame.groupby("run_id")["tuning"].first()
     erm = records["erm"]
-    also = ", tuned (2 trials)" if erm["chosen"] == 0 else ""  # the default chosen: its runs are the tuned ones
-    assert roles[erm["trials"][0]["run_id"]] == "default, trial" + also
-    assert roles[erm["trials"][1]["run_id"]] == "trial" + ("" if also else ", tuned (2 trials)")
+    also = "; tuned (2 trials)" if erm["chosen"] == 0 else ""  # the default chosen: its runs are the tuned ones
+    assert roles[erm["trials"][0]["run_id"]] == "default; trial" + also
+    assert roles[erm["trials"][1]["run_id"]] == "trial" + ("" if also else "; tuned (2 trials)")
     assert roles[erm["default_runs"][1]] == "default" + also and roles[erm["tuned_runs"][1]].endswith("(2 trials)")
+    shown = frame.groupby("run_id")["reported"].first()  # what the report's tables show: every run but the trials
+    hidden = {t["run_id"] for r in records.values() for t in r["trials"][1:]} - {
+        n for r in records.values() for n in r["tuned_runs"]}  # not chosen, and their parents (erm's trials)
+    assert {name for name, shows in shown.items() if not shows} == hidden
     next(p for p in (out / ".bench" / "tune").glob("*.json") if "__erm__" in p.name).unlink()
     assert main(["report", str(out)]) == 0  # la_posthoc tuned alone: the parents drawn for it are no rows
     rows = re.findall(r"^\| (erm[^|]*) \|", capsys.readouterr().out, re.M)
@@ -213,7 +218,7 @@ def _study(out, method, sets, budget, tops=(50.0, 52.0), chosen=1):
     from bench.tuning.study import tune_dir
 
     default = [_scored(out, method, seed, sets, tops[0] + seed) for seed in (0, 1)]
-    drawn = [_scored(out, method, seed, [*sets, "train.lr=0.05"], tops[1] + seed) for seed in (0, 1)]
+    drawn = [_scored(out, method, seed, [*sets, "train.lr=0.05"], tops[1] + seed) for seed in (0, 1)[:1 + chosen]]
     trials = [{"index": i, "values": v, "run_id": runs[0], "status": "done", "val_top1": 40.0 + i, "train_seconds": 60}
               for i, (v, runs) in enumerate((({}, default), ({"train.lr": 0.05}, drawn)))]
     record = {"method": method, "budget": budget, "search_seed": 0, "trials": trials, "chosen": chosen,
@@ -228,16 +233,16 @@ def test_each_study_is_its_own_row_named_after_its_default(tmp_path, capsys):
     out = tmp_path / "r"
     _study(out, "focal", [], 2)
     _study(out, "focal", ["method.gamma=2"], 2, tops=(60.0, 58.0))  # a --grid over the method's own key
-    _study(out, "focal", [], 4)  # a larger budget that chose the same trial
+    _study(out, "focal", [], 4)  # a larger budget that chose the same trial (two of its trials ran: it says so)
     _study(out, "erm", [], 2, chosen=0)  # the default chosen: it is both rows
     assert main(["report", str(out)]) == 0
     text = capsys.readouterr().out
     rows = dict(re.findall(r"^\| ([^|]+?) \| (\**[\d.]+ ± [\d.]+\**) \|$", text.split("**Equal")[0], re.M))
     assert {k: v.strip("*") for k, v in rows.items()} == {
         "erm": "50.50 ± 0.71", "erm (tuned, 2 trials)": "50.50 ± 0.71", "focal": "50.50 ± 0.71",
-        "focal (tuned, 2 trials)": "52.50 ± 0.71", "focal (tuned, 4 trials)": "52.50 ± 0.71",
+        "focal (tuned, 2 trials)": "52.50 ± 0.71", "focal (tuned, 2 of 4 trials)": "52.50 ± 0.71",
         "focal (gamma=2)": "60.50 ± 0.71", "focal (gamma=2) (tuned, 2 trials)": "58.50 ± 0.71"}
-    assert text.startswith("12 runs in")  # each run folder counted once, copies for tuned rows aside
+    assert text.startswith("11 runs in")  # each run folder counted once, copies for tuned rows aside
     tuning = text.split("**Equal")[1]
     assert "| focal (tuned, 2 trials) | cifar10_lt exp-100 ds0 |" in tuning
     assert "| focal (gamma=2) (tuned, 2 trials) | cifar10_lt exp-100 ds0 |" in tuning

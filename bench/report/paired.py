@@ -47,7 +47,9 @@ def seed_values(cell, metric, select, as_error) -> dict:
 
 def paired(setting, label, reference, a: dict, b: dict) -> Comparison | None:
     """label's values `a` against reference's `b`, over the seeds both have; None (not testable) under 2 shared
-    seeds or when the differences do not vary (the t statistic is undefined; identical runs among them)."""
+    seeds or when the differences are one constant other than 0 (the t statistic is undefined). Equal values at
+    every shared seed (the same runs in two rows: a tuned row whose default trial won) are a tie: difference 0,
+    interval [0, 0], p 1."""
     from scipy.stats import ttest_rel
 
     seeds = sorted(set(a) & set(b))
@@ -56,7 +58,10 @@ def paired(setting, label, reference, a: dict, b: dict) -> Comparison | None:
     x, y = [a[s] for s in seeds], [b[s] for s in seeds]
     diffs = [u - v for u, v in zip(x, y)]
     mean = sum(diffs) / len(diffs)
-    if max(diffs) - min(diffs) <= 1e-9 * max(1.0, abs(mean)):  # no spread (to rounding): t is undefined
+    scale = 1e-9 * max(1.0, *(abs(v) for v in x + y))
+    if max(abs(d) for d in diffs) <= scale:  # the same numbers (to rounding): tied
+        return Comparison(setting, label, reference, len(seeds), 0.0, 0.0, 0.0, 1.0)
+    if max(diffs) - min(diffs) <= scale:  # no spread (to rounding): t is undefined
         return None
     test = ttest_rel(x, y)
     interval = test.confidence_interval(0.95)

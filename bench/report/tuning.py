@@ -12,76 +12,94 @@ from bench.report.tables import Entry, Notes, Table
 
 @dataclass
 class ReportedStudy:
-    record: dict  # the study's record (bench/tuning/study.py write_record)
+    record: dict  # the study (bench/tuning/records.py read_studies: its records merged)
     setting: tuple
-    default: tuple | None  # (method, variant, setting) of its default trial, None when that run is not here
-    chosen: tuple | None  # the same of its chosen trial
-
-
-def tuned_suffix(record: dict) -> str:
-    seed = record.get("search_seed") or 0
-    return f"tuned, {record['budget']} trials" + (f", search seed {seed}" if seed else "")
+    default: tuple | None  # (method, variant, setting) of its default configuration, None when no run of it is here
+    tuned: list  # the runs of its chosen configuration that the study started (its record's tuned runs), here
+    suffix: str = ""  # what its tuned row adds to the default's label: "tuned, 8 trials" (made unique in a setting)
 
 
 def _key(run) -> tuple:
     return run.method, run.variant, run.setting
 
 
-def _parents(runs, by_name) -> list:
-    """The parent runs (of two-stage runs) that are among the report's runs."""
-    names = (((run.result or {}).get("parent") or {}).get("run_id") for run in runs)
-    return [by_name[name] for name in names if name in by_name]
+def _parent(run, by_name):
+    return by_name.get(((run.result or {}).get("parent") or {}).get("run_id"))
 
 
-def _trial(record: dict, index) -> dict | None:
-    return next((t for t in record["trials"] if t.get("index") == index), None) if isinstance(index, int) else None
-
-
-def _read(record: dict, by_name: dict) -> tuple:
-    """(the study as the report places it, the keys its runs not to show: its trials' and the parents drawn for
-    its trials and tuned runs, a default trial's parent excepted); (None, set()) when none of its trials is here."""
-    trials = [by_name.get(t.get("run_id")) for t in record["trials"]]
-    known = [run for run in trials if run is not None]
+def _place(record: dict, by_name: dict) -> ReportedStudy | None:
+    """The study as the report places it; None when none of its runs is here."""
+    trials = sorted(record["trials"], key=lambda t: t["index"])
+    own = [by_name.get(t["run_id"]) for t in trials[:1]] + [by_name.get(n) for n in record.get("default_runs", [])]
+    tuned = [by_name[n] for n in record.get("tuned_runs", []) if n in by_name]
+    known = [run for run in own + tuned + [by_name.get(t["run_id"]) for t in trials] if run is not None]
     if not known:
-        return None, set()
-    chosen = by_name.get((_trial(record, record.get("chosen")) or {}).get("run_id"))
-    tuned_runs = [by_name[n] for n in record.get("tuned_runs") or [] if n in by_name]
-    first, others = [r for r in trials[:1] if r is not None], [r for r in trials[1:] if r is not None]
-    drawn = {_key(r) for r in _parents(others + tuned_runs, by_name)} - {_key(r) for r in _parents(first, by_name)}
-    study = ReportedStudy(record, known[0].setting, _key(first[0]) if first else None, chosen and _key(chosen))
-    return study, {_key(run) for run in known} | drawn
+        return None
+    default = next((_key(run) for run in own if run is not None), None)
+    return ReportedStudy(record, known[0].setting, default, tuned)
+
+
+def _claims(studies: list, by_name: dict) -> tuple[set, set]:
+    """(run ids the studies started for their search: trials, tuned runs, the parents drawn for them; run ids of
+    their default configurations and those runs' parents)."""
+    claimed, defaults = set(), set()
+    for study in studies:
+        r = study.record
+        trials = [t["run_id"] for t in sorted(r["trials"], key=lambda t: t["index"])]
+        for names, into in ((trials + r.get("tuned_runs", []), claimed), (trials[:1] + r.get("default_runs", []),
+                                                                          defaults)):
+            runs = [by_name[n] for n in names if n in by_name]
+            into.update(names)
+            into.update(p.run_dir.name for p in (_parent(run, by_name) for run in runs) if p is not None)
+    return claimed - defaults, defaults
+
+
+def _name_rows(studies: list) -> None:
+    """Each study's suffix: 'tuned, N trials' (and its search seed); where two studies of one default row in one
+    setting would share it, the seed their trials trained at, then the study's own id, tell them apart."""
+    from bench.tuning.records import study_hash, trial_seed, tuned_suffix
+
+    for study in studies:
+        study.suffix = tuned_suffix(study.record)
+    for extra in (lambda s: f", trials at seed {trial_seed(s.record)}", lambda s: f", study {study_hash(s.record)}"):
+        groups: dict = {}
+        for study in studies:
+            groups.setdefault((study.setting, study.default, study.record["method"], study.suffix), []).append(study)
+        for group in (g for g in groups.values() if len(g) > 1):
+            for study in group:
+                study.suffix += extra(study)
 
 
 def apply(runs: list, folders: list, notes: list | None = None) -> tuple[list, list]:
-    """(runs for the tables, studies): each study's chosen configuration as a row of its own, labelled after its
-    default's row (a copy of each run per study that chose it; the default's runs stay its own row too); runs of
-    the other trials, and the parents drawn for a two-stage method's trials and tuned runs, are left out (unless a
-    study shows them)."""
-    from bench.tuning.study import read_records
+    """(runs for the tables, studies). A study's tuned row holds exactly the runs its records name as tuned, each
+    once, labelled after its default's row. A configuration's own row shows all its runs when one of them is a
+    default run or was not started by a study's search; a configuration whose runs are all the search's (trials
+    not chosen, the parents drawn for trials, the chosen configuration's seed runs) has no row of its own."""
+    from bench.tuning.records import read_studies
 
     by_name = {run.run_dir.name: run for run in runs}
-    studies, hidden = [], set()
-    for record in (r for folder in folders for r in read_records(folder)):
-        study, drawn = _read(record, by_name)
-        if study is not None:
-            studies.append(study)
-            hidden |= drawn
-    defaults, chosen = {s.default for s in studies}, {s.chosen for s in studies}
-    hidden -= defaults | chosen
-    out = []
-    for run in runs:
-        key = _key(run)
-        if key not in hidden and (key not in chosen or key in defaults):
-            out.append(run)  # a chosen configuration that is no study's default shows as tuned rows only
-        for study in (s for s in studies if s.chosen == key):
+    studies = [s for s in (_place(r, by_name) for r in read_studies(folders)) if s is not None]
+    _name_rows(studies)
+    claimed, defaults = _claims(studies, by_name)
+    shown = {_key(run) for run in runs if run.run_dir.name in defaults or run.run_dir.name not in claimed}
+    out = [run for run in runs if _key(run) in shown]
+    for study in studies:
+        for run in study.tuned:
             tuned = copy.copy(run)
-            tuned.tuned_of = (study.default[1] if study.default else None, tuned_suffix(study.record))
+            tuned.tuned_of = (study.default[1] if study.default else None, study.suffix)
             out.append(tuned)
-    left_out = sum(_key(run) in hidden for run in runs)
+    in_tuned_rows = {run.run_dir for study in studies for run in study.tuned}
+    left_out = sum(_key(run) not in shown and run.run_dir not in in_tuned_rows for run in runs)
     if notes is not None and left_out:
         notes.append(f"{left_out} run(s) of tuning trials that were not chosen (and parents drawn for trials) left "
                      "out of the tables (the tuning table sums them up)")
     return out, studies
+
+
+def reported(runs: list, folders: list) -> set:
+    """The run folders the report's tables show (bench export's `reported` column)."""
+    shown, _ = apply(runs, folders)
+    return {run.run_dir for run in shown}
 
 
 def tuning_table(studies: list, cells: dict) -> Table:
@@ -108,7 +126,7 @@ def tuning_table(studies: list, cells: dict) -> Table:
 
 def _label(study: ReportedStudy, cells: dict) -> str:
     """The study's tuned row's label in the tables (its default's label, then "(tuned, N trials)")."""
-    mark = (study.default[1] if study.default else None, tuned_suffix(study.record))
+    mark = (study.default[1] if study.default else None, study.suffix)
     return next((c.label for c in cells.values() if c.setting == study.setting and c.method == study.record["method"]
                  and any(run.tuned_of == mark for run in c.runs)), f"{study.record['method']} ({mark[1]})")
 
@@ -130,6 +148,10 @@ def _row(study: ReportedStudy, notes: Notes, label: str) -> tuple:
     return (label, [
         Entry(setting_label(study.setting)), Entry(done, detail=space), _val(_trial(r, 0)), _val(best), Entry(values),
         _duration(r.get("trial_train_seconds") or 0.0)])
+
+
+def _trial(record: dict, index) -> dict | None:
+    return next((t for t in record["trials"] if t["index"] == index), None) if isinstance(index, int) else None
 
 
 def _val(trial: dict | None) -> Entry:

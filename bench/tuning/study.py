@@ -41,10 +41,6 @@ class Study:
     budget: int  # trials asked for (the same for every method)
     search_seed: int
 
-    @property
-    def name(self) -> str:
-        """The default trial's run id with the budget and search seed: one record per study."""
-        return f"{self.trials[0].run.run_dir.name}-n{self.budget}-s{self.search_seed}"
 
 
 def pinned_keys(inputs: dict) -> set:
@@ -170,10 +166,13 @@ def final_plans(study: Study, inputs: dict, out: str, chosen: dict | None) -> tu
 
 def write_record(study: Study, out: str, records: list, chosen: dict | None, default: list, tuned: list,
                  seeds: list) -> Path:
-    """The study's record, atomically: what `bench report` labels its default and tuned rows from."""
+    """The study's record, atomically: what `bench report` labels its default and tuned rows from. Its file is
+    named after the default trial's run id, the budget, the search seed and a hash of the study's identity
+    (bench/tuning/records.py): the same command rewrites its own record, no other study can."""
     from datetime import datetime, timezone
 
     from bench.atomic import write_json
+    from bench.tuning.records import study_hash
 
     own = [r for r in default if r.cfg["method"]["name"] == study.method]
     record = {
@@ -188,23 +187,19 @@ def write_record(study: Study, out: str, records: list, chosen: dict | None, def
         "trial_train_seconds": train_seconds({r.run_dir: r for t in study.trials for r in t.runs}.values()),
         "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    path = tune_dir(out) / f"{study.name}.json"
+    stem = f"{study.trials[0].run.run_dir.name}-n{study.budget}-s{study.search_seed}"
+    path = tune_dir(out) / f"{stem}-{study_hash(record)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, record)
     return path
 
 
 def read_records(folder: str | Path) -> list[dict]:
-    """The study records of a results folder (unreadable files are skipped: the report then shows plain rows)."""
-    records = []
-    for path in sorted(tune_dir(folder).glob("*.json")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError, UnicodeDecodeError):
-            continue
-        if isinstance(data, dict) and isinstance(data.get("trials"), list) and isinstance(data.get("method"), str):
-            records.append(data)
-    return records
+    """The study records of one results folder and the results folders below it, checked (a file bench tune did
+    not write there is a BenchError naming it)."""
+    from bench.tuning.records import read_record, record_files
+
+    return [read_record(path) for path in record_files([folder])]
 
 
 SELECTION_JOBS = "selection_jobs.json"  # in tune_dir: SLURM jobs that will make a choice (bench status, bench cancel)
@@ -225,16 +220,3 @@ def selection_jobs(out: str | Path) -> list[str]:
     except (OSError, ValueError, UnicodeDecodeError):
         return []
     return [str(j) for j in jobs] if isinstance(jobs, list) else []
-
-
-def run_roles(folders: list) -> dict[str, str]:
-    """{run id: its roles in the folders' studies, e.g. 'default, trial'}: 'trial' (one of a study's trials),
-    'default' (the default configuration at a requested seed), 'tuned (8 trials)' (the chosen one)."""
-    roles: dict = {}
-    for record in (r for folder in folders for r in read_records(folder)):
-        tuned = f"tuned ({record.get('budget')} trials)"
-        for role, names in (("trial", [t.get("run_id") for t in record["trials"]]),
-                            ("default", record.get("default_runs") or []), (tuned, record.get("tuned_runs") or [])):
-            for name in names:
-                roles.setdefault(name, set()).add(role)
-    return {name: ", ".join(sorted(found)) for name, found in roles.items()}

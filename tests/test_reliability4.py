@@ -1,0 +1,178 @@
+"""Reliability IV (issue 36): tuning studies, statistics and exports that never miscount, and every key that changes
+a run id changes the run. Each test here failed before its fix; TESTING.md lists them by class."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench import rundir
+from bench.cli import main
+from bench.config import resolve
+from bench.rundir import run_name
+from bench.tuning.study import tune_dir
+
+GOLDEN = next((Path(__file__).parent / "data" / "golden").glob("*exp100*__erm__seed0__*"))
+
+
+def one_error_line(capsys, message):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("bench: error: ") and message in err[0], err
+    return err[0]
+
+
+def scored(out, method, seed, sets, top1):
+    """A finished best_val run with a known top-1 (the rest from a golden run); its run id."""
+    cfg = resolve(method, "cifar10_lt", seed, sets=["eval.selection=best_val", *sets])
+    result = json.loads((GOLDEN / rundir.RESULT).read_text())
+    run_dir = Path(out) / run_name(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result.update(config=cfg, run_id=run_dir.name, method=method, seed=seed)
+    result["last"]["top1"] = top1
+    (run_dir / rundir.RESULT).write_text(json.dumps(result))
+    return run_dir.name
+
+
+def study(out, seeds=(0, 1), chosen=1, budget=2, trial_status=("done", "done"), name=None, top=50.0):
+    """A study of erm as bench tune writes it: trial 0 the defaults, trial 1 train.lr=0.05, both at the first
+    seed; the default and the chosen configuration at every seed. Returns the record."""
+    first = seeds[0]
+    default = [scored(out, "erm", s, [], top + s) for s in seeds]
+    drawn = [scored(out, "erm", s, ["train.lr=0.05"], top + 2 + s) for s in (seeds if chosen else seeds[:1])]
+    trials = [{"index": i, "values": v, "run_id": runs[0], "status": status,
+               "val_top1": 40.0 + i if status == "done" else None, "train_seconds": 60}
+              for i, (v, runs, status) in enumerate((({}, default, trial_status[0]),
+                                                     ({"train.lr": 0.05}, drawn, trial_status[1])))]
+    record = {"method": "erm", "dataset": "cifar10_lt", "budget": budget, "search_seed": 0, "trial_seed": first,
+              "seeds": list(seeds), "trials": trials, "chosen": chosen, "chosen_values": trials[chosen]["values"],
+              "default_runs": default, "tuned_runs": drawn if chosen else default, "space": {"train.lr": "log"},
+              "trial_train_seconds": 120.0, "written": "2026-12-01T00:00:00+00:00"}
+    tune_dir(out).mkdir(parents=True, exist_ok=True)
+    (tune_dir(out) / (name or f"{default[0]}-n{budget}-s0-{'-'.join(map(str, seeds))}.json")).write_text(
+        json.dumps(record))
+    return record
+
+
+def main_rows(text):
+    """{row label: cell text} of the report's main table (one setting)."""
+    table = text.split("**Equal")[0]
+    return {k: v.strip("*") for k, v in re.findall(r"^\| ([^|]+?) \| ([^|]+?) \|$", table, re.M)
+            if k not in ("method", "---")}
+
+
+def tuning_rows(text):
+    return re.findall(r"^\| (erm[^|]*) \| cifar10_lt", text.split("**Equal")[1].split("**cifar10")[0], re.M)
+
+
+# ---------------------------------------------------------------- 1. a tuning study's identity
+
+
+def test_a_folder_given_twice_or_with_its_backup_counts_each_study_once(tmp_path, capsys):
+    out = tmp_path / "r"
+    study(out)
+    shutil.copytree(out, tmp_path / "backup")
+    for folders in ([out, out], [out, tmp_path / "backup"], [tmp_path]):  # the last: both inside the one reported
+        assert main(["report", *map(str, folders)]) == 0
+        text = capsys.readouterr().out
+        assert main_rows(text) == {"erm": "50.50 ± 0.71", "erm (tuned, 2 trials)": "52.50 ± 0.71"}, folders
+        assert tuning_rows(text) == ["erm (tuned, 2 trials)"]
+
+
+def test_studies_that_differ_in_their_seeds_never_share_a_row_or_count_a_seed_twice(tmp_path, capsys):
+    out = tmp_path / "r"
+    study(out, seeds=(0, 1))
+    study(out, seeds=(1, 2))  # trials at seed 1: another study
+    assert main(["report", str(out)]) == 0
+    text = capsys.readouterr().out
+    rows = main_rows(text)
+    assert rows["erm (tuned, 2 trials, trials at seed 0)"].startswith("52.50 ± 0.71 (2 of 3 seeds)")  # 0 and 1
+    assert rows["erm (tuned, 2 trials, trials at seed 1)"].startswith("53.50 ± 0.71 (2 of 3 seeds)")  # 1 and 2
+    assert rows["erm"] == "51.00 ± 1.00"  # seeds 0, 1, 2, each once
+    assert len(tuning_rows(text)) == 2
+
+
+def test_the_same_trials_run_with_more_seeds_are_one_study(tmp_path, capsys):
+    out = tmp_path / "r"
+    study(out, seeds=(0, 1))
+    study(out, seeds=(0, 1, 2))  # the same command with a third seed: the same trials, one more seed run
+    assert main(["report", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert main_rows(text) == {"erm": "51.00 ± 1.00", "erm (tuned, 2 trials)": "53.00 ± 1.00"}
+    assert tuning_rows(text) == ["erm (tuned, 2 trials)"]
+
+
+def test_record_files_of_two_studies_never_share_a_name(tmp_path):
+    from bench.tuning.records import study_hash
+
+    a, b = study(tmp_path / "a", seeds=(0, 1)), study(tmp_path / "b", seeds=(0, 1, 2))
+    c = study(tmp_path / "c", seeds=(0, 1), budget=3)
+    assert len({study_hash(a), study_hash(b), study_hash(c)}) == 3
+    assert study_hash(a) == study_hash(json.loads(json.dumps(a)))  # the same study: the same name
+
+
+def test_runs_of_an_unchosen_trials_configuration_run_by_the_user_are_shown(tmp_path, capsys):
+    out = tmp_path / "r"
+    study(out, chosen=0)  # trial 1 (train.lr=0.05) was not chosen
+    for seed in (1, 2):  # the user's own bench run of that configuration, at other seeds
+        scored(out, "erm", seed, ["train.lr=0.05"], 60.0 + seed)
+    assert main(["report", str(out)]) == 0
+    rows = main_rows(capsys.readouterr().out)
+    assert rows["erm [train.lr=0.05]"] == "58.33 ± 5.51"  # its three seeds (52, 61, 62), the trial among them
+
+
+def test_labels_count_the_trials_that_ran(tmp_path, capsys):
+    out = tmp_path / "r"
+    study(out, budget=8, trial_status=("done", "done"))  # a space of 2 configurations for a budget of 8
+    study(tmp_path / "f", trial_status=("done", "failed"), chosen=0)
+    assert main(["report", str(out), str(tmp_path / "f")]) == 0
+    rows = main_rows(capsys.readouterr().out)
+    assert "erm (tuned, 2 of 8 trials)" in rows and "erm (tuned, 1 of 2 trials)" in rows
+
+
+def test_the_export_marks_what_the_report_shows(tmp_path):
+    from bench import load_results
+
+    out = tmp_path / "r"
+    record = study(out, chosen=0)
+    frame = load_results(out).groupby("run_id")[["reported", "tuning"]].first()
+    assert not frame.loc[record["trials"][1]["run_id"], "reported"]  # the unchosen trial: not in the tables
+    assert frame.drop(index=record["trials"][1]["run_id"])["reported"].all()
+    assert frame.loc[record["default_runs"][1], "tuning"] == "default; tuned (2 trials)"
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r.update(trials=[1, 2]), "trial 1 is not a trial"),
+    (lambda r: r.update(chosen=7), "its chosen trial 7 is not among its trials"),
+    (lambda r: r.update(budget="8"), "its 'budget' is '8'"),
+    (lambda r: r["trials"][0].update(val_top1=float("nan")), "val_top1 is nan, not a finite number"),
+    (lambda r: r.pop("method"), "it has no 'method'"),
+])
+def test_a_malformed_record_is_one_line_in_report_and_export(tmp_path, capsys, edit, message):
+    out = tmp_path / "r"
+    record = study(out, name="study.json")
+    edit(record)
+    (tune_dir(out) / "study.json").write_text(json.dumps(record))
+    for command in (["report", str(out)], ["export", str(out), "--out", str(tmp_path / "x.csv")]):
+        assert main(command) == 2
+        one_error_line(capsys, message)
+    (tune_dir(out) / "study.json").write_text("{not json")
+    assert main(["report", str(out)]) == 2
+    one_error_line(capsys, "cannot be read as JSON")
+    assert not (tmp_path / "x.csv").exists()
+
+
+# ---------------------------------------------------------------- 3. ties in the significance marks
+
+
+def test_a_row_equal_to_the_best_at_every_seed_is_tied_and_bold(tmp_path, capsys):
+    from conftest import write_scored_runs
+
+    write_scored_runs(tmp_path, {"erm": {100: [50.0, 52.0, 51.0]}, "focal": {100: [50.0, 52.0, 51.0]},
+                                 "cb": {100: [40.0, 41.0, 43.0]}})
+    assert main(["report", str(tmp_path), "--baseline", "erm"]) == 0
+    text = capsys.readouterr().out
+    assert "| erm | **51.00 ± 1.00** |" in text and "| focal | **51.00 ± 1.00** |" in text
+    assert "| cb | 41.33 ± 1.53 |" in text and "not tested" not in text
+    assert "| focal | +0.00 [+0.00, +0.00] p 1.000 |" in text
