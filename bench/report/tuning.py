@@ -42,7 +42,8 @@ def _place(record: dict, by_name: dict) -> ReportedStudy | None:
 def _claims(studies: list, by_name: dict) -> tuple[set, set]:
     """(run ids the studies started for their search: trials, tuned runs, the parents drawn for them; run ids of
     their default configurations and those runs' parents)."""
-    claimed, defaults = set(), set()
+    claimed: set = set()
+    defaults: set = set()
     for study in studies:
         r = study.record
         trials = [t["run_id"] for t in sorted(r["trials"], key=lambda t: t["index"])]

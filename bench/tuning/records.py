@@ -104,6 +104,7 @@ def _trials_problem(data: dict) -> str | None:
 
 def read_record(path: Path) -> dict:
     """A record, checked; BenchError naming the file and the fix when bench tune did not write it."""
+    problem: str | None
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError) as exc:
