@@ -131,6 +131,8 @@ def _add_export(sub):
     exp.add_argument("folders", nargs="+", help="result folders (several are merged)")
     exp.add_argument("--format", choices=["csv", "parquet"], default="csv", help="the file format (default csv)")
     exp.add_argument("--out", help="the file to write; default: <first folder>.<format> beside it")
+    exp.add_argument("--force", action="store_true", help="overwrite an existing file (never one inside a run "
+                                                           "folder or bench's own .bench folder)")
 
 
 def _add_status_and_cancel(sub):
@@ -272,7 +274,7 @@ def cmd_perf(args):
 def cmd_export(args):
     from bench.export import export
 
-    path = export(args.folders, args.out, args.format)
+    path = export(args.folders, args.out, args.format, force=args.force)
     print(f"wrote {path}: one row per run x reported epoch x metric, and one per class (bench.load_results gives "
           "the same table in Python)")
     return 0

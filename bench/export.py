@@ -82,15 +82,31 @@ _COLUMNS = ("run_id", "run_dir", "status", "error", "method", "variant", "recipe
             "metric", "class", "train_images", "value", "tuning", "reported")
 
 
-def export(folders: list, out: str | Path | None, fmt: str) -> Path:
+def check_out(path: Path, fmt: str, force: bool, folders: list) -> None:
+    """The export's file: in an existing folder, outside the results folders exported, any run folder and bench's
+    .bench folder (a run's own files), and new unless --force."""
+    from bench import rundir
+
+    if path.is_dir() or not path.parent.is_dir():
+        raise BenchError(f"--out {path} must name a file in an existing folder (e.g. results.{fmt})")
+    exported = {Path(f).resolve() for f in folders}
+    for folder in [path.parent.resolve(), *path.parent.resolve().parents]:
+        if folder in exported or folder.name == rundir.BENCH_DIR or (folder / rundir.RESULT).is_file() \
+                or (folder / rundir.CONFIG).is_file():
+            raise BenchError(f"--out {path} is inside the results, run or bookkeeping folder {folder}; write the "
+                             f"table outside it (e.g. beside the results folder: results.{fmt})")
+    if path.exists() and not force:
+        raise BenchError(f"--out {path} exists; pass --force to overwrite it, or name another file")
+
+
+def export(folders: list, out: str | Path | None, fmt: str, force: bool = False) -> Path:
     """Write load_results(folders) as CSV or Parquet to `out` (default: <first folder>.<fmt> beside it)."""
     from bench.results import atomic_write_bytes
 
     if fmt not in FORMATS:
         raise BenchError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     path = Path(out) if out else Path(str(Path(folders[0]).resolve()) + f".{fmt}")
-    if path.is_dir() or not path.parent.is_dir():
-        raise BenchError(f"--out {path} must name a file in an existing folder (e.g. results.{fmt})")
+    check_out(path, fmt, force, folders)
     frame = load_results(*folders)
     if frame.empty:
         raise BenchError(f"no runs found under {', '.join(map(str, folders))}; pass the folder given to "

@@ -91,9 +91,15 @@ class RunResult:
                 value = block.get(metric)
                 if value is not None and type(value) not in _NUMBER:
                     raise NotAResult(f"{name}.{metric} is not a number")
+            epoch = block.get("epoch")
+            if epoch is not None and type(epoch) is not int:
+                raise NotAResult(f"its {name}.epoch is {epoch!r}, not an epoch number")
             per_class = block.get("per_class_acc", [])
             if not isinstance(per_class, list) or not all(type(v) in (*_NUMBER, type(None)) for v in per_class):
                 raise NotAResult(f"{name}.per_class_acc is not a list of numbers")
+        problem = number_problem(self.last, self.best, self.selection)
+        if problem:
+            raise NotAResult(problem)
         counts = self.train_class_counts if self.train_class_counts is not None else []
         if not isinstance(counts, list) or not all(type(c) in _NUMBER for c in counts):
             raise NotAResult("train_class_counts is not a list of numbers")
@@ -111,16 +117,62 @@ class RunResult:
         return data
 
 
+def number_problem(last: Any, best: Any, selection: Any = None) -> str | None:
+    """Where a finished result holds a number bench never writes (a damaged or hand-edited result.json): a metric,
+    per-class accuracy or validation score that is not finite (NaN, Infinity), or an accuracy outside [0, 100];
+    None when every number is one bench could have written."""
+    import math
+
+    from bench.evaluate import BY_NAME, METRIC_NAMES
+
+    found = []
+    for name, block in (("last", last), ("best", best)):
+        if not isinstance(block, dict):
+            continue
+        found += [(f"{name}.{m}", block.get(m), m == "val_top1" or BY_NAME[m].is_accuracy)
+                  for m in (*METRIC_NAMES, "val_top1")]
+        per_class = block.get("per_class_acc")
+        found += [(f"{name}.per_class_acc[{c}]", v, True) for c, v in enumerate(per_class or [])]
+    taus = (selection or {}).get("val_top1_per_tau") if isinstance(selection, dict) else None
+    found += [(f"selection.val_top1_per_tau[{i}]", v, True) for i, v in enumerate(taus or [])]
+    for where, value, accuracy in found:
+        if type(value) in _NUMBER and (not math.isfinite(value) or accuracy and not 0 <= value <= 100):
+            what = "not a finite number" if not math.isfinite(value) else "outside 0..100 %"
+            return (f"its {where} is {value!r}, {what} (bench never writes one: a damaged or hand-edited "
+                    "result.json); re-run it with --force")
+    return None
+
+
 def read(run_dir: Path) -> RunResult | None:
     """A run folder's result, or None when it has none or one bench did not write (unreadable, not a result)."""
+    try:
+        return _parse(run_dir)
+    except (OSError, ValueError, UnicodeDecodeError):  # NotAResult is a ValueError
+        return None
+
+
+def _parse(run_dir: Path) -> RunResult:
     import json
 
     from bench import rundir
 
-    try:
-        return RunResult.from_json(json.loads((Path(run_dir) / rundir.RESULT).read_text()))
-    except (OSError, ValueError, UnicodeDecodeError):  # NotAResult is a ValueError
+    return RunResult.from_json(json.loads((Path(run_dir) / rundir.RESULT).read_text()))
+
+
+def damage(run_dir: Path) -> str | None:
+    """Why the run folder's result.json is not one bench wrote (unreadable, not a result, numbers bench never
+    writes); None when it is one, or when there is none."""
+    from bench import rundir
+
+    if not (Path(run_dir) / rundir.RESULT).is_file():
         return None
+    try:
+        _parse(run_dir)
+    except NotAResult as exc:
+        return f"result.json is not a bench result: {exc}"
+    except (OSError, ValueError, UnicodeDecodeError):
+        return "result.json is unreadable"
+    return None
 
 
 def failed(run_id: str, cfg: dict, error: str, traceback: str | None = None) -> RunResult:

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from bench import rundir
-from bench.runresult import read
+from bench.runresult import damage, read
 
 ACTIVE = {"PENDING": "pending", "CONFIGURING": "pending", "REQUEUE_HOLD": "pending", "REQUEUE_FED": "pending",
           "REQUEUED": "pending", "RESV_DEL_HOLD": "pending", "RUNNING": "running", "COMPLETING": "running",
@@ -108,6 +108,10 @@ def run_states(folder):
             rows.append(("failed", d.name, job_id, f"{error} (log: {where})"))
             continue
         holder = rundir.lock_holder(d)
+        damaged = damage(d)
+        if damaged and not holder:
+            rows.append(("failed", d.name, job_id, damaged))
+            continue
         if job is None or holder:
             if holder:
                 rows.append(("running", d.name, "-", f"trained by {holder}"))

@@ -176,3 +176,77 @@ def test_a_row_equal_to_the_best_at_every_seed_is_tied_and_bold(tmp_path, capsys
     assert "| erm | **51.00 ± 1.00** |" in text and "| focal | **51.00 ± 1.00** |" in text
     assert "| cb | 41.33 ± 1.53 |" in text and "not tested" not in text
     assert "| focal | +0.00 [+0.00, +0.00] p 1.000 |" in text
+
+
+# ---------------------------------------------------------------- 2. non-finite and hand-edited results
+
+
+def edit_result(run_dir, old, new):
+    path = Path(run_dir) / rundir.RESULT
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize("old, new, why", [
+    ('"top1": 52.0', '"top1": NaN', "its last.top1 is nan, not a finite number"),
+    ('"top1": 52.0', '"top1": Infinity', "its last.top1 is inf, not a finite number"),
+    ('"top1": 52.0', '"top1": 152.0', "its last.top1 is 152.0, outside 0..100 %"),
+    ('"epoch": ', '"epoch": "x", "was": ', "its last.epoch is 'x', not an epoch number"),
+])
+def test_a_hand_edited_number_is_a_failed_seed_in_report_status_and_export(tmp_path, capsys, old, new, why):
+    from bench import load_results
+    from conftest import write_scored_runs
+
+    write_scored_runs(tmp_path / "r", {"erm": {100: [50.0, 52.0, 54.0]}, "focal": {100: [40.0, 41.0, 42.0]}})
+    (edited,) = (tmp_path / "r").glob("*__erm__seed1__*")
+    edit_result(edited, old, new)
+    assert main(["report", str(tmp_path / "r")]) == 0
+    text = capsys.readouterr().out
+    assert "| erm | **52.00 ± 2.83 (2 of 3 seeds) [1]** |" in text and why in text and "inf" not in text.split(
+        "[1]")[0]
+    assert main(["status", str(tmp_path / "r")]) == 0
+    assert re.search(rf"^failed +{edited.name} .*{re.escape(why)}", capsys.readouterr().out, re.M)
+    frame = load_results(tmp_path / "r")
+    row = frame[frame.run_id == edited.name]
+    assert list(row.status) == ["failed"] and why in row.error.iloc[0]
+    assert main(["export", str(tmp_path / "r"), "--out", str(tmp_path / "x.csv")]) == 0
+
+
+def test_tune_never_chooses_a_trial_with_a_non_finite_score(tmp_path):
+    from bench.runner import PlannedRun
+    from bench.tuning.study import Trial, choose, trial_record
+
+    trials = []
+    for index, val in enumerate(("60.0", "NaN", "Infinity", "101.0")):
+        folder = tmp_path / str(index)
+        folder.mkdir()
+        (folder / rundir.RESULT).write_text('{"status": "done", "best": {"val_top1": %s}}' % val)
+        trials.append(trial_record(Trial(index, {}, [PlannedRun({}, folder)])))
+    assert [t["status"] for t in trials] == ["done", "failed", "failed", "failed"]
+    assert choose(trials)["index"] == 0
+
+
+# ---------------------------------------------------------------- 8. one line, exit 2, never a traceback
+
+
+def test_export_never_overwrites_a_runs_files_or_an_existing_file_without_force(tmp_path, capsys):
+    from conftest import write_scored_runs
+
+    write_scored_runs(tmp_path / "r", {"erm": {100: [50.0, 52.0]}})
+    run_dir = next((tmp_path / "r").glob("*__erm__seed0__*"))
+    before = (run_dir / rundir.RESULT).read_bytes()
+    for target in (run_dir / rundir.RESULT, run_dir / "table.csv", tmp_path / "r" / "all.csv",
+                   tmp_path / "r" / ".bench" / "x.csv"):
+        (tmp_path / "r" / ".bench").mkdir(exist_ok=True)
+        assert main(["export", str(tmp_path / "r"), "--out", str(target), "--force"]) == 2
+        one_error_line(capsys, "write the table outside it")
+    assert (run_dir / rundir.RESULT).read_bytes() == before and not (run_dir / "table.csv").exists()
+    (tmp_path / "mine.csv").write_text("my own notes\n")
+    assert main(["export", str(tmp_path / "r"), "--out", str(tmp_path / "mine.csv")]) == 2
+    one_error_line(capsys, "exists; pass --force to overwrite it")
+    assert (tmp_path / "mine.csv").read_text() == "my own notes\n"
+    assert main(["export", str(tmp_path / "r"), "--out", str(tmp_path / "mine.csv"), "--force"]) == 0
+    assert (tmp_path / "mine.csv").read_text().startswith("run_id,")
+    assert main(["export", str(tmp_path / "r"), "--out", str(tmp_path / "no" / "x.csv")]) == 2
+    one_error_line(capsys, "must name a file in an existing folder")

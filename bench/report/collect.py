@@ -196,38 +196,45 @@ def _config_ok(cfg):
         return False
 
 
-def _result_ok(result):
-    """A result.json bench wrote: it parses as a RunResult (blocks the tables read, of the right types)."""
+def _result_problem(result):
+    """Why a result.json is not one bench wrote (it does not parse as a RunResult: blocks the tables read of the
+    wrong types, or numbers bench never writes such as NaN), or None."""
     try:
         RunResult.from_json(result)
-    except NotAResult:
-        return False
-    return True
+    except NotAResult as exc:
+        return str(exc)
+    return None
 
+
+def _read_result(result_path):
+    """(result, its config, None) of a result.json bench wrote; (None, its config if readable, why not) else."""
+    try:
+        result = json.loads(result_path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None, None, "result.json is unreadable"
+    problem = _result_problem(result)
+    cfg = result.get("config") if isinstance(result, dict) else None
+    if not isinstance(cfg, dict) or not _config_ok(cfg):
+        return None, None, "result.json is not a bench result: " + (problem or "its config is not one bench wrote")
+    if problem is not None:
+        return None, cfg, f"result.json is not a bench result: {problem}"
+    return result, cfg, None
 
 
 def read_run(run_dir):
-    """A Run from a run folder, or None if the folder is not a bench run (e.g. a user's own files)."""
+    """A Run from a run folder, or None if the folder is not a bench run (e.g. a user's own files). A result.json
+    bench did not write (damaged, hand-edited) makes the run a failed one, with the reason."""
     run_dir = Path(run_dir)
-    result, error, cfg = None, None, None
-    result_path = run_dir / rundir.RESULT
-    if result_path.is_file():
+    result, cfg, error = None, None, None
+    if (run_dir / rundir.RESULT).is_file():
+        result, cfg, error = _read_result(run_dir / rundir.RESULT)
+    if result is not None:
+        status = "done" if result.get("status") == "done" else "failed"
+        if status == "failed":
+            error = _first_line(result.get("error") or "failed without a reason")
+    else:
         try:
-            result = json.loads(result_path.read_text())
-            readable = True
-        except (OSError, ValueError, UnicodeDecodeError):
-            result, readable = None, False
-        if _result_ok(result) and _config_ok(result["config"]):
-            cfg = result["config"]
-            status = "done" if result.get("status") == "done" else "failed"
-            if status == "failed":
-                error = _first_line(result.get("error") or "failed without a reason")
-        else:
-            result = None
-            error = "result.json is not a bench result" if readable else "result.json is unreadable"
-    if result is None:
-        try:
-            cfg = _load_yaml(run_dir / rundir.CONFIG)
+            cfg = _load_yaml(run_dir / rundir.CONFIG) if cfg is None else cfg
         except Exception:  # unreadable or not YAML: not a run we can place in a table
             return None
         if not isinstance(cfg, dict) or not _config_ok(cfg):

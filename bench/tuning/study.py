@@ -120,8 +120,11 @@ def unique_runs(groups: Iterable[list]) -> list:
 def val_score(result: dict | None) -> float | None:
     """The validation top-1 a finished run was selected with: its best epoch's (trained runs), or the best tau's
     (post-hoc rules choose tau on the validation logits); None when the run has none."""
-    if not result or result.get("status") != "done":
-        return None
+    from bench.runresult import number_problem
+
+    if not result or result.get("status") != "done" or number_problem(result.get("last"), result.get("best"),
+                                                                       result.get("selection")):
+        return None  # not finished, or numbers bench never writes (a NaN by hand): never chosen
     value = (result.get("best") or {}).get("val_top1")
     if value is None:
         per_tau = [v for v in (result.get("selection") or {}).get("val_top1_per_tau") or [] if v is not None]
@@ -139,8 +142,12 @@ def trial_record(trial: Trial) -> dict:
     """What a trial gave: status, validation top-1 and the training seconds of its runs (a parent included). A
     finished child without a validation score of its own (SADE's test-time aggregation, which adapts on the
     unlabelled test images) is scored by its parent's, the only run its trials vary."""
+    from bench.runresult import number_problem
+
     result = rundir.read_result(trial.run.run_dir)
     status = "incomplete" if result is None else "done" if result.get("status") == "done" else "failed"
+    if status == "done" and number_problem(result.get("last"), result.get("best"), result.get("selection")):
+        status = "failed"  # numbers bench never writes (a NaN by hand): not a trial that finished
     record = {"index": trial.index, "values": trial.values, "run_id": trial.run.run_dir.name, "status": status,
               "val_top1": val_score(result), "train_seconds": train_seconds(trial.runs)}
     if record["val_top1"] is None and status == "done" and len(trial.runs) > 1:
