@@ -243,6 +243,20 @@ def validate(cfg, user_keys=None):
     """Types, choices, ranges and combinations. `user_keys`: the method keys the user set (config files,
     --set); None: all of them. Presets are recipes: a hyper-parameter they set (the iNat recipe's max_m
     0.3) applies to the methods whose parts use it and is left alone for the others."""
+    check_values(cfg)
+    check_lists(cfg)
+    from bench.loggers import check_names
+
+    check_names(cfg["run"]["loggers"])
+    check_algorithm(cfg)
+    check_combinations(cfg, user_keys)
+    return cfg
+
+
+def check_values(cfg):
+    """Every key's value converted to its declared type ('1e-4' typed as text, 100 as a ratio: 100.0) and checked
+    against its type, choices and range, in place: run before anything reads a value (the recipe lookup reads the
+    imbalance ratio, the shape check the profile)."""
     for key, value in flatten(cfg).items():
         types = _allowed_types(key)
         raw, value = value, _coerce_list(value) if key in NUMBER_LISTS else _coerce(value, types)
@@ -260,31 +274,29 @@ def validate(cfg, user_keys=None):
             ok, phrase = RANGES[key]
             if isinstance(value, float) and not math.isfinite(value) or not ok(value):
                 raise BenchError(f"config key {key} must be {phrase}, got {value!r}")
+    for key in ("train.lr", "train.weight_decay", "dataset.imbalance_ratio", "stage.lr", "stage.weight_decay",
+                "stage.classifier_lr_factor", "stage.max_norm"):
+        section, leaf = key.split(".")
+        if cfg[section][leaf] is not None:
+            cfg[section][leaf] = float(cfg[section][leaf])
+
+
+def check_lists(cfg):
+    """The list-valued keys' elements."""
     ms = cfg["train"]["milestones"]
     if ms is not None and not all(isinstance(m, int) and not isinstance(m, bool) and m >= 0 for m in ms):
         raise BenchError(f"config key train.milestones must be a list of epoch numbers, got {ms!r}")
     fr = cfg["train"]["milestone_fractions"]
     if not all(isinstance(f, (int, float)) and not isinstance(f, bool) and 0 <= f <= 1 for f in fr):
         raise BenchError(f"config key train.milestone_fractions must be numbers in [0, 1], got {fr!r}")
-    for key in ("train.lr", "train.weight_decay", "dataset.imbalance_ratio", "stage.lr", "stage.weight_decay",
-                "stage.classifier_lr_factor", "stage.max_norm"):
-        section, leaf = key.split(".")
-        if cfg[section][leaf] is not None:
-            cfg[section][leaf] = float(cfg[section][leaf])
     taus = cfg["stage"]["taus"]
     if taus is not None and (not taus or not all(isinstance(t, (int, float)) and not isinstance(t, bool)
                                                  and math.isfinite(t) and t >= 0 for t in taus)):
         raise BenchError(f"config key stage.taus must be a non-empty list of non-negative numbers (the tau grid), got "
                          f"{taus!r}; e.g. --set 'stage.taus=[0, 0.5, 1]'")
-    from bench.loggers import check_names
-
-    check_names(cfg["run"]["loggers"])
-    check_algorithm(cfg)
     rewrites = cfg["dataset"]["path_rewrite"]
     if not all(isinstance(r, str) and "=" in r for r in rewrites):
         raise BenchError(f"config key dataset.path_rewrite must be a list of 'old=new' prefixes, got {rewrites!r}")
-    check_combinations(cfg, user_keys)
-    return cfg
 
 
 def check_combinations(cfg, user_keys=None):
@@ -333,9 +345,11 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     d = DATASETS.get_or_fail(dataset)
     layers = (seed, presets, config_files, flags, sets)
     cfg, user_keys = layered(m, d, [], *layers)
+    check_values(cfg)  # nothing reads a value before it has its type (a ratio typed "100" is the ratio 100)
     if m.recipes:  # they depend on the ratio the user's layers give
         recipes = recipe_layers(m, d, cfg["dataset"], shared=cfg["run"]["recipe"] == "shared")
         cfg, user_keys = layered(m, d, recipes, *layers)
+        check_values(cfg)
     check_dataset_shape(cfg, d)
     validate(cfg, user_keys)
     check_selection(cfg, d)

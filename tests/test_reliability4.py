@@ -250,3 +250,47 @@ def test_export_never_overwrites_a_runs_files_or_an_existing_file_without_force(
     assert (tmp_path / "mine.csv").read_text().startswith("run_id,")
     assert main(["export", str(tmp_path / "r"), "--out", str(tmp_path / "no" / "x.csv")]) == 2
     one_error_line(capsys, "must name a file in an existing folder")
+
+
+# ---------------------------------------------------------------- 4. every value converted before it is read
+
+
+def test_a_number_typed_as_text_plans_the_same_run_as_the_number():
+    """Walks every key that takes a number (its default, typed in quotes) over every method with per-dataset or
+    per-ratio recipes: the recipe lookup reads the ratio after it became a number."""
+    from bench.config import TYPES, default_keys
+    from bench.errors import BenchError
+    from bench.methods.registry import METHODS
+
+    keys = {k: v for k, v in default_keys().items() if float in TYPES.get(k, (type(v),)) and
+            isinstance(v, (int, float)) and not isinstance(v, bool)}
+    assert "dataset.imbalance_ratio" in keys and "train.lr" in keys
+    with_recipes = [name for name, m in METHODS.items() if any("@" in k or k == "cifar10_lt" for k in m.recipes)]
+    assert "logit_adjust" in with_recipes
+    for method in with_recipes:
+        for key, value in keys.items():
+            try:
+                as_number = resolve(method, "cifar10_lt", 0, sets=[f"{key}={value}"])
+            except BenchError:
+                continue  # a key this method refuses (refused the same way as text, below)
+            assert resolve(method, "cifar10_lt", 0, sets=[f'{key}="{value}"']) == as_number, (method, key)
+    authors = resolve("logit_adjust", "cifar10_lt", 0, sets=['dataset.imbalance_ratio="100"'])
+    assert authors["train"]["epochs"] == 1241  # LA's own CIFAR schedule at ratio 100, not the shared 200
+
+
+# ---------------------------------------------------------------- 9. late or unclear errors
+
+
+def test_tune_refuses_a_selection_from_a_config_file_and_an_unbounded_budget(tmp_path, capsys):
+    base = ["tune", "--methods", "erm", "--datasets", "cifar10_lt", "--out", str(tmp_path / "o"), "--dry-run"]
+    (tmp_path / "c.yaml").write_text("eval:\n  selection: last\n")
+    assert main([*base, "--trials", "2", "--config", str(tmp_path / "c.yaml")]) == 2
+    one_error_line(capsys, "remove eval.selection from --set, --grid and --config files")
+    assert main([*base, "--trials", "1000000"]) == 2
+    one_error_line(capsys, "--trials must be from 1 to 1000")
+    assert main([*base, "--trials", "1000", "--methods", "erm,focal,cb,ldam"] + ["--grid", "train.lr=0.1,0.2,0.3,0.4,"
+                                                                              "0.5,0.6,0.7,0.8,0.9,1.0,1.1,1.2,1.3,"
+                                                                              "1.4,1.5,1.6,1.7,1.8,1.9,2.0,2.1,2.2,2.3,"
+                                                                              "2.4,2.5,2.6"]) == 2
+    one_error_line(capsys, "more than bench plans at once")
+    assert main([*base, "--trials", "2", "--set", 'eval.selection="best_val"']) == 0  # what tune sets anyway

@@ -58,12 +58,10 @@ def plan_studies(inputs: dict, out: str, budget: int, search_seed: int) -> list[
     """Every study of the methods x datasets x grid points, its trials planned at the first seed."""
     from bench.sweep import grid_sets
 
-    if budget < 1:
-        raise BenchError(f"--trials must be at least 1, got {budget}")
-    if any(item.split("=", 1)[0].strip() == "eval.selection" and item != SELECTION for item in inputs["sets"]) or (
-            "eval.selection" in inputs["grid"]):
-        raise BenchError("bench tune compares trials on the validation split (eval.selection=best_val) and reports "
-                         "the chosen one the same way; remove eval.selection from --set / --grid")
+    if not 1 <= budget <= MAX_TRIALS:
+        raise BenchError(f"--trials must be from 1 to {MAX_TRIALS}, got {budget}")
+    check_selection_not_set(inputs)
+    check_size(inputs, budget)
     pinned = pinned_keys(inputs)
     studies = []
     for combo in grid_sets(inputs["grid"]):
@@ -73,6 +71,37 @@ def plan_studies(inputs: dict, out: str, budget: int, search_seed: int) -> list[
                 study = Study(method, dataset, sets, {}, [], budget, search_seed)
                 studies.append(plan_trials(study, inputs, out, pinned))
     return studies
+
+
+MAX_TRIALS = 1_000  # far beyond any study (DomainBed draws 20): --trials 1000000 is a typo, refused at once
+
+
+def check_selection_not_set(inputs: dict) -> None:
+    """bench tune sets eval.selection=best_val itself; another value from --set, --grid or a --config file would
+    be silently replaced, so it is refused wherever it comes from."""
+    from bench.config import flatten, load_yaml, parse_set
+
+    given = [parse_set(item)[1] for item in inputs["sets"] if item.split("=", 1)[0].strip() == "eval.selection"]
+    given += [inputs["grid"]["eval.selection"]] if "eval.selection" in inputs["grid"] else []
+    for path in inputs["config_files"]:
+        data = load_yaml(path, "config file")
+        if isinstance(data, dict) and "eval.selection" in flatten(data):
+            given.append(flatten(data)["eval.selection"])
+    if any(value != "best_val" for value in given):
+        raise BenchError("bench tune compares trials on the validation split (eval.selection=best_val) and reports "
+                         "the chosen one the same way; remove eval.selection from --set, --grid and --config files")
+
+
+def check_size(inputs: dict, budget: int) -> None:
+    """The trials of every study, at most what `bench run` plans at once (bench.sweep.MAX_RUNS)."""
+    import math
+
+    from bench.sweep import MAX_RUNS
+
+    studies = len(inputs["methods"]) * len(inputs["datasets"]) * math.prod(len(v) for v in inputs["grid"].values())
+    if studies * budget > MAX_RUNS:
+        raise BenchError(f"{studies} studies x {budget} trials are {studies * budget:,} trial runs, more than bench "
+                         f"plans at once ({MAX_RUNS:,}); tune fewer methods, datasets or grid points at a time")
 
 
 def _plan(inputs: dict, out: str, method: str, dataset: str, seeds: list, sets: list) -> list:
