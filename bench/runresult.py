@@ -125,7 +125,7 @@ def number_problem(last: Any, best: Any, selection: Any = None) -> str | None:
 
     from bench.evaluate import BY_NAME, METRIC_NAMES
 
-    found = []
+    found: list[tuple[str, Any, bool]] = []
     for name, block in (("last", last), ("best", best)):
         if not isinstance(block, dict):
             continue
@@ -136,7 +136,9 @@ def number_problem(last: Any, best: Any, selection: Any = None) -> str | None:
     taus = (selection or {}).get("val_top1_per_tau") if isinstance(selection, dict) else None
     found += [(f"selection.val_top1_per_tau[{i}]", v, True) for i, v in enumerate(taus or [])]
     for where, value, accuracy in found:
-        if type(value) in _NUMBER and (not math.isfinite(value) or accuracy and not 0 <= value <= 100):
+        if type(value) not in _NUMBER:
+            continue
+        if not math.isfinite(value) or accuracy and not 0 <= value <= 100:
             what = "not a finite number" if not math.isfinite(value) else "outside 0..100 %"
             return (f"its {where} is {value!r}, {what} (bench never writes one: a damaged or hand-edited "
                     "result.json); re-run it with --force")

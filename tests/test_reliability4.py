@@ -195,8 +195,9 @@ def edit_result(run_dir, old, new):
     ('"epoch": ', '"epoch": "x", "was": ', "its last.epoch is 'x', not an epoch number"),
 ])
 def test_a_hand_edited_number_is_a_failed_seed_in_report_status_and_export(tmp_path, capsys, old, new, why):
-    from bench import load_results
     from conftest import write_scored_runs
+
+    from bench import load_results
 
     write_scored_runs(tmp_path / "r", {"erm": {100: [50.0, 52.0, 54.0]}, "focal": {100: [40.0, 41.0, 42.0]}})
     (edited,) = (tmp_path / "r").glob("*__erm__seed1__*")
