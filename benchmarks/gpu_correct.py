@@ -249,7 +249,9 @@ def fashion(ctx: Context) -> dict:
     found = results(out)
     ok = code == 0 and all(finite_run(r, d) for r, d in found.values()) and len(found) == len(methods.split(","))
     return {"status": "pass" if ok else "fail",
-            "runs": {m: {"top1": r["last"]["top1"], "img_s": round(r["timing"]["train_images_per_second"])}
+            "runs": {m: {"top1": r["last"]["top1"], "img_s": round(r["timing"]["train_images_per_second"]),
+                         "per_class_acc": r["last"]["per_class_acc"], "train_class_counts": r["train_class_counts"],
+                         "test_class_counts": r["test_class_counts"]}
                      for m, (r, _) in found.items()},
             "summary": "; ".join(f"{m}: top-1 {r['last']['top1']:.2f}, {r['timing']['train_seconds']:.1f} s of "
                                  f"training ({r['timing']['train_images_per_second']:.0f} img/s)"

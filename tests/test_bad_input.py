@@ -5,9 +5,9 @@ The table in TESTING.md lists these cases; keep the two in step."""
 from pathlib import Path
 
 import pytest
+from conftest import write_cifar, write_fashion_mnist, write_imagenet_lt
 
 from bench.cli import main
-from conftest import write_cifar, write_fashion_mnist, write_imagenet_lt
 
 RUN = ["run", "--no-progress"]
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import write_cifar, write_fashion_mnist, write_imagenet_lt, write_inat2018, write_places_lt
 
 from bench.config import resolve
 from bench.datasets.registry import DATASETS
@@ -16,7 +17,6 @@ from bench.launch import check_model
 from bench.methods.registry import METHODS, PARTS
 from bench.models.registry import MODELS
 from bench.runner import PlannedRun
-from conftest import write_cifar, write_fashion_mnist, write_imagenet_lt, write_inat2018, write_places_lt
 
 SMALL = ["dataset.imbalance_ratio=10"]  # a few images per class still leave every class one
 # dataset -> (fixture writer(root), extra --set items to load it)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import write_cifar, write_fashion_mnist
 
 from bench.config import resolve
 from bench.datasets.cifar import SPECS, read_cifar
@@ -14,7 +15,6 @@ from bench.datasets.fashion_mnist import SYSTEM_DIR, read_fashion_mnist, read_id
 from bench.datasets.longtail import long_tail_counts, select_long_tail
 from bench.datasets.registry import DATASETS
 from bench.errors import BenchError
-from conftest import write_cifar, write_fashion_mnist
 
 
 def load(dataset, root, *sets):

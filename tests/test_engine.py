@@ -5,10 +5,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-from bench.checkpoint import decode
 from conftest import bench_process, write_imagenet_lt
 from test_preempt import position, snapshot
+
+from bench.checkpoint import decode
 
 TWO_VIEWS = ["run", "--methods", "two_views_test", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress",
              "--set", "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",

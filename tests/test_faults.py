@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import bench_process
 
 from bench.checkpoint import decode
-from conftest import bench_process
 
 ARGS = ["run", "--methods", "ldam_drw", "--datasets", "cifar10_lt", "--epochs", "4", "--no-progress", "--set",
         "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=32",

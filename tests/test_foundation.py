@@ -150,8 +150,11 @@ def test_zero_shot_logits_are_100_times_the_image_text_cosine(cifar_root, tmp_pa
     with np.load(run_dir / "logits.npz") as saved:
         logits = torch.from_numpy(saved["test_logits"])
     assert torch.allclose(logits, expected, atol=2e-3)
+    top2 = expected.topk(2, dim=1).values
+    decisive = ((top2[:, 0] - top2[:, 1]) > 2 * 2e-3).numpy()  # a lead larger than the logits may differ by
     with np.load(run_dir / "predictions.npz") as saved:
-        assert (saved["predictions"] == expected.argmax(1).numpy()).mean() > 0.98  # ties of rounding aside
+        assert (saved["predictions"][decisive] == expected.argmax(1).numpy()[decisive]).all()
+    assert decisive.mean() > 0.5  # most images have such a lead: the comparison is not empty
 
 
 def test_vit_b16_lift_trains_under_one_percent_as_the_official_formula_counts():

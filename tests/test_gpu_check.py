@@ -2,6 +2,7 @@
 the rare sessions that have a GPU; a failing check is recorded and makes the exit status 1."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +19,9 @@ FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").e
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu-check")
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_DATA"}  # the real files, never a generated fixture
     proc = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900, env=env)
     return proc, json.loads((out / "gpu_check.json").read_text()), (out / "gpu_check.md").read_text()
 
 
@@ -49,8 +51,14 @@ def test_the_quick_checks_measure_what_they_say(quick):
     assert set(checks["packing"]["rows"]) == {"1", "2"}
     assert checks["step"]["rows"]["small_cnn 32px fp32"]["bare_img_s"] > 0
     assert checks["foundation"]["rows"]["lift fp32"]["train_img_s"] > 0 and checks["foundation"]["model"] == "clip_tiny"
-    if FASHION:  # one epoch of the demo's erm on the real data learns something: far above chance (10%)
-        assert checks["fashion"]["runs"]["erm"]["top1"] > 40
+    if FASHION:  # one epoch of the demo's erm on the real data learns something
+        erm = checks["fashion"]["runs"]["erm"]
+        assert erm["train_class_counts"] == [6000, 3596, 2156, 1292, 774, 464, 278, 166, 100, 60]  # the real files
+        assert erm["test_class_counts"] == [1000] * 10
+        # the balanced test set gives any constant predictor exactly 10%; one epoch measured 38.9-44.1 over seeds,
+        # thread counts and CPUs (float reductions differ), untrained runs 10.0-10.3: a margin of ~14 points each way
+        assert erm["top1"] > 2.5 * 10
+        assert sum(a >= 50 for a in erm["per_class_acc"]) >= 2  # a constant predictor has one such class; 4-5 seen
 
 
 def _module():

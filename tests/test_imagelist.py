@@ -4,13 +4,13 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import TRAIN_COUNTS, write_imagenet_lt, write_inat2018, write_places_lt
 
 from bench.cli import main
 from bench.config import resolve
-from bench.rundir import run_name
 from bench.datasets.registry import DATASETS
 from bench.errors import BenchError
-from conftest import TRAIN_COUNTS, write_imagenet_lt, write_inat2018, write_places_lt
+from bench.rundir import run_name
 
 TINY = ["model.name=small_cnn", "augment.image_size=32", "augment.resize=36", "loader.workers=0",
         "train.batch_size=8", "eval.batch_size=16", "eval.every=1"]

@@ -45,8 +45,9 @@ def test_crop_boxes_have_torchvision_distribution(height, width):
 
 def gradient_jpeg(height, width):
     """A JPEG whose red channel is the column and green the row (scaled to 0..255): a crop shows its box."""
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     cols = np.linspace(0, 255, width)[None, :].repeat(height, 0)
     rows = np.linspace(0, 255, height)[:, None].repeat(width, 1)
@@ -93,9 +94,10 @@ def test_cpu_resize_equals_torchvisions():
 
 
 def test_eval_image_is_resize_then_centre_crop():
-    from PIL import Image
     import io
+
     import torchvision.transforms as T
+    from PIL import Image
 
     data = gradient_jpeg(375, 500)
     ours = eval_image(data, RECIPE._replace(reduce=False))

@@ -5,9 +5,9 @@ import struct
 from pathlib import Path
 
 import pytest
+from conftest import bench_process
 
 from bench.cli import main
-from conftest import bench_process
 
 SETS = ["dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10",
         "train.warmup_epochs=1"]

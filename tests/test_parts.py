@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import cli_without_torch
 from scipy import stats
 
 from bench.cli import main
@@ -20,7 +21,6 @@ from bench.methods.mix import Mixer, cutmix_box
 from bench.methods.parts import Param, Part, Parts
 from bench.methods.registry import METHODS, PARTS
 from bench.methods.weights import class_balanced_weights
-from conftest import cli_without_torch
 
 LN = math.log
 

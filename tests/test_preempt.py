@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import bench_process, write_imagenet_lt
 
 from bench.checkpoint import decode
-from conftest import bench_process, write_imagenet_lt
 
 CIFAR = ["run", "--methods", "erm_mixup", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set",
          "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",

@@ -7,7 +7,6 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
@@ -543,8 +542,9 @@ def test_ddp_and_single_process_runs_are_apart_in_reports(tmp_path):
 
 
 def test_a_run_resumes_only_on_the_kind_of_device_it_started_on(cifar_root, tmp_path):
-    from bench.checkpoint import decode, encode
     from conftest import bench_process
+
+    from bench.checkpoint import decode, encode
 
     out = tmp_path / "out"
     argv = run_args(cifar_root, out, "erm", epochs=3)[1:]

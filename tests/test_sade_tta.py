@@ -68,7 +68,7 @@ def test_only_the_weights_train_on_unlabelled_test_images_and_the_result_says_so
     assert "without their labels" in s["transductive"] and s["posthoc"] == "sade_aggregation"
     assert len(s["aggregation_weights"]) == 3 and sum(s["aggregation_weights"]) == pytest.approx(1.0)
     assert 1 <= s["epochs_run"] == len(s["history"]) <= 5
-    assert s["aggregation_weights"] != [1 / 3] * 3  # lr 0.1 for up to 5 epochs moves them
+    assert max(abs(w - 1 / 3) for w in s["aggregation_weights"]) > 0.01  # lr 0.1, up to 5 epochs: 0.08 seen
     assert child["parent"]["run_id"] == parent_dir.name and child["config"]["stage"]["lr"] == 0.1
     assert child["test_class_counts"] == parent["test_class_counts"]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import bench_process
 
 from bench.checkpoint import decode
 from bench.cli import main
-from conftest import bench_process
 
 SETS = ["dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10",
         "train.warmup_epochs=1"]
@@ -96,8 +96,8 @@ def test_max_norm_projection_on_hand_computed_rows():
 
 
 def test_label_aware_smoothing_on_hand_computed_values():
-    from bench.methods.losses.las import smoothing
     from bench.methods.loss_module import build_loss
+    from bench.methods.losses.las import smoothing
     from bench.methods.registry import PARTS
 
     counts = [100, 10, 1]

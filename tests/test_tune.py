@@ -133,7 +133,14 @@ def test_a_child_without_a_validation_score_is_scored_by_its_parent(tmp_path):
     assert trial_record(Trial(0, {}, [PlannedRun({}, tmp_path / "none")]))["status"] == "incomplete"
 
 
-def test_tune_trains_the_trials_chooses_on_val_reruns_with_every_seed_and_resumes(cifar_root, tmp_path, capsys):
+def test_tune_trains_the_trials_chooses_on_val_reruns_with_every_seed_and_resumes(cifar_root, tmp_path, capsys,
+                                                                                  monkeypatch):
+    """The choice is made the drawn trial's (choose itself is tested above): one-epoch trials on a fixture tie at
+    chance on some CPUs and not on others, and the test must take the same path on every CPU."""
+    from bench.tuning import command
+
+    monkeypatch.setattr(command, "choose", lambda records: max(
+        (r for r in records if r["val_top1"] is not None), key=lambda r: r["index"], default=None))
     out = tmp_path / "out"
     assert main(tune_args(cifar_root, out, "erm,la_posthoc")) == 0
     records = {r["method"]: r for r in read_records(out)}
@@ -143,7 +150,7 @@ def test_tune_trains_the_trials_chooses_on_val_reruns_with_every_seed_and_resume
         vals = [results[t["run_id"]]["best"].get("val_top1") or max(results[t["run_id"]]["selection"]
                                                                     ["val_top1_per_tau"]) for t in record["trials"]]
         assert [t["val_top1"] for t in record["trials"]] == vals
-        assert record["chosen"] == max(range(len(vals)), key=lambda i: (vals[i], -i))
+        assert record["chosen"] == 1
         assert record["budget"] == 2 and len(record["trials"]) == 2 and record["seeds"] == [0, 1]
         for name in record["tuned_runs"]:
             cfg = results[name]["config"]
@@ -165,10 +172,9 @@ def test_tune_trains_the_trials_chooses_on_val_reruns_with_every_seed_and_resume
     frame = load_results(out)
     roles = frame.groupby("run_id")["tuning"].first()
     erm = records["erm"]
-    also = "; tuned (2 trials)" if erm["chosen"] == 0 else ""  # the default chosen: its runs are the tuned ones
-    assert roles[erm["trials"][0]["run_id"]] == "default; trial" + also
-    assert roles[erm["trials"][1]["run_id"]] == "trial" + ("" if also else "; tuned (2 trials)")
-    assert roles[erm["default_runs"][1]] == "default" + also and roles[erm["tuned_runs"][1]].endswith("(2 trials)")
+    assert roles[erm["trials"][0]["run_id"]] == "default; trial"
+    assert roles[erm["trials"][1]["run_id"]] == "trial; tuned (2 trials)"
+    assert roles[erm["default_runs"][1]] == "default" and roles[erm["tuned_runs"][1]] == "tuned (2 trials)"
     shown = frame.groupby("run_id")["reported"].first()  # what the report's tables show: every run but the trials
     hidden = {t["run_id"] for r in records.values() for t in r["trials"][1:]} - {
         n for r in records.values() for n in r["tuned_runs"]}  # not chosen, and their parents (erm's trials)
