@@ -35,6 +35,11 @@ def atomic_write_bytes(path, data):
             os.fsync(f.fileno())
         faults.point(f"{stem}-tmp-written")
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:  # a write or fsync error names no file: say which one bench was writing
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.errors import BenchError
+from bench.errors import BenchError, Stopped
 from bench.evaluate import REPORT_METRIC_NAMES
 from bench.executors import EXECUTORS
 from bench.inputs import run_inputs
@@ -326,6 +326,8 @@ def _main(argv=None):
             raise
         print(f"bench: error: {problem}", file=sys.stderr)
         return 2
+    except Stopped as stop:  # the executor said what stopped and how to resume
+        return 128 + stop.signum
     except KeyboardInterrupt:
         print("bench: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

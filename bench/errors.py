@@ -7,6 +7,17 @@ class BenchError(Exception):
     """A mistake in the user's input or environment, phrased as one sentence naming the fix."""
 
 
+class Stopped(BaseException):
+    """A command stopped by a signal (SIGTERM, SIGINT, SIGUSR2) after its runs saved their position: raised by the
+    executor that saw the stop, so no later step of the command (a second level of runs, bench tune's choice and
+    seed runs) starts; the CLI exits 128 + the signal. A BaseException, so no per-run `except Exception` turns a
+    stop into a failed run."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def closest(name, choices):
     """Return ' (did you mean X?)' for the closest valid name, or '' if none is close."""
     match = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)

@@ -33,8 +33,10 @@ def run_specs(specs, progress=None):
             if write_problem(exc) is None:
                 raise
             # a full disk: nothing more can be written, and the run is not at fault; it resumes next time
-            result = {"run_id": run.run_dir.name, "status": "failed", "error": write_problem(exc)}
-            print(f"FAILED {run.run_dir.name}: {result['error']}", flush=True)
+            result = {"run_id": run.run_dir.name, "status": "failed", "error": write_problem(exc), "fatal": True}
+            print(f"stopped {run.run_dir.name}: {result['error']}", flush=True)
+            records.append(result)
+            break  # nothing more can be written: the command stops (bench/executors/local.py)
         except Exception as exc:  # noqa: BLE001 - recorded in result.json, the sweep goes on
             result = write_failed_if_free(run, exc)
             if result.get("status") == "failed":
@@ -47,6 +49,9 @@ def run_specs(specs, progress=None):
 
 
 def main():
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the command's: it forwards SIGTERM
     specs = json.load(sys.stdin)
     records = run_specs(specs)  # SLURM jobs: progress lines in their logs; local workers: quiet
     print(STATUS_PREFIX + json.dumps(records), flush=True)

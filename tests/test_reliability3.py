@@ -496,15 +496,20 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def test_a_full_disk_under_the_local_executor_is_one_line_per_run(cifar_root, small_disk, capsys):
-    argv = run_args(cifar_root, small_disk / "out", "erm", sets=["model.name=resnet32"],
+def test_a_full_disk_under_the_local_executor_is_one_line_for_the_command(cifar_root, small_disk, capsys):
+    """As under the inline executor: one line naming the file, exit 2, no further run or level started, nothing
+    marked failed (issue 36: each queued run used to start, train and fail, then the children of a parent)."""
+    argv = run_args(cifar_root, small_disk / "out", "la_posthoc", seeds="0,1", sets=["model.name=resnet32"],
                     extra=["--executor", "local", "--jobs", "1"])
-    assert main(argv) == 1
-    printed = capsys.readouterr().out
-    assert "FAILED cifar10_lt-exp10-ds0__erm__seed0__" in printed
-    assert ": cannot write (No space left on device); free space or fix the permissions, then run the same command " \
-           "again" in printed and "OSError" not in printed
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"bench: error: cannot write {small_disk / 'out'}/"), err
+    assert "(No space left on device); free space or fix the permissions, then run the same command again" in err[0]
+    assert "OSError" not in captured.out and "FAILED" not in captured.out
     assert not list((small_disk / "out").glob("*/result.json"))  # not marked failed: it resumes
+    assert not list((small_disk / "out").glob("*__la_posthoc__*")) and "local executor: 2 runs" in captured.out
+    assert len(list((small_disk / "out").glob("*__erm__*"))) == 1  # the second seed never started
 
 
 # ---------------------------------------------------------------- concurrent commands and world sizes in reports

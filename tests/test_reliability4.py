@@ -295,3 +295,42 @@ def test_tune_refuses_a_selection_from_a_config_file_and_an_unbounded_budget(tmp
                                                                               "2.4,2.5,2.6"]) == 2
     one_error_line(capsys, "more than bench plans at once")
     assert main([*base, "--trials", "2", "--set", 'eval.selection="best_val"']) == 0  # what tune sets anyway
+
+
+# ---------------------------------------------------------------- 7. a stop ends the whole command
+
+
+FIXTURE = ["dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10"]
+
+
+@pytest.mark.parametrize("command, signame", [
+    (["tune", "--methods", "erm", "--trials", "2", "--seeds", "0,1"], "SIGTERM"),  # then choose, seed runs
+    (["run", "--methods", "crt"], "SIGINT"),  # Ctrl-C to the terminal's process group; then the child level
+])
+def test_a_stopped_local_command_starts_nothing_after_its_stop(cifar_root, tmp_path, command, signame):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    argv = [*command, "--datasets", "cifar10_lt", "--epochs", "400", "--data-root", str(cifar_root), "--out",
+            str(out), "--no-progress", "--executor", "local", "--jobs", "1", "--set", *FIXTURE]
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_FAULT"}
+    proc = subprocess.Popen([sys.executable, "-m", "bench", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not list(out.glob("*/checkpoint.pt")):  # an epoch trained
+            time.sleep(0.2)
+        os.killpg(proc.pid, getattr(signal, signame))
+        output, _ = proc.communicate(timeout=240)
+    finally:
+        proc.kill()
+    signum = getattr(signal, signame)
+    assert proc.returncode == 128 + signum, output
+    assert f"stopped by {signame}" in output and "chose" not in output
+    assert not list(out.glob("*/result.json"))  # nothing failed, nothing chosen or started after the stop
+    assert not list(out.glob(".bench/tune/*.json")) and not list(out.glob("*__crt__*"))
+    assert main(["status", str(out)]) == 0

@@ -16,6 +16,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from bench.errors import BenchError, Stopped
 from bench.executors.base import Executor, summarise
 from bench.preempt import SIGNALS
 from bench.progress import SweepBar
@@ -28,6 +29,11 @@ def available_cores():
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+def forwarded(signum: int) -> int:
+    """The signal a worker gets for one its command got: SIGTERM for Ctrl-C (SIGINT), else the same."""
+    return signal.SIGTERM if signum == signal.SIGINT else signum
 
 
 class LocalExecutor(Executor):
@@ -43,7 +49,7 @@ class LocalExecutor(Executor):
         print(f"local executor: {len(runs)} runs, {min(self.jobs, len(runs))} at a time, {threads} CPU thread(s) "
               "each (a resumed run keeps the count it started with)", flush=True)
         bar = SweepBar(len(runs), enabled=self.progress and runs[0].cfg["run"]["progress"])
-        self.live, self.stopping = set(), None
+        self.live, self.stopping, self.fatal = set(), None, None
         previous = self._forward_signals()
         try:
             with ThreadPoolExecutor(self.jobs) as pool:
@@ -56,12 +62,15 @@ class LocalExecutor(Executor):
             name = signal.Signals(self.stopping).name
             print(f"stopped by {name}: the runs in progress saved their position; run the same command again to "
                   "resume", flush=True)
-            return 128 + self.stopping
+            raise Stopped(self.stopping)  # nothing after this step of the command starts
+        if self.fatal is not None:  # a full disk, a read-only folder: no run can write, the command stops here
+            raise BenchError(self.fatal)
         return summarise(done, out)
 
     def _forward_signals(self):
-        """SIGTERM / SIGUSR2 to this process go to every worker (each checkpoints and exits, as a run of the
-        inline executor would), and no further run starts: nothing is left running without its command."""
+        """SIGTERM / SIGUSR2 / SIGINT (Ctrl-C) to this process stop every worker (each checkpoints and exits, as a
+        run of the inline executor would; SIGINT reaches them as SIGTERM: they ignore a terminal's Ctrl-C), and no
+        further run starts: nothing is left running without its command."""
         if threading.current_thread() is not threading.main_thread():
             return {}
 
@@ -69,12 +78,12 @@ class LocalExecutor(Executor):
             self.stopping = signum
             for proc in list(self.live):
                 with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signum)
+                    proc.send_signal(forwarded(signum))
 
-        return {signum: signal.signal(signum, forward) for signum in SIGNALS}
+        return {signum: signal.signal(signum, forward) for signum in (*SIGNALS, signal.SIGINT)}
 
     def tracked(self, run, force, env, bar):
-        if self.stopping is not None:
+        if self.stopping is not None or self.fatal is not None:
             return {"run_id": run.run_dir.name, "status": "stopped"}
         bar.started(run.run_dir)
         result = {"status": "failed"}
@@ -82,6 +91,8 @@ class LocalExecutor(Executor):
             result = self.one(run, force, env, bar.write)
         finally:
             bar.ended(result.get("status"), run.run_dir)
+        if result.get("fatal"):
+            self.fatal = result.get("error")
         return result
 
     def one(self, run, force, env, say=print):
@@ -103,7 +114,8 @@ class LocalExecutor(Executor):
                 say(line)
         if records:
             return records[0]
-        if self.stopping is not None and abs(proc.returncode) in (self.stopping, 128 + self.stopping):
+        sent = forwarded(self.stopping) if self.stopping is not None else None
+        if sent is not None and abs(proc.returncode) in (sent, 128 + sent):
             return {"run_id": run.run_dir.name, "status": "stopped"}  # checkpointed (or not started): resumable
         # the worker died before reporting (killed, out of memory): a failed result, unless another
         # process holds the run (then it is that process's run, untouched)
