@@ -16,13 +16,22 @@ ORDER = ("done", "running", "pending", "failed", "cancelled", "incomplete", "not
 
 
 def _run(cmd):
+    """The command's output; None where SLURM is not installed; BenchError where it is and cannot answer (the
+    controller unreachable): a job it cannot see is not a job that failed."""
+    from bench.errors import BenchError
+
     if shutil.which(cmd[0]) is None:
         return None
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout if out.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        reason = str(exc)
+    else:
+        if out.returncode == 0:
+            return out.stdout
+        reason = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
+    raise BenchError(f"cannot ask SLURM for the jobs' states ({cmd[0]}: {reason}); check SLURM_CONF, slurmctld and "
+                     "munge, then run the command again")
 
 
 def job_states(job_ids):
@@ -76,10 +85,11 @@ def _parent_of(run_dir):
 
 def run_states(folder):
     """[(state, run name, job id, detail)] for every run folder and planned run under `folder`."""
-    from bench.report.collect import find_run_dirs
+    from bench.report.collect import find_run_dirs, is_run_dir
 
     folder = Path(folder)
     dirs = [d for d in find_run_dirs([folder]) if rundir.BENCH_DIR not in d.relative_to(folder).parts]
+    dirs = [d for d in dirs if is_run_dir(d)]  # a user's own config.yaml or result.json is no run
     jobs = {d: rundir.read_job(d) for d in dirs}
     live = job_states([j["job_id"] for j in jobs.values() if j])
     rows = []

@@ -334,3 +334,41 @@ def test_a_stopped_local_command_starts_nothing_after_its_stop(cifar_root, tmp_p
     assert not list(out.glob("*/result.json"))  # nothing failed, nothing chosen or started after the stop
     assert not list(out.glob(".bench/tune/*.json")) and not list(out.glob("*__crt__*"))
     assert main(["status", str(out)]) == 0
+
+
+# ---------------------------------------------------------------- the earlier pass's cases, by class
+
+
+def test_status_counts_only_folders_bench_made_for_runs(tmp_path, capsys):
+    from conftest import write_scored_runs
+
+    write_scored_runs(tmp_path, {"erm": {100: [50.0, 52.0]}})
+    (tmp_path / "my_configs").mkdir()
+    (tmp_path / "my_configs" / "config.yaml").write_text("train:\n  lr: 0.05\n")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "result.json").write_text('{"accuracy": 1}')
+    assert main(["status", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 done (2 runs in") and "my_configs" not in out and "notes" not in out
+
+
+def test_an_unreachable_slurm_controller_is_not_a_missing_partition(cifar_root, tmp_path, capsys, monkeypatch):
+    import os
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    down = "#!/bin/sh\necho 'slurm_load_partitions: Unable to contact slurm controller (connect failure)' >&2\nexit 1\n"
+    for name, body in (("sbatch", "#!/bin/sh\nexit 0\n"), ("sinfo", down), ("squeue", down), ("sacct", down)):
+        (fake / name).write_text(body)
+        (fake / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "out"
+    assert main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--epochs", "1", "--data-root",
+                 str(cifar_root), "--out", str(out), "--executor", "slurm", "--set", *FIXTURE]) == 2
+    one_error_line(capsys, "cannot reach the SLURM controller (sinfo: slurm_load_partitions: Unable to contact")
+    run_dir = out / run_name(resolve("erm", "cifar10_lt", 0, sets=FIXTURE))
+    run_dir.mkdir(parents=True)
+    (run_dir / rundir.CONFIG).write_text((GOLDEN / rundir.CONFIG).read_text())
+    (run_dir / rundir.JOB).write_text('{"job_id": "123_0", "stderr": "/nonexistent.err"}')
+    assert main(["status", str(out)]) == 2  # a job SLURM cannot be asked about is not a failed one
+    one_error_line(capsys, "cannot ask SLURM for the jobs' states (squeue: slurm_load_partitions")

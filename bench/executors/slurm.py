@@ -69,11 +69,16 @@ def check_cluster(profile):
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise BenchError(f"cannot reach the SLURM controller ({exc}); check SLURM_CONF / the cluster") from None
+    if out.returncode != 0 and "invalid partition" not in out.stderr.lower():  # the controller, not the partition
+        reason = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
+        raise BenchError(f"cannot reach the SLURM controller (sinfo: {reason}); check SLURM_CONF, slurmctld and "
+                         "munge")
     lines = [line.split() for line in out.stdout.splitlines() if line.strip()]
-    if out.returncode != 0 or not lines:
-        where = f"partition {profile['partition']!r}" if profile["partition"] else "any partition"
-        reason = (out.stderr.strip().splitlines() or ["no nodes"])[0]
-        raise BenchError(f"SLURM has no {where} ({reason}); fix `partition` in {profile['path']}")
+    if not lines:
+        where = f"partition {profile['partition']!r}" if profile["partition"] else "any partition with nodes"
+        known = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, timeout=30).stdout.split()
+        raise BenchError(f"SLURM has no {where} (partitions: {', '.join(known) or 'none'}); fix `partition` in "
+                         f"{profile['path']}")
     max_cpus = max(int(fields[1].rstrip("+")) for fields in lines)
     max_mem_mb = max(int(fields[2].rstrip("+")) for fields in lines)
     has_gpus = any("gpu" in (fields[3] if len(fields) > 3 else "") for fields in lines)

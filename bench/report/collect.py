@@ -346,6 +346,24 @@ def find_run_dirs(folders):
     return sorted(found)
 
 
+def is_run_dir(folder):
+    """A folder bench made for a run, as the report reads it: a result.json whose config bench wrote, or a
+    config.yaml bench wrote (a run in progress, or one whose result is damaged). A user's own config.yaml or
+    result.json is not one."""
+    folder = Path(folder)
+    try:
+        result = json.loads((folder / rundir.RESULT).read_text())
+        if isinstance(result, dict) and isinstance(result.get("config"), dict) and _config_ok(result["config"]):
+            return True
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass
+    try:
+        cfg = _load_yaml(folder / rundir.CONFIG)
+    except Exception:  # noqa: BLE001 - absent, unreadable or not YAML: not a run's config
+        return False
+    return isinstance(cfg, dict) and _config_ok(cfg)
+
+
 def _holds_run_files(folder):
     return (folder / rundir.RESULT).is_file() or (folder / rundir.CONFIG).is_file()
 
