@@ -24,6 +24,7 @@ from bench.errors import BenchError, closest
 from bench.experiment import RUNTIME_KEYS, experiment_part  # noqa: F401 - part of config's interface
 from bench.methods.registry import PARTS  # torch-free declarations of every part and hyper-parameter
 from bench.schedule import milestones
+from bench.textfiles import read_text
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -149,7 +150,7 @@ def load_yaml(path, what="config file"):
     if not path.is_file():
         raise BenchError(f"{what} {str(path)!r} does not exist; check the path")
     try:
-        data = yamltext.load(path.read_text())
+        data = yamltext.load(read_text(path, what))
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "parse error"
         raise BenchError(f"{what} {str(path)!r} is not valid YAML ({first}); fix the file") from None

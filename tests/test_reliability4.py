@@ -372,3 +372,23 @@ def test_an_unreachable_slurm_controller_is_not_a_missing_partition(cifar_root, 
     (run_dir / rundir.JOB).write_text('{"job_id": "123_0", "stderr": "/nonexistent.err"}')
     assert main(["status", str(out)]) == 2  # a job SLURM cannot be asked about is not a failed one
     one_error_line(capsys, "cannot ask SLURM for the jobs' states (squeue: slurm_load_partitions")
+
+
+def test_text_files_with_a_byte_order_mark_or_not_in_utf8(tmp_path, capsys):
+    from bench.datasets.classnames import read_names_file
+    from bench.datasets.imagelist import read_list
+    from bench.errors import BenchError
+
+    (tmp_path / "train.txt").write_bytes("\ufeffdata_256/a/abbey/1.jpg 0\ndata_256/c/café/2.jpg 1\n".encode())
+    assert read_list(tmp_path / "train.txt")[0] == [("data_256/a/abbey/1.jpg", 0), ("data_256/c/café/2.jpg", 1)]
+    (tmp_path / "classnames.txt").write_bytes("\ufeffgreat white shark\nabbey\n".encode())
+    assert read_names_file(tmp_path / "classnames.txt", 2) == ["great white shark", "abbey"]
+    (tmp_path / "latin1.txt").write_bytes("abbey 0\ncaf\xe9/x.jpg 1\n".encode("latin-1"))
+    with pytest.raises(BenchError, match=r"split list .*latin1.txt is not UTF-8 text \(byte 0xe9 on line 2\)"):
+        read_list(tmp_path / "latin1.txt")
+    with pytest.raises(BenchError, match="class-name file .* is not UTF-8 text"):
+        read_names_file(tmp_path / "latin1.txt", 2)
+    (tmp_path / "c.yaml").write_bytes("train:\n  lr: 0.05  # \xe9\n".encode("latin-1"))
+    assert main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--config", str(tmp_path / "c.yaml"),
+                 "--dry-run", "--out", str(tmp_path / "o")]) == 2
+    one_error_line(capsys, "is not UTF-8 text (byte 0xe9 on line 2); save it as UTF-8")

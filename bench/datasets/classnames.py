@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
+from bench.textfiles import read_text
 
 NAMES_FILE = "classnames.txt"
 
@@ -23,7 +24,7 @@ def read_names_file(path: Path, num_classes: int) -> list[str]:
     '<WordNet id> <name>' (ImageNet-LT) and '<folder> <folder>' (Places-LT), whose first word is dropped."""
     import re
 
-    lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    lines = [line.split() for line in read_text(path, "class-name file").splitlines() if line.strip()]
     if len(lines) != num_classes:
         raise BenchError(f"{path} names {len(lines)} classes, the dataset has {num_classes}; give one line per class "
                          "in label order")
@@ -38,7 +39,7 @@ def read_names_file(path: Path, num_classes: int) -> list[str]:
 def read_categories(path: Path, num_classes: int) -> list[str]:
     """iNaturalist's categories.json: [{"id": ..., "name": ...}, ...]."""
     try:
-        names = {int(c["id"]): str(c["name"]) for c in json.loads(path.read_text())}
+        names = {int(c["id"]): str(c["name"]) for c in json.loads(read_text(path, "categories file"))}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BenchError(f"{path} is not iNaturalist's categories.json ({type(exc).__name__}); download it "
                          "again") from None

@@ -20,6 +20,7 @@ import torch
 from bench.datasets.base import data_root
 from bench.datasets.classnames import list_names
 from bench.errors import BenchError
+from bench.textfiles import read_text
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 INAT_MEAN, INAT_STD = (0.466, 0.471, 0.380), (0.195, 0.194, 0.192)
@@ -123,21 +124,21 @@ def read_list(path):
         raise BenchError(f"split list {path} does not exist; set dataset.split_dir (or --data-root) to the folder "
                          "holding it")
     items, lines, first = [], [], {}
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = line.rsplit(maxsplit=1)
-            if len(parts) == 2 and parts[1].startswith("-") and parts[1][1:].isdecimal():
-                raise BenchError(f"{path}:{number}: label {parts[1]} is negative; labels are class indices from 0")
-            if len(parts) != 2 or not (parts[1].isdecimal() and parts[1].isascii()):
-                raise BenchError(f"{path}:{number}: expected '<relative path> <integer label>', got {line[:80]!r}")
-            if first.setdefault(parts[0], number) != number:
-                raise BenchError(f"{path}:{number}: {parts[0]} is listed again (first on line {first[parts[0]]}), so "
-                                 "it would count twice; remove the duplicate line")
-            items.append((parts[0], int(parts[1])))
-            lines.append(number)
+    # one reader for every text file a user gives (bench/textfiles.py: UTF-8, no byte-order mark)
+    for number, line in enumerate(read_text(path, "split list").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        parts = line.rsplit(maxsplit=1)
+        if len(parts) == 2 and parts[1].startswith("-") and parts[1][1:].isdecimal():
+            raise BenchError(f"{path}:{number}: label {parts[1]} is negative; labels are class indices from 0")
+        if len(parts) != 2 or not (parts[1].isdecimal() and parts[1].isascii()):
+            raise BenchError(f"{path}:{number}: expected '<relative path> <integer label>', got {line[:80]!r}")
+        if first.setdefault(parts[0], number) != number:
+            raise BenchError(f"{path}:{number}: {parts[0]} is listed again (first on line {first[parts[0]]}), so "
+                             "it would count twice; remove the duplicate line")
+        items.append((parts[0], int(parts[1])))
+        lines.append(number)
     return items, (None if not lines or lines[-1] == len(lines) else lines)
 
 
