@@ -392,3 +392,36 @@ def test_text_files_with_a_byte_order_mark_or_not_in_utf8(tmp_path, capsys):
     assert main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--config", str(tmp_path / "c.yaml"),
                  "--dry-run", "--out", str(tmp_path / "o")]) == 2
     one_error_line(capsys, "is not UTF-8 text (byte 0xe9 on line 2); save it as UTF-8")
+
+
+def test_a_recipes_schedule_rescaled_by_epochs_never_splits_a_row(tmp_path, capsys):
+    """inat2018's milestones [30, 60] are [0, 0] at --epochs 1, places_lt has none: still one erm row; the same for
+    ldam_drw's defer epoch and ride's own large-dataset schedule."""
+    for dataset in ("inat2018", "places_lt", "imagenet_lt"):
+        for method in ("erm", "ldam_drw", "ride"):
+            cfg = resolve(method, dataset, 0, flags={"train.epochs": 1})
+            result = json.loads((GOLDEN / rundir.RESULT).read_text())
+            run_dir = tmp_path / run_name(cfg)
+            run_dir.mkdir()
+            result.update(config=cfg, run_id=run_dir.name, method=method, dataset=dataset)
+            (run_dir / rundir.RESULT).write_text(json.dumps(result))
+    assert main(["report", str(tmp_path)]) == 0
+    table = capsys.readouterr().out.split("\n\n")[2]
+    rows = re.findall(r"^\| ([^|]+?) \|", table, re.M)[1:]
+    assert rows == ["erm", "ldam_drw", "ride"], table  # ride's defer epoch 160 -> 0 is its recipe's, too
+    assert "not run" not in table
+
+
+def test_a_report_where_every_method_ties_prints_no_library_warning(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import write_scored_runs
+
+    write_scored_runs(tmp_path / "r", {m: {100: [40.0, 40.0, 40.0], 10: [40.0, 40.0, 40.0]}
+                                       for m in ("erm", "focal", "cb")})
+    proc = subprocess.run([sys.executable, "-W", "error", "-m", "bench", "report", str(tmp_path / "r"), "--plots",
+                           "--baseline", "erm", "--out", str(tmp_path / "rep")], capture_output=True, text=True)
+    assert proc.returncode == 0 and "Warning" not in proc.stderr, proc.stderr[-2000:]
+    assert "Friedman's test: n/a (every method ties in every setting)" in proc.stdout
+    assert "plot_cd_diagram" not in proc.stdout  # nothing to draw

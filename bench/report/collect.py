@@ -71,20 +71,20 @@ def _load_yaml(path):
 
 
 def method_params(cfg):
-    """Method hyper-parameters that differ from the named method's own defaults."""
-    from bench.datasets.registry import DATASETS
-    from bench.methods.registry import METHODS
-
-    base = dict(DEFAULTS["method"])  # only read: a shallow copy
-    dataset = DATASETS.get(cfg["dataset"]["name"])
-    if dataset is not None:  # a recipe's method settings (e.g. iNat's max_m 0.3) are that dataset's defaults
-        base.update(_recipe_method(dataset.recipe))  # update copies: the cached dict is not changed
-    method = METHODS.get(cfg["method"]["name"])
-    if method is not None:
-        base.update(method.parts)
-    base.update({k.split(".", 1)[1]: v for k, v in _authors(cfg).items() if k.startswith("method.")})
+    """Method hyper-parameters that differ from the named method's own defaults (on its dataset, with its authors'
+    recipe there, at the run's length: declared_config)."""
+    base = {k.split(".", 1)[1]: v for k, v in declared_config(cfg).items() if k.startswith("method.")}
     unused = unused_method_keys(cfg)
     return {k: v for k, v in cfg["method"].items() if k != "name" and base.get(k) != v and k not in unused}
+
+
+def declared_config(cfg) -> dict:
+    """{dotted key: value} bench gives the run's method on its dataset before any user input: the defaults, the
+    dataset's recipe preset, the method's parts, stage and train settings and its authors' recipes for the run's
+    ratio, with the schedule rescaled to the run's epochs as --epochs does."""
+    d = cfg["dataset"]
+    return _scaled({**_declared(cfg["method"]["name"], d["name"]), **_authors(cfg)},
+                   cfg.get("train", {}).get("epochs"))
 
 
 def unused_method_keys(cfg):
@@ -99,14 +99,6 @@ def unused_method_keys(cfg):
     except (KeyError, TypeError):  # a part this bench does not know: keep everything
         return set()
     return set(PARTS.params) - used
-
-
-@functools.lru_cache(maxsize=None)
-def _recipe_method(recipe):
-    """The `method` section of a dataset's recipe preset (read once per report)."""
-    from bench.config import load_preset
-
-    return load_preset(recipe).get("method", {})
 
 
 SETTING_KEYS = ("method.name", "train.seed", "dataset.name", "dataset.profile", "dataset.imbalance_ratio",
@@ -159,11 +151,30 @@ def _declared(method, dataset):
     return flatten(experiment_part(cfg))
 
 
+SCALED_KEYS = ("train.milestones", "method.defer_epoch", "method.sam_rho_schedule")  # what --epochs rescales
+
+
+def _scaled(declared: dict, epochs) -> dict:
+    """The declared config's schedule as `--epochs epochs` rescales it (config.scale_schedule): a recipe's own
+    milestones at another length are the recipe's, never a difference of the run (inat2018's [30, 60] are [0, 0]
+    in a one-epoch run; a run over inat2018 and places_lt is one row). The epochs stay the recipe's."""
+    from bench.config import scale_schedule
+
+    before = declared.get("train.epochs")
+    if not isinstance(epochs, int) or epochs == before or not any(declared.get(k) is not None for k in SCALED_KEYS):
+        return declared
+    tree = {"train": {"epochs": epochs, "milestones": declared.get("train.milestones")},
+            "method": {"defer_epoch": declared.get("method.defer_epoch"),
+                       "sam_rho_schedule": declared.get("method.sam_rho_schedule")}}
+    scale_schedule(tree, before)
+    return {**declared, **{k: tree[k.split(".")[0]][k.split(".")[1]] for k in SCALED_KEYS if k in declared}}
+
+
 def config_differences(cfg):
     """{key: value} of the experiment config that differ from what bench gives its method on its dataset
     (bench's defaults, the dataset's recipe, the method's own settings), minus method name, dataset setting,
     seed and hyper-parameters no part of the method uses."""
-    declared = {**_declared(cfg["method"]["name"], cfg["dataset"]["name"]), **_authors(cfg)}
+    declared = declared_config(cfg)
     flat = flatten(experiment_part(cfg))
     unused = {f"method.{k}" for k in unused_method_keys(cfg)}
     return {k: v for k, v in flat.items() if k not in SETTING_KEYS and k not in unused

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from bench.report.paired import higher_is_better, seed_values
+from bench.report.paired import higher_is_better, quiet, seed_values
 
 REPS = 2000  # bootstrap re-draws
 SEED = 0  # of the bootstrap's generator: a report is reproducible
@@ -51,10 +51,16 @@ def friedman(scores: dict) -> tuple[float, float] | None:
 
     if len(scores) < 3 or len(next(iter(scores.values()))) < 2:
         return None
-    test = friedmanchisquare(*[[v.mean() for v in per] for per in scores.values()])
+    columns = [[v.mean() for v in per] for per in scores.values()]
+    if all(len(set(block)) == 1 for block in zip(*columns)):  # every method tied in every setting: undefined
+        return None
+    with quiet():
+        test = friedmanchisquare(*columns)
     if not math.isfinite(float(test.pvalue)):
         return None
     return float(test.statistic), float(test.pvalue)
+
+
 
 
 def iqm(per: list) -> float:
@@ -133,7 +139,7 @@ def _rows(stats: dict, reference: str, higher: bool) -> list:
     return rows
 
 
-def _rule(settings, reference, test) -> str:
+def _rule(settings, reference, test, tied=False) -> str:
     from bench.report.collect import setting_label
 
     return (f"over {len(settings)} settings ({'; '.join(setting_label(s) for s in settings)}): average rank of each "
@@ -141,8 +147,9 @@ def _rule(settings, reference, test) -> str:
             f"it beats one of {reference} (averaged over the settings), with 95% stratified-bootstrap intervals "
             f"({REPS} re-draws of the runs within each setting, generator seed {SEED}; rliable's definitions, on the "
             "raw scores pooled over the settings: compare rows, which share the settings)"
-            + ("" if test is None else f"; Friedman's test that all methods rank alike: chi-square {test[0]:.2f}, "
-                                       f"p {test[1]:.3g} (an approximation with few settings)"))
+            + (f"; Friedman's test that all methods rank alike: chi-square {test[0]:.2f}, p {test[1]:.3g} (an "
+               "approximation with few settings)" if test is not None else "; Friedman's test: n/a (every method "
+               "ties in every setting)" if len(settings) > 1 and tied else ""))
 
 
 def overall_table(cells, settings, labels, metric, select, as_error, baseline=None):
@@ -163,7 +170,7 @@ def overall_table(cells, settings, labels, metric, select, as_error, baseline=No
         notes.add(f"the baseline {reference} lacks numbers in some setting: the reference is the top-ranked method")
         reference = min(ranks, key=ranks.get)
     rows = _rows(summarise(scores, reference, higher), reference, higher)
-    notes.add(_rule(settings, reference, friedman(scores)))
+    notes.add(_rule(settings, reference, friedman(scores), tied=len(scores) > 2 and len(set(ranks.values())) == 1))
     if missing:
         notes.add("left out (no numbers in every setting): " + ", ".join(missing))
     title = f"{metric_title(metric, as_error)} aggregated over settings, {selection_phrase(select, cells.values())}"

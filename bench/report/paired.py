@@ -10,6 +10,7 @@ method with a chosen baseline (`bench report --baseline METHOD`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -17,6 +18,19 @@ from bench.evaluate import BY_NAME
 from bench.report.aggregate import metric_value
 
 ALPHA = 0.05
+
+
+@contextlib.contextmanager
+def quiet():
+    """Around a statistics library's call: a degenerate input becomes "n/a" in the report (the caller checks the
+    result), never a library's warning on the terminal."""
+    import warnings
+
+    import numpy as np
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        yield
 
 
 @dataclass
@@ -63,8 +77,9 @@ def paired(setting, label, reference, a: dict, b: dict) -> Comparison | None:
         return Comparison(setting, label, reference, len(seeds), 0.0, 0.0, 0.0, 1.0)
     if max(diffs) - min(diffs) <= scale:  # no spread (to rounding): t is undefined
         return None
-    test = ttest_rel(x, y)
-    interval = test.confidence_interval(0.95)
+    with quiet():
+        test = ttest_rel(x, y)
+        interval = test.confidence_interval(0.95)
     return Comparison(setting, label, reference, len(seeds), mean, float(interval.low), float(interval.high),
                       float(test.pvalue))
 

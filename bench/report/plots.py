@@ -214,18 +214,19 @@ def cd_diagram(cells, settings, labels, metric, select, as_error, out, stem):
     methods the Nemenyi test after Friedman's does not separate (alpha 0.05)."""
     import scikit_posthocs as sp
 
-    from bench.report.overall import average_ranks, complete_scores
-    from bench.report.paired import higher_is_better
+    from bench.report.overall import average_ranks, complete_scores, friedman
+    from bench.report.paired import higher_is_better, quiet
 
     scores, _ = complete_scores(cells, settings, labels, metric, select, as_error)
-    if len(scores) < 3 or len(settings) < 2:
+    if len(scores) < 3 or len(settings) < 2 or friedman(scores) is None:  # every method tied: nothing to draw
         return []
     higher = higher_is_better(metric, as_error)
     means = pd.DataFrame({label: [v.mean() for v in per] for label, per in scores.items()})  # settings x methods
-    significance = sp.posthoc_nemenyi_friedman(means if higher else -means)
     plt, _ = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(scores) + 1.2))
-    sp.critical_difference_diagram(pd.Series(average_ranks(scores, higher)), significance, ax=ax)
+    with quiet():
+        significance = sp.posthoc_nemenyi_friedman(means if higher else -means)
+        sp.critical_difference_diagram(pd.Series(average_ranks(scores, higher)), significance, ax=ax)
     ax.set_title(f"{metric}: average rank over {len(settings)} settings (1 = best); a bar joins methods the "
                  "Nemenyi test does not separate (alpha 0.05)", fontsize="small")
     paths = _save(fig, out, stem)
