@@ -425,3 +425,27 @@ def test_a_report_where_every_method_ties_prints_no_library_warning(tmp_path):
     assert proc.returncode == 0 and "Warning" not in proc.stderr, proc.stderr[-2000:]
     assert "Friedman's test: n/a (every method ties in every setting)" in proc.stdout
     assert "plot_cd_diagram" not in proc.stdout  # nothing to draw
+
+
+# ---------------------------------------------------------------- 10. what a table says, its CSV says too
+
+
+def test_the_csv_carries_the_marks_and_paired_differences_the_tables_show(tmp_path, capsys):
+    import pandas as pd
+    from conftest import write_scored_runs
+
+    write_scored_runs(tmp_path / "r", {"erm": {100: [50.0, 52.0, 51.0]}, "focal": {100: [50.5, 52.0, 51.2]},
+                                       "cb": {100: [40.0, 41.0, 43.0]}})
+    assert main(["report", str(tmp_path / "r"), "--csv", "--baseline", "cb", "--out", str(tmp_path / "rep")]) == 0
+    text = capsys.readouterr().out
+    frame = pd.read_csv(tmp_path / "rep" / "results.csv")
+    top1 = frame[frame.metric == "top1"].set_index("method")
+    for method in ("erm", "focal", "cb"):  # bold in the CSV exactly where the Markdown table bolds
+        assert top1.loc[method, "bold"] == bool(re.search(rf"^\| {method} \| \*\*", text, re.M)), method
+    assert top1.loc["focal", "vs_best"] == "itself" and top1.loc["erm", "vs_best"] == "focal"
+    assert top1.loc["erm", "vs_best_diff"] == pytest.approx((50 + 52 + 51 - 50.5 - 52 - 51.2) / 3)
+    baseline = re.search(r"^\| erm \| ([+-][\d.]+) \[([+-][\d.]+), ([+-][\d.]+)\] p ([\d.]+)", text, re.M).groups()
+    erm = top1.loc["erm"]
+    assert [f"{erm.vs_baseline_diff:+.2f}", f"{erm.vs_baseline_low:+.2f}", f"{erm.vs_baseline_high:+.2f}",
+            f"{erm.vs_baseline_p_holm:.3f}"] == list(baseline)
+    assert frame[frame.metric != "top1"]["bold"].isna().all()  # the marks belong to the table's metric

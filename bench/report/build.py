@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.report.aggregate import aggregate, settings_and_labels
-from bench.report.collect import collect
+from bench.report.collect import collect, setting_label
 from bench.report.tables import main_table, prior_table, shot_table, tidy_rows, to_latex, to_markdown
 from bench.results import atomic_write_text
 
@@ -81,7 +81,7 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
     written = [out / "tables.md"]
     atomic_write_text(out / "tables.md", markdown)
     written += write_files(out, tables, cells, settings, labels, select, as_error, latex, csv, plots, confusion,
-                           shown)
+                           shown, baseline)
     if html:
         from bench.report import html as page
         from bench.report.tables import selection_phrase
@@ -111,7 +111,37 @@ def check_report_inputs(folders, out, confusion, writes_files):
             read_predictions(run_dir)
 
 
-def write_files(out, tables, cells, settings, labels, select, as_error, latex, csv, plots, confusion, metric="top1"):
+SIGNIFICANCE_COLUMNS = ("bold", "vs_best", "vs_best_n", "vs_best_diff", "vs_best_low", "vs_best_high",
+                        "vs_best_p_holm", "vs_baseline", "vs_baseline_n", "vs_baseline_diff", "vs_baseline_low",
+                        "vs_baseline_high", "vs_baseline_p_holm")
+
+
+def significance_columns(tables, cells, settings, labels, metric, select, as_error, baseline) -> dict:
+    """{(setting label, row label): the CSV columns of what the main table and --baseline's table say of that
+    cell}: bold (the column's best or not significantly worse than it), the paired difference from the column's
+    best and from the baseline with its 95% interval and Holm-adjusted p (the rows of the shown metric)."""
+    from bench.report.paired import against_baseline, against_best, baseline_label
+
+    main = next(t for t in tables if t.name == "main")
+    out = {(setting_label(s), label): {"bold": entry.strong} for label, entries in main.rows
+           for s, entry in zip(settings, entries)}
+    best, comparisons = against_best(cells, settings, labels, metric, select, as_error)
+    groups = [("vs_best", comparisons)]
+    if baseline:
+        groups.append(("vs_baseline", against_baseline(cells, settings, labels, baseline_label(cells, baseline),
+                                                       metric, select, as_error)))
+    for setting, label in best.items():
+        out.setdefault((setting_label(setting), label), {})["vs_best"] = "itself"
+    for prefix, found in groups:
+        for c in found:
+            out.setdefault((setting_label(c.setting), c.label), {}).update({
+                prefix: c.reference, f"{prefix}_n": c.n, f"{prefix}_diff": c.diff, f"{prefix}_low": c.low,
+                f"{prefix}_high": c.high, f"{prefix}_p_holm": c.p_holm})
+    return out
+
+
+def write_files(out, tables, cells, settings, labels, select, as_error, latex, csv, plots, confusion, metric="top1",
+                baseline=None):
     """LaTeX tables, the CSV, the plots and confusion matrices asked for; the paths written."""
     written = []
     if latex:
@@ -121,8 +151,12 @@ def write_files(out, tables, cells, settings, labels, select, as_error, latex, c
     if csv:
         import pandas as pd
 
-        frame = pd.DataFrame(tidy_rows(cells, select, as_error))
-        for column in ("data_seed", "n", "n_failed", "n_incomplete", "group_size"):
+        marks = significance_columns(tables, cells, settings, labels, metric, select, as_error, baseline)
+        rows = [{**row, **marks.get((row["setting"], row["label"]), {})} if row["metric"] == marked else row
+                for marked in [f"{metric}_error" if as_error and metric == "top1" else metric]
+                for row in tidy_rows(cells, select, as_error)]
+        frame = pd.DataFrame(rows, columns=list(dict.fromkeys([*rows[0], *SIGNIFICANCE_COLUMNS])))
+        for column in ("data_seed", "n", "n_failed", "n_incomplete", "group_size", "vs_best_n", "vs_baseline_n"):
             frame[column] = frame[column].astype("Int64")
         atomic_write_text(out / "results.csv", frame.to_csv(index=False))
         written.append(out / "results.csv")
