@@ -71,6 +71,8 @@ def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None,
             parent = METHODS[method].parent
             parent_base = _resolve_parent(method, parent, dataset, seeds[0], presets, config_files, flags,
                                           sets) if parent else None
+            if parent_base is not None and config_mod.stage_kind(base) == "train":
+                check_parent_model(base, parent_base)
             for seed in seeds:
                 cfg = copy.deepcopy(base)
                 cfg["train"]["seed"] = seed
@@ -85,6 +87,35 @@ def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None,
                     cfg["stage"]["parent"] = parent_dir.name
                 add(PlannedRun(cfg, Path(out) / rundir.run_name(cfg), parent_dir))
     return runs
+
+
+def model_signature(cfg) -> dict:
+    """{key: value} of what shapes the network a run trains: the backbone, its weights, the head (the loss's for
+    head=auto) and, for a multi-expert network, its experts and the scale of their cosine heads."""
+    from bench.methods.registry import PARTS
+
+    m = cfg["method"]
+    head = PARTS.get("loss", m["loss"]).head if m["head"] == "auto" else m["head"]
+    out = {"model.name": cfg["model"]["name"], "model.weights": cfg["model"]["weights"], "method.head": head}
+    if PARTS.kinds["algorithm"][m["algorithm"]].extra.get("experts"):
+        out.update({f"method.{k}": m[k] for k in ("experts", "reduce_experts", "s")})
+    return out
+
+
+def check_parent_model(child, parent):
+    """A stage-2 child loads its parent's network into one it builds from its own config: what shapes that network
+    must be the parent's (a parent planned for a child never takes the child's method.* keys). Refused at plan time,
+    before the parent trains, rather than as a state-dict error after it."""
+    mine, theirs = model_signature(child), model_signature(parent)
+    differ = [k for k in mine if k in theirs and mine[k] != theirs[k]]
+    if differ:
+        m = child["method"]
+        given = {k: "method.loss" if k == "method.head" and m["head"] == "auto" else k for k in differ}
+        said = ", ".join(f"{k}={mine[k]}" + (f" (method.loss={m['loss']} asks for it)" if given[k] != k else "")
+                         + f" where the parent's is {theirs[k]}" for k in differ)
+        raise BenchError(f"{m['name']} loads the network of its {parent['method']['name']} parent, which a parent "
+                         f"planned for it never changes, and {said} would not fit it; remove "
+                         f"{' and '.join(sorted(set(given.values())))} (a method's keys stay with the child)")
 
 
 def forced(run, force):

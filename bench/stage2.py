@@ -68,8 +68,11 @@ class Stage2:
         state = self.parent_weights()
         own = model.state_dict()
         if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
+            from bench.models import resolve_head
+
             raise BenchError(f"parent run {self.parent_dir.name} has another model or head than this stage 2 "
-                             f"({self.cfg['model']['name']}, linear head); use the parent method the child names")
+                             f"({self.cfg['model']['name']}, {resolve_head(self.cfg['method'])} head); use the "
+                             "parent method the child names")
         if self.s["reinit"] and self.s["reinit_init"] == "pytorch":
             model[1].reset_parameters()  # nn.Linear's default draw (classifier-balancing DotProductClassifier)
         fresh_head = {k: v.clone() for k, v in model[1].state_dict().items()}

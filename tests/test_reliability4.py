@@ -449,3 +449,32 @@ def test_the_csv_carries_the_marks_and_paired_differences_the_tables_show(tmp_pa
     assert [f"{erm.vs_baseline_diff:+.2f}", f"{erm.vs_baseline_low:+.2f}", f"{erm.vs_baseline_high:+.2f}",
             f"{erm.vs_baseline_p_holm:.3f}"] == list(baseline)
     assert frame[frame.metric != "top1"]["bold"].isna().all()  # the marks belong to the table's metric
+
+
+# ---------------------------------------------------------------- 9. a child's keys that would not fit its parent
+
+
+@pytest.mark.parametrize("method, key, refused", [
+    ("ride_ea", "method.experts=2", "method.experts=2 where the parent's is 3"),
+    ("ride_ea", "method.reduce_experts=false", "remove method.reduce_experts"),
+    ("ride_ea", "method.head=linear", "method.head=linear where the parent's is normed"),
+    ("crt", "method.loss=ldam", "(method.loss=ldam asks for it) where the parent's is linear would not fit it; "
+                                "remove method.loss"),
+    ("mislas", "method.head=normed", "remove method.head"),
+])
+def test_a_childs_key_that_shapes_its_parents_network_is_refused_when_planned(tmp_path, capsys, method, key,
+                                                                               refused):
+    assert main(["run", "--methods", method, "--datasets", "cifar10_lt", "--out", str(tmp_path / "o"), "--dry-run",
+                 "--set", key]) == 2
+    one_error_line(capsys, refused)
+    assert not (tmp_path / "o").exists()
+
+
+def test_every_two_stage_method_plans_on_every_dataset():
+    from bench.datasets.registry import DATASETS
+    from bench.methods.registry import METHODS
+    from bench.runner import plan
+
+    for method in (m for m, spec in METHODS.items() if spec.parent):
+        for dataset in DATASETS:
+            plan([method], [dataset], [0], "unused", sets=["eval.selection=best_val"])

@@ -29,6 +29,7 @@ from torch import nn
 
 from bench.engine.algorithm import optimizer_step
 from bench.engine.hooks import Hook
+from bench.errors import BenchError
 from bench.models.experts import MultiExpert
 from bench.stage2 import Stage2Algorithm, train_section
 
@@ -127,7 +128,11 @@ class RouterAlgorithm(Stage2Algorithm):
         experts, _ = ExpertAlgorithm(self.cfg, self.data, self.device, self.run_dir).build_model()
         ckpt = checkpoint.load_final(self.stage.parent_dir, (parent.get("last") or {}).get("epoch"),
                                      torch.device("cpu"), parent.get("method") or "ride")
-        experts.load_state_dict(ckpt["model"])
+        try:
+            experts.load_state_dict(ckpt["model"])
+        except RuntimeError:  # planning refuses what shapes it otherwise (bench.runner.check_parent_model)
+            raise BenchError(f"parent run {self.stage.parent_dir.name} has another network than this router loads "
+                             "(experts, heads); run the ride parent this child names") from None
         for p in experts.parameters():
             p.requires_grad_(False)
         top_k = min(int(m["ride_router_top_k"]), self.data.num_classes)
