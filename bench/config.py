@@ -316,14 +316,14 @@ def check_combinations(cfg, user_keys=None):
         late = [e for e in t["milestones"] if e >= epochs]
         if late:
             raise BenchError(f"train.milestones {t['milestones']} include epoch(s) {late} at or past the last of "
-                             f"{epochs} epochs, so that LR decay never happens; use --epochs {epochs} (which "
-                             "scales a recipe's milestones) or set train.milestones")
+                             f"{epochs} epochs, so that LR decay never happens; set train.milestones below it (or "
+                             "give the length with --epochs, which scales a recipe's milestones)")
     if m["schedule"] == "deferred":
         switch = m["defer_epoch"] if m["defer_epoch"] is not None else (milestones(t) or [None])[0]
         if switch is not None and switch >= epochs:
             raise BenchError(f"method {m['name']} switches re-balancing on at epoch {switch}, at or past the last "
-                             f"of {epochs} epochs, so it would train without it; use --epochs {epochs} (which "
-                             "scales the recipe's epochs) or set method.defer_epoch below it")
+                             f"of {epochs} epochs, so it would train without it; set method.defer_epoch below it "
+                             "(or give the length with --epochs, which scales the recipe's schedule)")
     if m["schedule"] == "deferred" and m["defer_epoch"] is None and not milestones(t):
         raise BenchError(f"method {m['name']} switches re-balancing on at the first LR milestone, and train.milestones "
                          "is empty; set train.milestones or method.defer_epoch")
@@ -345,14 +345,19 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     m = METHODS.get_or_fail(method)
     d = DATASETS.get_or_fail(dataset)
     layers = (seed, presets, config_files, flags, sets)
-    cfg, user_keys = layered(m, d, [], *layers)
-    check_values(cfg)  # nothing reads a value before it has its type (a ratio typed "100" is the ratio 100)
-    if m.recipes:  # they depend on the ratio the user's layers give
-        recipes = recipe_layers(m, d, cfg["dataset"], shared=cfg["run"]["recipe"] == "shared")
-        cfg, user_keys = layered(m, d, recipes, *layers)
-        check_values(cfg)
-    check_dataset_shape(cfg, d)
-    validate(cfg, user_keys)
+    cfg, user_keys, scaled = layered(m, d, [], *layers)
+    try:
+        check_values(cfg)  # nothing reads a value before it has its type (a ratio typed "100" is the ratio 100)
+        if m.recipes:  # they depend on the ratio the user's layers give
+            recipes = recipe_layers(m, d, cfg["dataset"], shared=cfg["run"]["recipe"] == "shared")
+            cfg, user_keys, scaled = layered(m, d, recipes, *layers)
+            check_values(cfg)
+        check_dataset_shape(cfg, d)
+        validate(cfg, user_keys)
+    except BenchError as exc:
+        if not scaled:
+            raise
+        raise BenchError(f"{exc} ({'; '.join(scaled)})") from None  # say what the user wrote, not only its scaling
     check_selection(cfg, d)
     check_stage(cfg, m, user_keys)
     MODELS.get_or_fail(cfg["model"]["name"])
@@ -375,7 +380,7 @@ def recipe_layers(m, d, dataset_section, shared=False) -> list:
 
 def layered(m, d, recipes, seed, presets, config_files, flags, sets):
     """The config's layers merged in order (module docstring), the method's recipes after its parts: (cfg, the
-    method keys the user set in config files and --set)."""
+    method keys the user set in config files and --set, what --epochs rescaled: scale_schedule)."""
     cfg = copy.deepcopy(DEFAULTS)
     merge(cfg, load_preset(d.recipe), f"preset {d.recipe!r}")
     merge(cfg, {"method": dict(m.parts), "stage": dict(m.stage), "train": dict(m.train)}, f"method {m.name!r}")
@@ -394,7 +399,7 @@ def layered(m, d, recipes, seed, presets, config_files, flags, sets):
         if isinstance(tree, dict) and "world_size" in (tree.get("train") or {}):
             raise BenchError(f"train.world_size in {source} is set by how a run is launched (torchrun, a SLURM "
                              "profile's tasks_per_job), not by a config file; remove it")
-    apply_flags(cfg, flags)
+    scaled = apply_flags(cfg, flags)
     for item in sets:
         key, value = parse_set(item)
         if key in ("method.name", "dataset.name", "train.seed", "stage.parent", "train.world_size"):
@@ -404,17 +409,19 @@ def layered(m, d, recipes, seed, presets, config_files, flags, sets):
         set_key(cfg, key, value, f"--set {item}")
         if key.startswith("method."):
             user_keys.add(key.split(".", 1)[1])
-    return cfg, user_keys
+    return cfg, user_keys, scaled
 
 
-def apply_flags(cfg, flags):
-    """Command-line flags (--epochs, ...); --epochs scales the recipe's schedule to the new length."""
+def apply_flags(cfg, flags) -> list:
+    """Command-line flags (--epochs, ...); --epochs scales the recipe's schedule to the new length. Returns what
+    the scaling changed (scale_schedule)."""
     epochs_before = cfg["train"]["epochs"]
     for key, value in (flags or {}).items():
         if value is not None:
             set_key(cfg, key, value, "command-line flags")
     if (flags or {}).get("train.epochs") is not None:
-        scale_schedule(cfg, epochs_before)
+        return scale_schedule(cfg, epochs_before)
+    return []
 
 
 def check_dataset_shape(cfg, d):
@@ -551,14 +558,18 @@ def check_selection(cfg, info):
                          "reported split; use dataset.eval_split=test")
 
 
-def scale_schedule(cfg, epochs_before):
+def scale_schedule(cfg, epochs_before) -> list:
     """--epochs E: explicit milestones and defer epoch of a recipe scale from its epochs to E
-    (int(m * E / epochs), as fractions do), so a shorter run still decays and still defers."""
+    (int(m * E / epochs), as fractions do), so a shorter run still decays and still defers. Returns what changed,
+    as phrases naming the value written ("--epochs 100 rescaled train.milestones [250], written for 200 epochs,
+    to [125]"), for an error about them to say."""
     t, m = cfg["train"], cfg["method"]
     new = t["epochs"]
     if not isinstance(new, int) or isinstance(new, bool) or new < 1 or not isinstance(epochs_before, int) \
             or epochs_before == new or epochs_before < 1:
-        return  # validate() reports a bad value
+        return []  # validate() reports a bad value
+    written = {"train.milestones": t["milestones"], "method.defer_epoch": m["defer_epoch"],
+               "method.sam_rho_schedule": m.get("sam_rho_schedule")}
     if isinstance(t["milestones"], list) and all(isinstance(e, int) for e in t["milestones"]):
         t["milestones"] = [int(e * new / epochs_before) for e in t["milestones"]]
     if isinstance(m["defer_epoch"], int) and not isinstance(m["defer_epoch"], bool):
@@ -567,6 +578,10 @@ def scale_schedule(cfg, epochs_before):
     if isinstance(rho, list) and all(isinstance(step, list) and len(step) == 2 and type(step[0]) is int
                                      for step in rho):  # SAM's rho steps move with the LR's milestones
         m["sam_rho_schedule"] = [[int(e * new / epochs_before), r] for e, r in rho]
+    now = {"train.milestones": t["milestones"], "method.defer_epoch": m["defer_epoch"],
+           "method.sam_rho_schedule": m.get("sam_rho_schedule")}
+    return [f"--epochs {new} rescaled {k} {written[k]}, written for {epochs_before} epochs, to {now[k]}"
+            for k in written if now[k] != written[k]]
 
 
 def config_hash(cfg):

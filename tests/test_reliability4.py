@@ -478,3 +478,18 @@ def test_every_two_stage_method_plans_on_every_dataset():
     for method in (m for m, spec in METHODS.items() if spec.parent):
         for dataset in DATASETS:
             plan([method], [dataset], [0], "unused", sets=["eval.selection=best_val"])
+
+
+def test_an_error_about_a_rescaled_schedule_shows_what_was_written(tmp_path, capsys):
+    (tmp_path / "ms.yaml").write_text("train:\n  milestones: [250]\n")
+    base = ["run", "--datasets", "cifar10_lt", "--dry-run", "--out", str(tmp_path / "o"), "--config",
+            str(tmp_path / "ms.yaml")]
+    assert main([*base, "--methods", "erm", "--epochs", "100"]) == 2
+    one_error_line(capsys, "train.milestones [125] include epoch(s) [125] at or past the last of 100 epochs, so "
+                           "that LR decay never happens; set train.milestones below it (or give the length with "
+                           "--epochs, which scales a recipe's milestones) (--epochs 100 rescaled train.milestones "
+                           "[250], written for 200 epochs, to [125])")
+    (tmp_path / "ms.yaml").write_text("method:\n  sam_rho_schedule: [[0, 0.05], [5, 0.1]]\n")
+    assert main([*base, "--methods", "erm_sam", "--epochs", "10"]) == 2
+    one_error_line(capsys, "got [[0, 0.05], [0, 0.1]] (--epochs 10 rescaled method.sam_rho_schedule [[0, 0.05], "
+                           "[5, 0.1]], written for 200 epochs, to [[0, 0.05], [0, 0.1]])")
