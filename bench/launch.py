@@ -20,6 +20,7 @@ import sys
 
 from bench import rundir
 from bench.errors import BenchError
+from bench.external import check_unchanged
 
 
 def launch(runs, executor, out, force=False, dry_run=False, wait=False):
@@ -27,6 +28,8 @@ def launch(runs, executor, out, force=False, dry_run=False, wait=False):
     from bench.runner import forced, is_current
 
     skipped = [r for r in runs if not forced(r, force) and is_current(r)]
+    for run in skipped:  # a finished run stands only for the files it read: the same content now
+        check_unchanged(run.run_dir, rundir.read_result(run.run_dir) or {})
     rest = [r for r in runs if r not in skipped]
     queued = executor.queued([r for r in rest if not forced(r, force)])
     start = [r for r in rest if r.run_dir not in queued]

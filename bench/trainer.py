@@ -107,6 +107,8 @@ class Trainer:
     def resume(self) -> None:
         """The run's state: from its checkpoint when it has a usable one (same data, same kind of device)."""
         identity = data_identity(self.data)
+        if self.algorithm.weights:  # the pretrained weights the model was built from: the same file to resume
+            identity["weights_sha256"] = self.algorithm.weights[0].get("sha256")
         state = RunState(data=identity, device_type=self.device.type, parent=self.algorithm.parent_record())
         ckpt = checkpoint.load(self.run_dir, self.device)
         if ckpt is not None:
@@ -284,7 +286,8 @@ class Trainer:
         if last is None:  # resumed after the final epoch was checkpointed but before result.json
             last = dict(self.state.history[-1])
         extra = {**self.algorithm.result_extra(last),
-                 **({"weights": self.algorithm.weights[0]} if self.algorithm.weights else {})}
+                 **({"weights": self.algorithm.weights[0]} if self.algorithm.weights else {}),
+                 **({"inputs": self.data.inputs} if getattr(self.data, "inputs", None) else {})}
         result = build_result(self.cfg, self.data, self.device, self.state, last, self.run_dir, extra=extra)
         self.hooks.finished(self, result)  # a signal caught during the last evaluation or the result: honour it
         return result

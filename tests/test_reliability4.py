@@ -493,3 +493,48 @@ def test_an_error_about_a_rescaled_schedule_shows_what_was_written(tmp_path, cap
     assert main([*base, "--methods", "erm_sam", "--epochs", "10"]) == 2
     one_error_line(capsys, "got [[0, 0.05], [0, 0.1]] (--epochs 10 rescaled method.sam_rho_schedule [[0, 0.05], "
                            "[5, 0.1]], written for 200 epochs, to [[0, 0.05], [0, 0.1]])")
+
+
+# ---------------------------------------------------------------- 5. files a run reads are part of what it stands for
+
+
+def test_a_weights_file_replaced_at_the_same_path_is_noticed(cifar_root, tmp_path, capsys):
+    import torch
+    from safetensors.torch import save_file
+
+    from bench.models import clip
+
+    def write_weights(seed):
+        torch.manual_seed(seed)
+        model, _ = clip.build_clip("clip_tiny", None)
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "w.safetensors"))
+
+    write_weights(1)
+    argv = ["run", "--methods", "clip_zeroshot", "--datasets", "cifar10_lt", "--data-root", str(cifar_root), "--out",
+            str(tmp_path / "o"), "--no-progress", "--set", "dataset.verify=false", "model.name=clip_tiny",
+            f"model.weights={tmp_path / 'w.safetensors'}", "eval.batch_size=64"]
+    assert main(argv) == 0
+    assert main(argv) == 0 and "already done" in capsys.readouterr().out  # the same file: kept
+    write_weights(2)  # another checkpoint saved over the same path
+    assert main(argv) == 2
+    one_error_line(capsys, f"was computed from the weights file {tmp_path / 'w.safetensors'}, which has changed since")
+    at = argv.index("--set")
+    assert main([*argv[:at], "--force", *argv[at:]]) == 0  # computed again from the new file
+    (run,) = (tmp_path / "o").glob("*/result.json")
+    assert json.loads(run.read_text())["weights"]["sha256"] == __import__("hashlib").sha256(
+        (tmp_path / "w.safetensors").read_bytes()).hexdigest()
+
+
+def test_a_class_name_file_is_recorded_and_checked(tmp_path):
+    from bench.errors import BenchError
+    from bench.external import check_unchanged
+
+    names = tmp_path / "classnames.txt"
+    names.write_text("abbey\nairfield\n")
+    from bench.datasets.imagelist import _names_input
+
+    result = {"inputs": _names_input(names)}
+    check_unchanged(tmp_path, result)
+    names.write_text("\ufeffabbey\nairfield\n")  # re-saved by an editor that adds a byte-order mark
+    with pytest.raises(BenchError, match="computed from the class names file .*classnames.txt, which has changed"):
+        check_unchanged(tmp_path, result)

@@ -60,14 +60,24 @@ def folder_names(train_items: list, num_classes: int) -> list[str]:
     return names
 
 
+def names_file(name: str, split_dir: Path, json_names: dict) -> Path | None:
+    """The file an image-list dataset's class names come from, where one does (a run records its sha256)."""
+    if (split_dir / NAMES_FILE).is_file():
+        return split_dir / NAMES_FILE
+    if not json_names and name == "inat2018" and (split_dir / "categories.json").is_file():
+        return split_dir / "categories.json"
+    return None
+
+
 def list_names(name: str, split_dir: Path, num_classes: int, train_items: list, json_names: dict) -> list[str]:
     """The class names of an image-list dataset ([] where none is known)."""
-    if (split_dir / NAMES_FILE).is_file():
-        return read_names_file(split_dir / NAMES_FILE, num_classes)
+    found = names_file(name, split_dir, json_names)
+    if found is not None and found.name == NAMES_FILE:
+        return read_names_file(found, num_classes)
     if json_names:
         return [json_names.get(c, "") for c in range(num_classes)]
-    if name == "inat2018" and (split_dir / "categories.json").is_file():
-        return read_categories(split_dir / "categories.json", num_classes)
+    if found is not None:
+        return read_categories(found, num_classes)
     if name == "places_lt":
         return folder_names(train_items, num_classes)
     return []

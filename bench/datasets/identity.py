@@ -28,12 +28,14 @@ def data_identity(data) -> dict:
     else:
         val = data.val_y.tolist() if data.val_y is not None else []
         evaluation = _labels_sha256(data.test_y.tolist() + [-1] + val)
+    names = hashlib.sha256("\n".join(map(str, getattr(data, "class_names", None) or [])).encode()).hexdigest()
     return {"train_sha256": data.train_indices_sha256, "eval_sha256": evaluation,
-            "train_counts": list(data.train_counts), "test_counts": list(data.test_counts)}
+            "train_counts": list(data.train_counts), "test_counts": list(data.test_counts), "names_sha256": names}
 
 
 NAMES = {"train_sha256": "the training split (its list or indices)", "eval_sha256": "the evaluation images",
-         "train_counts": "the training class counts", "test_counts": "the evaluation class counts"}
+         "train_counts": "the training class counts", "test_counts": "the evaluation class counts",
+         "names_sha256": "the class names (a class-name file)", "weights_sha256": "the pretrained weights file"}
 
 
 def check_same_data(run_name: str, recorded: dict | None, now: dict) -> None:
@@ -44,5 +46,6 @@ def check_same_data(run_name: str, recorded: dict | None, now: dict) -> None:
     changed = [NAMES[k] for k in NAMES if k in recorded and recorded[k] != now.get(k)]
     if changed:
         raise BenchError(f"run {run_name} was started on other data: {', '.join(changed)} changed since its "
-                         "checkpoint (a split list or data file edited?); restore the files it started on to resume "
+                         "checkpoint (a split list, class-name, weights or data file edited?); restore the files it "
+                         "started on to resume "
                          "it, or re-run it with --force to start over on the new data")

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import torch
 
 from bench.datasets.base import data_root
-from bench.datasets.classnames import list_names
+from bench.datasets.classnames import list_names, names_file
 from bench.errors import BenchError
 from bench.textfiles import read_text
 
@@ -83,6 +83,7 @@ class ImageListData:
     # split -> (list file, "line" | "annotation", 1-based entry of each item or None for index + 1): where an
     # unreadable image is named
     sources: dict = field(default_factory=dict)
+    inputs: list = field(default_factory=list)  # files besides the lists a run reads, with their sha256
 
     @property
     def train_labels(self):
@@ -272,6 +273,7 @@ def load_image_list(cfg, name):
         eval_items=resolve_images(eval_items, image_root, rules, eval_path, eval_lines),
         eval_split=eval_split, mean=mean, std=std, train_list_sha256=file_hashes(train_path)[1],
         class_names=list_names(name, split_dir, num_classes, train_items, names),
+        inputs=_names_input(names_file(name, split_dir, names)),
         sources={"train": _source(train_path, train_lines), "eval": _source(eval_path, eval_lines)})
     if best_val and spec.selection == "official":
         from bench.datasets.selection import describe
@@ -286,6 +288,11 @@ def load_image_list(cfg, name):
 
         split_items(data)  # also narrows the eval source's entries to the reported half
     return data
+
+
+def _names_input(path):
+    """result.json's record of the class-name file a run read (bench/external.py checks it on every re-run)."""
+    return [] if path is None else [{"what": "class names", "file": str(path), "sha256": file_hashes(path)[1]}]
 
 
 def _source(path, lines):
