@@ -345,14 +345,15 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     m = METHODS.get_or_fail(method)
     d = DATASETS.get_or_fail(dataset)
     layers = (seed, presets, config_files, flags, sets)
-    cfg, user_keys, scaled = layered(m, d, [], *layers)
+    cfg, user_keys, scaled, given = layered(m, d, [], *layers)
     try:
         check_values(cfg)  # nothing reads a value before it has its type (a ratio typed "100" is the ratio 100)
         if m.recipes:  # they depend on the ratio the user's layers give
             recipes = recipe_layers(m, d, cfg["dataset"], shared=cfg["run"]["recipe"] == "shared")
-            cfg, user_keys, scaled = layered(m, d, recipes, *layers)
+            cfg, user_keys, scaled, given = layered(m, d, recipes, *layers)
             check_values(cfg)
         check_dataset_shape(cfg, d)
+        check_used(cfg, given)  # before the combination checks: the reason a key changes nothing comes first
         validate(cfg, user_keys)
     except BenchError as exc:
         if not scaled:
@@ -362,6 +363,23 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     check_stage(cfg, m, user_keys)
     MODELS.get_or_fail(cfg["model"]["name"])
     return cfg
+
+
+def check_used(cfg, given):
+    """A key the user set that the run does not use (bench/usage.py) would change its id and nothing else: refused,
+    saying why. A two-stage child's keys outside its method and stage sections also reach its parent, which may use
+    them (the child's id follows the parent's): they are left to the parent's check."""
+    from bench.usage import unused_keys
+
+    defaults = default_keys()
+    for key, why in unused_keys(cfg).items():
+        section, leaf = key.split(".")
+        if key not in given or cfg[section][leaf] == defaults[key]:
+            continue
+        if stage_kind(cfg) is not None and section not in CHILD_SECTIONS:
+            continue
+        raise BenchError(f"{key}={cfg[section][leaf]} would change nothing in {cfg['method']['name']} on "
+                         f"{cfg['dataset']['name']} ({why}) but the run id; remove it")
 
 
 def recipe_layers(m, d, dataset_section, shared=False) -> list:
@@ -380,7 +398,8 @@ def recipe_layers(m, d, dataset_section, shared=False) -> list:
 
 def layered(m, d, recipes, seed, presets, config_files, flags, sets):
     """The config's layers merged in order (module docstring), the method's recipes after its parts: (cfg, the
-    method keys the user set in config files and --set, what --epochs rescaled: scale_schedule)."""
+    method keys the user set in config files and --set, what --epochs rescaled: scale_schedule, every dotted key
+    the user set there)."""
     cfg = copy.deepcopy(DEFAULTS)
     merge(cfg, load_preset(d.recipe), f"preset {d.recipe!r}")
     merge(cfg, {"method": dict(m.parts), "stage": dict(m.stage), "train": dict(m.train)}, f"method {m.name!r}")
@@ -392,8 +411,10 @@ def layered(m, d, recipes, seed, presets, config_files, flags, sets):
     for name in presets:
         merge(cfg, load_preset(name), f"preset {name!r}")
     user_keys = set()  # method keys of config files and --set: refused where no part of the method uses them
+    given = set()  # every dotted key of config files and --set: refused where the run does not use it (usage.py)
     for source, tree in read_config_files(config_files):
         merge(cfg, tree, source)
+        given.update(flatten(tree) if isinstance(tree, dict) else ())
         user_keys.update(k.split(".", 1)[1] for k in flatten(tree)
                          if isinstance(tree, dict) and k.startswith("method."))
         if isinstance(tree, dict) and "world_size" in (tree.get("train") or {}):
@@ -407,9 +428,10 @@ def layered(m, d, recipes, seed, presets, config_files, flags, sets):
                              "run is planned for you; the world size is how the run is launched: torchrun, a SLURM "
                              "profile's tasks_per_job)")
         set_key(cfg, key, value, f"--set {item}")
+        given.add(key)
         if key.startswith("method."):
             user_keys.add(key.split(".", 1)[1])
-    return cfg, user_keys, scaled
+    return cfg, user_keys, scaled, given
 
 
 def apply_flags(cfg, flags) -> list:
@@ -590,9 +612,15 @@ def config_hash(cfg):
     Hashing only the differences keeps run ids stable when a later version adds a config key
     with a default; changing an existing default is therefore a breaking change.
     """
+    from bench.usage import unused_keys
+
     defaults = default_keys()
     exp = flatten(experiment_part(cfg))
-    diff = {k: v for k, v in exp.items() if k not in defaults or defaults[k] != v
+    try:
+        unused = unused_keys(cfg)  # keys a preset, flag or recipe set that change nothing: not in the id
+    except (KeyError, TypeError):  # not a whole config
+        unused = {}
+    diff = {k: v for k, v in exp.items() if (k not in defaults or defaults[k] != v) and k not in unused
             or k in ("method.name", "dataset.name", "train.seed")}
     for kind, registry in PARTS.kinds.items():  # a part whose computation changed since its first version
         part = registry.get(str(cfg.get("method", {}).get(kind)))

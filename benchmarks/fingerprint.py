@@ -42,10 +42,17 @@ def is_foundation(method):
     return METHODS[method].parts.get("algorithm") == "foundation"
 
 
+def trains_nothing(method):
+    """Zero-shot CLIP: a training key (the warm-up) would change nothing in it, and is refused (bench/usage.py)."""
+    return METHODS[method].parts.get("tuning") == "zeroshot"
+
+
+WARMUP = ["train.warmup_epochs=1"]
 GROUPS = (  # (which methods, their extra settings)
-    (lambda m: not needs_validation(m) and not is_foundation(m), ["model.name=small_cnn"]),
-    (needs_validation, ["model.name=small_cnn", "eval.selection=best_val"]),
-    (is_foundation, ["model.name=clip_tiny", "model.weights=null"]),
+    (lambda m: not needs_validation(m) and not is_foundation(m), ["model.name=small_cnn", *WARMUP]),
+    (needs_validation, ["model.name=small_cnn", "eval.selection=best_val", *WARMUP]),
+    (lambda m: is_foundation(m) and not trains_nothing(m), ["model.name=clip_tiny", "model.weights=null", *WARMUP]),
+    (trains_nothing, ["model.name=clip_tiny", "model.weights=null"]),
 )
 
 
@@ -60,8 +67,8 @@ def fingerprint(methods):
             with contextlib.redirect_stdout(io.StringIO()):
                 code = main(["run", "--methods", ",".join(group), "--datasets", "cifar10_lt", "--seeds", "0",
                              "--epochs", "4", "--data-root", str(data), "--out", str(out), "--no-progress", "--set",
-                             "dataset.verify=false", "dataset.download=false",
-                             "train.warmup_epochs=1", "dataset.imbalance_ratio=10", *extra])
+                             "dataset.verify=false", "dataset.download=false", "dataset.imbalance_ratio=10",
+                             *extra])
             assert code == 0, f"bench run exited {code}"
         for run_dir in sorted(out.iterdir()):
             result = json.loads((run_dir / "result.json").read_text())

@@ -481,7 +481,9 @@ def test_disk_full_is_one_line_and_the_run_resumes(cifar_root, tmp_path, capsys,
     # augmentations (bench.jpeg), so they are new runs; and loader.workers left the hash (runtime only: every
     # image carries its own seed), so the worker count no longer splits a run in two
     ("erm", "imagenet_lt", 0, [], [], "imagenet_lt-natural__erm__seed0__3732f1a6"),
-    ("ldam_drw", "inat2018", 0, ["inat2018_decoupling"], [], "inat2018-natural__ldam_drw__seed0__3fb87d0e"),
+    # issue 36: the decoupling preset's milestones and decay, which its cosine schedule never reads, left the id
+    # (was 3fb87d0e): keys a run does not use are not part of it (bench/usage.py)
+    ("ldam_drw", "inat2018", 0, ["inat2018_decoupling"], [], "inat2018-natural__ldam_drw__seed0__2ed7fe0d"),
     ("focal", "places_lt", 0, [], ["loader.workers=2"], "places_lt-natural__focal__seed0__09d4ca0b"),
     ("focal", "places_lt", 0, [], ["loader.workers=0"], "places_lt-natural__focal__seed0__09d4ca0b"),
 ])

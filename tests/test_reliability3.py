@@ -212,7 +212,7 @@ def test_careless_numbers_and_grids(tmp_path, capsys, argv, message):
 
 
 def test_tau_lists_read_exponents_as_numbers():
-    cfg = resolve("la_posthoc", "cifar10_lt", 0, sets=[*FIXTURE, "stage.taus=[0, 1e-1, 1]"])
+    cfg = resolve("la_posthoc", "cifar10_lt", 0, sets=[*FIXTURE, "stage.taus=[0, 1e-1, 1]", "eval.selection=best_val"])
     assert cfg["stage"]["taus"] == [0, 0.1, 1]
 
 

@@ -173,12 +173,22 @@ def _scaled(declared: dict, epochs) -> dict:
 def config_differences(cfg):
     """{key: value} of the experiment config that differ from what bench gives its method on its dataset
     (bench's defaults, the dataset's recipe, the method's own settings), minus method name, dataset setting,
-    seed and hyper-parameters no part of the method uses."""
+    seed, hyper-parameters no part of the method uses and keys the run does not use (bench/usage.py)."""
     declared = declared_config(cfg)
     flat = flatten(experiment_part(cfg))
-    unused = {f"method.{k}" for k in unused_method_keys(cfg)}
+    unused = {f"method.{k}" for k in unused_method_keys(cfg)} | set(_unused(cfg))
     return {k: v for k, v in flat.items() if k not in SETTING_KEYS and k not in unused
             and (k not in declared or declared[k] != v)}
+
+
+def _unused(cfg) -> dict:
+    """bench/usage.py's unused keys of a config a report reads (one of an older bench without some key: none)."""
+    from bench.usage import unused_keys
+
+    try:
+        return unused_keys(cfg)
+    except (KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _variant(cfg):

@@ -66,32 +66,27 @@ def _run_detail(run, sink, select, draw_confusion=True):
             "per_class": per_class, "confusion": confusion, "confusion_missing": why}
 
 
-IMAGE_LIST_ONLY = {"dataset": ("image_root", "split_dir", "eval_split", "path_rewrite", "check_split"),
-                   "augment": ("image_size", "resize", "color_jitter", "train_crop", "normalize")}
-IN_MEMORY_ONLY = {"dataset": ("imbalance_ratio", "data_seed"), "augment": ("crop_padding",)}
-
-
 def shown_config(cfg):
     """The run's config as a reader needs it: the keys that can act on this run. Left out: method
     hyper-parameters none of its parts uses, the stage section of a one-stage run, the runtime section, and
-    the keys of the other kind of dataset (image lists vs in-memory arrays: loader, crops, split files)."""
+    every key the run does not use (bench/usage.py: the keys of the other kind of dataset, a zero-shot run's
+    training keys, ...)."""
     from bench.config import stage_kind
-    from bench.report.collect import unused_method_keys
+    from bench.report.collect import _unused, unused_method_keys
 
     try:
-        image_list = cfg["dataset"]["profile"] == "natural"
-        unused = unused_method_keys(cfg)
+        unused = {f"method.{k}" for k in unused_method_keys(cfg)} | set(_unused(cfg))
         two_stage = stage_kind(cfg) is not None
+        image_list = cfg["dataset"]["profile"] == "natural"
+        unused |= {"dataset.imbalance_ratio"} if image_list else set()  # a published split: no ratio
     except (KeyError, TypeError):
         return cfg  # not a config this bench wrote whole: show it as it is
-    drop = IN_MEMORY_ONLY if image_list else {**IMAGE_LIST_ONLY, "loader": None}
     shown = {}
     for section, values in cfg.items():
-        if section == "run" or (section == "stage" and not two_stage) or (section in drop and drop[section] is None):
+        if section == "run" or (section == "stage" and not two_stage) or (section == "loader" and not image_list):
             continue
         if isinstance(values, dict):
-            values = {k: v for k, v in values.items() if k not in drop.get(section, ())
-                      and not (section == "method" and k in unused)}
+            values = {k: v for k, v in values.items() if f"{section}.{k}" not in unused}
         shown[section] = values
     return shown
 
