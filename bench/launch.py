@@ -169,6 +169,18 @@ def load_data(run):
     return DATASETS[run.cfg["dataset"]["name"]].load(run.cfg)
 
 
+def check_sizes(cfg, dataset, shape):
+    """An augmentation size larger than the images the run trains on changes nothing more than the image's own
+    size would (a Cutout hole past every border blacks the whole image at any larger size): refused."""
+    from bench.usage import unused_keys
+
+    side = min(shape[1:])
+    cutout = cfg["augment"]["cutout"]
+    if cutout > side and "augment.cutout" not in unused_keys(cfg):
+        raise BenchError(f"augment.cutout {cutout} is larger than the {dataset} training images ({shape[1]}x"
+                         f"{shape[2]}); use at most {side} (Cutout's CIFAR setting is 16)")
+
+
 def check_model(run, data):
     """Build the run's model for the data and pass two images through it (CPU, no gradients)."""
     import torch
@@ -186,6 +198,7 @@ def check_model(run, data):
                              f"({shape[1]}x{shape[2]}); use at most {min(shape[1:])} (the reference uses 4)")
     else:
         shape = (data.in_channels, a["image_size"], a["image_size"])
+    check_sizes(cfg, data.name, shape)
     name = cfg["model"]["name"]
     from bench.models.registry import MODELS
 

@@ -89,7 +89,8 @@ def run_states(folder):
 
     folder = Path(folder)
     dirs = [d for d in find_run_dirs([folder]) if rundir.BENCH_DIR not in d.relative_to(folder).parts]
-    dirs = [d for d in dirs if is_run_dir(d)]  # a user's own config.yaml or result.json is no run
+    planned = rundir.planned_runs(folder)  # a sweep's runs, also while one is being restarted (files cleared)
+    dirs = [d for d in dirs if d.name in planned or is_run_dir(d)]  # a user's own config.yaml or result.json: no run
     jobs = {d: rundir.read_job(d) for d in dirs}
     live = job_states([j["job_id"] for j in jobs.values() if j])
     rows = []

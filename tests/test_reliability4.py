@@ -538,3 +538,13 @@ def test_a_class_name_file_is_recorded_and_checked(tmp_path):
     names.write_text("\ufeffabbey\nairfield\n")  # re-saved by an editor that adds a byte-order mark
     with pytest.raises(BenchError, match="computed from the class names file .*classnames.txt, which has changed"):
         check_unchanged(tmp_path, result)
+
+
+def test_an_augmentation_size_larger_than_the_images_is_refused(cifar_root, tmp_path, capsys):
+    assert main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--data-root", str(cifar_root), "--out",
+                 str(tmp_path / "o"), "--set", *FIXTURE, "augment.cutout=40"]) == 2
+    one_error_line(capsys, "augment.cutout 40 is larger than the cifar10_lt training images (32x32); use at most 32")
+    assert not (tmp_path / "o").exists()
+    assert main(["run", "--methods", "erm", "--datasets", "imagenet_lt", "--out", str(tmp_path / "o"), "--dry-run",
+                 "--set", "augment.image_size=300"]) == 2  # on image lists both act: the combination is refused
+    one_error_line(capsys, "augment.image_size 300 is larger than augment.resize 256")
