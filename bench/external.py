@@ -6,23 +6,19 @@ such a file is refused by its checkpoint's identity (bench/datasets/identity.py)
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.models.weights import sha256_file
 
-_SEEN: dict = {}  # (path, size, mtime) -> sha256: many runs share one weights file
+_SEEN: dict = {}  # (path, size, mtime) -> sha256: many runs share one weights file, hashed once per command
 
 
 def _sha256(path: Path) -> str:
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _SEEN:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-        _SEEN[key] = digest.hexdigest()
+        _SEEN[key] = sha256_file(path)
     return _SEEN[key]
 
 

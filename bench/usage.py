@@ -3,9 +3,8 @@
 A key a run does not use cannot change its numbers, so it must not change its id either. bench.config refuses such
 a key where the user set it (--set, --grid, a --config file: one error saying why it changes nothing), and leaves it
 out of the run id where a preset, a flag or a recipe set it (config_hash); the report leaves it out of a run's
-variant and shown config. Each rule names the keys, when they are unused and why (the code that proves it is cited
-in docs/architecture.md; tests/test_usage.py walks every key x method family against these rules and trains both
-values of every unused key to show the run is the same).
+variant and shown config. Each rule names the keys, when they are unused and why; tests/test_usage.py walks every
+key x method family against these rules and trains both values of each rule's keys to show the run is the same.
 
 Keys not in the table are used by every run whose checks accept them (the parts' own hyper-parameters are refused by
 their parts' declarations: bench/methods/parts.py, PARTS.check).

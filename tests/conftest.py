@@ -242,9 +242,9 @@ def stop_and_resume(argv, tmp_path, batch=3):
     return plain, cut
 
 
-def write_scored_runs(out, tops):
-    """Finished CIFAR-10-LT runs with known top-1: tops = {method: {imbalance ratio: [top-1 of seed 0, 1, ...]}}
-    (the rest of each result from a golden erm run, the config bench gives that method, seed and ratio)."""
+def write_scored_run(out, method, seed, top1, sets=()):
+    """A finished CIFAR-10-LT run with a known top-1 (the rest of its result from a golden erm run, the config bench
+    gives that method and seed with `sets`); its run id."""
     import json
 
     from bench import rundir
@@ -252,13 +252,19 @@ def write_scored_runs(out, tops):
     from bench.rundir import run_name
 
     (golden,) = (Path(__file__).parent / "data" / "golden").glob("*exp100*__erm__seed0__*")
+    cfg = resolve(method, "cifar10_lt", seed, sets=list(sets))
+    result = json.loads((golden / rundir.RESULT).read_text())
+    run_dir = Path(out) / run_name(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result.update(config=cfg, run_id=run_dir.name, method=method, seed=seed)
+    result["last"]["top1"] = top1
+    (run_dir / rundir.RESULT).write_text(json.dumps(result))
+    return run_dir.name
+
+
+def write_scored_runs(out, tops):
+    """Finished CIFAR-10-LT runs with known top-1: tops = {method: {imbalance ratio: [top-1 of seed 0, 1, ...]}}."""
     for method, by_ratio in tops.items():
         for ratio, values in by_ratio.items():
             for seed, top1 in enumerate(values):
-                cfg = resolve(method, "cifar10_lt", seed, sets=[f"dataset.imbalance_ratio={ratio}"])
-                result = json.loads((golden / rundir.RESULT).read_text())
-                run_dir = Path(out) / run_name(cfg)
-                run_dir.mkdir(parents=True)
-                result.update(config=cfg, run_id=run_dir.name, method=method, seed=seed)
-                result["last"]["top1"] = top1
-                (run_dir / rundir.RESULT).write_text(json.dumps(result))
+                write_scored_run(out, method, seed, top1, [f"dataset.imbalance_ratio={ratio}"])

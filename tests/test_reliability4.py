@@ -25,14 +25,9 @@ def one_error_line(capsys, message):
 
 def scored(out, method, seed, sets, top1):
     """A finished best_val run with a known top-1 (the rest from a golden run); its run id."""
-    cfg = resolve(method, "cifar10_lt", seed, sets=["eval.selection=best_val", *sets])
-    result = json.loads((GOLDEN / rundir.RESULT).read_text())
-    run_dir = Path(out) / run_name(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    result.update(config=cfg, run_id=run_dir.name, method=method, seed=seed)
-    result["last"]["top1"] = top1
-    (run_dir / rundir.RESULT).write_text(json.dumps(result))
-    return run_dir.name
+    from conftest import write_scored_run
+
+    return write_scored_run(out, method, seed, top1, ["eval.selection=best_val", *sets])
 
 
 def study(out, seeds=(0, 1), chosen=1, budget=2, trial_status=("done", "done"), name=None, top=50.0):

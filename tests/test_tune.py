@@ -204,19 +204,10 @@ def test_status_shows_and_cancel_cancels_a_pending_selection_job(tmp_path, monke
 
 
 def _scored(out, method, seed, sets, top1):
-    """A finished run with a known top-1 (the rest of the result from a golden run); its run id."""
-    from bench import rundir
-    from bench.rundir import run_name
+    """A finished best_val run with a known top-1 (the rest of the result from a golden run); its run id."""
+    from conftest import write_scored_run
 
-    cfg = resolve(method, "cifar10_lt", seed, sets=["eval.selection=best_val", *sets])
-    (golden,) = (Path(__file__).parent / "data" / "golden").glob("*exp100*__erm__seed0__*")
-    result = json.loads((golden / rundir.RESULT).read_text())
-    run_dir = Path(out) / run_name(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    result.update(config=cfg, run_id=run_dir.name, method=method, seed=seed)
-    result["last"]["top1"] = top1
-    (run_dir / rundir.RESULT).write_text(json.dumps(result))
-    return run_dir.name
+    return write_scored_run(out, method, seed, top1, ["eval.selection=best_val", *sets])
 
 
 def _study(out, method, sets, budget, tops=(50.0, 52.0), chosen=1):

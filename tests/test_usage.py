@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import rundir
 from bench.config import flatten, resolve
 from bench.errors import BenchError
-from bench.runner import PlannedRun, execute, plan
 from bench.rundir import run_name
+from bench.runner import PlannedRun, execute, plan
 from bench.usage import unused_keys
 
 # a valid value other than the default for every key a user sets on a run (stage keys: the children's own checks);
@@ -24,9 +23,10 @@ OTHER = {
     "augment.randaugment_ops": "3", "augment.randaugment_magnitude": "5", "augment.cutout": "8",
     "augment.normalize": ("imagenet", "inat2018"), "loader.decode": "device", "loader.reduced_decode": "false",
     "model.weights": "/somewhere/weights.safetensors", "train.epochs": "7", "train.batch_size": ("64", "32"),
-    "train.lr": ("0.05", "0.07"), "train.momentum": "0.5", "train.nesterov": ("true", "false"), "train.weight_decay": "0.001",
-    "train.warmup_epochs": "2", "train.milestones": "[3, 5]", "train.milestone_fractions": "[0.5]",
-    "train.lr_decay": ("0.1", "0.5"), "train.schedule": ("cosine", "step"), "train.precision": "bf16", "eval.every": "2",
+    "train.lr": ("0.05", "0.07"), "train.momentum": "0.5", "train.nesterov": ("true", "false"),
+    "train.weight_decay": "0.001", "train.warmup_epochs": "2", "train.milestones": "[3, 5]",
+    "train.milestone_fractions": "[0.5]", "train.lr_decay": ("0.1", "0.5"), "train.schedule": ("cosine", "step"),
+    "train.precision": "bf16", "eval.every": "2",
     "eval.batch_size": "100", "eval.many_above": "50", "eval.few_below": "10", "eval.selection": "best_val",
     "method.head": "linear", "stage.start": "best_val", "stage.taus": "[0, 1]",
 }
@@ -157,4 +157,3 @@ def test_the_report_and_the_html_config_leave_unused_keys_out(tmp_path):
     assert "train.epochs" not in config_differences(cfg)
     shown = flatten(shown_config(cfg))
     assert not set(unused_keys(cfg)) & set(shown) and "model.name" in shown
-    assert rundir.RESULT == "result.json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.evaluate import BY_NAME
 from bench.report.aggregate import aggregate, settings_and_labels
 from bench.report.collect import collect, setting_label
 from bench.report.tables import main_table, prior_table, shot_table, tidy_rows, to_latex, to_markdown
@@ -152,8 +153,8 @@ def write_files(out, tables, cells, settings, labels, select, as_error, latex, c
         import pandas as pd
 
         marks = significance_columns(tables, cells, settings, labels, metric, select, as_error, baseline)
+        marked = f"{metric}_error" if as_error and BY_NAME[metric].is_accuracy else metric  # tidy_rows' name
         rows = [{**row, **marks.get((row["setting"], row["label"]), {})} if row["metric"] == marked else row
-                for marked in [f"{metric}_error" if as_error and metric == "top1" else metric]
                 for row in tidy_rows(cells, select, as_error)]
         frame = pd.DataFrame(rows, columns=list(dict.fromkeys([*rows[0], *SIGNIFICANCE_COLUMNS])))
         for column in ("data_seed", "n", "n_failed", "n_incomplete", "group_size", "vs_best_n", "vs_baseline_n"):

@@ -61,8 +61,6 @@ def friedman(scores: dict) -> tuple[float, float] | None:
     return float(test.statistic), float(test.pvalue)
 
 
-
-
 def iqm(per: list) -> float:
     from scipy.stats import trim_mean
 
@@ -139,7 +137,7 @@ def _rows(stats: dict, reference: str, higher: bool) -> list:
     return rows
 
 
-def _rule(settings, reference, test, tied=False) -> str:
+def _rule(settings, reference, test, testable=False) -> str:
     from bench.report.collect import setting_label
 
     return (f"over {len(settings)} settings ({'; '.join(setting_label(s) for s in settings)}): average rank of each "
@@ -149,7 +147,7 @@ def _rule(settings, reference, test, tied=False) -> str:
             "raw scores pooled over the settings: compare rows, which share the settings)"
             + (f"; Friedman's test that all methods rank alike: chi-square {test[0]:.2f}, p {test[1]:.3g} (an "
                "approximation with few settings)" if test is not None else "; Friedman's test: n/a (every method "
-               "ties in every setting)" if len(settings) > 1 and tied else ""))
+               "ties in every setting)" if testable else ""))
 
 
 def overall_table(cells, settings, labels, metric, select, as_error, baseline=None):
@@ -170,7 +168,7 @@ def overall_table(cells, settings, labels, metric, select, as_error, baseline=No
         notes.add(f"the baseline {reference} lacks numbers in some setting: the reference is the top-ranked method")
         reference = min(ranks, key=ranks.get)
     rows = _rows(summarise(scores, reference, higher), reference, higher)
-    notes.add(_rule(settings, reference, friedman(scores), tied=len(scores) > 2 and len(set(ranks.values())) == 1))
+    notes.add(_rule(settings, reference, friedman(scores), testable=len(scores) > 2 and len(settings) > 1))
     if missing:
         notes.add("left out (no numbers in every setting): " + ", ".join(missing))
     title = f"{metric_title(metric, as_error)} aggregated over settings, {selection_phrase(select, cells.values())}"

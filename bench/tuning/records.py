@@ -37,21 +37,13 @@ def record_files(folders: list) -> list[Path]:
 
 
 def _tune_dirs(folder: Path) -> list[Path]:
-    """<results folder>/.bench/tune of the folder and of every results folder below it (run folders and bench's
-    bookkeeping folders are not searched)."""
-    out, stack = [], [folder]
-    while stack:
-        current = stack.pop()
-        try:
-            entries = list(os.scandir(current))
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
-            continue
-        names = {e.name for e in entries}
-        if rundir.RESULT in names or rundir.CONFIG in names:
-            continue  # a run folder
-        if rundir.BENCH_DIR in names and (current / rundir.BENCH_DIR / TUNE).is_dir():
-            out.append(current / rundir.BENCH_DIR / TUNE)
-        stack.extend(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False) and e.name != rundir.BENCH_DIR)
+    """<results folder>/.bench/tune of the folder and of every results folder below it."""
+    out = []
+    for root, dirs, _ in os.walk(folder):
+        if rundir.BENCH_DIR in dirs:
+            dirs.remove(rundir.BENCH_DIR)  # bench's bookkeeping: no results folder inside
+            if (Path(root) / rundir.BENCH_DIR / TUNE).is_dir():
+                out.append(Path(root) / rundir.BENCH_DIR / TUNE)
     return sorted(out)
 
 
