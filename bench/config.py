@@ -23,7 +23,7 @@ from bench import schema, yamltext
 from bench.errors import BenchError, closest
 from bench.experiment import RUNTIME_KEYS, experiment_part  # noqa: F401 - part of config's interface
 from bench.methods.registry import PARTS  # torch-free declarations of every part and hyper-parameter
-from bench.schedule import milestones
+from bench.schedule import milestones, run_train_section
 from bench.textfiles import read_text
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -86,12 +86,15 @@ def _type_name(types):
 
 
 def _coerce(value, types):
-    """YAML 1.1 reads '1e-4' as a string; accept it where a number is expected."""
+    """A number where a number is expected: YAML 1.1 reads '1e-4' as a string, and 15 and 15.0 are one value (one
+    run id) of a key whose values are real numbers."""
     if isinstance(value, str) and float in types:
         try:
             return float(value)
         except ValueError:
             return value
+    if type(value) is int and float in types:
+        return float(value)
     return value
 
 
@@ -275,11 +278,6 @@ def check_values(cfg):
             ok, phrase = RANGES[key]
             if isinstance(value, float) and not math.isfinite(value) or not ok(value):
                 raise BenchError(f"config key {key} must be {phrase}, got {value!r}")
-    for key in ("train.lr", "train.weight_decay", "dataset.imbalance_ratio", "stage.lr", "stage.weight_decay",
-                "stage.classifier_lr_factor", "stage.max_norm"):
-        section, leaf = key.split(".")
-        if cfg[section][leaf] is not None:
-            cfg[section][leaf] = float(cfg[section][leaf])
 
 
 def check_lists(cfg):
@@ -308,6 +306,10 @@ def check_combinations(cfg, user_keys=None):
     if t["nesterov"] and t["momentum"] == 0:
         raise BenchError("train.nesterov=true needs train.momentum > 0 (Nesterov momentum without momentum); "
                          "set train.momentum or train.nesterov=false")
+    run = run_train_section(cfg)  # a stage-2 child's: the switch and its optimizer follow it
+    if run["nesterov"] and run["momentum"] == 0:
+        raise BenchError(f"method {m['name']} trains stage 2 with Nesterov momentum, which needs train.momentum > 0 "
+                         "(its parent's); remove train.momentum=0")
     if a["image_size"] > a["resize"]:
         raise BenchError(f"augment.image_size {a['image_size']} is larger than augment.resize {a['resize']}: the "
                          "test centre crop would be padded; make image_size at most resize")
@@ -319,12 +321,12 @@ def check_combinations(cfg, user_keys=None):
                              f"{epochs} epochs, so that LR decay never happens; set train.milestones below it (or "
                              "give the length with --epochs, which scales a recipe's milestones)")
     if m["schedule"] == "deferred":
-        switch = m["defer_epoch"] if m["defer_epoch"] is not None else (milestones(t) or [None])[0]
-        if switch is not None and switch >= epochs:
+        switch = m["defer_epoch"] if m["defer_epoch"] is not None else (milestones(run) or [None])[0]
+        if switch is not None and switch >= run["epochs"]:
             raise BenchError(f"method {m['name']} switches re-balancing on at epoch {switch}, at or past the last "
-                             f"of {epochs} epochs, so it would train without it; set method.defer_epoch below it "
-                             "(or give the length with --epochs, which scales the recipe's schedule)")
-    if m["schedule"] == "deferred" and m["defer_epoch"] is None and not milestones(t):
+                             f"of {run['epochs']} epochs, so it would train without it; set method.defer_epoch below "
+                             "it (or give the length with --epochs, which scales the recipe's schedule)")
+    if m["schedule"] == "deferred" and m["defer_epoch"] is None and not milestones(run):
         raise BenchError(f"method {m['name']} switches re-balancing on at the first LR milestone, and train.milestones "
                          "is empty; set train.milestones or method.defer_epoch")
     try:  # the largest rates of the schedule: the base rate and every decayed one
@@ -516,6 +518,7 @@ def check_stage(cfg, method, user_keys=frozenset()):
     if s["posthoc"] == "none" and s["train"] == "none":
         raise BenchError(f"{method.name}: stage.train=none freezes everything, so stage 2 would learn nothing; use "
                          "stage.train=classifier, scales or classifier_and_scales (or a post-hoc method)")
+    check_stage_identity(cfg, method)
     if s["posthoc"] == "none" and s["taus"] is not None:
         raise BenchError(f"stage.taus is the tau grid of post-hoc methods (la_posthoc, tau_norm); {method.name} "
                          "trains in stage 2: remove it")
@@ -536,6 +539,24 @@ def check_stage(cfg, method, user_keys=frozenset()):
     if s["posthoc"] == "tau_norm" and cfg["eval"]["selection"] != "best_val":
         raise BenchError("tau_norm chooses tau on a validation split; add --set eval.selection=best_val (the parent "
                          "run is then trained with the same split)")
+
+
+def check_stage_identity(cfg, method):
+    """stage.posthoc and a router's stage.train say what a two-stage method is (tau_norm computing LA's rule would
+    be la_posthoc under another name, with another run id): only the method's own value; the trained stage-2 kinds
+    (classifier, scales, both) stay settings of the methods that train one."""
+    from bench.methods.registry import METHODS
+
+    s, name = cfg["stage"], method.name
+    own = {k: method.stage.get(k, DEFAULTS["stage"][k]) for k in ("posthoc", "train")}
+    trained = ("classifier", "scales", "classifier_and_scales")
+    for key in ("posthoc", "train"):
+        if s[key] == own[key] or (key == "train" and s[key] in trained and own[key] in trained):
+            continue
+        others = [m for m in two_stage_methods() if METHODS[m].stage.get(key) == s[key]]
+        instead = f"use method {others[0]} (--methods {others[0]})" if others else f"remove stage.{key}"
+        raise BenchError(f"stage.{key}={s[key]} would make {name} (stage.{key}={own[key]}) another method under its "
+                         f"name; {instead}")
 
 
 AGGREGATION_KEYS = ("epochs", "lr", "weight_decay", "batch_size")  # what SADE's test-time aggregation reads

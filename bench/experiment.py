@@ -19,6 +19,9 @@ def experiment_part(cfg):
     exp = {key: dict(value) if isinstance(value, dict) else value for key, value in cfg.items()}
     if isinstance(exp.get("eval"), dict) and exp["eval"].get("selection") == "best_test":
         exp["eval"]["selection"] = "last"  # the same run: both record the last and the best-on-test epoch
+    for key, value in _canonical(cfg).items():  # values that make the same run as another (bench/usage.py)
+        section, leaf = key.split(".")
+        exp[section][leaf] = value
     for key in RUNTIME_KEYS:
         if "." in key:
             section, leaf = key.split(".")
@@ -27,3 +30,13 @@ def experiment_part(cfg):
         else:
             exp.pop(key, None)
     return exp
+
+
+def _canonical(cfg):
+    from bench.usage import canonical
+
+    try:
+        return canonical(cfg)
+    except (KeyError, TypeError, AttributeError):  # not a whole config (an older bench's): as written
+        return {}
+

@@ -93,10 +93,11 @@ def model_signature(cfg) -> dict:
     """{key: value} of what shapes the network a run trains: the backbone, its weights, the head (the loss's for
     head=auto) and, for a multi-expert network, its experts and the scale of their cosine heads."""
     from bench.methods.registry import PARTS
+    from bench.models import resolve_head
 
     m = cfg["method"]
-    head = PARTS.get("loss", m["loss"]).head if m["head"] == "auto" else m["head"]
-    out = {"model.name": cfg["model"]["name"], "model.weights": cfg["model"]["weights"], "method.head": head}
+    out = {"model.name": cfg["model"]["name"], "model.weights": cfg["model"]["weights"],
+           "method.head": resolve_head(m)}
     if PARTS.kinds["algorithm"][m["algorithm"]].extra.get("experts"):
         out.update({f"method.{k}": m[k] for k in ("experts", "reduce_experts", "s")})
     return out

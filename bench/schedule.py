@@ -41,3 +41,17 @@ def defer_epoch(cfg):
     if not ms:
         raise BenchError("a deferred schedule needs an LR milestone or method.defer_epoch; set one of them")
     return ms[0]
+
+
+def run_train_section(cfg: dict) -> dict:
+    """The train section a run trains with: its own, or for a stage-2 child (stage.train) its parent's with the
+    stage's epochs, LR, weight decay and batch size (null: the parent's), a cosine schedule to 0 and no warm-up;
+    RIDE's router always uses Nesterov momentum. The trainer, the re-balancing switch and the plan-time checks all
+    read this one section."""
+    s = cfg["stage"]
+    if s["train"] == "none" or s["posthoc"] != "none":
+        return cfg["train"]
+    return {**cfg["train"], "epochs": s["epochs"], "lr": s["lr"], "weight_decay": s["weight_decay"],
+            "batch_size": s["batch_size"] or cfg["train"]["batch_size"], "schedule": "cosine", "warmup_epochs": 0,
+            "milestones": None, **({"nesterov": True} if s["train"] == "router" else {})}
+

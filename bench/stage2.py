@@ -29,6 +29,7 @@ from bench.engine.algorithm import StandardAlgorithm
 from bench.engine.hooks import Hook
 from bench.errors import BenchError
 from bench.posthoc import finished_parent, result_sha256
+from bench.schedule import run_train_section
 
 
 class ClassScale(nn.Module):
@@ -40,15 +41,6 @@ class ClassScale(nn.Module):
 
     def forward(self, logits):
         return logits * self.scales
-
-
-def train_section(cfg):
-    """The train section stage 2 runs with: the parent's, with the stage's epochs, LR, weight decay and
-    batch size, a cosine schedule to 0 and no warm-up."""
-    s = cfg["stage"]
-    return {**cfg["train"], "epochs": s["epochs"], "lr": s["lr"], "weight_decay": s["weight_decay"],
-            "batch_size": s["batch_size"] or cfg["train"]["batch_size"], "schedule": "cosine", "warmup_epochs": 0,
-            "milestones": None}
 
 
 class Stage2:
@@ -171,7 +163,7 @@ class Stage2Algorithm(StandardAlgorithm):
         self.stage = Stage2(cfg, rundir.parent_dir(self.run_dir, cfg))
 
     def train_config(self):
-        return train_section(self.cfg)
+        return run_train_section(self.cfg)
 
     def build_model(self):
         model, _ = super().build_model()

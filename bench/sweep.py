@@ -138,6 +138,7 @@ def check_grid_point(by_runs, combo, planned):
         return
     differ = [f"{a} and {b}" for a, b in zip(other, combo) if a != b]
     keys = ", ".join(sorted({item.split("=", 1)[0] for item in combo if item not in other}))
-    raise BenchError(f"--grid {keys}: {'; '.join(differ)} plan the same runs, because {keys} does not change "
-                     "what a run computes (where or how it runs); set it once with --set, or grid a key that "
+    raise BenchError(f"--grid {keys}: {'; '.join(differ)} plan the same runs, because these values of {keys} do "
+                     "not change what a run computes (a key of where or how it runs, or values that make the same "
+                     "run, e.g. eval.every past the last epoch); set it once with --set, or grid a key that "
                      "changes the experiment")

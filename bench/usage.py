@@ -47,16 +47,59 @@ def _zeroshot(cfg: dict) -> bool:
     return _algorithm(cfg) == "foundation" and cfg["method"].get("tuning") == "zeroshot"
 
 
+def _extra(cfg: dict) -> dict:
+    """What the run's algorithm part says it does besides the standard step (bench/methods/algorithms.py)."""
+    from bench.methods.registry import PARTS
+
+    return PARTS.get("algorithm", _algorithm(cfg)).extra
+
+
+def _own_loss(cfg: dict) -> str | None:
+    """Why the run's training does not use the loss and weights parts (None: it does)."""
+    if _zeroshot(cfg):
+        return f"{cfg['method']['name']} trains nothing (zero-shot)"
+    own = _extra(cfg).get("own_loss")
+    return f"{cfg['method']['name']} trains with {own}" if own else None
+
+
+def _rebalances(cfg: dict) -> bool:
+    """Something in the run acts on the re-balancing switch (method.schedule): class weights in the loss it trains
+    with, a sampler other than `instance`, or the algorithm itself (RIDE's temperature)."""
+    m = cfg["method"]
+    if _zeroshot(cfg):
+        return False
+    return (m["weights"] != "none" and _own_loss(cfg) is None) or m["sampler"] != "instance" \
+        or bool(_extra(cfg).get("reads_switch"))
+
+
 def _stage(cfg: dict) -> str:
     s = cfg["stage"]
     return s["posthoc"] if s["posthoc"] != "none" else s["train"]
 
 
-def _cosine_milestones_unused(cfg: dict) -> bool:
-    """Under the cosine schedule the milestones set no LR decay; they still switch deferred re-balancing on when no
-    defer epoch is given (bench/schedule.py)."""
+def _decays(cfg: dict) -> bool:
+    """The LR steps down at milestones: the step schedule, and a warm-up that ends before the last epoch."""
+    t = cfg["train"]
+    return t["schedule"] == "step" and t["warmup_epochs"] < t["epochs"]
+
+
+def _switch_reads_milestones(cfg: dict) -> bool:
+    """Deferred re-balancing without a defer epoch switches on at the first LR milestone (bench/schedule.py),
+    whatever the LR does there."""
     m = cfg["method"]
-    return cfg["train"]["schedule"] == "cosine" and not (m["schedule"] == "deferred" and m["defer_epoch"] is None)
+    return m["schedule"] == "deferred" and m["defer_epoch"] is None and _rebalances(cfg)
+
+
+def _warms_up_throughout(cfg: dict) -> str:
+    t = cfg["train"]
+    return f"the LR warms up through all {t['epochs']} epochs (train.warmup_epochs {t['warmup_epochs']}), so it " \
+           "never decays"
+
+
+def _no_decay(cfg: dict) -> str:
+    if cfg["train"]["schedule"] == "cosine":
+        return "train.schedule=cosine decays the LR to 0 without milestones"
+    return _warms_up_throughout(cfg)
 
 
 RULES = (
@@ -75,17 +118,22 @@ RULES = (
     Rule(("augment.randaugment_ops", "augment.randaugment_magnitude"),
          lambda c: c["augment"]["policy"] not in RANDAUGMENT,
          lambda c: f"only RandAugment reads them, and augment.policy is {c['augment']['policy']}"),
-    Rule(("train.lr_decay", "train.milestone_fractions"), lambda c: c["train"]["schedule"] == "cosine",
-         lambda c: "train.schedule=cosine decays the LR to 0 without milestones"),
-    Rule(("train.milestones",), _cosine_milestones_unused,
-         lambda c: "train.schedule=cosine decays the LR to 0 without milestones (and no deferred re-balancing "
-                   "switches on at the first)"),
+    Rule(("train.schedule",), lambda c: c["train"]["warmup_epochs"] >= c["train"]["epochs"], _warms_up_throughout),
+    Rule(("train.lr_decay",), lambda c: not _decays(c), _no_decay),
+    Rule(("train.milestones", "train.milestone_fractions"),
+         lambda c: not _decays(c) and not _switch_reads_milestones(c),
+         lambda c: f"{_no_decay(c)} (and no deferred re-balancing switches on at the first)"),
     Rule(("train.milestone_fractions",), lambda c: c["train"]["milestones"] is not None,
          lambda c: "train.milestones gives the epochs of the LR decays"),
     Rule(("model.weights",), lambda c: _algorithm(c) in ("paco", "bcl"),
          lambda c: f"{c['method']['name']} builds its own network and loads no weights into it"),
-    Rule(("method.head",), lambda c: _algorithm(c) in ("paco", "bcl", "foundation"),
+    Rule(("method.head",), lambda c: "head" in _extra(c),
          lambda c: f"{c['method']['name']} has its own classifier"),
+    Rule(("method.loss", "method.weights"), lambda c: _own_loss(c) is not None, lambda c: str(_own_loss(c))),
+    Rule(("method.sampler",), _zeroshot, lambda c: f"{c['method']['name']} trains nothing (zero-shot)"),
+    Rule(("method.schedule", "method.defer_epoch"), lambda c: not _rebalances(c),
+         lambda c: f"{c['method']['name']} has no class weights in the loss it trains with and the instance "
+                   "sampler: nothing acts on the re-balancing switch"),
     Rule(("method.sam_rho",), lambda c: _algorithm(c) == "sam" and bool(c["method"].get("sam_rho_schedule")),
          lambda c: "method.sam_rho_schedule gives rho per epoch"),
     Rule(("stage.start", "train.nesterov"), lambda c: _stage(c) == "router",
@@ -107,3 +155,57 @@ def unused_keys(cfg: dict) -> dict[str, str]:
             for key in rule.keys:
                 out.setdefault(key, reason)
     return out
+
+
+# Values that make the same run as another value of the key: the run id, the report's variants and its shown
+# config take the canonical one (bench.experiment.experiment_part), so both are one run.
+def _every(cfg: dict) -> int:
+    from bench.schedule import run_train_section
+
+    return min(cfg["eval"]["every"], run_train_section(cfg)["epochs"])  # every >= epochs: the last epoch only
+
+
+def _head(cfg: dict) -> str:
+    from bench.methods.registry import PARTS
+
+    head = cfg["method"]["head"]
+    if _own_loss(cfg) is not None:  # the loss is not used: a head written out stays as written
+        return head
+    return "auto" if head == PARTS.get("loss", cfg["method"]["loss"]).head else head  # what auto resolves to
+
+
+def _weights(cfg: dict) -> object:
+    from bench.models.registry import MODELS
+
+    info, spec = MODELS.get(cfg["model"]["name"]), cfg["model"]["weights"]
+    return "hub:openai" if spec == "hub" and info is not None and info.clip else spec  # open_clip's default tag
+
+
+def _eval_split(cfg: dict) -> object:
+    from bench.datasets.registry import DATASETS
+
+    info, split = DATASETS.get(cfg["dataset"]["name"]), cfg["dataset"]["eval_split"]
+    return None if info is not None and split == (info.eval_split or "test") else split
+
+
+ALIASES: dict[str, Callable[[dict], object]] = {
+    "eval.every": _every,
+    "augment.cutout": lambda c: c["augment"]["cutout"] // 2 * 2,  # the hole spans 2 * (side // 2) pixels
+    "method.head": _head,
+    "stage.batch_size": lambda c: None if c["stage"]["batch_size"] == c["train"]["batch_size"]
+    else c["stage"]["batch_size"],  # null: train.batch_size
+    "model.weights": _weights,
+    "dataset.eval_split": _eval_split,
+}
+
+
+def canonical(cfg: dict) -> dict[str, object]:
+    """{dotted key: canonical value} of the keys whose value in `cfg` makes the same run as another (ALIASES)."""
+    out = {}
+    for key, rule in ALIASES.items():
+        section, leaf = key.split(".")
+        value = rule(cfg)
+        if value != cfg[section][leaf]:
+            out[key] = value
+    return out
+

@@ -211,7 +211,8 @@ def test_a_run_shows_the_config_that_acts_on_it_and_readable_provenance():
     cfg["dataset"].update(name="cifar10_lt", profile="exp", imbalance_ratio=100.0)
     shown = shown_config(cfg)
     assert "stage" not in shown and "run" not in shown and "loader" not in shown  # a one-stage, in-memory run
-    assert set(shown["method"]) == {"name", "loss", "weights", "sampler", "schedule", "head", "mix", "algorithm"}
+    assert set(shown["method"]) == {"name", "loss", "weights", "sampler", "head", "mix", "algorithm"}  # no schedule:
+    # nothing in erm acts on the re-balancing switch
     assert "image_size" not in shown["augment"] and shown["augment"]["crop_padding"] == 4
     assert "split_dir" not in shown["dataset"] and shown["dataset"]["imbalance_ratio"] == 100.0
     cfg["method"].update(name="crt")

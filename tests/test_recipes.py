@@ -18,7 +18,6 @@ from bench.rundir import run_name
 PINNED = [("erm", "cifar10_lt", [], "cifar10_lt-exp100-ds0__erm__seed0__78e3ded2"),
           ("ldam_drw", "cifar100_lt", [], "cifar100_lt-exp100-ds0__ldam_drw__seed0__324625f2"),
           ("lws", "cifar10_lt", [], "cifar10_lt-exp100-ds0__lws__seed0__45e9d646"),
-          ("lws", "imagenet_lt", [], "imagenet_lt-natural__lws__seed0__fd3719d0"),
           ("erm", "cifar10_lt", ["method.mix=mixup"], "cifar10_lt-exp100-ds0__erm__seed0__e89eb48b"),
           ("mislas", "fashion_mnist_lt", [], "fashion_mnist_lt-exp100-ds0__mislas__seed0__09995233"),
           ("logit_adjust", "cifar10_lt", ["dataset.imbalance_ratio=10"],
@@ -34,6 +33,8 @@ PINNED = [("erm", "cifar10_lt", [], "cifar10_lt-exp100-ds0__erm__seed0__78e3ded2
 CHANGED = [("crt", "cifar10_lt", [], "cifar10_lt-exp100-ds0__crt__seed0__a909ad36"),  # nn.Linear's init
            ("crt", "imagenet_lt", [], "imagenet_lt-natural__crt__seed0__b376062c"),
            ("lws", "inat2018", [], "inat2018-natural__lws__seed0__5aa41240"),  # iNaturalist's weight decay
+           # stage.batch_size 512 is ImageNet-LT's train.batch_size: the same run as null (bench/usage.py ALIASES)
+           ("lws", "imagenet_lt", [], "imagenet_lt-natural__lws__seed0__fd3719d0"),
            ("erm", "cifar10_lt", ["method.mix=cutmix"], "cifar10_lt-exp100-ds0__erm__seed0__1b8261e2"),
            ("wb", "cifar100_lt", [], "cifar100_lt-exp100-ds0__wb__seed0__d1529a09"),  # the official CB loss
            ("mislas", "cifar100_lt", [], "cifar100_lt-exp100-ds0__mislas__seed0__c19a4cae"),  # MiSLAS per config

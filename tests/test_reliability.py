@@ -363,7 +363,7 @@ def test_a_sweep_too_large_to_plan_is_refused(tmp_path, capsys):
     (["--device", "xpu"], "device 'xpu' is not supported by bench"),
     (["--device", "meta"], "device 'meta' is not supported by bench"),
     (["--device", "gpu"], "unknown device 'gpu'"),
-    (["train.lr_decay=1e300"], "gives a learning rate that overflows"),
+    (["train.lr_decay=1e300", "train.warmup_epochs=0"], "gives a learning rate that overflows"),
     (["train.batch_size=1000000000000"], "train.batch_size must be at least 1 (and at most 1048576)"),
     (["train.epochs=100000000"], "train.epochs must be at least 1 (and at most 1000000)"),
     (["--grid", "train.lr={a: 1}"], "--grid train.lr: cannot read the values"),

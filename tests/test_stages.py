@@ -128,7 +128,7 @@ def test_selection_phrase_of_a_fixed_post_hoc_rule():
 @pytest.mark.parametrize("sets, message", [
     (["stage.taus=[]", "eval.selection=best_val"], "stage.taus must be a non-empty list of non-negative numbers"),
     (["stage.taus=[0, -1]", "eval.selection=best_val"], "stage.taus must be a non-empty list"),
-    (["stage.taus=[0, 1]"], "stage.taus=[0, 1] would change nothing in la_posthoc"),  # no validation logits: tau 1
+    (["stage.taus=[0, 1]"], "stage.taus=[0.0, 1.0] would change nothing in la_posthoc"),  # no validation logits: tau 1
     (["stage.parent=x"], "set stage.parent with --methods"),
 ])
 def test_bad_stage_input_is_one_line(tmp_path, capsys, sets, message):

@@ -28,7 +28,9 @@ OTHER = {
     "train.milestone_fractions": "[0.5]", "train.lr_decay": ("0.1", "0.5"), "train.schedule": ("cosine", "step"),
     "train.precision": "bf16", "eval.every": "2",
     "eval.batch_size": "100", "eval.many_above": "50", "eval.few_below": "10", "eval.selection": "best_val",
-    "method.head": "linear", "stage.start": "best_val", "stage.taus": "[0, 1]",
+    "method.head": ("normed", "linear"), "stage.start": "best_val", "stage.taus": "[0, 1]",
+    "method.loss": ("ldam", "focal"), "method.weights": ("cb", "inverse_frequency"),
+    "method.sampler": ("class_uniform", "class_aware"), "method.schedule": ("deferred", "start"),
 }
 FAMILIES = ("erm", "ldam_drw", "erm_mixup", "erm_sam", "ride", "sade", "paco", "bcl", "crt", "mislas", "ride_ea",
             "la_posthoc", "sade_tta", "lift", "linear_probe", "clip_zeroshot")
@@ -77,6 +79,8 @@ def test_a_key_a_run_does_not_use_is_refused_when_set_and_never_in_its_id(method
             assert flatten(cfg)[key] == default_keys()[key], key  # accepted: only its default
         elif passed_on and key in unused:
             assert (runs[0].run_dir != base_runs[0].run_dir) == (runs[-1].run_dir != base_runs[-1].run_dir), key
+        elif _same(cfg, base, key):  # a value that makes the same run as the old one (bench/usage.py ALIASES)
+            assert run_name(cfg) == run_name(base), key
         else:
             assert run_name(cfg) != run_name(base), key  # a key a run uses and the user changed: another run
     for key in unused:  # set by a preset, a flag or a recipe instead: the same run, the same id
@@ -84,6 +88,12 @@ def test_a_key_a_run_does_not_use_is_refused_when_set_and_never_in_its_id(method
         section, leaf = key.split(".")
         changed[section][leaf] = _value(key)
         assert run_name(changed) == run_name(base), key
+
+
+def _same(cfg, base, key):
+    from bench.experiment import experiment_part
+
+    return flatten(experiment_part(cfg))[key] == flatten(experiment_part(base))[key]
 
 
 # ------------------------------------------------------------------ trained: the unused keys change nothing
@@ -111,10 +121,14 @@ CASES = [  # (method, sets that make the rule apply, keys the rule leaves unused
                                        "augment.train_crop", "augment.normalize", "loader.decode",
                                        "loader.reduced_decode", "dataset.path_rewrite", "augment.randaugment_ops",
                                        "augment.randaugment_magnitude"]),
-    ("erm", ["model.name=small_cnn", "train.schedule=cosine"], ["train.lr_decay", "train.milestone_fractions"]),
-    ("erm", ["model.name=small_cnn", "train.milestones=[0]"], ["train.milestone_fractions"]),
+    ("erm", ["model.name=small_cnn", "train.schedule=cosine", "train.warmup_epochs=0"],
+     ["train.lr_decay", "train.milestone_fractions"]),
+    ("erm", ["model.name=small_cnn", "train.milestones=[0]", "train.warmup_epochs=0"], ["train.milestone_fractions"]),
     ("erm_sam", ["model.name=small_cnn", "method.sam_rho_schedule=[[0,0.05],[1,0.1]]"], ["method.sam_rho"]),
-    ("paco", ["model.name=small_cnn"], ["method.head"]),
+    ("erm", ["model.name=small_cnn", "train.warmup_epochs=2"], ["train.schedule", "train.lr_decay",
+                                                                "train.milestone_fractions"]),
+    ("erm", ["model.name=small_cnn"], ["method.schedule"]),  # nothing re-balances
+    ("paco", ["model.name=small_cnn"], ["method.head", "method.loss", "method.weights"]),  # ldam: ECE's scale too
     ("lift", CLIP, ["augment.flip", "augment.cutout", "augment.rotation", "augment.policy", "augment.crop_padding"]),
     ("clip_zeroshot", CLIP, ["train.lr", "train.batch_size", "augment.cutout", "train.schedule", "eval.every"]),
 ]
@@ -130,7 +144,7 @@ def test_what_the_rule_calls_unused_trains_to_the_same_numbers(cifar_root, tmp_p
     other = copy.deepcopy(cfg)
     for key in keys:
         section, leaf = key.split(".")
-        other[section][leaf] = "normed" if key == "method.head" else _value(key)
+        other[section][leaf] = _value(key)
     assert run_name(other) == run_name(cfg)
     assert _trained(other, tmp_path) == _trained(cfg, tmp_path)
 
@@ -157,3 +171,91 @@ def test_the_report_and_the_html_config_leave_unused_keys_out(tmp_path):
     assert "train.epochs" not in config_differences(cfg)
     shown = flatten(shown_config(cfg))
     assert not set(unused_keys(cfg)) & set(shown) and "model.name" in shown
+
+
+# ------------------------------------------------------------------ values that make the same run: one id
+
+ALIAS_CASES = [  # (method, sets, key, value, the value it makes the same run as, a value that is another run)
+    ("erm", ["train.epochs=5"], "eval.every", 9, 5, 4),  # past the last epoch: the last epoch only
+    ("erm", [], "augment.cutout", 15, 14, 16),  # the hole spans 2 * (15 // 2) pixels
+    ("ldam_drw", [], "method.head", "normed", "auto", "linear"),  # what auto resolves to for LDAM
+    ("erm", [], "method.head", "linear", "auto", "normed"),
+    ("mislas", [], "stage.batch_size", 128, None, 64),  # null: the parent's batch
+    ("lift", ["model.name=clip_vit_b16"], "model.weights", "hub", "hub:openai", "hub:laion2b_s34b_b88k"),
+    ("erm", [], "dataset.eval_split", "test", None, None),  # CIFAR-10-LT is evaluated on its test set only
+    ("erm", [], "augment.rotation", 15, 15.0, 14.5),  # a real number written as an integer
+]
+
+
+def _run_id(method, sets, key, value):
+    return run_name(resolve(method, "cifar10_lt", 0, sets=[*sets, f"{key}={'null' if value is None else value}"]))
+
+
+@pytest.mark.parametrize("method, sets, key, value, same, other", ALIAS_CASES)
+def test_values_that_make_the_same_run_have_one_id(method, sets, key, value, same, other):
+    assert _run_id(method, sets, key, value) == _run_id(method, sets, key, same)
+    if other is not None:
+        assert _run_id(method, sets, key, other) != _run_id(method, sets, key, same)
+
+
+def test_an_odd_cutout_and_eval_every_past_the_end_train_as_their_canonical_value(cifar_root, tmp_path):
+    flags = {"dataset.root": str(cifar_root), "train.epochs": 1, "train.batch_size": 64}
+    runs = [resolve("erm", "cifar10_lt", 0, flags=flags, sets=[*FIXTURE, "model.name=small_cnn", *sets])
+            for sets in (["augment.cutout=15", "eval.every=3"], ["augment.cutout=14"])]
+    assert run_name(runs[0]) == run_name(runs[1])
+    assert _trained(runs[0], tmp_path) == _trained(runs[1], tmp_path)
+
+
+# ------------------------------------------------------------------ stage 2 trains with its own schedule
+
+
+def test_a_stage2_childs_deferred_switch_follows_its_own_schedule(cifar_root, tmp_path):
+    """crt with method.schedule=deferred: the class-uniform sampler switches on at int(0.8 x stage.epochs) of the
+    child's own epochs (its cosine schedule's first milestone fraction), not at its parent's first LR decay."""
+    import json
+
+    from bench.config import check_combinations
+    from bench.schedule import run_train_section
+
+    flags = {"dataset.root": str(cifar_root), "train.epochs": 2, "train.batch_size": 64}
+    runs = plan(["crt"], ["cifar10_lt"], [0], str(tmp_path / "out"), flags=flags,
+                sets=[*FIXTURE, "model.name=small_cnn", "method.schedule=deferred", "stage.epochs=10"])
+    parent, child = runs
+    assert run_train_section(child.cfg)["epochs"] == 10 and parent.cfg["train"]["milestone_fractions"][0] == 0.8
+    execute([parent], progress=False)
+    execute([child], progress=False)
+    lines = [json.loads(line) for line in (child.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [line["rebalancing"] for line in lines if "rebalancing" in line] == [False] * 8 + [True] * 2
+    late = copy.deepcopy(child.cfg)
+    late["method"]["defer_epoch"] = 4  # past the last of the child's 3 epochs
+    late["stage"]["epochs"] = 3
+    with pytest.raises(BenchError, match="at or past the last of 3 epochs"):
+        check_combinations(late)
+
+
+def test_the_router_trains_with_nesterov_so_a_parent_without_momentum_is_refused_at_plan_time():
+    with pytest.raises(BenchError, match="Nesterov momentum, which needs train.momentum > 0"):
+        plan(["ride_ea"], ["cifar10_lt"], [0], "out", sets=["train.momentum=0", "train.nesterov=false"])
+
+
+@pytest.mark.parametrize("method, key, value, instead", [("tau_norm", "stage.posthoc", "la", "la_posthoc"),
+                                                        ("crt", "stage.train", "router", "ride_ea"),
+                                                        ("ride_ea", "stage.train", "classifier", "crt")])
+def test_a_childs_stage_kind_is_its_identity(method, key, value, instead):
+    with pytest.raises(BenchError, match=f"another method under its name; use method {instead}"):
+        resolve(method, "cifar10_lt", 0, sets=[f"{key}={value}"])
+    assert resolve("crt", "cifar10_lt", 0, sets=["stage.train=classifier_and_scales"])  # a setting of crt
+
+
+def test_own_loss_algorithms_report_their_own_classifier_and_probability_scale():
+    from bench.methods.registry import PARTS
+    from bench.models import resolve_head
+
+    for method, head, scale in (("paco", "linear", 1.0), ("bcl", "normed", 30.0), ("sade", "normed", 30.0),
+                                ("ride_ea", "normed", 30.0), ("lift", "normed", 1.0), ("ldam_drw", "normed", 30.0),
+                                ("erm", "linear", 1.0)):
+        m = resolve(method, "cifar10_lt", 0)["method"]
+        assert (resolve_head(m), PARTS.probability_scale(m)) == (head, scale), method
+        if method in ("paco", "bcl", "sade", "ride_ea"):
+            assert PARTS.probability_scale({**m, "loss": "ldam", "s": 30.0}) == scale  # the loss part is not read
+

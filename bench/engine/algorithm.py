@@ -162,7 +162,8 @@ class StandardAlgorithm(Algorithm):
     def setup(self) -> None:
         from bench.methods.compose import Composition
 
-        self.method = Composition(self.cfg, self.data.train_counts, self.data.train_labels, self.device)
+        cfg = {**self.cfg, "train": self.train_config()}  # the switch follows the schedule the run trains with
+        self.method = Composition(cfg, self.data.train_counts, self.data.train_labels, self.device)
 
     def start_epoch(self, epoch, generator):
         return self.method.start_epoch(epoch, generator)

@@ -95,6 +95,3 @@ class BCLAlgorithm(StandardAlgorithm):
                                                             m["bcl_temperature"]))
         optimizer_step(t, loss)
         return loss.detach(), cosines[:b].detach()
-
-    def probability_scale(self) -> float:
-        return float(self.cfg["method"]["s"])

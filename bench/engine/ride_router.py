@@ -31,7 +31,7 @@ from bench.engine.algorithm import optimizer_step
 from bench.engine.hooks import Hook
 from bench.errors import BenchError
 from bench.models.experts import MultiExpert
-from bench.stage2 import Stage2Algorithm, train_section
+from bench.stage2 import Stage2Algorithm
 
 HIDDEN = 16
 
@@ -117,9 +117,6 @@ class FrozenExperts(Hook):
 class RouterAlgorithm(Stage2Algorithm):
     """Stage 2 on a finished ride run: only the router trains (the parent's weights loaded, every expert frozen)."""
 
-    def train_config(self) -> dict:
-        return {**train_section(self.cfg), "nesterov": True}
-
     def build_model(self):
         from bench import checkpoint
         from bench.engine.experts import ExpertAlgorithm
@@ -166,9 +163,6 @@ class RouterAlgorithm(Stage2Algorithm):
         if split == "test":
             self.usage = (counts.double() / counts.sum()).tolist()
         return logits
-
-    def probability_scale(self) -> float:
-        return float(self.cfg["method"]["s"])
 
     def evaluation_extra(self) -> dict:
         """The share of test images that used 1, 2, ... experts, and the mean number."""

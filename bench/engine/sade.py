@@ -57,6 +57,3 @@ class SADEAlgorithm(ExpertAlgorithm):
         loss = sade_loss(cosines, labels, self.s, self.log_prior, self.log_inverse, self.tau)
         optimizer_step(t, loss)
         return loss.detach(), cosines.mean(1).detach()
-
-    def probability_scale(self) -> float:
-        return self.s

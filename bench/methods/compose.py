@@ -20,8 +20,7 @@ class Composition:
 
     def probability_scale(self):
         """Factor from the model's outputs to the logits the loss trains (LDAM: s), for ECE and NLL."""
-        part = PARTS.get("loss", self.method_cfg["loss"])
-        return float(self.method_cfg[part.probability_scale]) if part.probability_scale else 1.0
+        return PARTS.probability_scale(self.method_cfg)
 
     def start_epoch(self, epoch, generator):
         """(order of the epoch's images, re-balancing on?). Switches the loss's class weights and the

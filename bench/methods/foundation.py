@@ -41,7 +41,8 @@ FOUNDATION = Part("algorithm", "foundation", "a pretrained CLIP image tower, fro
                   "classifier itself", params=(*PARAMS, S),
                   source="Shi et al., ICML 2024 (LIFT); shijxcs/LIFT models/, trainer.py",
                   build=late("bench.engine.foundation", "FoundationAlgorithm"),
-                  extra={"no_mix": "the foundation-model track trains on plain batches", "clip": True})
+                  extra={"no_mix": "the foundation-model track trains on plain batches", "clip": True,
+                         "head": "normed"})  # a cosine classifier (CosineHead)
 
 # LIFT's recipe (configs/model/clip_vit_b16.yaml; the same for every dataset, iNaturalist 20 epochs on the command
 # line of scripts/run_tab1to4_main_results.sh): SGD lr 0.01, momentum 0.9, wd 5e-4, batch 128, 10 epochs, cosine per

@@ -121,6 +121,16 @@ class Parts:
         """[(kind, Part)] of a method config (names assumed valid; a kind the config predates is left out)."""
         return [(kind, self.kinds[kind][method_cfg[kind]]) for kind in KINDS if kind in method_cfg]
 
+    def probability_scale(self, method_cfg) -> float:
+        """Factor from a model's outputs to the logits its loss trains, for ECE and NLL: the loss part's (LDAM: s),
+        or the algorithm's where it trains with its own loss (bench/methods/algorithms.py `probability_scale`)."""
+        algorithm = self.kinds["algorithm"][method_cfg.get("algorithm", "standard")]
+        if "own_loss" in algorithm.extra:
+            key = algorithm.extra.get("probability_scale")
+        else:
+            key = self.kinds["loss"][method_cfg["loss"]].probability_scale
+        return float(method_cfg[key]) if key else 1.0
+
     def check(self, method_cfg, defaults, user_keys=None):
         """Plan-time checks of a method config whose part names are valid: BenchError on a
         hyper-parameter that none of its parts uses (among `user_keys`, the ones the user set;

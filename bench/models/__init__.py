@@ -4,13 +4,16 @@ from bench.models.registry import MODELS
 
 
 def resolve_head(method_cfg):
-    """`auto` takes the head the loss part asks for (normed cosine for LDAM, Linear otherwise, as the reference)."""
-    head = method_cfg["head"]
-    if head == "auto":
-        from bench.methods.registry import PARTS
+    """The classifier a method trains: its algorithm's own where it builds one (PaCo, BCL, the foundation track:
+    bench/methods/algorithms.py `head`), else method.head, where `auto` takes the head the loss part asks for
+    (normed cosine for LDAM, Linear otherwise, as the reference)."""
+    from bench.methods.registry import PARTS
 
-        return PARTS.get("loss", method_cfg["loss"]).head
-    return head
+    own = PARTS.get("algorithm", method_cfg.get("algorithm", "standard")).extra.get("head")
+    if own is not None:
+        return own
+    head = method_cfg["head"]
+    return PARTS.get("loss", method_cfg["loss"]).head if head == "auto" else head
 
 
 def build_model(cfg, in_channels, num_classes, weights_out=None):

@@ -75,7 +75,8 @@ def method_params(cfg):
     recipe there, at the run's length: declared_config)."""
     base = {k.split(".", 1)[1]: v for k, v in declared_config(cfg).items() if k.startswith("method.")}
     unused = unused_method_keys(cfg)
-    return {k: v for k, v in cfg["method"].items() if k != "name" and base.get(k) != v and k not in unused}
+    own = experiment_part(cfg)["method"]  # canonical values, as the declared ones (bench/usage.py ALIASES)
+    return {k: v for k, v in own.items() if k != "name" and base.get(k) != v and k not in unused}
 
 
 def declared_config(cfg) -> dict:
@@ -173,12 +174,28 @@ def _scaled(declared: dict, epochs) -> dict:
 def config_differences(cfg):
     """{key: value} of the experiment config that differ from what bench gives its method on its dataset
     (bench's defaults, the dataset's recipe, the method's own settings), minus method name, dataset setting,
-    seed, hyper-parameters no part of the method uses and keys the run does not use (bench/usage.py)."""
+    seed, hyper-parameters no part of the method uses and keys the run does not use (bench/usage.py). A value that
+    makes the same run as the declared one (bench/usage.py ALIASES: ride's declared head=normed and auto under LDAM)
+    is no difference; the value shown is the canonical one."""
     declared = declared_config(cfg)
-    flat = flatten(experiment_part(cfg))
+    raw, flat = flatten(cfg), flatten(experiment_part(cfg))
     unused = {f"method.{k}" for k in unused_method_keys(cfg)} | set(_unused(cfg))
     return {k: v for k, v in flat.items() if k not in SETTING_KEYS and k not in unused
-            and (k not in declared or declared[k] != v)}
+            and (k not in declared or declared[k] != v and raw.get(k, v) != declared[k]
+                 and not _same_run(cfg, k, declared[k]))}
+
+
+def _same_run(cfg, key, value) -> bool:
+    """`value` of `key` makes the same run as the config's own value (bench/usage.py ALIASES)."""
+    from bench.usage import ALIASES
+
+    if key not in ALIASES:
+        return False
+    section, leaf = key.split(".")
+    try:
+        return ALIASES[key]({**cfg, section: {**cfg[section], leaf: value}}) == ALIASES[key](cfg)
+    except (KeyError, TypeError, AttributeError):
+        return False
 
 
 def _unused(cfg) -> dict:
@@ -311,12 +328,12 @@ def _metrics_from_logits(path, result):
         with np.load(path, allow_pickle=False) as saved:
             logits, labels = saved["test_logits"], saved["test_labels"]
         method = result["config"]["method"]
-        scale_key = PARTS.get("loss", method["loss"]).probability_scale
         shot = result["shot_rule"]
         return evaluate_metrics(torch.from_numpy(np.asarray(logits, dtype=np.float32)),
                                 torch.from_numpy(np.asarray(labels, dtype=np.int64)), result["train_class_counts"],
                                 shot["many_above"], shot["few_below"],
-                                float(method[scale_key]) if scale_key else 1.0)
+                                1.0 if (result["config"].get("stage") or {}).get("posthoc", "none") != "none"
+                                else PARTS.probability_scale(method))  # a post-hoc child's metrics: as written
     except Exception:  # noqa: BLE001 - not logits bench wrote for this result: the cell stays "not recorded"
         return None
 
