@@ -11,6 +11,12 @@ from bench.evaluate import BY_NAME, REPORT_METRIC_NAMES  # recorded metrics and 
 from bench.report.collect import variant_labels
 
 
+def settled(value: float) -> float:
+    """A mean rounded to 1e-9: the same runs summed in another order give the same number, so ranks, the column's
+    best and ties do not hinge on float rounding."""
+    return round(value, 9) if math.isfinite(value) else value
+
+
 @dataclass
 class Stat:
     mean: float
@@ -98,7 +104,7 @@ def aggregate(runs, select="last", as_error=False):
             n = int(row["count"])
             std = float(row["std"]) if n > 1 else math.nan
             ci = t_quantile(n) * std / math.sqrt(n) if n > 1 else math.nan
-            cells[key].stats[metric] = Stat(float(row["mean"]), std, n, ci)
+            cells[key].stats[metric] = Stat(settled(float(row["mean"])), std, n, ci)  # ties: the same number
     return cells
 
 

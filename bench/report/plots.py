@@ -214,14 +214,14 @@ def cd_diagram(cells, settings, labels, metric, select, as_error, out, stem):
     methods the Nemenyi test after Friedman's does not separate (alpha 0.05)."""
     import scikit_posthocs as sp
 
-    from bench.report.overall import average_ranks, complete_scores, friedman
+    from bench.report.overall import average_ranks, complete_scores, friedman, setting_means
     from bench.report.paired import higher_is_better, quiet
 
-    scores, _ = complete_scores(cells, settings, labels, metric, select, as_error)
+    scores, _, _ = complete_scores(cells, settings, labels, metric, select, as_error)
     if len(scores) < 3 or len(settings) < 2 or friedman(scores) is None:  # every method tied: nothing to draw
         return []
     higher = higher_is_better(metric, as_error)
-    means = pd.DataFrame({label: [v.mean() for v in per] for label, per in scores.items()})  # settings x methods
+    means = pd.DataFrame({label: setting_means(per) for label, per in scores.items()})  # settings x methods
     plt, _ = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(scores) + 1.2))
     with quiet():
