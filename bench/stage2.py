@@ -84,11 +84,11 @@ class Stage2:
         for group in groups:
             for p in group["params"]:
                 p.requires_grad_(True)
-        if self.s["max_norm"] is not None:  # the cap comes from the parent's rows, before any step
-            weight = model[1].weight
+        if self.s["max_norm"] is not None:  # the cap comes from the parent's rows (also under stage.reinit)
+            weight = state.get("1.weight", model[1].weight.detach())
             if weight.dim() != 2:
                 raise BenchError("stage.max_norm needs a linear classifier")
-            norms = self.row_norms(model[1].weight.detach())
+            norms = self.row_norms(weight)
             self.cap = float(norms.min() + self.s["max_norm"] * (norms.max() - norms.min()))
         return model, groups
 

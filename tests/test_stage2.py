@@ -79,6 +79,13 @@ def test_crt_starts_from_a_new_classifier_and_wb_caps_rows_at_the_parents_norms(
     child_norms = torch.linalg.vector_norm(weights(wb_dir)["1.weight"].double(), dim=1)
     assert float(child_norms.max()) <= cap * (1 + 1e-6)  # rows above the cap were projected onto it
     assert (norms > cap).sum() > 0  # ... and there were some
+    # a re-initialised classifier (crt) is capped at its parent's row norms too, not at the fresh rows'
+    assert main(args(cifar_root, out, "crt", "stage.epochs=1", "stage.lr=1e-12", "stage.max_norm=0.5")) == 0
+    (capped,) = [json.loads(p.read_text()) for p in out.glob("*__crt__*/result.json")
+                 if json.loads(p.read_text())["parent"]["stage"]["max_norm"] == 0.5]
+    parent_rows = torch.linalg.vector_norm(weights(out / capped["parent"]["run_id"])["1.weight"].double(), dim=1)
+    expected = float(parent_rows.min() + 0.5 * (parent_rows.max() - parent_rows.min()))
+    assert capped["parent"]["max_norm_cap"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_max_norm_projection_on_hand_computed_rows():
