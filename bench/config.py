@@ -639,7 +639,7 @@ def config_hash(cfg):
     exp = flatten(experiment_part(cfg))
     try:
         unused = unused_keys(cfg)  # keys a preset, flag or recipe set that change nothing: not in the id
-    except (KeyError, TypeError):  # not a whole config
+    except (KeyError, TypeError, BenchError):  # not a whole config, or a part of a plugin not loaded
         unused = {}
     diff = {k: v for k, v in exp.items() if (k not in defaults or defaults[k] != v) and k not in unused
             or k in ("method.name", "dataset.name", "train.seed")}

@@ -33,10 +33,11 @@ def experiment_part(cfg):
 
 
 def _canonical(cfg):
+    from bench.errors import BenchError
     from bench.usage import canonical
 
     try:
         return canonical(cfg)
-    except (KeyError, TypeError, AttributeError):  # not a whole config (an older bench's): as written
+    except (KeyError, TypeError, AttributeError, BenchError):  # not a whole config (an older bench's): as written
         return {}
 

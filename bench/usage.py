@@ -44,14 +44,21 @@ def _algorithm(cfg: dict) -> str:
 
 
 def _zeroshot(cfg: dict) -> bool:
-    return _algorithm(cfg) == "foundation" and cfg["method"].get("tuning") == "zeroshot"
+    return _tuning(cfg) == "zeroshot"
 
 
 def _extra(cfg: dict) -> dict:
-    """What the run's algorithm part says it does besides the standard step (bench/methods/algorithms.py)."""
+    """What the run's algorithm part says it does besides the standard step (bench/methods/algorithms.py); {} for
+    an algorithm this bench does not know (a result of a plugin not loaded: read as written)."""
     from bench.methods.registry import PARTS
 
-    return PARTS.get("algorithm", _algorithm(cfg)).extra
+    part = PARTS.kinds["algorithm"].get(_algorithm(cfg))
+    return part.extra if part is not None else {}
+
+
+def _tuning(cfg: dict) -> str | None:
+    """The foundation track's method.tuning (None: another algorithm)."""
+    return cfg["method"].get("tuning") if _algorithm(cfg) == "foundation" else None
 
 
 def _own_loss(cfg: dict) -> str | None:
@@ -125,12 +132,21 @@ RULES = (
          lambda c: f"{_no_decay(c)} (and no deferred re-balancing switches on at the first)"),
     Rule(("train.milestone_fractions",), lambda c: c["train"]["milestones"] is not None,
          lambda c: "train.milestones gives the epochs of the LR decays"),
-    Rule(("model.weights",), lambda c: _algorithm(c) in ("paco", "bcl"),
+    Rule(("model.weights",), lambda c: bool(_extra(c).get("own_network")),
          lambda c: f"{c['method']['name']} builds its own network and loads no weights into it"),
     Rule(("method.head",), lambda c: "head" in _extra(c),
          lambda c: f"{c['method']['name']} has its own classifier"),
     Rule(("method.loss", "method.weights"), lambda c: _own_loss(c) is not None, lambda c: str(_own_loss(c))),
-    Rule(("method.sampler",), _zeroshot, lambda c: f"{c['method']['name']} trains nothing (zero-shot)"),
+    Rule(("method.sampler", "method.s", "method.head_init", "method.micro_batch"), _zeroshot,
+         lambda c: f"{c['method']['name']} trains nothing (zero-shot: the text classifier at CLIP's own scale)"),
+    Rule(("method.peft_dim",), lambda c: _tuning(c) not in (None, "adaptformer", "lora"),
+         lambda c: f"method.tuning={_tuning(c)} has no AdaptFormer bottleneck or LoRA rank"),
+    Rule(("method.vpt_length",), lambda c: _tuning(c) not in (None, "vpt_shallow", "vpt_deep"),
+         lambda c: f"method.tuning={_tuning(c)} has no prompt tokens"),
+    Rule(("method.prompts",), lambda c: _tuning(c) not in (None, "zeroshot") and c["method"]["head_init"] == "random",
+         lambda c: "method.head_init=random starts the classifier without the prompts"),
+    Rule(("method.tte_expand",), lambda c: _tuning(c) is not None and not c["method"]["tte"],
+         lambda c: "method.tte=false: no five-crop test-time ensemble"),
     Rule(("method.schedule", "method.defer_epoch"), lambda c: not _rebalances(c),
          lambda c: f"{c['method']['name']} has no class weights in the loss it trains with and the instance "
                    "sampler: nothing acts on the re-balancing switch"),
@@ -166,12 +182,16 @@ def _every(cfg: dict) -> int:
 
 
 def _head(cfg: dict) -> str:
+    """auto where the written head is what auto resolves to; where the loss is not used (and so leaves the id),
+    the head auto resolves to, written out."""
     from bench.methods.registry import PARTS
 
-    head = cfg["method"]["head"]
-    if _own_loss(cfg) is not None:  # the loss is not used: a head written out stays as written
+    head, loss = cfg["method"]["head"], PARTS.kinds["loss"].get(cfg["method"]["loss"])
+    if loss is None:  # a loss this bench does not know: as written
         return head
-    return "auto" if head == PARTS.get("loss", cfg["method"]["loss"]).head else head  # what auto resolves to
+    if _own_loss(cfg) is not None:
+        return loss.head if head == "auto" else head
+    return "auto" if head == loss.head else head
 
 
 def _weights(cfg: dict) -> object:
@@ -190,7 +210,8 @@ def _eval_split(cfg: dict) -> object:
 
 ALIASES: dict[str, Callable[[dict], object]] = {
     "eval.every": _every,
-    "augment.cutout": lambda c: c["augment"]["cutout"] // 2 * 2,  # the hole spans 2 * (side // 2) pixels
+    "augment.cutout": lambda c: c["augment"]["cutout"] if c["augment"]["cutout"] < 2
+    else c["augment"]["cutout"] // 2 * 2,  # the hole spans 2 * (side // 2) pixels (1: no hole, but its draws)
     "method.head": _head,
     "stage.batch_size": lambda c: None if c["stage"]["batch_size"] == c["train"]["batch_size"]
     else c["stage"]["batch_size"],  # null: train.batch_size

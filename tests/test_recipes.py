@@ -35,6 +35,14 @@ CHANGED = [("crt", "cifar10_lt", [], "cifar10_lt-exp100-ds0__crt__seed0__a909ad3
            ("lws", "inat2018", [], "inat2018-natural__lws__seed0__5aa41240"),  # iNaturalist's weight decay
            # stage.batch_size 512 is ImageNet-LT's train.batch_size: the same run as null (bench/usage.py ALIASES)
            ("lws", "imagenet_lt", [], "imagenet_lt-natural__lws__seed0__fd3719d0"),
+           # keys that change nothing left the ids (bench/usage.py): iNaturalist's defer epoch under erm; ride's
+           # head=normed is LDAM's auto; sade_tta's and crt's stage batch equals the parent's; the router's loss
+           ("erm", "inat2018", [], "inat2018-natural__erm__seed0__522e2050"),
+           ("ride", "cifar10_lt", [], "cifar10_lt-exp100-ds0__ride__seed0__08f78b5d"),
+           ("sade_tta", "cifar10_lt", [], "cifar10_lt-exp100-ds0__sade_tta__seed0__b07a5fb6"),
+           ("mislas", "places_lt", [], "places_lt-natural__mislas__seed0__414c7579"),
+           ("ride_ea", "cifar10_lt", [], "cifar10_lt-exp100-ds0__ride_ea__seed0__ae218299"),
+           ("crt", "places_lt", [], "places_lt-natural__crt__seed0__6965694b"),
            ("erm", "cifar10_lt", ["method.mix=cutmix"], "cifar10_lt-exp100-ds0__erm__seed0__1b8261e2"),
            ("wb", "cifar100_lt", [], "cifar100_lt-exp100-ds0__wb__seed0__d1529a09"),  # the official CB loss
            ("mislas", "cifar100_lt", [], "cifar100_lt-exp100-ds0__mislas__seed0__c19a4cae"),  # MiSLAS per config

@@ -238,11 +238,11 @@ def test_each_study_is_its_own_row_named_after_its_default(tmp_path, capsys):
     assert {k: v.strip("*") for k, v in rows.items()} == {
         "erm": "50.50 ± 0.71", "erm (tuned, 2 trials)": "50.50 ± 0.71", "focal": "50.50 ± 0.71",
         "focal (tuned, 2 trials)": "52.50 ± 0.71", "focal (tuned, 2 of 4 trials)": "52.50 ± 0.71",
-        "focal (gamma=2)": "60.50 ± 0.71", "focal (gamma=2) (tuned, 2 trials)": "58.50 ± 0.71"}
+        "focal (gamma=2.0)": "60.50 ± 0.71", "focal (gamma=2.0) (tuned, 2 trials)": "58.50 ± 0.71"}
     assert text.startswith("11 runs in")  # each run folder counted once, copies for tuned rows aside
     tuning = text.split("**Equal")[1]
     assert "| focal (tuned, 2 trials) | cifar10_lt exp-100 ds0 |" in tuning
-    assert "| focal (gamma=2) (tuned, 2 trials) | cifar10_lt exp-100 ds0 |" in tuning
+    assert "| focal (gamma=2.0) (tuned, 2 trials) | cifar10_lt exp-100 ds0 |" in tuning
     assert ("| erm (tuned, 2 trials) | cifar10_lt exp-100 ds0 | 2 of 2 | 40.00 | 40.00 | the defaults | 2.0 min |"
             in tuning)
 

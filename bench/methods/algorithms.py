@@ -9,6 +9,7 @@ head and mix parts; the others say in `extra` what they do otherwise, read by be
                       sampler
   no_mix              the algorithm cannot mix batches (why)
   head                the algorithm builds its own classifier, of this kind (method.head is not used)
+  own_network         the algorithm builds its own network and loads no pretrained weights (model.weights)
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ PACO = Part("algorithm", "paco", "PaCo: a query view through the network and a c
             build=late("bench.engine.paco", "PaCoAlgorithm"),
             extra={"no_mix": "PaCo trains on its two views", "step_cost": 1.4,
                    "own_loss": "PaCo's contrastive loss over logit-adjusted centres", "probability_scale": None,
-                   "head": "linear"})
+                   "head": "linear", "own_network": True})
 
 _BCL_CIFAR = ("the CIFAR setting the paper is cited with (no CIFAR code in FlamieZhu/Balanced-Contrastive-Learning; "
               "sumyeongahn/CUDA_LTR, YuMJie/ConCutMix)")
@@ -170,6 +171,6 @@ BCL = Part("algorithm", "bcl", "BCL: a classification view (logit-adjusted CE on
            build=late("bench.engine.bcl", "BCLAlgorithm"),
            extra={"no_mix": "BCL trains on its three views", "step_cost": 3.0,
                   "own_loss": "BCL's logit-adjusted CE and balanced contrastive loss", "probability_scale": "s",
-                  "head": "normed"})
+                  "head": "normed", "own_network": True})
 
 PARTS = (STANDARD, SAM, RIDE, SADE, RIDE_ROUTER, PACO, BCL)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench import priors, rundir
 from bench.config import DEFAULTS, experiment_part, flatten
+from bench.errors import BenchError
 from bench.evaluate import METRIC_NAMES as METRICS  # the metric schema (bench/evaluate.py): what runs record
 from bench.runresult import NotAResult, RunResult
 
@@ -194,7 +195,7 @@ def _same_run(cfg, key, value) -> bool:
     section, leaf = key.split(".")
     try:
         return ALIASES[key]({**cfg, section: {**cfg[section], leaf: value}}) == ALIASES[key](cfg)
-    except (KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError, BenchError):
         return False
 
 
@@ -204,7 +205,7 @@ def _unused(cfg) -> dict:
 
     try:
         return unused_keys(cfg)
-    except (KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError, BenchError):  # a part of a plugin not loaded: none
         return {}
 
 
