@@ -67,11 +67,12 @@ def test_exact_ties_are_not_broken_by_float_rounding(tmp_path):
 
 def test_an_interval_is_na_only_where_the_method_itself_has_one_run(tmp_path):
     """The reference (--baseline cb) has a single run at ratio 10: erm's intervals are still drawn (cb's run
-    re-draws as itself); cb's own IQM interval is n/a (one seed in every setting)."""
+    re-draws as itself); cb's own IQM interval is n/a (one seed in every setting: a runs x settings matrix of one
+    row)."""
     write_scored_runs(tmp_path / "runs", {"erm": {100: [70.0, 71.0, 72.5], 10: [86.0, 86.5, 87.0]},
                                           "cb": {100: [74.0, 73.5, 75.0], 10: [86.1]}})
     table, rows = _overall(tmp_path, baseline="cb")
     assert "n/a" not in rows["erm"][1].text and "n/a" not in rows["erm"][2].text
     low, high = (float(x) for x in rows["erm"][2].text.split("[")[1].rstrip("]").split(", "))
     assert 0 <= low <= rows["erm"][2].mean <= high <= 1
-    assert rows["cb"][1].text.endswith("[n/a: one run]") and rows["cb"][2].text == "reference"
+    assert rows["cb"][1].text.endswith("[n/a: one seed in every setting]") and rows["cb"][2].text == "reference"

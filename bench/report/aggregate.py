@@ -11,6 +11,16 @@ from bench.evaluate import BY_NAME, REPORT_METRIC_NAMES  # recorded metrics and 
 from bench.report.collect import variant_labels
 
 
+def exact_mean(values) -> float:
+    """The mean of the finite-or-not values that are not NaN, by math.fsum: correctly rounded, so the same runs in
+    another order give the same number bit for bit (NaN without any)."""
+    kept = [float(v) for v in values if not math.isnan(v)]
+    try:
+        return math.fsum(kept) / len(kept) if kept else math.nan
+    except (ValueError, OverflowError):  # inf - inf, or a sum past the float range
+        return math.nan
+
+
 def settled(value: float) -> float:
     """A mean rounded to 1e-9: the same runs summed in another order give the same number, so ranks, the column's
     best and ties do not hinge on float rounding."""
@@ -96,7 +106,7 @@ def aggregate(runs, select="last", as_error=False):
     if rows:
         frame = pd.DataFrame(rows, columns=["key", "metric", "value"])
         grouped = frame.groupby(["key", "metric"], sort=False)["value"]
-        stats = grouped.agg(["mean", "std", "count", "size"])
+        stats = grouped.agg(["std", "count", "size"]).join(grouped.agg(exact_mean).rename("mean"))
         for (key, metric), row in stats.iterrows():
             if row["count"] == 0:  # an empty shot group (no accuracy, never 0), or a metric not recorded
                 cells[key].stats[metric] = None

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from bench.report.aggregate import settled
+from bench.report.aggregate import exact_mean, settled
 from bench.report.paired import higher_is_better, quiet, seed_values
 
 REPS = 2000  # bootstrap re-draws
@@ -42,8 +42,8 @@ def complete_scores(cells, settings, labels, metric, select, as_error) -> tuple[
 
 
 def setting_means(per: list) -> list:
-    """The mean of each setting's runs, rounded to 1e-9 (paired.settled)."""
-    return [settled(float(v.mean())) for v in per]
+    """The mean of each setting's runs (math.fsum: the same in any order), rounded to 1e-9 (aggregate.settled)."""
+    return [settled(exact_mean(v)) for v in per]
 
 
 def average_ranks(scores: dict, higher: bool) -> dict:
@@ -142,12 +142,12 @@ def left_out_runs(scores: dict, matrices: dict) -> list:
     return out
 
 
-def _ci(interval) -> str:
-    return "[n/a: one run]" if interval is None else f"[{interval[0]:.2f}, {interval[1]:.2f}]"
+def _ci(interval, missing: str = "one run") -> str:
+    return f"[n/a: {missing}]" if interval is None else f"[{interval[0]:.2f}, {interval[1]:.2f}]"
 
 
 def _iqm_text(mid: float, interval) -> str:
-    return "n/a" if math.isnan(mid) else f"{mid:.2f} {_ci(interval)}"
+    return "n/a" if math.isnan(mid) else f"{mid:.2f} {_ci(interval, 'one seed in every setting')}"
 
 
 def _rows(stats: dict, reference: str, higher: bool) -> list:

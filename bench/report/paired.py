@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from bench.evaluate import BY_NAME
-from bench.report.aggregate import metric_value, settled
+from bench.report.aggregate import exact_mean, metric_value, settled
 
 ALPHA = 0.05
 
@@ -106,7 +106,7 @@ def against_best(cells, settings, labels, metric, select, as_error) -> tuple[dic
     best, out = {}, []
     for setting in settings:
         values = {label: seed_values(cells.get((setting, label)), metric, select, as_error) for label in labels}
-        means = {label: settled(sum(v.values()) / len(v)) for label, v in values.items() if v}
+        means = {label: settled(exact_mean(v.values())) for label, v in values.items() if v}
         if not means:
             continue
         top = max(means, key=lambda label: sign * means[label])
