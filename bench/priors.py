@@ -10,6 +10,8 @@ class accuracy. Plain Python: the report imports it without torch."""
 
 from __future__ import annotations
 
+import functools
+
 RATIOS = (2, 5, 10, 25, 50)
 DIRECTIONS = ("forward", "backward")
 NAMES = tuple(f"{d}{r}" for d in DIRECTIONS for r in RATIOS)  # forward2 ... backward50: --metric choices
@@ -25,6 +27,11 @@ def weights(train_counts: list, ratio: float, direction: str) -> list[float]:
     """The test prior q (summing to 1) of SADE's `direction`-long-tailed test set of imbalance `ratio`. Classes
     with the same training count (common in the natural splits) share the mean weight of the ranks they span,
     so the prior does not depend on their order."""
+    return list(_weights(tuple(train_counts), ratio, direction))
+
+
+@functools.lru_cache(maxsize=256)  # a report's runs share a few training splits: each prior computed once
+def _weights(train_counts: tuple, ratio: float, direction: str) -> tuple:
     c = len(train_counts)
     order = sorted(range(c), key=lambda k: -train_counts[k])
     by_rank = [ratio ** (-(i if direction == "forward" else c - 1 - i) / max(1, c - 1)) for i in range(c)]
@@ -39,7 +46,7 @@ def weights(train_counts: list, ratio: float, direction: str) -> list[float]:
             raw[k] = mean
         start = end + 1
     total = sum(raw)
-    return [w / total for w in raw]
+    return tuple(w / total for w in raw)
 
 
 def shifted_accuracy(per_class_acc: list, train_counts: list, name: str) -> float | None:
