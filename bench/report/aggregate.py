@@ -12,8 +12,8 @@ from bench.report.collect import variant_labels
 
 
 def exact_mean(values) -> float:
-    """The mean of the finite-or-not values that are not NaN, by math.fsum: correctly rounded, so the same runs in
-    another order give the same number bit for bit (NaN without any)."""
+    """The mean of the values that are not NaN, by math.fsum: correctly rounded, so the same runs in another order
+    give the same number bit for bit (NaN when none is left)."""
     kept = [float(v) for v in values if not math.isnan(v)]
     try:
         return math.fsum(kept) / len(kept) if kept else math.nan
@@ -22,8 +22,9 @@ def exact_mean(values) -> float:
 
 
 def settled(value: float) -> float:
-    """A mean rounded to 1e-9: the same runs summed in another order give the same number, so ranks, the column's
-    best and ties do not hinge on float rounding."""
+    """A mean rounded to 1e-9 before ranks, the column's best and ties are decided: exact_mean already makes the
+    same runs in any order one number; this also ties means that differ only in the last bits (computed another
+    way, e.g. from errors rather than accuracies)."""
     return round(value, 9) if math.isfinite(value) else value
 
 
