@@ -1,7 +1,7 @@
 """Aggregates over settings (datasets x ratios x profiles), when a report has more than one.
 
-Per method, over the settings it has numbers in all of: the average rank of its mean (1 = best; means rounded
-to 1e-9 first, so the same runs summed in another order tie; ties share the average rank, scipy.stats.rankdata)
+Per method, over the settings it has numbers in all of: the average rank of its mean (1 = best; means summed by
+math.fsum and rounded to 1e-9, so the same runs in another order tie; ties share the average rank, scipy.stats.rankdata)
 with Friedman's test that all methods rank alike (scipy.stats.friedmanchisquare); the interquartile mean of its
 runs x settings matrix (scipy.stats.trim_mean, 25% cut each side, over the seeds it has in every setting, as
 rliable takes runs x tasks: pooling unequal seed counts would weight the settings unequally) and the probability
