@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 
 def load_results(*folders):
-    """Every run under the results folders as one tidy pandas DataFrame (bench/export.py)."""
-    from bench.export import load_results as load
+    """Every run under the results folders as one tidy pandas DataFrame (bench/report/export.py)."""
+    from bench.report.export import load_results as load
 
     return load(*folders)

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from bench.errors import BenchError, Stopped
-from bench.evaluate import REPORT_METRIC_NAMES
-from bench.executors import EXECUTORS
-from bench.inputs import run_inputs
+from bench.metrics.evaluate import REPORT_METRIC_NAMES
+from bench.plan.inputs import run_inputs
+from bench.run.executors import EXECUTORS
 
 EPILOG = """examples:
   bench run --methods ldam_drw,focal --datasets cifar10_lt
@@ -178,13 +178,13 @@ def cmd_list(what):
 
         rows = [(m.name, m.description) for m in MODELS.values()]
     elif what == "presets":
-        from bench.config import preset_description, preset_names
+        from bench.plan.config import preset_description, preset_names
 
         rows = [(n, preset_description(n)) for n in preset_names()]
     else:
-        from bench.config import DEFAULTS, flatten
         from bench.methods.registry import PARTS
-        from bench.schema import BY_NAME
+        from bench.plan.config import DEFAULTS, flatten
+        from bench.plan.schema import BY_NAME
 
         def doc(key):
             leaf = key.split(".", 1)[1]
@@ -207,14 +207,14 @@ def cmd_list(what):
 
 def plan_from_args(args, world_size=1):
     """The runs of `bench run`; world_size: the processes each run trains on, as the executor launches it."""
-    from bench.sweep import plan_sweep
+    from bench.plan.sweep import plan_sweep
 
     return plan_sweep(out=args.out, **run_inputs(args, world_size))
 
 
 def cmd_run(args):
-    from bench.executors import make_executor
-    from bench.launch import launch
+    from bench.run.executors import make_executor
+    from bench.run.launch import launch
 
     executor = make_executor(args.executor, jobs=args.jobs, slurm_profile=args.slurm_profile,
                              progress=not args.no_progress)
@@ -223,7 +223,7 @@ def cmd_run(args):
 
 
 def cmd_status(args):
-    from bench.status import print_status
+    from bench.run.status import print_status
 
     if not Path(args.folder).is_dir():
         raise BenchError(f"results folder {args.folder} does not exist; pass the folder given to `bench run --out`")
@@ -232,7 +232,7 @@ def cmd_status(args):
 
 
 def cmd_cancel(args):
-    from bench.status import cancel
+    from bench.run.status import cancel
 
     if not Path(args.folder).is_dir():
         raise BenchError(f"results folder {args.folder} does not exist; pass the folder given to `bench run --out`")
@@ -245,7 +245,7 @@ def main(argv=None):
 
     code = _main(argv)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "torch.distributed" in sys.modules:
-        from bench.distributed import exit_now
+        from bench.engine.distributed import exit_now
 
         exit_now(code)  # a DDP process: no interpreter teardown racing gloo's threads
     return code
@@ -256,23 +256,23 @@ def cmd_perf(args):
     if not 1 <= args.batch_size <= 1048576:
         raise BenchError(f"--batch-size must be between 1 and 1048576, got {args.batch_size}")
     if args.pipeline == "imagelist":
-        from bench.perf_images import run_image_perf
+        from bench.perf.decoding import run_image_perf
 
         images = 2000 if args.images == 12406 else args.images  # the default is the CIFAR size
         run_image_perf(args.device, images, "auto" if args.workers is None else args.workers, args.batch_size)
     elif args.pipeline == "policies":
-        from bench.perf_policies import run_policy_perf
+        from bench.perf.augmenting import run_policy_perf
 
         run_policy_perf(args.device, 1024 if args.images == 12406 else args.images, args.batch_size)
     else:
-        from bench.perf import run_perf
+        from bench.perf.training import run_perf
 
         run_perf(args.device, args.images, 4 if args.workers is None else args.workers, args.model, args.batch_size)
     return 0
 
 
 def cmd_export(args):
-    from bench.export import export
+    from bench.report.export import export
 
     path = export(args.folders, args.out, args.format, force=args.force)
     print(f"wrote {path}: one row per run x reported epoch x metric, and one per class (bench.load_results gives "
@@ -281,7 +281,7 @@ def cmd_export(args):
 
 
 def cmd_tune(args):
-    from bench.tuning.command import cmd_tune as tune
+    from bench.run.tuning.command import cmd_tune as tune
 
     return tune(args)
 

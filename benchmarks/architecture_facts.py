@@ -3,8 +3,9 @@ longest functions, and how many `cfg["..."]`-style string lookups the code makes
 
     python benchmarks/architecture_facts.py [--top 10]
 
-Imports count wherever they are written (module top or inside a function): a lazy import hides a circle
-from Python, not from the reader.
+Imports count wherever they are written (module top, inside a function, typing-only): a lazy import hides a
+circle from Python, not from the reader. The layers between bench's wings are checked by import-linter
+(`lint-imports`, the contract in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -28,27 +29,18 @@ def modules() -> dict[str, ast.Module]:
 
 
 def imports(name: str, tree: ast.Module, known: set[str]) -> set[str]:
-    """bench modules `name` imports (a `from bench.x import y` of a module y counts as bench.x.y)."""
+    """bench modules `name` imports, wherever the import is written: module top, inside a function, or under
+    `if TYPE_CHECKING:` (a typing-only import is a dependency too). A `from bench.x import y` of a module y counts
+    as bench.x.y."""
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
-            continue
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name in known)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for alias in node.names:
                 child = f"{node.module}.{alias.name}"
                 found.add(child if child in known else node.module)
-    typing_only = {n for node in ast.walk(tree) if isinstance(node, ast.If)
-                   and getattr(node.test, "id", "") == "TYPE_CHECKING" for n in _names(node)}
-    return {m for m in found if m in known and m != name} - typing_only
-
-
-def _names(node):
-    for child in ast.walk(node):
-        if isinstance(child, ast.ImportFrom) and child.module:
-            yield from (f"{child.module}.{a.name}" for a in child.names)
-            yield child.module
+    return {m for m in found if m in known and m != name}
 
 
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:

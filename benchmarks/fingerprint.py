@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -25,11 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from conftest import write_cifar  # noqa: E402
 
-from bench import checkpoint  # noqa: E402
+os.environ.pop("BENCH_PLUGINS", None)  # bench's own methods: not the test plugin that conftest has every process load
+
 from bench.cli import main  # noqa: E402
 from bench.methods.registry import METHODS  # noqa: E402
-from conftest import write_cifar  # noqa: E402
+from bench.store import checkpoint  # noqa: E402
 
 
 def needs_validation(method):
@@ -43,7 +46,7 @@ def is_foundation(method):
 
 
 def trains_nothing(method):
-    """Zero-shot CLIP: a training key (the warm-up) would change nothing in it, and is refused (bench/usage.py)."""
+    """Zero-shot CLIP: a training key (the warm-up) would change nothing in it, and is refused (bench/plan/usage.py)."""
     return METHODS[method].parts.get("tuning") == "zeroshot"
 
 

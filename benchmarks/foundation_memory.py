@@ -9,6 +9,7 @@ halves it), plus the trained parameters with their gradients and momentum:
 """
 
 import argparse
+
 import torch
 
 from bench.models import clip, peft

@@ -45,10 +45,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(HERE)]
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS, for the resume check
 
-import torch  # noqa: E402
-
 import gpu_correct  # noqa: E402
 import gpu_speed  # noqa: E402
+import torch  # noqa: E402
 from gpu_common import Context, Skip  # noqa: E402
 
 CHECKS = {  # in this order: the most telling first, so a run cut short has them

@@ -62,7 +62,7 @@ def bench_main(argv: list[str]) -> tuple[int, str]:
 
 
 def bench_process(argv: list[str], fault: str | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """`python -m bench ARGV` in a fresh process, stopped at a bench.faults point when `fault` is given."""
+    """`python -m bench ARGV` in a fresh process, stopped at a bench.store.faults point when `fault` is given."""
     env = {k: v for k, v in os.environ.items() if k != "BENCH_FAULT"}
     if fault:
         env["BENCH_FAULT"] = fault

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from gpu_common import Context, Skip, bench_main, bench_process, finite_run, levels, results
 
 # combinations bench refuses by design, with a one-line reason (the check fails on any other refusal)
@@ -22,10 +21,10 @@ FOUNDATION = (("lift", ("model.name=clip_tiny", "model.weights=null")),)  # offl
 
 def augment(ctx: Context) -> dict:
     """Every on-device augmentation, with the same generator seed on the CPU and on the device."""
-    from bench.augment import BatchAugment
     from bench.datasets.cifar import MEAN, STD
-    from bench.policies import BatchPolicy
-    from bench.views import build_view
+    from bench.images.augment import BatchAugment
+    from bench.images.policies import BatchPolicy
+    from bench.images.views import build_view
 
     n = 64 if ctx.quick else 512
     x = torch.randint(0, 256, (n, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
@@ -58,13 +57,13 @@ def augment(ctx: Context) -> dict:
 
 
 def jpeg(ctx: Context) -> dict:
-    """bench.jpeg.decode_jpeg on the device (nvJPEG on CUDA) against the CPU decoder, on photo-like JPEGs."""
+    """bench.images.jpeg.decode_jpeg on the device (nvJPEG on CUDA) against the CPU decoder, on photo-like JPEGs."""
     import io
 
     from PIL import Image
 
-    from bench import jpeg as bj
-    from bench.perf_images import natural_image
+    from bench.images import jpeg as bj
+    from bench.perf.decoding import natural_image
 
     rows, n = {}, 6 if ctx.quick else 24
     for name, subsampling, (mean_tol, share_tol) in (("4:2:0", 2, (2.5, 0.02)), ("4:4:4", 0, (1.0, 1e-3))):
@@ -131,7 +130,7 @@ def write_image_lists(root: Path, counts: list[int], per_class_eval: int, side: 
     """An ImageNet-LT folder (lists in ImageNet_LT/, images under imagenet/) of photo-like JPEGs."""
     from PIL import Image
 
-    from bench.perf_images import natural_image
+    from bench.perf.decoding import natural_image
 
     rng = np.random.default_rng(1)
     lists: dict = {"train": [], "val": [], "test": []}
@@ -172,7 +171,7 @@ def imagelist(ctx: Context) -> dict:
 
 
 def _snapshot(out: Path) -> dict:
-    from bench.checkpoint import decode
+    from bench.store.checkpoint import decode
 
     (run_dir,) = [p for p in out.iterdir() if (p / "result.json").exists()]
     result = json.loads((run_dir / "result.json").read_text())

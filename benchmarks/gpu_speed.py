@@ -7,22 +7,22 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
-
 from gpu_common import FIXTURE_SETS, Context, Skip
 
 
 def cpu_name() -> str:
-    from bench.perf import cpu_description
+    from bench.perf.training import cpu_description
 
     return cpu_description().removeprefix("CPU ").split(", flags")[0]
 
 
 def _epoch_vs_step(ctx: Context, model: str, side: int, images: int, precision: str) -> dict:
-    from bench.config import resolve
-    from bench.perf import bare_step, bench_epoch, make_data
-    from bench.runtime import precision_tools
+    from bench.engine.runtime import precision_tools
+    from bench.perf.training import bare_step, bench_epoch, make_data
+    from bench.plan.config import resolve
 
     epochs = 3 if ctx.cuda else 1  # bench's figure includes its first steps (cuDNN's choices, allocations)
     cfg = resolve("erm", "cifar10_lt", 0, flags={"train.epochs": epochs, "run.device": str(ctx.device)},
@@ -47,11 +47,11 @@ def step(ctx: Context) -> dict:
 
 
 def _loader_rate(ctx: Context, items, decode: str, workers: int, batch: int) -> float:
-    from bench.config import resolve
     from bench.datasets.imagelist import IMAGENET_MEAN, IMAGENET_STD, ImageListData
-    from bench.perf_images import _pass
-    from bench.pipelines import ImagePipeline
-    from bench.runtime import epoch_generator
+    from bench.engine.runtime import epoch_generator
+    from bench.images.pipelines import ImagePipeline
+    from bench.perf.decoding import _pass
+    from bench.plan.config import resolve
 
     cfg = resolve("erm", "imagenet_lt", 0, presets=["imagenet_lt_resnext50"],
                   sets=[f"loader.workers={workers}", f"loader.decode={decode}"])
@@ -69,10 +69,10 @@ def _loader_rate(ctx: Context, items, decode: str, workers: int, batch: int) -> 
 
 
 def _jpegs(folder, images: int, processes: int) -> list:
-    """bench.perf_images' photo-like JPEG fixture (500x375 and 375x500, quality 90), written in parallel."""
+    """bench.perf.decoding' photo-like JPEG fixture (500x375 and 375x500, quality 90), written in parallel."""
     from multiprocessing import get_context
 
-    from bench.perf_images import write_fixture
+    from bench.perf.decoding import write_fixture
 
     chunks = [(folder / f"part{i}", images // processes + (i < images % processes), 100, 90, i)
               for i in range(processes)]
@@ -83,9 +83,9 @@ def _jpegs(folder, images: int, processes: int) -> list:
 def _decode_rates(ctx: Context, items) -> dict:
     """JPEG decoding alone (images/s, one process): libjpeg-turbo on one CPU thread, the device decoder image
     by image (what loader.decode=device does), and torchvision's batched device decode of a list."""
-    from bench import jpeg as bj
+    from bench.images import jpeg as bj
 
-    datas = [torch.frombuffer(bytearray(open(path, "rb").read()), dtype=torch.uint8) for path, _ in items[:256]]
+    datas = [torch.frombuffer(bytearray(Path(path).read_bytes()), dtype=torch.uint8) for path, _ in items[:256]]
     ways = {"cpu, 1 thread": lambda: [bj.decode_jpeg(d) for d in datas]}
     if ctx.cuda:
         from torchvision.io import ImageReadMode, decode_jpeg
@@ -122,8 +122,8 @@ def loader(ctx: Context) -> dict:
 
 
 def _packed(ctx: Context, k: int, epochs: int) -> dict:
-    """k runs (seeds 0..k-1) started at once as `python -m bench.worker` processes, as a packed SLURM task."""
-    from bench.runner import plan, to_spec
+    """k runs (seeds 0..k-1) started at once as `python -m bench.run.worker` processes, as a packed SLURM task."""
+    from bench.plan.runs import plan, to_spec
 
     out = ctx.tmp / f"packing-{k}"
     runs = plan(["erm"], ["cifar10_lt"], list(range(k)), out,
@@ -132,7 +132,7 @@ def _packed(ctx: Context, k: int, epochs: int) -> dict:
     env = {**os.environ, "BENCH_THREADS": str(max(1, (os.cpu_count() or 1) // k))}
     env["OMP_NUM_THREADS"] = env["BENCH_THREADS"]
     start = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    procs = [subprocess.Popen([sys.executable, "-m", "bench.run.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, env=env) for _ in runs]
     for proc, run in zip(procs, runs):
         proc.stdin.write(json.dumps([to_spec(run)]))
@@ -203,10 +203,10 @@ def _foundation_run(ctx: Context, method: str, model: str, precision: str, batch
 def _foundation_bare(ctx: Context, method: str, model: str, precision: str, batch: int) -> float:
     """The bare step of the same network (bench's own build of it): forward, LA loss, backward and SGD on one
     preloaded batch of 224 px images, as img/s."""
-    from bench.config import resolve
     from bench.datasets.registry import DATASETS
     from bench.engine.foundation import FoundationAlgorithm
-    from bench.runtime import precision_tools
+    from bench.engine.runtime import precision_tools
+    from bench.plan.config import resolve
 
     cfg = resolve(method, "cifar10_lt", 0, sets=[*FIXTURE_SETS, f"dataset.root={ctx.shared['big']}",
                                                   f"model.name={model}", "model.weights=null"])

@@ -38,7 +38,7 @@ LOAD = """
 import json, resource, sys, time
 import numpy as np
 from bench.datasets.imagelist import SPECS, check_facts, read_coco
-from bench.evaluate import shot_groups
+from bench.metrics.evaluate import shot_groups
 start = time.perf_counter()
 folder = sys.argv[1]
 train, names = read_coco(f"{folder}/train2018.json")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.config import stage_kind
-from bench.posthoc import adjust, head_of
+from bench.engine.posthoc import adjust, head_of
+from bench.plan.config import stage_kind
 
 
 def posthoc_row(result, out):

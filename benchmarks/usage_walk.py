@@ -1,6 +1,6 @@
-"""The converse of tests/test_usage.py: every key a run uses (bench/usage.py does not call it unused, and the checks
-accept the change) should change what the run computes. Trains each method once as planned and once per changed
-key, and lists the keys whose trained numbers came out identical: suspects for a rule that bench/usage.py lacks.
+"""The converse of tests/test_usage.py: every key a run uses (bench/plan/usage.py does not call it unused, and the
+checks accept the change) should change what the run computes. Trains each method once as planned and once per changed
+key, and lists the keys whose trained numbers came out identical: suspects for a rule that bench/plan/usage.py lacks.
 
 Too slow for the test suite (one short training per key and method: about 40 per method); run it after adding a
 key, a part or an algorithm:
@@ -8,11 +8,11 @@ key, a part or an algorithm:
     python benchmarks/usage_walk.py                     # erm and ldam_drw on the CIFAR-10 fixture
     python benchmarks/usage_walk.py --methods paco,sade
 
-Runs 2 epochs of small_cnn on a generated CIFAR-10 fixture (60 images per class, ratio 10). A key listed is not necessarily a
-bug (a change too small to move a 2-epoch run's numbers); each one is worth a look. Last found (2026-12-06; erm,
-ldam_drw, paco, sade, erm_sam; 2 minutes on 2 cores): eval.batch_size for every method (the evaluation's batch changes
-float rounding at most; it stays in the id, since the large datasets' presets set it and their run ids would all
-move), and eval.every for ldam_drw (its best epoch is the last either way in 2 epochs).
+Runs 2 epochs of small_cnn on a generated CIFAR-10 fixture (60 images per class, ratio 10). A key listed is not
+necessarily a bug (a change too small to move a 2-epoch run's numbers); each one is worth a look. Last found
+(2026-12-06; erm, ldam_drw, paco, sade, erm_sam; 2 minutes on 2 cores): eval.batch_size for every method (the
+evaluation's batch changes float rounding at most; it stays in the id, since the large datasets' presets set it and
+their run ids would all move), and eval.every for ldam_drw (its best epoch is the last either way in 2 epochs).
 """
 
 import argparse
@@ -27,11 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from conftest import write_cifar  # noqa: E402
 from test_usage import OTHER, _text  # noqa: E402
 
-from bench.config import resolve  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
-from bench.rundir import run_name  # noqa: E402
-from bench.runner import PlannedRun, execute  # noqa: E402
-from bench.usage import unused_keys  # noqa: E402
+from bench.plan.config import resolve  # noqa: E402
+from bench.plan.runs import (
+    PlannedRun,  # noqa: E402
+    run_name,  # noqa: E402
+)
+from bench.plan.usage import unused_keys  # noqa: E402
+from bench.run.runner import execute
 
 FIXTURE = ["dataset.verify=false", "dataset.download=false", "dataset.imbalance_ratio=10", "model.name=small_cnn",
            "train.batch_size=64",

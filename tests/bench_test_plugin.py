@@ -13,7 +13,7 @@ RAMP_STEPS = 10
 
 
 def _two_views():
-    from bench.engine.algorithm import StandardAlgorithm, optimizer_step
+    from bench.engine.algorithm import StandardAlgorithm
 
     class TwoViews(StandardAlgorithm):
         views = 2
@@ -22,14 +22,15 @@ def _two_views():
             super().setup()
             self.steps = 0
 
-        def train_step(self, t, images, labels):
-            first, second = (view.contiguous(memory_format=t.memory_format) for view in images)
-            with t.autocast():
-                a, b = t.net(first).float(), t.net(second).float()
+        def train_step(self, s, images, labels):
+            first, second = (view.contiguous(memory_format=s.memory_format) for view in images)
+            with s.autocast():
+                a, b = s.net(first).float(), s.net(second).float()
             weight = self.cfg["method"]["consistency"] * min(1.0, self.steps / RAMP_STEPS)
-            loss = (0.5 * (self.method.loss_value(a, (labels, None, 1.0)) + self.method.loss_value(b, (labels, None, 1.0)))
+            targets = (labels, None, 1.0)
+            loss = (0.5 * (self.method.loss_value(a, targets) + self.method.loss_value(b, targets))
                     + weight * (a.softmax(1) - b.softmax(1)).pow(2).sum(1).mean())
-            optimizer_step(t, loss)
+            s.optimize(loss)
             self.steps += 1
             return loss.detach(), a.detach()
 

@@ -20,6 +20,16 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (_TESTS, os.environ.get(
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
+# Under pytest-xdist (the README's `-n 2`) the test processes share the cores: each one, and every bench process it
+# starts, trains on its share of them (OMP_NUM_THREADS sets torch's default), or 2 x 2 threads on 2 cores make every
+# training test 2-3 times slower. A run that names its thread count (run.threads, the local executor) keeps it.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT", "").isdigit():
+    _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    _SHARE = max(1, _CORES // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ["OMP_NUM_THREADS"] = str(_SHARE)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(_SHARE)
+
 
 def write_cifar(root, which="cifar10", per_class_train=100, per_class_test=10, seed=0, bytes_keys_batch=1,
                 learnable=False):
@@ -188,7 +198,7 @@ def write_inat2018(root):
     for split, counts in (("train", TRAIN_COUNTS), ("val", [3] * len(TRAIN_COUNTS))):
         images, annotations = [], []
         for cat, n in enumerate(counts):
-            for i in range(n):
+            for _ in range(n):
                 file = f"train_val2018/Plantae/{cat}/{split}{seed:06x}.jpg"
                 write_jpeg(root / file, cat, seed=seed)
                 images.append({"id": image_id, "file_name": file, "width": 40, "height": 40})
@@ -216,7 +226,7 @@ def cli_without_torch(*commands):
 
 def bench_process(argv, fault=None, timeout=300):
     """`python -m bench ARGV` in a fresh process, killed at a fault point when `fault` ("<point>:<n>") is
-    given (bench.faults); the environment carries no fault or W&B setting of the test process."""
+    given (bench.store.faults); the environment carries no fault or W&B setting of the test process."""
     import os
     import subprocess
     import sys
@@ -247,9 +257,9 @@ def write_scored_run(out, method, seed, top1, sets=()):
     gives that method and seed with `sets`); its run id."""
     import json
 
-    from bench import rundir
-    from bench.config import resolve
-    from bench.rundir import run_name
+    from bench.plan.config import resolve
+    from bench.plan.runs import run_name
+    from bench.store import rundir
 
     (golden,) = (Path(__file__).parent / "data" / "golden").glob("*exp100*__erm__seed0__*")
     cfg = resolve(method, "cifar10_lt", seed, sets=list(sets))

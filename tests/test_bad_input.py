@@ -63,7 +63,8 @@ CASES = [
     ("--set without =", plain("--set", "train.lr"), "--set expects KEY=VALUE"),
     ("--set unknown key", plain("--set", "train.learning_rate=0.1"), "unknown config key 'train.learning_rate'"),
     ("--set wrong type", plain("--set", "train.batch_size=big"), "train.batch_size must be an integer"),
-    ("imbalance ratio < 1", plain("--set", "dataset.imbalance_ratio=0.5"), "dataset.imbalance_ratio must be at least 1"),
+    ("imbalance ratio < 1", plain("--set", "dataset.imbalance_ratio=0.5"),
+     "dataset.imbalance_ratio must be at least 1"),
     ("epochs <= 0", plain("--epochs", "0"), "train.epochs must be at least 1"),
     ("negative lr", plain("--set", "train.lr=-0.1"), "train.lr must be positive"),
     ("seeds not integers", plain("--seeds", "0,1.5"), "--seeds takes comma-separated non-negative integers"),
@@ -108,8 +109,8 @@ def test_run_folder_names_cannot_escape_the_output_folder(tmp_path, capsys):
                  ["--methods", "erm", "--datasets", "cifar10_lt", "--set", "dataset.profile=../x"]):
         assert main([*RUN, *args, "--out", str(tmp_path / "r")]) == 2
     assert not (tmp_path / "r").exists()
-    from bench.config import resolve
-    from bench.rundir import run_name
+    from bench.plan.config import resolve
+    from bench.plan.runs import run_name
 
     name = run_name(resolve("erm", "cifar10_lt", 7, sets=["dataset.data_seed=3", "dataset.imbalance_ratio=12.5"]))
     assert "/" not in name and ".." not in name and not name.startswith(".")

@@ -2,8 +2,9 @@
 
 import pytest
 
-from bench import config, rundir
 from bench.errors import BenchError
+from bench.plan import config
+from bench.plan.runs import run_name
 
 
 def test_method_presets_compose_parts():
@@ -87,14 +88,14 @@ def test_bad_config_files(tmp_path):
 
 def test_run_name_is_readable_and_hashes_the_experiment():
     a = config.resolve("ldam_drw", "cifar10_lt", 1)
-    name = rundir.run_name(a)
+    name = run_name(a)
     assert name.startswith("cifar10_lt-exp100-ds0__ldam_drw__seed1__") and len(name.split("__")[-1]) == 8
     b = config.resolve("ldam_drw", "cifar10_lt", 1, flags={"dataset.root": "/elsewhere", "run.device": "cpu"})
-    assert rundir.run_name(b) == name  # where the data lives does not change the experiment
+    assert run_name(b) == name  # where the data lives does not change the experiment
     c = config.resolve("ldam_drw", "cifar10_lt", 1, sets=["method.max_m=0.4"])
-    assert rundir.run_name(c) != name
+    assert run_name(c) != name
     d = config.resolve("ldam_drw", "cifar10_lt", 1, sets=["dataset.imbalance_ratio=10", "dataset.profile=step"])
-    assert rundir.run_name(d).startswith("cifar10_lt-step10-ds0__")
+    assert run_name(d).startswith("cifar10_lt-step10-ds0__")
 
 
 def test_exponent_numbers_are_numbers(tmp_path):
@@ -110,19 +111,19 @@ def test_exponent_numbers_are_numbers(tmp_path):
 
 def test_new_config_keys_with_defaults_keep_run_ids(monkeypatch):
     cfg = config.resolve("ldam_drw", "cifar10_lt", 1)
-    name = rundir.run_name(cfg)
+    name = run_name(cfg)
     monkeypatch.setitem(config.DEFAULTS["train"], "some_future_option", 3)
     later = config.resolve("ldam_drw", "cifar10_lt", 1)
-    assert later["train"]["some_future_option"] == 3 and rundir.run_name(later) == name
+    assert later["train"]["some_future_option"] == 3 and run_name(later) == name
     changed = config.resolve("ldam_drw", "cifar10_lt", 1, sets=["train.some_future_option=4"])
-    assert rundir.run_name(changed) != name
+    assert run_name(changed) != name
 
 
 def test_every_config_key_is_declared_once_with_a_doc():
-    from bench import schema
-    from bench.config import CHOICES, DEFAULTS, RANGES, TYPES, flatten
-    from bench.experiment import RUNTIME_KEYS
     from bench.methods.registry import PARTS
+    from bench.plan import schema
+    from bench.plan.config import CHOICES, DEFAULTS, RANGES, TYPES, flatten
+    from bench.plan.experiment import RUNTIME_KEYS
 
     flat = flatten(DEFAULTS)
     declared = {k.name for k in schema.KEYS} | {f"method.{k}" for k in PARTS.params} | \

@@ -10,13 +10,13 @@ import pytest
 import torch
 from conftest import write_cifar, write_fashion_mnist, write_imagenet_lt, write_inat2018, write_places_lt
 
-from bench.config import resolve
 from bench.datasets.registry import DATASETS
 from bench.errors import BenchError
-from bench.launch import check_model
 from bench.methods.registry import METHODS, PARTS
 from bench.models.registry import MODELS
-from bench.runner import PlannedRun
+from bench.plan.config import resolve
+from bench.plan.runs import PlannedRun
+from bench.run.launch import check_model
 
 SMALL = ["dataset.imbalance_ratio=10"]  # a few images per class still leave every class one
 # dataset -> (fixture writer(root), extra --set items to load it)

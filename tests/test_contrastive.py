@@ -11,11 +11,11 @@ from test_preempt import resumes_exactly
 from torchvision.transforms.v2 import functional as TF
 
 from bench.cli import main
-from bench.config import resolve
 from bench.engine.bcl import BCLNet, balanced_contrastive_loss
 from bench.engine.paco import PaCoNet, paco_loss
+from bench.images.views import build_view, color_jitter, gaussian_blur
 from bench.models.small_cnn import small_cnn
-from bench.views import build_view, color_jitter, gaussian_blur
+from bench.plan.config import resolve
 
 
 def test_the_view_kernels_are_torchvision_s_with_each_image_s_factors():

@@ -9,12 +9,12 @@ import pytest
 import torch
 from conftest import write_cifar, write_fashion_mnist
 
-from bench.config import resolve
 from bench.datasets.cifar import SPECS, read_cifar
 from bench.datasets.fashion_mnist import SYSTEM_DIR, read_fashion_mnist, read_idx
 from bench.datasets.longtail import long_tail_counts, select_long_tail
 from bench.datasets.registry import DATASETS
 from bench.errors import BenchError
+from bench.plan.config import resolve
 
 
 def load(dataset, root, *sets):
@@ -100,7 +100,8 @@ def test_missing_cifar_download_failure_is_one_clear_error(tmp_path, monkeypatch
         raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
 
     monkeypatch.setattr(tvu, "download_and_extract_archive", offline)
-    with pytest.raises(BenchError, match=r"downloading them failed .*put the python-version files \(train, test, from cifar-100-python.tar.gz\) there"):
+    with pytest.raises(BenchError, match=r"downloading them failed .*put the python-version files \(train, test, "
+                                         r"from cifar-100-python.tar.gz\) there"):
         read_cifar(tmp_path, "cifar100")
 
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from bench import distributed
+from bench.engine import distributed
 
 
 def test_shards_are_equal_disjoint_and_cover_the_epoch(monkeypatch):

@@ -8,7 +8,7 @@ import pytest
 from conftest import bench_process, write_imagenet_lt
 from test_preempt import position, snapshot
 
-from bench.checkpoint import decode
+from bench.store.checkpoint import decode
 
 TWO_VIEWS = ["run", "--methods", "two_views_test", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress",
              "--set", "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
@@ -72,7 +72,7 @@ def test_algorithms_are_parts_a_method_names(name):
 
 
 def test_every_result_json_bench_wrote_round_trips_through_the_typed_result():
-    from bench.runresult import RunResult
+    from bench.metrics.runresult import RunResult
 
     golden = Path(__file__).parent / "data" / "golden"
     paths = sorted(golden.glob("*/result.json"))
@@ -89,7 +89,7 @@ def test_every_result_json_bench_wrote_round_trips_through_the_typed_result():
     (lambda r: r.pop("config"), "config"),
 ])
 def test_a_result_bench_did_not_write_is_refused_with_the_reason(damage, why):
-    from bench.runresult import NotAResult, RunResult
+    from bench.metrics.runresult import NotAResult, RunResult
 
     path = next((Path(__file__).parent / "data" / "golden").glob("*__erm__seed0__*/result.json"))
     raw = json.loads(path.read_text())
@@ -99,8 +99,8 @@ def test_a_result_bench_did_not_write_is_refused_with_the_reason(damage, why):
 
 
 def test_a_failed_run_s_result_is_built_by_the_same_writer(tmp_path):
-    from bench.config import resolve
-    from bench.runresult import failed, read
+    from bench.metrics.runresult import failed, read
+    from bench.plan.config import resolve
 
     cfg = resolve("erm", "cifar10_lt", 3)
     written = failed("x__erm__seed3__0", cfg, "data missing", "Traceback ...").write(tmp_path)

@@ -12,12 +12,13 @@ import torch
 from test_preempt import resumes_exactly
 
 from bench.cli import main
-from bench.config import resolve
 from bench.engine.ride import diversity_temperature, ride_loss
 from bench.engine.sade import SADEAlgorithm, inverse_prior, sade_loss
+from bench.engine.step import Step
 from bench.methods.loss_module import LDAMLoss
 from bench.methods.weights import class_balanced_weights
 from bench.models.registry import MODELS
+from bench.plan.config import resolve
 
 
 def n_params(model):
@@ -110,11 +111,11 @@ def test_a_sade_step_trains_all_three_experts_and_predicts_their_mean():
     algorithm.setup()
     assert algorithm.log_inverse.exp().tolist() == pytest.approx([0.1, 0.3, 0.6], abs=1e-6)
     optimizer = torch.optim.SGD(params, lr=0.1)
-    t = SimpleNamespace(net=model, optimizer=optimizer, scaler=None, autocast=contextlib.nullcontext,
-                        memory_format=torch.contiguous_format)
+    step = Step(net=model, model=model, optimizer=optimizer, autocast=contextlib.nullcontext,
+                memory_format=torch.contiguous_format)
     x, y = torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 0])
     before = [p.detach().clone() for p in model.heads.parameters()]
-    loss, logits = algorithm.train_step(t, x, y)
+    loss, logits = algorithm.train_step(step, x, y)
     assert all(not torch.equal(b, p) for b, p in zip(before, model.heads.parameters()))
     assert logits.shape == (4, 3) and algorithm.probability_scale() == 30.0
     assert torch.isfinite(loss)

@@ -9,7 +9,7 @@ import pytest
 
 import bench
 from bench.cli import main
-from bench.priors import NAMES
+from bench.metrics.priors import NAMES
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import bench_process
 
-from bench.checkpoint import decode
+from bench.store.checkpoint import decode
 
 ARGS = ["run", "--methods", "ldam_drw", "--datasets", "cifar10_lt", "--epochs", "4", "--no-progress", "--set",
         "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=32",
@@ -28,7 +28,7 @@ POINTS = [
 
 
 def test_every_fault_point_is_exercised():
-    from bench import faults
+    from bench.store import faults
 
     assert {p for p, _ in POINTS} | {"mid-epoch-checkpoint"} == set(faults.POINTS)  # that one: test_preempt
 
@@ -63,7 +63,7 @@ def test_kill_at_point_then_rerun_matches(cifar_root, tmp_path, reference, point
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     for path in out.glob("*/result.json"):  # never torn: absent or complete
         assert json.loads(path.read_text())["status"] == "done"
-    from bench.status import run_states
+    from bench.run.status import run_states
 
     (state,) = [row[0] for row in run_states(out)]
     assert state == ("done" if point == "after-result" else "incomplete")  # the dead trainer holds nothing
@@ -156,8 +156,8 @@ def test_a_run_being_restarted_never_looks_not_started(tmp_path):
     --wait that way)."""
     from types import SimpleNamespace
 
-    from bench import rundir
-    from bench.status import run_states
+    from bench.run.status import run_states
+    from bench.store import rundir
 
     out = tmp_path / "out"
     run_dir = out / "cifar10_lt-exp100-ds0__erm__seed0__00000000"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.progress import RunProgress, SweepBar, duration, progress_text, read_progress
+from bench.engine.progress import RunProgress, SweepBar, duration, progress_text, read_progress
 
 DATA = Path(__file__).parent / "data"
 CIFAR_SMALL = ["--datasets", "cifar10_lt", "--epochs", "2", "--set", "dataset.verify=false", "dataset.download=false",

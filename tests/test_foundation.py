@@ -51,7 +51,7 @@ def _run(out):
 
 
 def _checkpoint(run_dir):
-    from bench.checkpoint import decode
+    from bench.store.checkpoint import decode
 
     return decode((run_dir / "checkpoint.pt").read_bytes(), "cpu")["model"]
 
@@ -93,9 +93,9 @@ def test_the_text_initialised_classifier_is_the_normalised_text_features_through
     """LIFT trainer.py init_head_text_feat: w_c = normalize(normalize(t_c) proj^T), t_c from 'a photo of a {}.'."""
     import open_clip
 
-    from bench.config import resolve
     from bench.datasets.registry import DATASETS
     from bench.engine.foundation import FoundationAlgorithm
+    from bench.plan.config import resolve
 
     cfg = resolve("linear_probe", "cifar10_lt", 0, sets=["model.name=clip_tiny", f"model.weights={tiny_weights}",
                                                           f"dataset.root={cifar_root}", "dataset.verify=false"])
@@ -130,12 +130,12 @@ def test_zero_shot_logits_are_100_times_the_image_text_cosine(cifar_root, tmp_pa
     import open_clip
     from torchvision.transforms import v2
 
-    from bench.config import resolve
     from bench.datasets.registry import DATASETS
+    from bench.plan.config import resolve
 
     out = tmp_path / "out"
     assert main(["run", "--methods", "clip_zeroshot", "--data-root", str(cifar_root),
-                 *[a for a in ARGS if a != "train.batch_size=64"],  # it trains nothing: refused (bench/usage.py)
+                 *[a for a in ARGS if a != "train.batch_size=64"],  # it trains nothing: refused (bench/plan/usage.py)
                  f"model.weights={tiny_weights}", "eval.save_logits=always", "--out", str(out)]) == 0
     result, run_dir = _run(out)
     assert result["parameters"]["trained"] == 0 and result["selection"]["chosen_epoch"] == -1
@@ -224,7 +224,7 @@ def test_the_test_time_ensemble_is_the_mean_logit_of_torchvisions_five_crops():
         test_labels = [0, 1, 2]
 
         def test_views(self, order, batch_size, generator, kinds):
-            from bench.views import build_view
+            from bench.images.views import build_view
 
             yield tuple(build_view(k, 32)(x[order], generator).float() for k in kinds)
 
@@ -242,6 +242,7 @@ def test_micro_batches_accumulate_to_the_whole_batch_step():
     from types import SimpleNamespace
 
     from bench.engine.foundation import FoundationAlgorithm
+    from bench.engine.step import Step
 
     def step(micro):
         torch.manual_seed(0)
@@ -249,9 +250,9 @@ def test_micro_batches_accumulate_to_the_whole_batch_step():
         algorithm = FoundationAlgorithm.__new__(FoundationAlgorithm)
         algorithm.cfg = {"method": {"micro_batch": micro}}
         algorithm.method = SimpleNamespace(loss_value=lambda z, t: F.cross_entropy(z, t[0]))
-        t = SimpleNamespace(net=net, optimizer=torch.optim.SGD(net.parameters(), lr=0.5), scaler=None,
-                            autocast=contextlib.nullcontext)
-        loss, logits = algorithm.train_step(t, torch.randn(10, 6, generator=torch.Generator().manual_seed(1)),
+        s = Step(net=net, model=net, optimizer=torch.optim.SGD(net.parameters(), lr=0.5),
+                 autocast=contextlib.nullcontext, memory_format=torch.contiguous_format)
+        loss, logits = algorithm.train_step(s, torch.randn(10, 6, generator=torch.Generator().manual_seed(1)),
                                             torch.arange(10) % 3)
         return net.weight.detach(), float(loss), logits
 
@@ -329,7 +330,7 @@ def test_on_image_lists_the_ensemble_is_drawn_in_the_workers_and_names_come_from
     from conftest import write_places_lt
     from torchvision.transforms import v2
 
-    from bench import jpeg
+    from bench.images import jpeg
 
     root = write_places_lt(tmp_path / "data")
     out = tmp_path / "out"
@@ -359,8 +360,8 @@ def test_on_image_lists_the_ensemble_is_drawn_in_the_workers_and_names_come_from
 def test_imagenet_lt_reads_lifts_classnames_file(tmp_path):
     from conftest import write_imagenet_lt
 
-    from bench.config import resolve
     from bench.datasets.registry import DATASETS
+    from bench.plan.config import resolve
 
     root = write_imagenet_lt(tmp_path / "data")
     (root / "ImageNet_LT" / "classnames.txt").write_text(
@@ -483,8 +484,8 @@ def test_the_cosine_head_computes_in_fp32_under_autocast():
 
 
 def test_the_ensemble_is_refused_where_the_device_decodes():
-    from bench.config import resolve
     from bench.errors import BenchError
+    from bench.plan.config import resolve
 
     with pytest.raises(BenchError, match="five crops .* loader.decode=workers or method.tte=false"):
         resolve("lift", "imagenet_lt", 0, sets=["loader.decode=device"])

@@ -173,7 +173,7 @@ def test_no_horizontal_scroll_at_1280_px_with_every_run_open(golden_page):
 def two_stage_golden(folder):
     """The golden sweep plus a stage-2 child (crt) and a post-hoc child (la_posthoc) of its erm seed 0, as
     their metrics.jsonl files look: stage-2 epochs from 0, one post-hoc line at the parent's last epoch."""
-    from bench.config import DEFAULTS
+    from bench.plan.config import DEFAULTS
 
     shutil.copytree(DATA / "golden", folder)
     parent = next(folder.glob("cifar10_lt-exp100-ds0__erm__seed0__*"))
@@ -203,7 +203,7 @@ def test_stage_two_curves_have_their_own_axis_and_post_hoc_runs_are_visible(tmp_
 
 
 def test_a_run_shows_the_config_that_acts_on_it_and_readable_provenance():
-    from bench.config import DEFAULTS
+    from bench.plan.config import DEFAULTS
     from bench.report.html import _rounded, shown_config
 
     cfg = json.loads(json.dumps(DEFAULTS))

@@ -7,10 +7,10 @@ import pytest
 from conftest import TRAIN_COUNTS, write_imagenet_lt, write_inat2018, write_places_lt
 
 from bench.cli import main
-from bench.config import resolve
 from bench.datasets.registry import DATASETS
 from bench.errors import BenchError
-from bench.rundir import run_name
+from bench.plan.config import resolve
+from bench.plan.runs import run_name
 
 TINY = ["model.name=small_cnn", "augment.image_size=32", "augment.resize=36", "loader.workers=0",
         "train.batch_size=8", "eval.batch_size=16", "eval.every=1"]
@@ -136,7 +136,7 @@ def test_natural_datasets_reject_synthetic_options():
 def test_models_and_pretrained_weights(tmp_path):
     import torch
 
-    from bench.models import build_model
+    from bench.methods.network import build_model
 
     cfg = resolve("ldam", "imagenet_lt", 0, sets=["model.name=resnet10"])
     model = build_model(cfg, 3, 7)
@@ -180,8 +180,8 @@ def _epochs_of_batches(data, cfg, epochs=2):
     """Every normalised batch of `epochs` training passes and one evaluation pass, copied as they come."""
     import torch
 
-    from bench.pipelines import ImagePipeline
-    from bench.runtime import epoch_generator
+    from bench.engine.runtime import epoch_generator
+    from bench.images.pipelines import ImagePipeline
 
     pipe = ImagePipeline(data, cfg, torch.device("cpu"))
     out = []
@@ -212,7 +212,7 @@ def test_worker_ring_gives_the_batches_of_the_training_process(imagenet_root):
 def test_collate_ring_reuses_its_slots_in_turn(monkeypatch):
     import torch
 
-    from bench import imagefiles
+    from bench.images import imagefiles
 
     samples = [(torch.full((3, 4, 4), i, dtype=torch.uint8), i) for i in range(5)]
     monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: object())  # as if in a worker

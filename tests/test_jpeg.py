@@ -1,4 +1,4 @@
-"""bench.jpeg: the crop boxes have torchvision's distribution, reduced-size decoding keeps the requested
+"""bench.images.jpeg: the crop boxes have torchvision's distribution, reduced-size decoding keeps the requested
 output and the box, and the on-device decode path matches the worker path."""
 
 import random
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.jpeg import Recipe, color_jitter, crop_box, draw, eval_image, jpeg_size, reduction, train_image
+from bench.images.jpeg import Recipe, color_jitter, crop_box, draw, eval_image, jpeg_size, reduction, train_image
 
 RECIPE = Recipe(size=224, resize=256, crop="random_resized", flip=True, jitter=0.0, reduce=True)
 
@@ -79,11 +79,11 @@ def test_reduced_decode_gives_the_requested_size_and_the_drawn_box():
 
 
 def test_cpu_resize_equals_torchvisions():
-    """bench.jpeg.resize keeps the decoder's channels-last layout on a CPU: the values must be torchvision's
+    """bench.images.jpeg.resize keeps the decoder's channels-last layout on a CPU: the values must be torchvision's
     (uint8 antialiased bilinear) for crops of a decoded JPEG, up- and downscaled."""
     from torchvision.transforms.v2 import functional as F
 
-    from bench.jpeg import Encoded, decode_full, resize
+    from bench.images.jpeg import Encoded, decode_full, resize
 
     x = decode_full(Encoded(gradient_jpeg(375, 500)))
     assert x.stride()[0] == 1  # channels-last, as TorchCodec decodes
@@ -160,7 +160,7 @@ def test_color_jitter_is_pil_imageenhance_bit_for_bit():
     import torchvision.transforms.functional as TF
     from PIL import Image
 
-    from bench.perf_images import natural_image
+    from bench.perf.decoding import natural_image
 
     rng = np.random.default_rng(0)
     images = [natural_image(224, 160, rng) for _ in range(6)]
@@ -186,9 +186,9 @@ def test_color_jitter_is_pil_imageenhance_bit_for_bit():
 
 def test_device_decode_path_matches_the_worker_path(tmp_path):
     """loader.decode=device run on the CPU: the same crops and flips (the GPU's nvJPEG is not tested here)."""
-    from bench.config import resolve
     from bench.datasets.imagelist import IMAGENET_MEAN, IMAGENET_STD, ImageListData
-    from bench.imagefiles import Files, collate
+    from bench.images.imagefiles import Files, collate
+    from bench.plan.config import resolve
 
     paths = []
     for i, (h, w) in enumerate([(375, 500), (500, 375), (300, 300)]):
@@ -208,13 +208,13 @@ def test_device_decode_path_matches_the_worker_path(tmp_path):
 
 def test_without_torchcodec_s_image_decoder_torchvision_decodes_the_same_pixels(monkeypatch):
     """A torch older than the pin (a GPU image's preinstalled one) comes with a TorchCodec that has no image
-    decoder, or none: bench.jpeg then decodes with torchvision.io, libjpeg-turbo too, to the same pixels."""
+    decoder, or none: bench.images.jpeg then decodes with torchvision.io, libjpeg-turbo too, to the same pixels."""
     import io
     import sys
 
     from PIL import Image
 
-    from bench import jpeg
+    from bench.images import jpeg
 
     buf = io.BytesIO()
     rng = np.random.RandomState(3)
@@ -233,11 +233,11 @@ def test_without_torchcodec_s_image_decoder_torchvision_decodes_the_same_pixels(
 
 def test_the_views_of_a_file_are_bench_views_of_the_decoded_image():
     """Image lists draw a contrastive method's views in the workers: view v of a sample is the recipe's
-    augmentation ("train") or bench.views' view of the whole decoded image, from the seed view_seed(seed, v)."""
-    from bench.config import resolve
-    from bench.imageviews import view_images, view_seed
-    from bench.jpeg import Encoded, decode_full
-    from bench.views import build_view
+    augmentation ("train") or bench.images.views' view of the whole decoded image, from the seed view_seed(seed, v)."""
+    from bench.images.imageviews import view_images, view_seed
+    from bench.images.jpeg import Encoded, decode_full
+    from bench.images.views import build_view
+    from bench.plan.config import resolve
 
     data = bytes(gradient_jpeg(375, 500))
     recipe = Recipe.from_cfg(resolve("erm", "imagenet_lt", 0, sets=["augment.color_jitter=0.4"]))

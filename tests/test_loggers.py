@@ -134,7 +134,7 @@ def test_a_resumed_run_logs_every_step_once(cifar_root, tmp_path, fault):
 
 
 def test_a_failing_logger_never_fails_the_run(cifar_root, tmp_path, monkeypatch, capsys):
-    from bench import loggers
+    from bench.engine import loggers
 
     class Broken:
         def __init__(self, cfg, run_dir, start_epoch):
@@ -170,7 +170,7 @@ def test_bad_logger_input_is_one_line_and_writes_nothing(tmp_path, capsys, monke
     blocker.write_text("")
     assert f"log folder {blocker / 'tb'} is not writable; set run.log_dir" in \
         refused("--set", f"run.log_dir={blocker / 'tb'}")
-    from bench import loggers
+    from bench.engine import loggers
 
     real = loggers.importlib.util.find_spec
     monkeypatch.setattr(loggers.importlib.util, "find_spec", lambda name: None if name == "wandb" else real(name))
@@ -178,7 +178,7 @@ def test_bad_logger_input_is_one_line_and_writes_nothing(tmp_path, capsys, monke
 
 
 def test_local_sweep_shows_one_bar_over_its_runs(cifar_root, tmp_path, capfd, monkeypatch):
-    from bench import progress
+    from bench.engine import progress
 
     monkeypatch.setattr(progress, "interactive", lambda: True)  # as on a terminal (a log file gets no bar)
     out = tmp_path / "out"

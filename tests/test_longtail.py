@@ -8,7 +8,7 @@ import pytest
 from bench.datasets import long_tail_counts
 from bench.datasets.longtail import indices_sha256, select_long_tail
 from bench.errors import BenchError
-from bench.evaluate import shot_groups
+from bench.metrics.evaluate import shot_groups
 
 
 @pytest.mark.parametrize("n_max,classes,rho,profile,total", [

@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from bench.config import resolve
-from bench.models import build_model, resolve_head
+from bench.methods.network import build_model, resolve_head
 from bench.models.heads import NormedLinear
 from bench.models.resnet_cifar import ShortcutA, resnet32
+from bench.plan.config import resolve
 
 
 def n_params(model):

@@ -12,15 +12,15 @@ from conftest import cli_without_torch
 from scipy import stats
 
 from bench.cli import main
-from bench.config import DEFAULTS, config_hash, resolve
 from bench.errors import BenchError
-from bench.evaluate import METRICS, evaluate_metrics, expected_calibration_error
 from bench.methods import BalancedSoftmaxLoss, LDAMLoss, LogitAdjustedLoss, VSLoss
 from bench.methods.compose import Composition
 from bench.methods.mix import Mixer, cutmix_box
 from bench.methods.parts import Param, Part, Parts
 from bench.methods.registry import METHODS, PARTS
 from bench.methods.weights import class_balanced_weights
+from bench.metrics.evaluate import METRICS, evaluate_metrics, expected_calibration_error
+from bench.plan.config import DEFAULTS, config_hash, resolve
 
 LN = math.log
 
@@ -377,7 +377,8 @@ def test_calibration_of_the_normed_head_uses_the_logits_ldam_trains():
     counts, labels_all = [5, 1], torch.tensor([0] * 5 + [1])
     assert Composition(resolve("ldam_drw", "cifar10_lt", 0, sets=["method.s=16"]), counts, labels_all,
                        torch.device("cpu")).probability_scale() == 16.0
-    assert Composition(resolve("vs", "cifar10_lt", 0), counts, labels_all, torch.device("cpu")).probability_scale() == 1.0
+    vs = Composition(resolve("vs", "cifar10_lt", 0), counts, labels_all, torch.device("cpu"))
+    assert vs.probability_scale() == 1.0
 
 
 # ---------------------------------------------------------------- validation split and selection (issue 12)
@@ -402,7 +403,8 @@ def test_best_val_selects_on_held_out_test_images_and_keeps_the_training_subset(
 
     sets = ["dataset.verify=false", "dataset.download=false", "dataset.imbalance_ratio=10"]
     plain = resolve("erm", "cifar10_lt", 0, flags={"dataset.root": str(cifar_root)}, sets=sets)
-    val = resolve("erm", "cifar10_lt", 0, flags={"dataset.root": str(cifar_root)}, sets=[*sets, "eval.selection=best_val"])
+    val = resolve("erm", "cifar10_lt", 0, flags={"dataset.root": str(cifar_root)},
+                  sets=[*sets, "eval.selection=best_val"])
     a, b = DATASETS["cifar10_lt"].load(plain), DATASETS["cifar10_lt"].load(val)
     assert a.train_indices_sha256 == b.train_indices_sha256 and torch.equal(a.train_x, b.train_x)
     assert len(b.val_y) + len(b.test_y) == len(a.test_y) == 100

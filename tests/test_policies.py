@@ -1,4 +1,4 @@
-"""Augmentation policies (bench/policies.py): AutoAugment and RandAugment draw torchvision's distributions
+"""Augmentation policies (bench/images/policies.py): AutoAugment and RandAugment draw torchvision's distributions
 per image on a batch (chi-square against torchvision's own transforms), Cutout is DeVries & Taylor's hole,
 both pipelines apply them, a run with them resumes exactly, bad values are refused."""
 
@@ -9,7 +9,7 @@ from scipy.stats import chi2_contingency
 from test_preempt import resumes_exactly
 
 from bench.cli import main
-from bench.policies import BatchPolicy, cutout
+from bench.images.policies import BatchPolicy, cutout
 
 
 def image():
@@ -69,7 +69,7 @@ def test_image_lists_apply_the_same_policy_per_image_in_the_workers(tmp_path):
 
     from PIL import Image
 
-    from bench import jpeg
+    from bench.images import jpeg
 
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(buf, "PNG")
@@ -104,7 +104,7 @@ def test_a_run_with_a_policy_and_cutout_resumes_mid_epoch_exactly(cifar_root, tm
 
 
 def test_bench_perf_measures_the_policies_against_torchvision():
-    from bench.perf_policies import run_policy_perf
+    from bench.perf.augmenting import run_policy_perf
 
     rows = run_policy_perf("cpu", images=32, batch_size=16)
     assert set(rows) == {"autoaugment_cifar", "autoaugment_imagenet", "randaugment", "cutout"}
@@ -114,7 +114,7 @@ def test_bench_perf_measures_the_policies_against_torchvision():
 def test_random_rotation_is_torchvision_s_per_image():
     from torchvision.transforms.v2.functional import rotate
 
-    from bench.augment import BatchAugment
+    from bench.images.augment import BatchAugment
 
     torch.manual_seed(0)
     x = torch.randint(0, 256, (16, 3, 12, 12), dtype=torch.uint8)
@@ -133,7 +133,7 @@ def test_timm_randaugment_is_timm_s_transform_with_each_image_s_seed():
     from PIL import Image
     from timm.data.auto_augment import rand_augment_transform
 
-    from bench.policies import make_policy
+    from bench.images.policies import make_policy
 
     x = torch.randint(0, 256, (6, 3, 24, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     random.seed(5)
@@ -154,7 +154,7 @@ def test_timm_randaugment_is_timm_s_transform_with_each_image_s_seed():
 
 
 def test_the_moco_sim_view_jitters_every_image_without_hue(monkeypatch):
-    from bench import views
+    from bench.images import views
 
     def no_hue(*args):
         raise AssertionError("ColorJitter(hue=0) never converts to HSV")

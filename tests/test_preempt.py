@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import bench_process, write_imagenet_lt
 
-from bench.checkpoint import decode
+from bench.store.checkpoint import decode
 
 CIFAR = ["run", "--methods", "erm_mixup", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set",
          "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",

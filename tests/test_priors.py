@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench import priors
-from bench.evaluate import evaluate_metrics
+from bench.metrics import priors
+from bench.metrics.evaluate import evaluate_metrics
 
 
 def logits_with_accuracies(correct_per_class, images_per_class, classes):

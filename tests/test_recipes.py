@@ -10,9 +10,9 @@ import torch
 from scipy.stats import binomtest
 
 from bench.cli import main
-from bench.config import resolve
 from bench.methods.mix import Mixer, cutmix_box
-from bench.rundir import run_name
+from bench.plan.config import resolve
+from bench.plan.runs import run_name
 
 # run ids at the commit before these changes (4a8092f): the methods whose recipes did not change keep them
 PINNED = [("erm", "cifar10_lt", [], "cifar10_lt-exp100-ds0__erm__seed0__78e3ded2"),
@@ -33,9 +33,9 @@ PINNED = [("erm", "cifar10_lt", [], "cifar10_lt-exp100-ds0__erm__seed0__78e3ded2
 CHANGED = [("crt", "cifar10_lt", [], "cifar10_lt-exp100-ds0__crt__seed0__a909ad36"),  # nn.Linear's init
            ("crt", "imagenet_lt", [], "imagenet_lt-natural__crt__seed0__b376062c"),
            ("lws", "inat2018", [], "inat2018-natural__lws__seed0__5aa41240"),  # iNaturalist's weight decay
-           # stage.batch_size 512 is ImageNet-LT's train.batch_size: the same run as null (bench/usage.py ALIASES)
+           # stage.batch_size 512 is ImageNet-LT's train.batch_size: the same run as null (bench/plan/usage.py ALIASES)
            ("lws", "imagenet_lt", [], "imagenet_lt-natural__lws__seed0__fd3719d0"),
-           # keys that change nothing left the ids (bench/usage.py): iNaturalist's defer epoch under erm; ride's
+           # keys that change nothing left the ids (bench/plan/usage.py): iNaturalist's defer epoch under erm; ride's
            # head=normed is LDAM's auto; sade_tta's and crt's stage batch equals the parent's; the router's loss
            ("erm", "inat2018", [], "inat2018-natural__erm__seed0__522e2050"),
            ("ride", "cifar10_lt", [], "cifar10_lt-exp100-ds0__ride__seed0__08f78b5d"),
@@ -121,7 +121,7 @@ def test_logit_adjustments_schedule_is_the_official_one_after_warm_up():
     """google-research logit_adjustment/utils.py: (multiplier, start epoch) pairs (1, 0), (0.1, 604), (0.01, 926),
     (0.001, 1128) for CIFAR-10 over 1241 epochs; 691/1059/1290 of 1419 for CIFAR-100; base 0.1. bench applies it per
     epoch: equal at every epoch's start after the warm-up (20 / 22 epochs)."""
-    from bench.schedule import learning_rate
+    from bench.methods.schedules import learning_rate
 
     for dataset, epochs, warmup, decays in (("cifar10_lt", 1241, 20, (604, 926, 1128)),
                                             ("cifar100_lt", 1419, 22, (691, 1059, 1290))):
@@ -150,7 +150,7 @@ def test_balanced_softmax_epochs_come_from_the_official_iterations_and_the_ratio
 def test_crts_new_classifier_is_drawn_as_nn_linears_default(cifar_root, tmp_path):
     """classifier-balancing's DotProductClassifier is nn.Linear with its default init: |w| <= 1 / sqrt(in); bench's
     Kaiming-normal linear head (std sqrt(2 / in)) would exceed that bound many times over."""
-    from bench.checkpoint import decode
+    from bench.store.checkpoint import decode
 
     out = tmp_path / "out"
     sets = ["dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10",
@@ -315,8 +315,8 @@ def test_stage2_starts_from_the_parents_best_on_val_epoch_when_asked(cifar_root,
     """classifier-balancing loads the stage-1 model best on validation: with stage.start=best_val cRT's frozen
     backbone is bit-identical to the parent's best.pt (the epoch its result reports as best), not its last. The
     validation scores are set (epoch 1 best), so the test never depends on what a CPU's float order trains."""
-    from bench import trainer
-    from bench.checkpoint import decode
+    from bench.engine import trainer
+    from bench.store.checkpoint import decode
 
     scores, real = iter([10.0, 60.0, 20.0, 20.0]), trainer.evaluate_metrics
 

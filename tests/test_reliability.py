@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import rundir
 from bench.cli import main
-from bench.config import resolve
-from bench.rundir import run_name
+from bench.plan.config import resolve
+from bench.plan.runs import run_name
+from bench.store import rundir
 
 FIXTURE = ["--set", "dataset.verify=false", "dataset.download=false", "model.name=small_cnn"]
 GOLDEN = Path(__file__).parent / "data" / "golden"
@@ -202,7 +202,7 @@ def test_eval_split_on_cifar_is_refused():
 
 def test_epochs_scales_explicit_milestones_and_the_defer_epoch():
     from bench.errors import BenchError
-    from bench.schedule import defer_epoch, learning_rate
+    from bench.methods.schedules import defer_epoch, learning_rate
 
     cfg = resolve("ldam_drw", "inat2018", 0, flags={"train.epochs": 4})
     assert cfg["train"]["milestones"] == [1, 2] and cfg["method"]["defer_epoch"] == 2
@@ -234,7 +234,8 @@ def test_ratios_that_print_alike_get_their_own_column_and_files(tmp_path, capsys
     assert tables[0].columns == ["method", "cifar10_lt exp-50.0000001 ds0", "cifar10_lt exp-50 ds0"]
     said = capsys.readouterr().out.splitlines()[-1]
     written = int(said.split()[1])
-    assert written == len(list((tmp_path / "rep").iterdir())) == 1 + 2 * 3 * 2  # tables.md + 3 plots x 2 settings x png/pdf
+    # tables.md + 3 plots x 2 settings x png/pdf
+    assert written == len(list((tmp_path / "rep").iterdir())) == 1 + 2 * 3 * 2
 
 
 # ---------------------------------------------------------------- 6. everything checked before the first run
@@ -276,7 +277,7 @@ def test_a_model_that_cannot_take_the_images_is_refused_before_training(cifar_ro
 def test_bf16_warns_once_on_a_cpu_without_native_bf16(monkeypatch, capsys):
     import torch
 
-    from bench import runtime as trainer
+    from bench.engine import runtime as trainer
 
     monkeypatch.setattr(trainer, "_warned_bf16", [])
     monkeypatch.setattr(trainer, "cpu_flags", lambda: {"avx2", "avx512f"})
@@ -294,7 +295,7 @@ def test_bf16_warns_once_on_a_cpu_without_native_bf16(monkeypatch, capsys):
 
 
 def test_inat_ldam_recipe_is_resize_then_random_crop():
-    from bench.jpeg import Recipe, draw
+    from bench.images.jpeg import Recipe, draw
 
     cfg = resolve("ldam_drw", "inat2018", 0)
     recipe = Recipe.from_cfg(cfg)
@@ -452,7 +453,7 @@ def test_report_output_that_cannot_be_written(tmp_path, capsys, where, message):
 
 
 def test_disk_full_is_one_line_and_the_run_resumes(cifar_root, tmp_path, capsys, monkeypatch):
-    from bench import atomic
+    from bench.store import atomic
 
     out = tmp_path / "out"
     real = atomic.os.fsync
@@ -473,17 +474,18 @@ def test_disk_full_is_one_line_and_the_run_resumes(cifar_root, tmp_path, capsys,
     assert json.loads(next(out.glob("*/result.json")).read_text())["status"] == "done"
 
 
-@pytest.mark.parametrize("method,dataset,seed,presets,sets,run_id", [  # ids computed by bench at 9efc41f, before issue 10
+# ids computed by bench at 9efc41f, before issue 10
+@pytest.mark.parametrize("method,dataset,seed,presets,sets,run_id", [
     ("ldam_drw", "cifar10_lt", 1, [], [], "cifar10_lt-exp100-ds0__ldam_drw__seed1__145b202c"),
     ("erm", "fashion_mnist_lt", 0, ["quick"], [], "fashion_mnist_lt-exp100-ds0__erm__seed0__88c82596"),
     ("cb", "cifar100_lt", 2, [], ["dataset.imbalance_ratio=10", "dataset.profile=step", "method.beta=0.999"],
      "cifar100_lt-step10-ds0__cb__seed2__2bbf6fdc"),
     # image-list runs got new ids in issue 14 (were 54aa576c, cecf9a2a, 749feb1b): their pipeline draws new
-    # augmentations (bench.jpeg), so they are new runs; and loader.workers left the hash (runtime only: every
+    # augmentations (bench.images.jpeg), so they are new runs; and loader.workers left the hash (runtime only: every
     # image carries its own seed), so the worker count no longer splits a run in two
     ("erm", "imagenet_lt", 0, [], [], "imagenet_lt-natural__erm__seed0__3732f1a6"),
     # issue 36: the decoupling preset's milestones and decay, which its cosine schedule never reads, left the id
-    # (was 3fb87d0e): keys a run does not use are not part of it (bench/usage.py)
+    # (was 3fb87d0e): keys a run does not use are not part of it (bench/plan/usage.py)
     ("ldam_drw", "inat2018", 0, ["inat2018_decoupling"], [], "inat2018-natural__ldam_drw__seed0__2ed7fe0d"),
     ("focal", "places_lt", 0, [], ["loader.workers=2"], "places_lt-natural__focal__seed0__09d4ca0b"),
     ("focal", "places_lt", 0, [], ["loader.workers=0"], "places_lt-natural__focal__seed0__09d4ca0b"),
@@ -497,7 +499,7 @@ def test_existing_run_ids_are_unchanged(method, dataset, seed, presets, sets, ru
 
 
 def test_disk_full_during_a_report_is_one_line_and_leaves_no_torn_file(tmp_path, capsys, monkeypatch):
-    from bench import atomic
+    from bench.store import atomic
 
     calls = []
     real = atomic.os.fsync

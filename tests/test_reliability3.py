@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench import rundir
 from bench.cli import main
-from bench.config import resolve
-from bench.rundir import run_name
+from bench.plan.config import resolve
+from bench.plan.runs import run_name
+from bench.store import rundir
 
 FIXTURE = ["dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10"]
 
@@ -77,8 +77,8 @@ def test_a_damaged_parent_checkpoint_fails_the_child_instead_of_using_the_previo
 
 
 def test_a_parent_checkpoint_of_another_epoch_is_refused(two_stage, tmp_path):
-    from bench.checkpoint import load_final
     from bench.errors import BenchError
+    from bench.store.checkpoint import load_final
 
     out = copy_of(two_stage, tmp_path)
     (parent,) = run_dirs(out, "erm")
@@ -102,7 +102,7 @@ def test_a_corrupt_parent_logits_file_is_named_with_its_fix(cifar_root, two_stag
 def test_config_file_method_keys_stay_with_the_child(cifar_root, tmp_path):
     config = tmp_path / "child.yaml"
     config.write_text("method:\n  sampler: class_balanced\nstage:\n  epochs: 1\ntrain:\n  lr: 0.05\n")
-    runs = __import__("bench.runner", fromlist=["plan"]).plan(
+    runs = __import__("bench.run.runner", fromlist=["plan"]).plan(
         ["crt"], ["cifar10_lt"], [0], tmp_path / "out", config_files=[config], sets=FIXTURE)
     parent, child = runs
     assert parent.cfg["method"]["name"] == "erm" and parent.cfg["method"]["sampler"] == "instance"
@@ -123,7 +123,7 @@ def test_force_on_a_child_keeps_its_finished_parent(cifar_root, two_stage, tmp_p
     assert (parent / rundir.RESULT).read_bytes() == before  # not retrained: tau_norm stays current
     printed = capsys.readouterr().out
     assert f"keep   {parent.name}" in printed and "add erm to --methods" in printed
-    from bench.posthoc import is_current
+    from bench.engine.posthoc import is_current
 
     assert is_current(run_dirs(out, "tau_norm")[0], parent)
     # naming the parent forces it too
@@ -156,7 +156,7 @@ def test_keys_a_two_stage_method_uses_are_accepted():
 
 
 def test_a_post_hoc_childs_parent_keeps_its_logits_whatever_their_size(tmp_path):
-    from bench.runner import plan
+    from bench.plan.runs import plan
 
     parent, child = plan(["la_posthoc"], ["cifar10_lt"], [0], tmp_path, sets=FIXTURE)
     assert parent.cfg["eval"]["save_logits"] == "always" and not parent.named
@@ -169,8 +169,8 @@ def test_a_post_hoc_childs_parent_keeps_its_logits_whatever_their_size(tmp_path)
 
 
 def test_world_size_enters_the_run_id_and_is_checked(tmp_path):
+    from bench.engine.trainer import train_run
     from bench.errors import BenchError
-    from bench.trainer import train_run
 
     one = resolve("erm", "cifar10_lt", 0, sets=FIXTURE)
     two = resolve("erm", "cifar10_lt", 0, flags={"train.world_size": 2}, sets=FIXTURE)
@@ -183,7 +183,7 @@ def test_world_size_enters_the_run_id_and_is_checked(tmp_path):
 
 
 def test_the_executor_sets_the_world_size(tmp_path, monkeypatch):
-    from bench.executors import make_executor
+    from bench.run.executors import make_executor
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert make_executor("inline").world_size == 2
@@ -319,7 +319,7 @@ def test_sigterm_to_the_local_executor_stops_its_workers(cifar_root, tmp_path):
     assert not list(out.glob("*/result.json"))  # nothing written as failed
     for run_dir in out.iterdir():
         if run_dir.name.startswith("cifar10_lt"):
-            from bench.checkpoint import decode
+            from bench.store.checkpoint import decode
 
             assert decode((run_dir / rundir.CHECKPOINT).read_bytes(), "cpu")["state"]["epoch"] >= 0
 
@@ -457,12 +457,12 @@ def test_a_duplicated_split_list_line(tmp_path, capsys):
 
 
 def test_cancel_leaves_runs_trained_without_slurm_alone(tmp_path, capsys, monkeypatch):
-    import bench.status
+    import bench.run.status
 
     run_dir = tmp_path / "out" / "cifar10_lt-exp10-ds0__erm__seed0__00000000"
     run_dir.mkdir(parents=True)
     (run_dir / rundir.CONFIG).write_text(yaml.safe_dump(resolve("erm", "cifar10_lt", 0, sets=FIXTURE)))
-    monkeypatch.setattr(bench.status.subprocess, "run", lambda *a, **k: pytest.fail(f"ran {a}"))
+    monkeypatch.setattr(bench.run.status.subprocess, "run", lambda *a, **k: pytest.fail(f"ran {a}"))
     with rundir.run_lock(run_dir):
         assert main(["cancel", str(tmp_path / "out")]) == 0
     assert "nothing to cancel" in capsys.readouterr().out
@@ -516,7 +516,7 @@ def test_a_full_disk_under_the_local_executor_is_one_line_for_the_command(cifar_
 
 
 def test_a_child_waits_for_a_parent_another_command_trains(cifar_root, tmp_path, capsys):
-    from bench.runner import plan
+    from bench.plan.runs import plan
 
     out = tmp_path / "out"
     parent, child = plan(["la_posthoc"], ["cifar10_lt"], [0], out, flags={"dataset.root": str(cifar_root),
@@ -549,7 +549,7 @@ def test_ddp_and_single_process_runs_are_apart_in_reports(tmp_path):
 def test_a_run_resumes_only_on_the_kind_of_device_it_started_on(cifar_root, tmp_path):
     from conftest import bench_process
 
-    from bench.checkpoint import decode, encode
+    from bench.store.checkpoint import decode, encode
 
     out = tmp_path / "out"
     argv = run_args(cifar_root, out, "erm", epochs=3)[1:]
@@ -564,7 +564,7 @@ def test_a_run_resumes_only_on_the_kind_of_device_it_started_on(cifar_root, tmp_
 
 
 def test_the_same_seed_twice_is_one_seed():
-    from bench.inputs import _seeds
+    from bench.plan.inputs import _seeds
 
     assert _seeds("0,00,1") == [0, 1]
 
@@ -590,7 +590,7 @@ def test_number_flags_take_decimal_digits_only(capsys):
 
 
 def test_plain_yaml_numbers_read_as_before():
-    from bench.yamltext import load
+    from bench.store.yamltext import load
 
     assert load("[1, -3, 0.5, .5, 1e-4, 2.0E5, 5.0e-4]") == [1, -3, 0.5, 0.5, 1e-4, 2.0e5, 5.0e-4]
     assert load("a: true\nb: null\nc: abc") == {"a": True, "b": None, "c": "abc"}

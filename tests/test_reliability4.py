@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import rundir
 from bench.cli import main
-from bench.config import resolve
-from bench.rundir import run_name
-from bench.tuning.study import tune_dir
+from bench.plan.config import resolve
+from bench.plan.runs import run_name
+from bench.run.tuning.study import tune_dir
+from bench.store import rundir
 
 GOLDEN = next((Path(__file__).parent / "data" / "golden").glob("*exp100*__erm__seed0__*"))
 
@@ -99,7 +99,7 @@ def test_the_same_trials_run_with_more_seeds_are_one_study(tmp_path, capsys):
 
 
 def test_record_files_of_two_studies_never_share_a_name(tmp_path):
-    from bench.tuning.records import study_hash
+    from bench.run.tuning.records import study_hash
 
     a, b = study(tmp_path / "a", seeds=(0, 1)), study(tmp_path / "b", seeds=(0, 1, 2))
     c = study(tmp_path / "c", seeds=(0, 1), budget=3)
@@ -210,14 +210,14 @@ def test_a_hand_edited_number_is_a_failed_seed_in_report_status_and_export(tmp_p
 
 
 def test_tune_never_chooses_a_trial_with_a_non_finite_score(tmp_path):
-    from bench.runner import PlannedRun
-    from bench.tuning.study import Trial, choose, trial_record
+    from bench.plan.runs import PlannedRun
+    from bench.run.tuning.study import Trial, choose, trial_record
 
     trials = []
     for index, val in enumerate(("60.0", "NaN", "Infinity", "101.0")):
         folder = tmp_path / str(index)
         folder.mkdir()
-        (folder / rundir.RESULT).write_text('{"status": "done", "best": {"val_top1": %s}}' % val)
+        (folder / rundir.RESULT).write_text(f'{{"status": "done", "best": {{"val_top1": {val}}}}}')
         trials.append(trial_record(Trial(index, {}, [PlannedRun({}, folder)])))
     assert [t["status"] for t in trials] == ["done", "failed", "failed", "failed"]
     assert choose(trials)["index"] == 0
@@ -254,9 +254,9 @@ def test_export_never_overwrites_a_runs_files_or_an_existing_file_without_force(
 def test_a_number_typed_as_text_plans_the_same_run_as_the_number():
     """Walks every key that takes a number (its default, typed in quotes) over every method with per-dataset or
     per-ratio recipes: the recipe lookup reads the ratio after it became a number."""
-    from bench.config import TYPES, default_keys
     from bench.errors import BenchError
     from bench.methods.registry import METHODS
+    from bench.plan.config import TYPES, default_keys
 
     keys = {k: v for k, v in default_keys().items() if float in TYPES.get(k, (type(v),)) and
             isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -468,7 +468,7 @@ def test_a_childs_key_that_shapes_its_parents_network_is_refused_when_planned(tm
 def test_every_two_stage_method_plans_on_every_dataset():
     from bench.datasets.registry import DATASETS
     from bench.methods.registry import METHODS
-    from bench.runner import plan
+    from bench.plan.runs import plan
 
     for method in (m for m, spec in METHODS.items() if spec.parent):
         for dataset in DATASETS:
@@ -522,7 +522,7 @@ def test_a_weights_file_replaced_at_the_same_path_is_noticed(cifar_root, tmp_pat
 
 def test_a_class_name_file_is_recorded_and_checked(tmp_path):
     from bench.errors import BenchError
-    from bench.external import check_unchanged
+    from bench.plan.external import check_unchanged
 
     names = tmp_path / "classnames.txt"
     names.write_text("abbey\nairfield\n")

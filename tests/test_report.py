@@ -33,7 +33,9 @@ def results_of(folder, method, setting):
     for path in sorted(Path(folder).glob("*/result.json")):
         r = json.loads(path.read_text())
         d = r["config"]["dataset"]
-        if r["method"] == method and (d["name"], d["profile"], float(d["imbalance_ratio"]), d["data_seed"]) == setting[:4]:
+        if r["method"] != method:
+            continue
+        if (d["name"], d["profile"], float(d["imbalance_ratio"]), d["data_seed"]) == setting[:4]:
             out.append(r)
     return out
 
@@ -157,7 +159,7 @@ def test_newer_methods_are_compared_with_their_authors_numbers(golden):
     # val-iisc/Saddle-LongTail README: CE+DRW+SAM 80.6 top-1 on CIFAR-10-LT exp-100 (19.40 error); none on step-10
     assert rows["drw_sam = CE+DRW+SAM"] == [f"{ours:.2f} ± {sd:.2f} / 19.40 ({ours - 19.40:+.2f})",
                                             "not run / paper n/a"]
-    assert rows["erm = ERM"][0].endswith("/ 29.64 ({:+.2f})".format(ours - 29.64))  # the LDAM-DRW paper's rows stay
+    assert rows["erm = ERM"][0].endswith(f"/ 29.64 ({ours - 29.64:+.2f})")  # the LDAM-DRW paper's rows stay
     notes = [text for text, _ in paper.notes]
     assert any(n.startswith("drw_sam on cifar10_lt exp-100 ds0: our runs use small_cnn for 8 epochs; the published "
                             "number trains resnet32 for 200 epochs") for n in notes)
@@ -170,7 +172,7 @@ def test_csv_is_tidy(golden):
     report([golden], out="out", csv=True)
     frame = pd.read_csv("out/results.csv")
     erm = frame[(frame.method == "erm") & (frame.profile == "exp")].set_index("metric")
-    from bench.priors import NAMES
+    from bench.metrics.priors import NAMES
 
     # the schema, then the shifted-prior accuracies the report derives from per-class accuracy
     assert list(erm.index) == ["top1", "top5", "many", "medium", "few", "worst", "ece", "nll", *NAMES]

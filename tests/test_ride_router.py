@@ -109,7 +109,7 @@ def test_gated_inference_is_the_official_per_image_loop():
 
 
 def test_only_the_router_trains_and_the_result_reports_expert_usage(cifar_root, tmp_path):
-    from bench.checkpoint import decode
+    from bench.store.checkpoint import decode
 
     out = tmp_path / "out"
     assert main(["run", "--methods", "ride_ea", "--data-root", str(cifar_root), "--out", str(out), *ARGS,
@@ -140,7 +140,7 @@ def test_settings_the_router_never_reads_are_refused(cifar_root, tmp_path, capsy
 def test_a_ride_ea_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
     from conftest import bench_process, stop_and_resume
 
-    from bench.checkpoint import decode
+    from bench.store.checkpoint import decode
 
     def child(out):
         (run_dir,) = [p for p in out.iterdir() if "__ride_ea__" in p.name]

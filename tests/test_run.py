@@ -14,9 +14,9 @@ import pytest
 import torch
 from conftest import cli_without_torch
 
-from bench import trainer
 from bench.cli import main
 from bench.datasets.longtail import indices_sha256
+from bench.engine import trainer
 from bench.methods.registry import METHODS
 
 ALL_METHODS = list(METHODS)
@@ -125,8 +125,8 @@ def test_result_provenance(cifar_root, tmp_path):
     results = [json.loads(p.read_text()) for p in sorted(out.glob("*/result.json"))]
     assert [r["seed"] for r in results] == [0, 1]
     # same split for both training seeds; the hash is over the sorted original indices
-    from bench.config import resolve
     from bench.datasets.registry import DATASETS
+    from bench.plan.config import resolve
 
     cfg = resolve("erm", "cifar10_lt", 0, flags={"dataset.root": str(cifar_root)}, sets=FIXTURE_SETS)
     data = DATASETS["cifar10_lt"].load(cfg)
@@ -172,7 +172,7 @@ def test_same_seed_same_numbers_and_resume_after_interrupt(cifar_root, tmp_path,
     assert a_dir.name == b_dir.name
     assert a["last"] == b["last"] and a["best"] == b["best"]
     assert metrics(a_dir) == metrics(b_dir)
-    from bench.checkpoint import decode
+    from bench.store.checkpoint import decode
 
     sa = decode((a_dir / "checkpoint.pt").read_bytes(), "cpu")["model"]
     sb = decode((b_dir / "checkpoint.pt").read_bytes(), "cpu")["model"]
@@ -255,7 +255,7 @@ def test_model_name_model_registry_error_before_output(cifar_root, tmp_path, cap
 
 
 def test_perf_runs_and_reports_ratios(capsys):
-    from bench.perf import run_perf
+    from bench.perf.training import run_perf
 
     rows = run_perf("cpu", images=300, workers=0, model="small_cnn")
     assert set(rows) == {"a", "b", "c", "d", "e"} and all(v > 0 for v in rows.values())

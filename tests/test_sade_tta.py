@@ -91,7 +91,7 @@ def test_an_epoch_ending_with_a_weight_below_the_threshold_is_the_last(cifar_roo
 
 
 def test_the_view_blurs_one_image_in_five(monkeypatch):
-    from bench import views
+    from bench.images import views
 
     monkeypatch.setattr(views, "gaussian_blur", lambda x, kernel, sigma: torch.zeros_like(x))
     x = torch.randint(1, 256, (4000, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))

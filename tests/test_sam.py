@@ -11,8 +11,9 @@ from test_preempt import resumes_exactly
 from torch import nn
 
 from bench.cli import main
-from bench.config import resolve
 from bench.engine.sam import SAMAlgorithm, rho_at
+from bench.engine.step import Step
+from bench.plan.config import resolve
 
 SMALL = ["--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set", "dataset.verify=false",
          "dataset.download=false", "model.name=small_cnn", "train.batch_size=64", "eval.batch_size=100"]
@@ -24,9 +25,9 @@ def sam_step(model, x, y, rho, lr=0.1, wd=1e-3):
                              SimpleNamespace(train_counts=[2, 2], train_labels=y), torch.device("cpu"), ".")
     algorithm.setup()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=wd)
-    t = SimpleNamespace(net=model, optimizer=optimizer, scaler=None, autocast=contextlib.nullcontext,
-                        memory_format=torch.contiguous_format)
-    return algorithm.train_step(t, x, y)
+    step = Step(net=model, model=model, optimizer=optimizer, autocast=contextlib.nullcontext,
+                memory_format=torch.contiguous_format)
+    return algorithm.train_step(step, x, y)
 
 
 def test_the_two_pass_step_is_the_hand_computed_one():
@@ -92,7 +93,7 @@ def test_a_sam_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
 def test_a_sam_run_is_priced_at_two_steps_an_image(tmp_path):
     import json
 
-    from bench.cost import estimate, measured_speeds
+    from bench.plan.cost import estimate, measured_speeds
 
     plain, sam = (SimpleNamespace(cfg=resolve(m, "cifar10_lt", 0)) for m in ("ldam_drw", "ldam_drw_sam"))
     (seconds, _), (sam_seconds, how) = estimate(plain, {}), estimate(sam, {})

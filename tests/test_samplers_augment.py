@@ -5,8 +5,8 @@ import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
 
-from bench.augment import BatchAugment
 from bench.datasets import long_tail_counts
+from bench.images.augment import BatchAugment
 from bench.methods.samplers import epoch_order
 
 COUNTS = long_tail_counts(500, 10, 100)  # 500 ... 5

@@ -3,9 +3,9 @@
 
 import pytest
 
-from bench.config import milestones, resolve
 from bench.errors import BenchError
-from bench.schedule import defer_epoch, learning_rate
+from bench.methods.schedules import defer_epoch, learning_rate
+from bench.plan.config import milestones, resolve
 
 
 def reference_lr(epoch, lr=0.1):

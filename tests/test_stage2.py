@@ -10,8 +10,8 @@ import pytest
 import torch
 from conftest import bench_process
 
-from bench.checkpoint import decode
 from bench.cli import main
+from bench.store.checkpoint import decode
 
 SETS = ["dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10",
         "train.warmup_epochs=1"]
@@ -65,8 +65,8 @@ def test_crt_starts_from_a_new_classifier_and_wb_caps_rows_at_the_parents_norms(
     crt, crt_dir = found(out, "crt")
     # an LR of 1e-12 leaves the head where stage 2 put it: the seed's fresh head, not the parent's
     torch.manual_seed(0)
-    from bench.config import resolve
-    from bench.models import build_model
+    from bench.methods.network import build_model
+    from bench.plan.config import resolve
 
     head = build_model(resolve("crt", "cifar10_lt", 0, sets=SETS), 3, 10)[1]
     head.reset_parameters()  # cRT's new classifier: nn.Linear's default draw (classifier-balancing), from the seed
@@ -91,7 +91,7 @@ def test_crt_starts_from_a_new_classifier_and_wb_caps_rows_at_the_parents_norms(
 def test_max_norm_projection_on_hand_computed_rows():
     from torch import nn
 
-    from bench.stage2 import Stage2
+    from bench.engine.stage2 import Stage2
 
     stage = Stage2.__new__(Stage2)
     stage.cap, stage.s = 2.0, {"max_norm_at": "step"}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.posthoc import adjust, result_sha256
+from bench.engine.posthoc import adjust, result_sha256
 
 SETS = ["dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10",
         "train.warmup_epochs=1"]
@@ -50,7 +50,7 @@ def test_one_parent_shared_by_children_and_tau_chosen_on_val(cifar_root, tmp_pat
     assert len(found["erm"]) == 2 and len(found["la_posthoc"]) == 2 and len(found["tau_norm"]) == 2
     parents = {d.name: d for _, d in found["erm"]}
     for method in ("la_posthoc", "tau_norm"):
-        for result, run_dir in found[method]:
+        for result, _ in found[method]:
             parent_dir = parents[result["parent"]["run_id"]]
             assert result["parent"]["result_sha256"] == result_sha256(parent_dir)
             assert result["seed"] == json.loads((parent_dir / "result.json").read_text())["seed"]
@@ -63,7 +63,7 @@ def test_one_parent_shared_by_children_and_tau_chosen_on_val(cifar_root, tmp_pat
             for tau in sel["tau_grid"]:  # recomputed here from the parent's files
                 head = None
                 if method == "tau_norm":
-                    from bench.posthoc import head_of
+                    from bench.engine.posthoc import head_of
 
                     head = head_of(parent_dir)
                 rule = "la" if method == "la_posthoc" else "tau_norm"
@@ -144,7 +144,8 @@ def test_tau_norm_needs_a_validation_split_and_stage_keys_need_a_two_stage_metho
     assert "tau_norm chooses tau on a validation split; add --set eval.selection=best_val" in capsys.readouterr().err
     assert main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--out", str(tmp_path / "o"), "--dry-run",
                  "--set", "stage.taus=[1]"]) == 2
-    assert "stage.taus apply to two-stage methods (la_posthoc, tau_norm, crt, lws, mislas, wb, sade_tta, ride_ea); erm is trained in one stage" in capsys.readouterr().err
+    assert ("stage.taus apply to two-stage methods (la_posthoc, tau_norm, crt, lws, mislas, wb, sade_tta, ride_ea); "
+            "erm is trained in one stage") in capsys.readouterr().err
     assert main(["run", "--methods", "tau_norm", "--datasets", "cifar10_lt", "--out", str(tmp_path / "o"),
                  "--dry-run", "--set", "eval.selection=best_val"]) == 0
     out = capsys.readouterr().out
@@ -152,7 +153,7 @@ def test_tau_norm_needs_a_validation_split_and_stage_keys_need_a_two_stage_metho
 
 
 def test_status_says_when_a_child_is_out_of_date(cifar_root, tmp_path, capsys):
-    from bench.status import print_status
+    from bench.run.status import print_status
 
     out = tmp_path / "out"
     assert run(cifar_root, out, "la_posthoc") == 0

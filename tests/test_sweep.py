@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.config import resolve
 from bench.errors import BenchError
-from bench.rundir import run_name
-from bench.sweep import grid_sets, load_sweep
+from bench.plan.config import resolve
+from bench.plan.runs import run_name
+from bench.plan.sweep import grid_sets, load_sweep
 
 FIXTURE = ["--set", "dataset.verify=false", "dataset.download=false", "model.name=small_cnn"]
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "slurm"

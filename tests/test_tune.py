@@ -10,12 +10,12 @@ import pytest
 from scipy import stats
 
 from bench.cli import main
-from bench.config import resolve
 from bench.methods.registry import PARTS
-from bench.schema import KEYS
-from bench.search import Search
-from bench.tuning.space import draw, search_space
-from bench.tuning.study import choose, read_records, val_score
+from bench.methods.search import Search
+from bench.plan.config import resolve
+from bench.plan.schema import KEYS
+from bench.run.tuning.space import draw, search_space
+from bench.run.tuning.study import choose, read_records, val_score
 
 FIXTURE = ["--set", "dataset.verify=false", "dataset.download=false", "model.name=small_cnn"]
 DECLARED = {**{f"method.{k}": p.search for k, p in PARTS.params.items() if p.search is not None},
@@ -120,8 +120,8 @@ def test_choose_takes_the_validation_best_and_the_default_on_a_tie():
 
 
 def test_a_child_without_a_validation_score_is_scored_by_its_parent(tmp_path):
-    from bench.runner import PlannedRun
-    from bench.tuning.study import Trial, trial_record
+    from bench.plan.runs import PlannedRun
+    from bench.run.tuning.study import Trial, trial_record
 
     parent, child = tmp_path / "parent", tmp_path / "child"
     for folder, result in ((parent, {"status": "done", "best": {"val_top1": 71.5}, "timing": {"train_seconds": 30}}),
@@ -137,7 +137,7 @@ def test_tune_trains_the_trials_chooses_on_val_reruns_with_every_seed_and_resume
                                                                                   monkeypatch):
     """The choice is made the drawn trial's (choose itself is tested above): one-epoch trials on a fixture tie at
     chance on some CPUs and not on others, and the test must take the same path on every CPU."""
-    from bench.tuning import command
+    from bench.run.tuning import command
 
     monkeypatch.setattr(command, "choose", lambda records: max(
         (r for r in records if r["val_top1"] is not None), key=lambda r: r["index"], default=None))
@@ -190,8 +190,8 @@ def test_tune_trains_the_trials_chooses_on_val_reruns_with_every_seed_and_resume
 
 
 def test_status_shows_and_cancel_cancels_a_pending_selection_job(tmp_path, monkeypatch, capsys):
-    from bench import status
-    from bench.tuning.study import record_selection_job
+    from bench.run import status
+    from bench.run.tuning.study import record_selection_job
 
     record_selection_job(tmp_path, "77")
     record_selection_job(tmp_path, "78")
@@ -212,7 +212,7 @@ def _scored(out, method, seed, sets, top1):
 
 def _study(out, method, sets, budget, tops=(50.0, 52.0), chosen=1):
     """A study record of two trials (the defaults, then train.lr=0.05) and its runs at seeds 0 and 1."""
-    from bench.tuning.study import tune_dir
+    from bench.run.tuning.study import tune_dir
 
     default = [_scored(out, method, seed, sets, tops[0] + seed) for seed in (0, 1)]
     drawn = [_scored(out, method, seed, [*sets, "train.lr=0.05"], tops[1] + seed) for seed in (0, 1)[:1 + chosen]]

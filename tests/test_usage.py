@@ -1,4 +1,4 @@
-"""Every key that changes a run id changes the run (issue 36, class 6), as one rule (bench/usage.py): walks every
+"""Every key that changes a run id changes the run (issue 36, class 6), as one rule (bench/plan/usage.py): walks every
 config key x method family x kind of dataset, and trains both values of the keys the rule says a run does not use."""
 
 import copy
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.config import flatten, resolve
 from bench.errors import BenchError
-from bench.rundir import run_name
-from bench.runner import PlannedRun, execute, plan
-from bench.usage import unused_keys
+from bench.plan.config import flatten, resolve
+from bench.plan.runs import PlannedRun, plan, run_name
+from bench.plan.usage import unused_keys
+from bench.run.runner import execute
 
 # a valid value other than the default for every key a user sets on a run (stage keys: the children's own checks);
 # two where a recipe may already give the first
@@ -46,7 +46,7 @@ def _sets(method):
 
 def _text(key, cfg):
     """OTHER's value of `key` that `cfg` does not have already."""
-    from bench.yamltext import load
+    from bench.store.yamltext import load
 
     choices = OTHER[key] if isinstance(OTHER[key], tuple) else (OTHER[key],)
     have = flatten(cfg)[key]
@@ -63,7 +63,7 @@ def _plan(method, dataset, sets):
 def test_a_key_a_run_does_not_use_is_refused_when_set_and_never_in_its_id(method, dataset):
     """Set by the user (--set): refused, saying why, where the run does not use it; else another run id. A
     two-stage child's keys outside its method and stage sections reach its parent too: its id follows the parent's."""
-    from bench.config import default_keys
+    from bench.plan.config import default_keys
 
     base_sets = _sets(method)
     base_runs = plan([method], [dataset], [0], "out", sets=base_sets)
@@ -107,7 +107,7 @@ def _trained(cfg, out, parent=None):
 
 
 def _value(key):
-    from bench.yamltext import load
+    from bench.store.yamltext import load
 
     text = OTHER.get(key, "0.3")  # method.sam_rho
     return load(text[0] if isinstance(text, tuple) else text)
@@ -218,8 +218,8 @@ def test_a_stage2_childs_deferred_switch_follows_its_own_schedule(cifar_root, tm
     child's own epochs (its cosine schedule's first milestone fraction), not at its parent's first LR decay."""
     import json
 
-    from bench.config import check_combinations
-    from bench.schedule import run_train_section
+    from bench.methods.schedules import run_train_section
+    from bench.plan.config import check_combinations
 
     flags = {"dataset.root": str(cifar_root), "train.epochs": 2, "train.batch_size": 64}
     runs = plan(["crt"], ["cifar10_lt"], [0], str(tmp_path / "out"), flags=flags,
@@ -252,8 +252,8 @@ def test_a_childs_stage_kind_is_its_identity(method, key, value, instead):
 
 
 def test_own_loss_algorithms_report_their_own_classifier_and_probability_scale():
+    from bench.methods.network import resolve_head
     from bench.methods.registry import PARTS
-    from bench.models import resolve_head
 
     for method, head, scale in (("paco", "linear", 1.0), ("bcl", "normed", 30.0), ("sade", "normed", 30.0),
                                 ("ride_ea", "normed", 30.0), ("lift", "normed", 1.0), ("ldam_drw", "normed", 30.0),

@@ -52,7 +52,7 @@ class LongTailData:
         return self.train_y
 
     def pipeline(self, cfg, device):
-        from bench.pipelines import TensorPipeline
+        from bench.images.pipelines import TensorPipeline
 
         return TensorPipeline(self, cfg, device)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.textfiles import read_text
+from bench.store.textfiles import read_text
 
 NAMES_FILE = "classnames.txt"
 

@@ -20,7 +20,7 @@ import torch
 from bench.datasets.base import data_root
 from bench.datasets.classnames import list_names, names_file
 from bench.errors import BenchError
-from bench.textfiles import read_text
+from bench.store.textfiles import read_text
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 INAT_MEAN, INAT_STD = (0.466, 0.471, 0.380), (0.195, 0.194, 0.192)
@@ -103,7 +103,7 @@ class ImageListData:
         return self.train_list_sha256  # the split's provenance: the training list itself
 
     def pipeline(self, cfg, device):
-        from bench.pipelines import ImagePipeline
+        from bench.images.pipelines import ImagePipeline
 
         return ImagePipeline(self, cfg, device)
 
@@ -125,7 +125,7 @@ def read_list(path):
         raise BenchError(f"split list {path} does not exist; set dataset.split_dir (or --data-root) to the folder "
                          "holding it")
     items, lines, first = [], [], {}
-    # one reader for every text file a user gives (bench/textfiles.py: UTF-8, no byte-order mark)
+    # one reader for every text file a user gives (bench/store/textfiles.py: UTF-8, no byte-order mark)
     for number, line in enumerate(read_text(path, "split list").splitlines(), 1):
         line = line.strip()
         if not line:
@@ -291,7 +291,7 @@ def load_image_list(cfg, name):
 
 
 def _names_input(path):
-    """result.json's record of the class-name file a run read (bench/external.py checks it on every re-run)."""
+    """result.json's record of the class-name file a run read (bench/plan/external.py checks it on every re-run)."""
     return [] if path is None else [{"what": "class names", "file": str(path), "sha256": file_hashes(path)[1]}]
 
 

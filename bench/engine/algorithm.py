@@ -3,24 +3,26 @@
 An Algorithm gives the trainer, each with today's behaviour as the default:
 
     views                      augmented views per image the pipeline draws (2: a tuple of two batches), or a
-                               tuple of view kinds (bench.views: "train", "simclr", "simclr_blur")
+                               tuple of view kinds (bench.images.views: "train", "simclr", "simclr_blur")
     train_config()             the train section it runs with (stage 2: its own epochs, LR, batch)
     build_model()              the model with any modules around the backbone, and the parameter groups
                                that train (heads, experts, adapters, projections; frozen parts left out)
     setup()                    after the model is on the device: losses, samplers, buffers
     build_optimizer(groups)    SGD with the train section's LR, momentum, weight decay, Nesterov
     start_epoch(epoch, gen)    the epoch's order of training images and whether re-balancing is on
-    train_step(t, images, y)   one step: forward, loss, backward, optimizer step(s); returns the detached
-                               loss and the logits the training accuracy is measured on
+    train_step(s, images, y)   one step: forward, loss, backward, optimizer step(s); returns the detached
+                               loss and the logits the training accuracy is measured on. `s` is the run's
+                               Step (bench.engine.step): net, model, optimizer, autocast, memory format,
+                               scaler and s.optimize(loss); a step never sees the trainer
     predict(model, pipe, ...)  logits at evaluation (e.g. aggregated experts)
     evaluation_extra(), result_extra(last)  its own figures in metrics.jsonl and result.json (RIDE's router)
     probability_scale()        from outputs to the logits the loss trains (LDAM: s), for ECE and NLL
     state_dict() / load_state_dict(state)   its own state, kept in every checkpoint (None: none)
     position_state() / restore_position(s)  its random state inside an epoch (the mixer's)
     hooks()                    its own trainer hooks (bench.engine.hooks), e.g. stage 2's BN and MaxNorm
-    parent_record(), resumable(state)       a stage-2 method's parent (bench.stage2.Stage2Algorithm)
+    parent_record(), resumable(state)       a stage-2 method's parent (bench.engine.stage2.Stage2Algorithm)
     trains / compute()         False / the result, for a method computed from its parent's files without
-                               data or training (post-hoc methods: bench.posthoc.PosthocAlgorithm)
+                               data or training (post-hoc methods: bench.engine.posthoc.PosthocAlgorithm)
 
 StandardAlgorithm is every method built from parts (a loss, class weights, a sampler, a schedule, a head,
 mixing: bench.methods.compose.Composition). A new algorithm is one file with a subclass and a Part of kind
@@ -32,16 +34,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
-from bench.evaluate import predict
-from bench.models import build_model
-
-if TYPE_CHECKING:
-    from bench.trainer import Trainer
+from bench.engine.step import Step
+from bench.methods.network import build_model
+from bench.metrics.evaluate import predict
 
 
 class Algorithm:
@@ -72,7 +72,7 @@ class Algorithm:
     def start_epoch(self, epoch: int, generator: torch.Generator) -> tuple[torch.Tensor, bool]:
         raise NotImplementedError
 
-    def train_step(self, t: Trainer, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_step(self, s: Step, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
     def predict(self, model: nn.Module, pipe: Any, batch_size: int, autocast: Any, split: str = "test"):
@@ -144,18 +144,6 @@ def log_prior(class_counts: Any, device: torch.device, eps: float = 0.0) -> torc
     return log_tensor(counts / counts.sum(), device, eps)
 
 
-def optimizer_step(t: Trainer, loss: torch.Tensor) -> None:
-    """zero_grad, backward and step, through the gradient scaler under fp16."""
-    t.optimizer.zero_grad(set_to_none=True)
-    if t.scaler is None:
-        loss.backward()
-        t.optimizer.step()
-    else:
-        t.scaler.scale(loss).backward()
-        t.scaler.step(t.optimizer)
-        t.scaler.update()
-
-
 class StandardAlgorithm(Algorithm):
     """One view, the method's parts' loss (mixed over two labels when a mix part is on), one SGD step."""
 
@@ -168,13 +156,13 @@ class StandardAlgorithm(Algorithm):
     def start_epoch(self, epoch, generator):
         return self.method.start_epoch(epoch, generator)
 
-    def train_step(self, t, images, labels):
+    def train_step(self, s: Step, images, labels):
         images, targets = self.method.mix_batch(images, labels)
-        images = images.contiguous(memory_format=t.memory_format)
-        with t.autocast():
-            logits = t.net(images)
+        images = images.contiguous(memory_format=s.memory_format)
+        with s.autocast():
+            logits = s.net(images)
         loss = self.method.loss_value(logits.float(), targets)  # losses in fp32 whatever the precision
-        optimizer_step(t, loss)
+        s.optimize(loss)
         return loss.detach(), logits.detach()
 
     def probability_scale(self):

@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.engine.algorithm import StandardAlgorithm, log_prior, optimizer_step
+from bench.engine.algorithm import StandardAlgorithm, log_prior
+from bench.engine.step import Step
 from bench.models.heads import NormedLinear
 from bench.models.registry import MODELS
 
@@ -84,14 +85,14 @@ class BCLAlgorithm(StandardAlgorithm):
         super().setup()
         self.log_prior = log_prior(self.data.train_counts, self.device)
 
-    def train_step(self, t: Any, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_step(self, s: Step, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         m, b = self.cfg["method"], len(labels)
-        batch = torch.cat(images).contiguous(memory_format=t.memory_format)
-        with t.autocast():
-            cosines, features, prototypes = t.net(batch, contrastive=True)
+        batch = torch.cat(images).contiguous(memory_format=s.memory_format)
+        with s.autocast():
+            cosines, features, prototypes = s.net(batch, contrastive=True)
         logits = m["s"] * cosines[:b].float()
         loss = (m["bcl_alpha"] * F.cross_entropy(logits + self.log_prior, labels)
                 + m["bcl_beta"] * balanced_contrastive_loss(features[b:].float(), prototypes.float(), labels,
                                                             m["bcl_temperature"]))
-        optimizer_step(t, loss)
+        s.optimize(loss)
         return loss.detach(), cosines[:b].detach()

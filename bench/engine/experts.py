@@ -2,17 +2,16 @@
 
 The model (bench.models.experts.MultiExpert) predicts the mean of its experts' outputs, so evaluation, the
 saved logits and every metric need nothing new; a training step asks for every expert's output with
-`t.net(images, experts=True)` (through DDP and torch.compile alike).
+`s.net(images, experts=True)` (through DDP and torch.compile alike).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from bench.engine.algorithm import StandardAlgorithm
-from bench.models import resolve_head
+from bench.engine.step import Step
+from bench.methods.network import resolve_head
 from bench.models.registry import MODELS
 
 
@@ -26,9 +25,9 @@ class ExpertAlgorithm(StandardAlgorithm):
                                    self.data.num_classes)
         return model, model.parameters()
 
-    def expert_outputs(self, t: Any, images: torch.Tensor) -> torch.Tensor:
+    def expert_outputs(self, s: Step, images: torch.Tensor) -> torch.Tensor:
         """(batch, K, classes) in fp32, whatever the precision of the forward pass."""
-        images = images.contiguous(memory_format=t.memory_format)
-        with t.autocast():
-            outputs = t.net(images, experts=True)
+        images = images.contiguous(memory_format=s.memory_format)
+        with s.autocast():
+            outputs = s.net(images, experts=True)
         return outputs.float()

@@ -12,12 +12,13 @@ crops. Zero-shot trains nothing: its run is one evaluation (epoch -1 in metrics.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from bench.engine.algorithm import StandardAlgorithm
+from bench.engine.step import Step
 from bench.models import clip
 
 
@@ -69,29 +70,29 @@ class FoundationAlgorithm(StandardAlgorithm):
             params = [nn.Parameter(torch.zeros(1))]
         return super().build_optimizer(params)
 
-    def train_step(self, t: Any, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_step(self, s: Step, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step over the batch, in micro-batches of method.micro_batch (gradient accumulation: each
         micro-batch's mean loss weighted by its share of the batch, so the step equals the whole batch's)."""
         images = images[0] if isinstance(images, tuple) else images
         size = self.cfg["method"]["micro_batch"] or len(labels)
-        t.optimizer.zero_grad(set_to_none=True)
+        s.optimizer.zero_grad(set_to_none=True)
         total = torch.zeros((), device=labels.device)
         outputs: list[torch.Tensor] = []
         pieces = list(zip(images.split(size), labels.split(size)))
         for i, (x, y) in enumerate(pieces):
             last = i == len(pieces) - 1  # DDP: gradients are averaged over processes once, after the last
-            with contextlib.nullcontext() if last or not hasattr(t.net, "no_sync") else t.net.no_sync():
-                with t.autocast():
-                    logits = t.net(x)
+            with contextlib.nullcontext() if last or not hasattr(s.net, "no_sync") else cast(Any, s.net).no_sync():
+                with s.autocast():
+                    logits = s.net(x)
                 loss = self.method.loss_value(logits.float(), (y, None, 1.0)) * (len(y) / len(labels))
-                (t.scaler.scale(loss) if t.scaler is not None else loss).backward()
+                (s.scaler.scale(loss) if s.scaler is not None else loss).backward()
             total = total + loss.detach()
             outputs.append(logits.detach())
-        if t.scaler is None:
-            t.optimizer.step()
+        if s.scaler is None:
+            s.optimizer.step()
         else:
-            t.scaler.step(t.optimizer)
-            t.scaler.update()
+            s.scaler.step(s.optimizer)
+            s.scaler.update()
         return total, torch.cat(outputs)
 
     def predict(self, model: nn.Module, pipe: Any, batch_size: int, autocast: Any, split: str = "test"):
@@ -134,8 +135,8 @@ def parameter_counts(net: Any, trained: list, dim: int | None) -> dict:
 @torch.no_grad()
 def five_crop_logits(model: nn.Module, pipe: Any, batch_size: int, autocast: Any, side: int, expand: int):
     """LIFT's test-time ensembling: the mean over FiveCrop(side) of Resize(side + expand) of each test image's
-    logits (bench.clipviews; the views are deterministic: the generator draws nothing)."""
-    from bench.clipviews import tte_kinds
+    logits (bench.images.clipviews; the views are deterministic: the generator draws nothing)."""
+    from bench.images.clipviews import tte_kinds
 
     model.eval()
     out = []

@@ -24,13 +24,14 @@ the official loader drops the last incomplete batch (bench keeps it; the queue t
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.engine.algorithm import StandardAlgorithm, log_prior, optimizer_step
+from bench.engine.algorithm import StandardAlgorithm, log_prior
+from bench.engine.step import Step
 from bench.models.registry import MODELS
 
 
@@ -117,15 +118,15 @@ class PaCoAlgorithm(StandardAlgorithm):
         super().setup()
         self.log_prior = log_prior(self.data.train_counts, self.device, eps=1e-9)
 
-    def train_step(self, t: Any, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        first, second = (view.contiguous(memory_format=t.memory_format) for view in images)
-        with t.autocast():
-            logits, q, k = t.net(first, keys_from=second)
-        m, model = self.cfg["method"], t.model
+    def train_step(self, s: Step, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        first, second = (view.contiguous(memory_format=s.memory_format) for view in images)
+        with s.autocast():
+            logits, q, k = s.net(first, keys_from=second)
+        m, model = self.cfg["method"], cast(Any, s.model)  # the PaCo network: its queue and encoders
         contrast = torch.cat([q.float(), k.float(), model.queue.clone()])
         contrast_labels = torch.cat([labels, labels, model.queue_labels.clone()])
         loss = paco_loss(q.float(), contrast, contrast_labels, logits.float(), labels, self.log_prior,
                          m["paco_alpha"], m["paco_beta"], m["paco_gamma"], m["paco_temperature"])
-        optimizer_step(t, loss)
+        s.optimize(loss)
         model.enqueue(k.detach().float(), labels)
         return loss.detach(), logits.detach()

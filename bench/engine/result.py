@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import distributed, faults, results
-from bench.evaluate import RESULT_KEYS, shot_groups
-from bench.models import resolve_head
-from bench.runresult import RunResult
+from bench.engine import distributed
+from bench.methods.network import resolve_head
+from bench.metrics.evaluate import RESULT_KEYS, shot_groups
+from bench.metrics.runresult import RunResult
+from bench.store import faults, results
 
 
 def _block(evaluation):

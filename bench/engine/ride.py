@@ -23,8 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.engine.algorithm import optimizer_step
 from bench.engine.experts import ExpertAlgorithm
+from bench.engine.step import Step
 
 
 def diversity_temperature(class_counts, gamma: float) -> np.ndarray:
@@ -58,9 +58,9 @@ class RIDEAlgorithm(ExpertAlgorithm):
         temperature = diversity_temperature(self.data.train_counts, m["ride_reweight_factor"])
         self.temperature = torch.tensor(temperature, dtype=torch.float32, device=self.device)
 
-    def train_step(self, t: Any, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cosines = self.expert_outputs(t, images)
+    def train_step(self, s: Step, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cosines = self.expert_outputs(s, images)
         on = self.method.loss.rebalancing  # the DRW switch turns the class-dependent temperature on too
         loss = ride_loss(cosines, labels, self.method.loss, self.s, self.diversity, self.temperature if on else None)
-        optimizer_step(t, loss)
+        s.optimize(loss)
         return loss.detach(), cosines.mean(1).detach()

@@ -27,11 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.engine.algorithm import optimizer_step
 from bench.engine.hooks import Hook
+from bench.engine.stage2 import Stage2Algorithm
+from bench.engine.step import Step
 from bench.errors import BenchError
 from bench.models.experts import MultiExpert
-from bench.stage2 import Stage2Algorithm
 
 HIDDEN = 16
 
@@ -110,7 +110,7 @@ class RoutedExperts(nn.Module):
 class FrozenExperts(Hook):
     """The experts' BN statistics stay as the parent left them: eval mode after each model.train()."""
 
-    def epoch_start(self, t: Any, epoch: int) -> None:
+    def before_train_epoch(self, t: Any, epoch: int) -> None:
         t.model.experts.eval()
 
 
@@ -118,8 +118,8 @@ class RouterAlgorithm(Stage2Algorithm):
     """Stage 2 on a finished ride run: only the router trains (the parent's weights loaded, every expert frozen)."""
 
     def build_model(self):
-        from bench import checkpoint
         from bench.engine.experts import ExpertAlgorithm
+        from bench.store import checkpoint
 
         m, parent = self.cfg["method"], self.stage.parent
         experts, _ = ExpertAlgorithm(self.cfg, self.data, self.device, self.run_dir).build_model()
@@ -127,7 +127,7 @@ class RouterAlgorithm(Stage2Algorithm):
                                      torch.device("cpu"), parent.get("method") or "ride")
         try:
             experts.load_state_dict(ckpt["model"])
-        except RuntimeError:  # planning refuses what shapes it otherwise (bench.runner.check_parent_model)
+        except RuntimeError:  # planning refuses what shapes it otherwise (bench.plan.runs.check_parent_model)
             raise BenchError(f"parent run {self.stage.parent_dir.name} has another network than this router loads "
                              "(experts, heads); run the ride parent this child names") from None
         for p in experts.parameters():
@@ -138,11 +138,11 @@ class RouterAlgorithm(Stage2Algorithm):
         model = RoutedExperts(experts, router, float(m["s"]), float(m["ride_router_pos_weight"]))
         return model, router.parameters()
 
-    def train_step(self, t: Any, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        images = images.contiguous(memory_format=t.memory_format)
-        with t.autocast():
-            loss, mean = t.net(images, labels)
-        optimizer_step(t, loss.float())
+    def train_step(self, s: Step, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        images = images.contiguous(memory_format=s.memory_format)
+        with s.autocast():
+            loss, mean = s.net(images, labels)
+        s.optimize(loss.float())
         return loss.detach(), mean.detach()
 
     def predict(self, model: nn.Module, pipe: Any, batch_size: int, autocast: Any, split: str = "test"):

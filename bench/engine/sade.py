@@ -22,8 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.engine.algorithm import log_prior, log_tensor, optimizer_step
+from bench.engine.algorithm import log_prior, log_tensor
 from bench.engine.experts import ExpertAlgorithm
+from bench.engine.step import Step
 
 
 def inverse_prior(prior: np.ndarray) -> np.ndarray:
@@ -52,8 +53,8 @@ class SADEAlgorithm(ExpertAlgorithm):
         self.log_prior = log_prior(counts, self.device, eps=1e-9)
         self.log_inverse = log_tensor(inverse_prior(prior), self.device, eps=1e-9)
 
-    def train_step(self, t: Any, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cosines = self.expert_outputs(t, images)
+    def train_step(self, s: Step, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cosines = self.expert_outputs(s, images)
         loss = sade_loss(cosines, labels, self.s, self.log_prior, self.log_inverse, self.tau)
-        optimizer_step(t, loss)
+        s.optimize(loss)
         return loss.detach(), cosines.mean(1).detach()

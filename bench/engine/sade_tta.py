@@ -11,7 +11,7 @@ stage.batch_size (128) of shuffled test images, stage.epochs (5) passes, stoppin
 weight rounded to 2 decimals is below 0.05. The prediction: argmax of the aggregated logits of the plain test
 images. With w = 1/3 it is the parent's prediction (the mean of the experts).
 
-Views (bench.views): `padcrop_blur` on in-memory datasets (the official CIFAR view), `simclr_blur` on image lists
+Views (bench.images.views): `padcrop_blur` on in-memory datasets (the official CIFAR view), `simclr_blur` on image lists
 (the official ImageNet-LT and Places-LT view: RandomResizedCrop(224, scale (0.2, 1)), jitter p 0.8, grayscale
 p 0.2, blur p 0.5, flip; drawn in the loader's workers). Not reproduced: iNaturalist's crop scale (0.08, 1) and
 its extra entropy term (weight 0.01); the official scripts also adapt separately on each of several re-sampled
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench import checkpoint, rundir
+from bench.store import checkpoint, rundir
 
 STOP_BELOW = 0.05  # an epoch ending with a rounded weight below this is the last (official scripts)
 VIEWS = {"memory": "padcrop_blur", "files": "simclr_blur"}  # CIFAR's view; ImageNet-LT's and Places-LT's
@@ -101,8 +101,8 @@ def test_cosines(model: torch.nn.Module, pipe: Any, batch_size: int) -> torch.Te
 
 def run_aggregation(cfg: dict, run_dir: Path, parent_dir: Path) -> dict:
     from bench.datasets.registry import DATASETS
-    from bench.posthoc import finished_parent, write_child_result
-    from bench.runtime import resolve_device
+    from bench.engine.posthoc import finished_parent, write_child_result
+    from bench.engine.runtime import resolve_device
 
     parent = finished_parent(parent_dir)
     device = resolve_device(cfg["run"]["device"])
@@ -125,7 +125,7 @@ def run_aggregation(cfg: dict, run_dir: Path, parent_dir: Path) -> dict:
 
 
 class AggregationAlgorithm:
-    """The protocol of a child computed without the trainer (as bench.posthoc's): compute() writes the result."""
+    """The protocol of a child computed without the trainer (as bench.engine.posthoc's): compute() writes the result."""
 
     views = 2  # two views of each test image
     trains = False

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from bench.engine.algorithm import StandardAlgorithm
+from bench.engine.step import Step
 
 
 def rho_at(schedule: list, epoch: int) -> float:
@@ -59,20 +60,20 @@ class SAMAlgorithm(StandardAlgorithm):
         self.rho = rho_at(self.schedule, epoch)
         return super().start_epoch(epoch, generator)
 
-    def train_step(self, t: Any, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_step(self, s: Step, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         images, targets = self.method.mix_batch(images, labels)  # one batch, one mix, for both passes
-        images = images.contiguous(memory_format=t.memory_format)
-        with t.autocast():
-            logits = t.net(images)
+        images = images.contiguous(memory_format=s.memory_format)
+        with s.autocast():
+            logits = s.net(images)
         loss = self.method.loss_value(logits.float(), targets)
-        t.optimizer.zero_grad(set_to_none=True)
+        s.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        params = [p for group in t.optimizer.param_groups for p in group["params"] if p.grad is not None]
+        params = [p for group in s.optimizer.param_groups for p in group["params"] if p.grad is not None]
         before = ascend(params, self.rho)
-        t.optimizer.zero_grad(set_to_none=True)
-        with t.autocast():
-            perturbed = t.net(images)
+        s.optimizer.zero_grad(set_to_none=True)
+        with s.autocast():
+            perturbed = s.net(images)
         self.method.loss_value(perturbed.float(), targets).backward()
         descend_back(params, before)
-        t.optimizer.step()
+        s.optimizer.step()
         return loss.detach(), logits.detach()

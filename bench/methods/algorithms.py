@@ -2,7 +2,7 @@
 
 `method.algorithm` chooses one; its build() returns the Algorithm class (imported only when a run trains,
 so the registries stay free of torch). `standard` is the step of the method's loss, weights, sampler, schedule,
-head and mix parts; the others say in `extra` what they do otherwise, read by bench/usage.py and the evaluation:
+head and mix parts; the others say in `extra` what they do otherwise, read by bench/plan/usage.py and the evaluation:
   own_loss            the algorithm trains with its own loss: method.loss and method.weights are not used (why)
   probability_scale   with own_loss: the key of the factor from outputs to logits for ECE and NLL (None: 1)
   reads_switch        the algorithm itself acts on the re-balancing switch (method.schedule), besides weights and
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bench.methods.losses.ldam import S
 from bench.methods.parts import Param, Part
-from bench.search import Search
+from bench.methods.search import Search
 
 
 def late(module, name):
@@ -132,8 +132,8 @@ PACO_PARAMS = (
           check=lambda v: 1 <= v <= 1 << 24, phrase="from 1 to 16777216"),
     Param("paco_momentum", 0.999, "m of the key encoder's moving average",
           source="PaCo/LT/paco_cifar.py (--moco-m 0.999)", check=lambda v: 0 <= v < 1, phrase="in [0, 1)"),
-    Param("paco_key_view", "simclr_blur", "the key view (bench.views): simclr_blur (the CIFAR code's) or moco_sim "
-          "(the ImageNet-LT / iNaturalist code's)", source="PaCo/LT/paco_cifar.py, paco_lt.py",
+    Param("paco_key_view", "simclr_blur", "the key view (bench.images.views): simclr_blur (the CIFAR code's) or "
+          "moco_sim (the ImageNet-LT / iNaturalist code's)", source="PaCo/LT/paco_cifar.py, paco_lt.py",
           choices=("simclr_blur", "moco_sim")),
 )
 PACO = Part("algorithm", "paco", "PaCo: a query view through the network and a classifier whose weights are "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.methods.parts import Param, Part
-from bench.search import Search
+from bench.methods.search import Search
 
 MIX_ALPHA = Param("mix_alpha", 1.0, "lambda ~ Beta(alpha, alpha) of mixup / CutMix",
                   source="BagofTricks-LT configs/cao_cifar/mixup/input_mixup/cifar10_im100_im_alpha10.yaml "

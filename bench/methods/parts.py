@@ -19,12 +19,13 @@ of a run's parts uses is refused. Torch is imported only inside `build`/`forward
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from bench.errors import BenchError
+from bench.methods.search import Search
 from bench.registry import Registry
-from bench.search import Search
 
 KINDS = ("loss", "weights", "sampler", "schedule", "head", "mix", "algorithm")
 DEFAULT_PART = {"loss": "ce", "weights": "none", "sampler": "instance", "schedule": "start", "head": "auto",
@@ -43,7 +44,7 @@ class Param:
     choices: tuple = ()
     check: Callable | None = None  # predicate on a value of the right type
     phrase: str = ""  # what `check` requires, for the error message ("positive", "in [0, 1)")
-    # how `bench tune` draws it (bench/search.py); None: not tuned (structure, implementation or a size)
+    # how `bench tune` draws it (bench/methods/search.py); None: not tuned (structure, implementation or a size)
     search: Search | None = None
 
     def allowed_types(self):
@@ -80,7 +81,7 @@ class Part:
     probability_scale: str | None = None
     extra: dict = field(default_factory=dict)
     # bumped when what the part computes changes without a config key saying so: a run using it gets a new run id
-    # (bench.config.config_hash), so results of the old computation are never taken for the new one
+    # (bench.plan.config.config_hash), so results of the old computation are never taken for the new one
     revision: int = 1
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.methods.parts import Param, Part
-from bench.search import Search
+from bench.methods.search import Search
 
 BETA = Param("beta", 0.9999, "effective-number beta of class-balanced weights / sampling",
              source="Cao et al. 2019 (LDAM-DRW) Sec. 4 and kaidic/LDAM-DRW cifar_train.py (beta = 0.9999)",

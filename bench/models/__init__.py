@@ -1,35 +1,7 @@
-"""Models: a backbone from the registry plus a classifier head."""
+"""Models: backbones from the registry, classifier heads, and weights files loaded into a backbone (the network a
+method trains is put together by bench.methods.network)."""
 
 from bench.models.registry import MODELS
-
-
-def resolve_head(method_cfg):
-    """The classifier a method trains: its algorithm's own where it builds one (PaCo, BCL, the foundation track:
-    bench/methods/algorithms.py `head`), else method.head, where `auto` takes the head the loss part asks for
-    (normed cosine for LDAM, Linear otherwise, as the reference)."""
-    from bench.methods.registry import PARTS
-
-    own = PARTS.get("algorithm", method_cfg.get("algorithm", "standard")).extra.get("head")
-    if own is not None:
-        return own
-    head = method_cfg["head"]
-    return PARTS.get("loss", method_cfg["loss"]).head if head == "auto" else head
-
-
-def build_model(cfg, in_channels, num_classes, weights_out=None):
-    """The registered backbone with the method's head; `model.weights` loaded into the backbone (its record
-    appended to `weights_out` when given: result.json's `weights`)."""
-    from torch import nn
-
-    from bench.models.heads import build_head
-
-    backbone = MODELS.get_or_fail(cfg["model"]["name"]).build(in_channels)
-    if cfg["model"].get("weights"):
-        found = load_backbone_weights(backbone, cfg["model"]["weights"], cfg["model"]["name"])
-        if weights_out is not None:
-            weights_out.append(found)
-    head = build_head(resolve_head(cfg["method"]), backbone.out_features, num_classes)
-    return nn.Sequential(backbone, head)
 
 
 def load_backbone_weights(backbone, spec, name):
@@ -56,4 +28,4 @@ def load_backbone_weights(backbone, spec, name):
     return weights.record(path, source)
 
 
-__all__ = ["MODELS", "build_model", "resolve_head"]
+__all__ = ["MODELS", "load_backbone_weights"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from bench.evaluate import BY_NAME, REPORT_METRIC_NAMES  # recorded metrics and the shifted-prior accuracies
+from bench.metrics.evaluate import BY_NAME, REPORT_METRIC_NAMES  # recorded metrics and the shifted-prior accuracies
 from bench.report.collect import variant_labels
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.evaluate import BY_NAME
+from bench.metrics.evaluate import BY_NAME
 from bench.report.aggregate import aggregate, settings_and_labels
 from bench.report.collect import collect, setting_label
 from bench.report.tables import main_table, prior_table, shot_table, tidy_rows, to_latex, to_markdown
-from bench.results import atomic_write_text
+from bench.store.results import atomic_write_text
 
 
 def build_tables(cells, select="last", as_error=False, compare=None, metric="top1", priors=False, baseline=None,
@@ -50,7 +50,7 @@ def summary(runs, folders, notes=()):
 
 def check_report_out(out):
     """--out must be a folder that exists or can be made, and be writable: checked before any file is written."""
-    from bench.launch import check_output_dir
+    from bench.run.launch import check_output_dir
 
     check_output_dir(out)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -9,11 +10,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import priors, rundir
-from bench.config import DEFAULTS, experiment_part, flatten
 from bench.errors import BenchError
-from bench.evaluate import METRIC_NAMES as METRICS  # the metric schema (bench/evaluate.py): what runs record
-from bench.runresult import NotAResult, RunResult
+from bench.metrics import priors
+from bench.metrics.evaluate import (
+    METRIC_NAMES as METRICS,  # the metric schema (bench/metrics/evaluate.py): what runs record
+)
+from bench.metrics.runresult import NotAResult, RunResult
+from bench.plan.config import DEFAULTS, experiment_part, flatten
+from bench.store import rundir
 
 
 @dataclass
@@ -64,19 +68,12 @@ def default_eval_split(dataset):
     return info.eval_split if info is not None else "test"
 
 
-def _load_yaml(path):
-    import yaml
-
-    with open(path) as f:
-        return yaml.safe_load(f)
-
-
 def method_params(cfg):
     """Method hyper-parameters that differ from the named method's own defaults (on its dataset, with its authors'
     recipe there, at the run's length: declared_config)."""
     base = {k.split(".", 1)[1]: v for k, v in declared_config(cfg).items() if k.startswith("method.")}
     unused = unused_method_keys(cfg)
-    own = experiment_part(cfg)["method"]  # canonical values, as the declared ones (bench/usage.py ALIASES)
+    own = experiment_part(cfg)["method"]  # canonical values, as the declared ones (bench/plan/usage.py ALIASES)
     return {k: v for k, v in own.items() if k != "name" and base.get(k) != v and k not in unused}
 
 
@@ -115,13 +112,13 @@ def _authors(cfg) -> dict:
     return recipe_settings(cfg["method"]["name"], d["name"], d.get("profile"), d.get("imbalance_ratio"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def recipe_settings(method, dataset, profile, ratio):
     """{dotted key: value} the authors' recipes of `method` set on `dataset` with that profile and imbalance ratio
     (the ratio None on a natural split); {} for a method or dataset this bench does not know."""
-    from bench.config import recipe_layers
     from bench.datasets.registry import DATASETS
     from bench.methods.registry import METHODS
+    from bench.plan.config import recipe_layers
 
     info, spec = DATASETS.get(dataset), METHODS.get(method)
     if info is None or spec is None:
@@ -132,14 +129,14 @@ def recipe_settings(method, dataset, profile, ratio):
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _declared(method, dataset):
     """The flat config bench gives `method` on `dataset` before any user input: the defaults, the dataset's
     recipe preset and the method's own parts, stage and train settings (unknown names: the defaults); the
     authors' recipes for the run's ratio are added by config_differences."""
-    from bench.config import load_preset, merge
     from bench.datasets.registry import DATASETS
     from bench.methods.registry import METHODS
+    from bench.plan.config import load_preset, merge
 
     cfg = copy.deepcopy(DEFAULTS)
     try:
@@ -160,7 +157,7 @@ def _scaled(declared: dict, epochs) -> dict:
     """The declared config's schedule as `--epochs epochs` rescales it (config.scale_schedule): a recipe's own
     milestones at another length are the recipe's, never a difference of the run (inat2018's [30, 60] are [0, 0]
     in a one-epoch run; a run over inat2018 and places_lt is one row). The epochs stay the recipe's."""
-    from bench.config import scale_schedule
+    from bench.plan.config import scale_schedule
 
     before = declared.get("train.epochs")
     if not isinstance(epochs, int) or epochs == before or not any(declared.get(k) is not None for k in SCALED_KEYS):
@@ -175,9 +172,9 @@ def _scaled(declared: dict, epochs) -> dict:
 def config_differences(cfg):
     """{key: value} of the experiment config that differ from what bench gives its method on its dataset
     (bench's defaults, the dataset's recipe, the method's own settings), minus method name, dataset setting,
-    seed, hyper-parameters no part of the method uses and keys the run does not use (bench/usage.py). A value that
-    makes the same run as the declared one (bench/usage.py ALIASES: ride's declared head=normed and auto under LDAM)
-    is no difference; the value shown is the canonical one."""
+    seed, hyper-parameters no part of the method uses and keys the run does not use (bench/plan/usage.py). A value
+    that makes the same run as the declared one (bench/plan/usage.py ALIASES: ride's declared head=normed and auto
+    under LDAM) is no difference; the value shown is the canonical one."""
     declared = declared_config(cfg)
     raw, flat = flatten(cfg), flatten(experiment_part(cfg))
     unused = {f"method.{k}" for k in unused_method_keys(cfg)} | set(_unused(cfg))
@@ -187,8 +184,8 @@ def config_differences(cfg):
 
 
 def _same_run(cfg, key, value) -> bool:
-    """`value` of `key` makes the same run as the config's own value (bench/usage.py ALIASES)."""
-    from bench.usage import ALIASES
+    """`value` of `key` makes the same run as the config's own value (bench/plan/usage.py ALIASES)."""
+    from bench.plan.usage import ALIASES
 
     if key not in ALIASES:
         return False
@@ -200,8 +197,8 @@ def _same_run(cfg, key, value) -> bool:
 
 
 def _unused(cfg) -> dict:
-    """bench/usage.py's unused keys of a config a report reads (one of an older bench without some key: none)."""
-    from bench.usage import unused_keys
+    """bench/plan/usage.py's unused keys of a config a report reads (one of an older bench without some key: none)."""
+    from bench.plan.usage import unused_keys
 
     try:
         return unused_keys(cfg)
@@ -222,19 +219,6 @@ def _first_line(text):
     return lines[0] if lines else "unknown error"
 
 
-def _config_ok(cfg):
-    """A config bench wrote: the sections and keys the report reads, of the right types."""
-    try:
-        d, m, t = cfg["dataset"], cfg["method"], cfg["train"]
-        ratio = d["imbalance_ratio"]
-        return (isinstance(m["name"], str) and isinstance(d["name"], str) and isinstance(d["profile"], str)
-                and (ratio is None or (isinstance(ratio, (int, float)) and not isinstance(ratio, bool)))
-                and isinstance(t["seed"], int) and isinstance(d.get("data_seed", 0), int)
-                and isinstance(m, dict) and isinstance(cfg.get("model", {}), dict))
-    except (KeyError, TypeError):
-        return False
-
-
 def _result_problem(result):
     """Why a result.json is not one bench wrote (it does not parse as a RunResult: blocks the tables read of the
     wrong types, or numbers bench never writes such as NaN), or None."""
@@ -253,7 +237,7 @@ def _read_result(result_path):
         return None, None, "result.json is unreadable"
     problem = _result_problem(result)
     cfg = result.get("config") if isinstance(result, dict) else None
-    if not isinstance(cfg, dict) or not _config_ok(cfg):
+    if not isinstance(cfg, dict) or not rundir.config_ok(cfg):
         return None, None, "result.json is not a bench result: " + (problem or "its config is not one bench wrote")
     if problem is not None:
         return None, cfg, f"result.json is not a bench result: {problem}"
@@ -273,10 +257,10 @@ def read_run(run_dir):
             error = _first_line(result.get("error") or "failed without a reason")
     else:
         try:
-            cfg = _load_yaml(run_dir / rundir.CONFIG) if cfg is None else cfg
+            cfg = rundir.load_yaml(run_dir / rundir.CONFIG) if cfg is None else cfg
         except Exception:  # unreadable or not YAML: not a run we can place in a table
             return None
-        if not isinstance(cfg, dict) or not _config_ok(cfg):
+        if not isinstance(cfg, dict) or not rundir.config_ok(cfg):
             return None
         status = "failed" if error else "incomplete"
     if result is not None and status == "done":
@@ -323,8 +307,8 @@ def _metrics_from_logits(path, result):
         import numpy as np
         import torch
 
-        from bench.evaluate import evaluate_metrics
         from bench.methods.registry import PARTS
+        from bench.metrics.evaluate import evaluate_metrics
 
         with np.load(path, allow_pickle=False) as saved:
             logits, labels = saved["test_logits"], saved["test_labels"]
@@ -356,55 +340,11 @@ def _cached_metrics(run_dir, path, missing):
 
 def _cache_metrics(run_dir, path, missing, values):
     """Best effort: a results folder the report may not write to (read-only, full) just recomputes next time."""
-    from bench.results import write_json
+    from bench.store.results import write_json
 
-    try:
+    with contextlib.suppress(OSError):
         write_json(Path(run_dir) / rundir.RECOMPUTED,
                    {"logits": _logits_key(path), "values": {m: values.get(m) for m in missing}})
-    except OSError:
-        pass
-
-
-def find_run_dirs(folders):
-    """Folders holding a result.json or config.yaml, searched recursively (not inside runs). A folder with such
-    a file that also holds run folders (a results folder with the user's own config.yaml) is searched on."""
-    found = []
-    stack = [Path(f) for f in folders]
-    while stack:
-        folder = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
-            continue
-        names = {e.name for e in entries}
-        subdirs = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
-        if (rundir.RESULT in names or rundir.CONFIG in names) and not any(_holds_run_files(d) for d in subdirs):
-            found.append(folder)
-            continue
-        stack.extend(subdirs)
-    return sorted(found)
-
-
-def is_run_dir(folder):
-    """A folder bench made for a run, as the report reads it: a result.json whose config bench wrote, or a
-    config.yaml bench wrote (a run in progress, or one whose result is damaged). A user's own config.yaml or
-    result.json is not one."""
-    folder = Path(folder)
-    try:
-        result = json.loads((folder / rundir.RESULT).read_text())
-        if isinstance(result, dict) and isinstance(result.get("config"), dict) and _config_ok(result["config"]):
-            return True
-    except (OSError, ValueError, UnicodeDecodeError):
-        pass
-    try:
-        cfg = _load_yaml(folder / rundir.CONFIG)
-    except Exception:  # noqa: BLE001 - absent, unreadable or not YAML: not a run's config
-        return False
-    return isinstance(cfg, dict) and _config_ok(cfg)
-
-
-def _holds_run_files(folder):
-    return (folder / rundir.RESULT).is_file() or (folder / rundir.CONFIG).is_file()
 
 
 STATUS_RANK = {"done": 0, "failed": 1, "incomplete": 2}
@@ -428,7 +368,7 @@ def stale_child(run):
     parent = ((run.result or {}).get("parent") or {}).get("run_id") if run.status == "done" else None
     if not parent or not (run.run_dir.parent / parent / rundir.RESULT).is_file():
         return False  # a one-stage run, or its parent is not here to compare with
-    from bench.posthoc import is_current
+    from bench.engine.posthoc import is_current
 
     return not is_current(run.run_dir, run.run_dir.parent / parent)
 
@@ -438,7 +378,7 @@ def collect(folders, notes=None):
     folders or copied beside itself counts once (a finished copy wins). Children computed from an older
     result of their parent are left out. `notes` collects what was left out."""
     seen_paths, by_id, ignored, stale = set(), {}, 0, []
-    for run_dir in find_run_dirs(folders):
+    for run_dir in rundir.find_run_dirs(folders):
         real = os.path.realpath(run_dir)
         if real in seen_paths:
             continue

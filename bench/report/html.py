@@ -69,9 +69,9 @@ def _run_detail(run, sink, select, draw_confusion=True):
 def shown_config(cfg):
     """The run's config as a reader needs it: the keys that can act on this run. Left out: method
     hyper-parameters none of its parts uses, the stage section of a one-stage run, the runtime section, and
-    every key the run does not use (bench/usage.py: the keys of the other kind of dataset, a zero-shot run's
+    every key the run does not use (bench/plan/usage.py: the keys of the other kind of dataset, a zero-shot run's
     training keys, ...)."""
-    from bench.config import stage_kind
+    from bench.plan.config import stage_kind
     from bench.report.collect import _unused, unused_method_keys
 
     try:
@@ -142,7 +142,7 @@ def render(runs, cells, tables, settings, labels, select, folders, summary_line,
 
 
 def write(path, page):
-    from bench.results import atomic_write_text
+    from bench.store.results import atomic_write_text
 
     atomic_write_text(Path(path), page)
     return Path(path)

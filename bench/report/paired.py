@@ -14,7 +14,7 @@ import contextlib
 import math
 from dataclasses import dataclass
 
-from bench.evaluate import BY_NAME
+from bench.metrics.evaluate import BY_NAME
 from bench.report.aggregate import exact_mean, metric_value, settled
 
 ALPHA = 0.05

@@ -40,7 +40,7 @@ PAPER_RECIPES = {
 
 
 def _get(cfg, dotted):
-    from bench.config import default_keys
+    from bench.plan.config import default_keys
 
     node = cfg
     for part in dotted.split("."):

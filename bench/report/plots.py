@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import rundir
 from bench.report.collect import setting_label
+from bench.store import rundir
 
 
 def _pyplot():
@@ -37,7 +37,7 @@ def _save(fig, out, stem):
     """PNG and PDF, each written atomically (a full disk leaves no torn figure); SVG text into an SvgSink."""
     import io
 
-    from bench.results import atomic_write_bytes
+    from bench.store.results import atomic_write_bytes
 
     if isinstance(out, SvgSink):
         import matplotlib
@@ -238,7 +238,7 @@ def _curve_rows(run, label):
     """(kind, rows) of one run's metrics.jsonl: kind "train" for one-stage runs, "stage2" for a stage-2 run
     (its own epochs: it starts from its parent's weights), "posthoc" for a post-hoc one (a single point, at its
     parent's last epoch)."""
-    from bench.config import stage_kind
+    from bench.plan.config import stage_kind
 
     try:
         kind = {"train": "stage2", "posthoc": "posthoc"}.get(stage_kind(run.config), "train")

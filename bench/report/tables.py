@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from bench.evaluate import BY_NAME, REPORT_METRIC_NAMES  # recorded metrics and the shifted-prior accuracies
-from bench.priors import RATIOS
+from bench.metrics.evaluate import BY_NAME, REPORT_METRIC_NAMES  # recorded metrics and the shifted-prior accuracies
+from bench.metrics.priors import RATIOS
 from bench.report.collect import setting_label
 
 
@@ -205,7 +205,8 @@ def prior_column_name(metric):
 
 
 def prior_table(cells, setting, labels, select, as_error):
-    """Accuracy under SADE's shifted test priors, backward-long-tailed 50 .. uniform .. forward 50 (bench/priors.py)."""
+    """Accuracy under SADE's shifted test priors, backward-long-tailed 50 .. uniform .. forward 50
+    (bench/metrics/priors.py)."""
     notes = Notes()
     present = [label for label in labels if (setting, label) in cells]
     in_setting = [cells[(setting, label)] for label in present]

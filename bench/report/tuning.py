@@ -12,7 +12,7 @@ from bench.report.tables import Entry, Notes, Table
 
 @dataclass
 class ReportedStudy:
-    record: dict  # the study (bench/tuning/records.py read_studies: its records merged)
+    record: dict  # the study (bench/run/tuning/records.py read_studies: its records merged)
     setting: tuple
     default: tuple | None  # (method, variant, setting) of its default configuration, None when no run of it is here
     tuned: list  # the runs of its chosen configuration that the study started (its record's tuned runs), here
@@ -58,7 +58,7 @@ def _claims(studies: list, by_name: dict) -> tuple[set, set]:
 def _name_rows(studies: list) -> None:
     """Each study's suffix: 'tuned, N trials' (and its search seed); where two studies of one default row in one
     setting would share it, the seed their trials trained at, then the study's own id, tell them apart."""
-    from bench.tuning.records import study_hash, trial_seed, tuned_suffix
+    from bench.run.tuning.records import study_hash, trial_seed, tuned_suffix
 
     for study in studies:
         study.suffix = tuned_suffix(study.record)
@@ -76,7 +76,7 @@ def apply(runs: list, folders: list, notes: list | None = None) -> tuple[list, l
     once, labelled after its default's row. A configuration's own row shows all its runs when one of them is a
     default run or was not started by a study's search; a configuration whose runs are all the search's (trials
     not chosen, the parents drawn for trials, the chosen configuration's seed runs) has no row of its own."""
-    from bench.tuning.records import read_studies
+    from bench.run.tuning.records import read_studies
 
     by_name = {run.run_dir.name: run for run in runs}
     studies = [s for s in (_place(r, by_name) for r in read_studies(folders)) if s is not None]
@@ -133,7 +133,7 @@ def _label(study: ReportedStudy, cells: dict) -> str:
 
 
 def _row(study: ReportedStudy, notes: Notes, label: str) -> tuple:
-    from bench.tuning.space import values_text
+    from bench.run.tuning.space import values_text
 
     r = study.record
     trials, best = r["trials"], _trial(r, r.get("chosen"))

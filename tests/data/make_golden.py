@@ -19,8 +19,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from conftest import write_cifar  # noqa: E402
 
-from bench import trainer  # noqa: E402
 from bench.cli import main  # noqa: E402
+from bench.engine import trainer  # noqa: E402
 
 
 def run(root, out, methods, seeds, *sets):

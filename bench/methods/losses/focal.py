@@ -1,7 +1,7 @@
 """Softmax focal loss (Lin et al. 2017) in the reference code's form, or Lin et al.'s alpha form."""
 
 from bench.methods.parts import Param, Part
-from bench.search import Search
+from bench.methods.search import Search
 
 GAMMA = Param("gamma", 1.0, "focal loss focusing parameter",
               source="kaidic/LDAM-DRW cifar_train.py (FocalLoss gamma=1, hard-coded; the paper does not state it)",

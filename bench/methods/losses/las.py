@@ -10,7 +10,7 @@ as dvlab-research/MiSLAS methods.py LabelAwareSmoothing computes it (shape='conc
 import numpy as np
 
 from bench.methods.parts import Param, Part
-from bench.search import Search
+from bench.methods.search import Search
 
 SOURCE = "dvlab-research/MiSLAS config/cifar10/cifar10_imb001_stage2_mislas.yaml (smooth_head 0.3, smooth_tail 0.0)"
 SMOOTH_HEAD = Param("smooth_head", 0.3, "label smoothing of the most frequent class (eps_1)", source=SOURCE,

@@ -3,7 +3,7 @@
 import numpy as np
 
 from bench.methods.parts import Param, Part
-from bench.search import Search
+from bench.methods.search import Search
 
 MAX_M = Param("max_m", 0.5, "largest LDAM margin (of the rarest class)",
               source="kaidic/LDAM-DRW cifar_train.py (LDAMLoss max_m=0.5)", check=lambda v: v > 0, phrase="positive",

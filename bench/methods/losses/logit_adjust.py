@@ -7,7 +7,7 @@ for tau = 1 (log n and log pi differ by log N, a constant softmax ignores). Test
 import numpy as np
 
 from bench.methods.parts import Param, Part
-from bench.search import Search
+from bench.methods.search import Search
 
 LA_TAU = Param("la_tau", 1.0, "tau of the logit adjustment tau * log(prior)",
                source="Menon et al., ICLR 2021, Sec. 4 and google-research/google-research logit_adjustment "

@@ -8,7 +8,7 @@ files moved from the repository's root, losses.py and cifar_train.py, in its com
 import numpy as np
 
 from bench.methods.parts import Param, Part
-from bench.search import Search
+from bench.methods.search import Search
 
 VS_GAMMA = Param("vs_gamma", 0.3, "gamma of the multiplicative adjustment Delta_c = (n_c / n_max)^gamma",
                  source="orparask/VS-Loss class_imbalance/train.py (--gamma default 0.3)",

@@ -1,0 +1,232 @@
+"""Which config keys a run does not use: one table of rules, read by everything that decides what a run is.
+
+A key a run does not use cannot change its numbers, so it must not change its id either. bench.plan.config refuses such
+a key where the user set it (--set, --grid, a --config file: one error saying why it changes nothing), and leaves it
+out of the run id where a preset, a flag or a recipe set it (config_hash); the report leaves it out of a run's
+variant and shown config. Each rule names the keys, when they are unused and why; tests/test_usage.py walks every
+key x method family against these rules and trains both values of each rule's keys to show the run is the same.
+
+Keys not in the table are used by every run whose checks accept them (the parts' own hyper-parameters are refused by
+their parts' declarations: bench/methods/parts.py, PARTS.check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+IMAGE_LIST_ONLY = ("dataset.image_root", "dataset.split_dir", "dataset.path_rewrite", "augment.image_size",
+                   "augment.resize", "augment.color_jitter", "augment.train_crop", "augment.normalize", "loader.decode",
+                   "loader.reduced_decode")
+IN_MEMORY_ONLY = ("dataset.data_seed", "augment.crop_padding", "augment.rotation")
+TRAIN_AUGMENT = ("augment.crop_padding", "augment.flip", "augment.rotation", "augment.policy",
+                 "augment.randaugment_ops", "augment.randaugment_magnitude", "augment.cutout", "augment.color_jitter",
+                 "augment.train_crop")
+TRAINING = ("train.epochs", "train.batch_size", "train.lr", "train.momentum", "train.nesterov", "train.weight_decay",
+            "train.warmup_epochs", "train.milestones", "train.milestone_fractions", "train.lr_decay",
+            "train.schedule", "eval.every")
+RANDAUGMENT = ("randaugment", "timm_randaugment")
+
+
+@dataclass(frozen=True)
+class Rule:
+    keys: tuple
+    when: Callable[[dict], bool]  # on the resolved config
+    why: Callable[[dict], str]  # what the error and the docs say
+
+
+def _image_list(cfg: dict) -> bool:
+    return cfg["dataset"]["profile"] == "natural"
+
+
+def _algorithm(cfg: dict) -> str:
+    return cfg["method"].get("algorithm", "standard")
+
+
+def _zeroshot(cfg: dict) -> bool:
+    return _tuning(cfg) == "zeroshot"
+
+
+def _extra(cfg: dict) -> dict:
+    """What the run's algorithm part says it does besides the standard step (bench/methods/algorithms.py); {} for
+    an algorithm this bench does not know (a result of a plugin not loaded: read as written)."""
+    from bench.methods.registry import PARTS
+
+    part = PARTS.kinds["algorithm"].get(_algorithm(cfg))
+    return part.extra if part is not None else {}
+
+
+def _tuning(cfg: dict) -> str | None:
+    """The foundation track's method.tuning (None: another algorithm)."""
+    return cfg["method"].get("tuning") if _algorithm(cfg) == "foundation" else None
+
+
+def _own_loss(cfg: dict) -> str | None:
+    """Why the run's training does not use the loss and weights parts (None: it does)."""
+    if _zeroshot(cfg):
+        return f"{cfg['method']['name']} trains nothing (zero-shot)"
+    own = _extra(cfg).get("own_loss")
+    return f"{cfg['method']['name']} trains with {own}" if own else None
+
+
+def _rebalances(cfg: dict) -> bool:
+    """Something in the run acts on the re-balancing switch (method.schedule): class weights in the loss it trains
+    with, a sampler other than `instance`, or the algorithm itself (RIDE's temperature)."""
+    m = cfg["method"]
+    if _zeroshot(cfg):
+        return False
+    return (m["weights"] != "none" and _own_loss(cfg) is None) or m["sampler"] != "instance" \
+        or bool(_extra(cfg).get("reads_switch"))
+
+
+def _stage(cfg: dict) -> str:
+    s = cfg["stage"]
+    return s["posthoc"] if s["posthoc"] != "none" else s["train"]
+
+
+def _decays(cfg: dict) -> bool:
+    """The LR steps down at milestones: the step schedule, and a warm-up that ends before the last epoch."""
+    t = cfg["train"]
+    return t["schedule"] == "step" and t["warmup_epochs"] < t["epochs"]
+
+
+def _switch_reads_milestones(cfg: dict) -> bool:
+    """Deferred re-balancing without a defer epoch switches on at the first LR milestone (bench/methods/schedules.py),
+    whatever the LR does there."""
+    m = cfg["method"]
+    return m["schedule"] == "deferred" and m["defer_epoch"] is None and _rebalances(cfg)
+
+
+def _warms_up_throughout(cfg: dict) -> str:
+    t = cfg["train"]
+    return f"the LR warms up through all {t['epochs']} epochs (train.warmup_epochs {t['warmup_epochs']}), so it " \
+           "never decays"
+
+
+def _no_decay(cfg: dict) -> str:
+    if cfg["train"]["schedule"] == "cosine":
+        return "train.schedule=cosine decays the LR to 0 without milestones"
+    return _warms_up_throughout(cfg)
+
+
+RULES = (
+    Rule(IMAGE_LIST_ONLY, lambda c: not _image_list(c),
+         lambda c: f"{c['dataset']['name']} is held in memory: no image file is decoded, cropped or resized"),
+    Rule(IN_MEMORY_ONLY, _image_list,
+         lambda c: f"{c['dataset']['name']} is a published split of image files: no long-tail draw, padding crop or "
+                   "rotation"),
+    Rule(TRAIN_AUGMENT, lambda c: _zeroshot(c), lambda c: f"{c['method']['name']} trains nothing (zero-shot)"),
+    Rule(TRAINING, lambda c: _zeroshot(c), lambda c: f"{c['method']['name']} trains nothing (zero-shot)"),
+    Rule(TRAIN_AUGMENT, lambda c: _algorithm(c) == "foundation" and not _image_list(c),
+         lambda c: f"{c['method']['name']} trains on its own view of in-memory images (a random resized crop and "
+                   "flip at the model's side, LIFT's)"),
+    Rule(TRAIN_AUGMENT, lambda c: _stage(c) == "sade_aggregation",
+         lambda c: f"{c['method']['name']} adapts on its own fixed views of the test images"),
+    Rule(("augment.randaugment_ops", "augment.randaugment_magnitude"),
+         lambda c: c["augment"]["policy"] not in RANDAUGMENT,
+         lambda c: f"only RandAugment reads them, and augment.policy is {c['augment']['policy']}"),
+    Rule(("train.schedule",), lambda c: c["train"]["warmup_epochs"] >= c["train"]["epochs"], _warms_up_throughout),
+    Rule(("train.lr_decay",), lambda c: not _decays(c), _no_decay),
+    Rule(("train.milestones", "train.milestone_fractions"),
+         lambda c: not _decays(c) and not _switch_reads_milestones(c),
+         lambda c: f"{_no_decay(c)} (and no deferred re-balancing switches on at the first)"),
+    Rule(("train.milestone_fractions",), lambda c: c["train"]["milestones"] is not None,
+         lambda c: "train.milestones gives the epochs of the LR decays"),
+    Rule(("model.weights",), lambda c: bool(_extra(c).get("own_network")),
+         lambda c: f"{c['method']['name']} builds its own network and loads no weights into it"),
+    Rule(("method.head",), lambda c: "head" in _extra(c),
+         lambda c: f"{c['method']['name']} has its own classifier"),
+    Rule(("method.loss", "method.weights"), lambda c: _own_loss(c) is not None, lambda c: str(_own_loss(c))),
+    Rule(("method.sampler", "method.s", "method.head_init", "method.micro_batch"), _zeroshot,
+         lambda c: f"{c['method']['name']} trains nothing (zero-shot: the text classifier at CLIP's own scale)"),
+    Rule(("method.peft_dim",), lambda c: _tuning(c) not in (None, "adaptformer", "lora"),
+         lambda c: f"method.tuning={_tuning(c)} has no AdaptFormer bottleneck or LoRA rank"),
+    Rule(("method.vpt_length",), lambda c: _tuning(c) not in (None, "vpt_shallow", "vpt_deep"),
+         lambda c: f"method.tuning={_tuning(c)} has no prompt tokens"),
+    Rule(("method.prompts",), lambda c: _tuning(c) not in (None, "zeroshot") and c["method"]["head_init"] == "random",
+         lambda c: "method.head_init=random starts the classifier without the prompts"),
+    Rule(("method.tte_expand",), lambda c: _tuning(c) is not None and not c["method"]["tte"],
+         lambda c: "method.tte=false: no five-crop test-time ensemble"),
+    Rule(("method.schedule", "method.defer_epoch"), lambda c: not _rebalances(c),
+         lambda c: f"{c['method']['name']} has no class weights in the loss it trains with and the instance "
+                   "sampler: nothing acts on the re-balancing switch"),
+    Rule(("method.sam_rho",), lambda c: _algorithm(c) == "sam" and bool(c["method"].get("sam_rho_schedule")),
+         lambda c: "method.sam_rho_schedule gives rho per epoch"),
+    Rule(("stage.start", "train.nesterov"), lambda c: _stage(c) == "router",
+         lambda c: f"{c['method']['name']}'s router starts from its parent's last epoch, with Nesterov momentum"),
+    Rule(("stage.taus",), lambda c: _stage(c) == "sade_aggregation",
+         lambda c: f"{c['method']['name']} learns its expert weights; it has no tau grid"),
+    Rule(("stage.taus",), lambda c: _stage(c) == "la" and c["eval"]["selection"] != "best_val",
+         lambda c: f"{c['method']['name']} chooses tau on validation logits, and without eval.selection=best_val "
+                   "it uses tau 1"),
+)
+
+
+def unused_keys(cfg: dict) -> dict[str, str]:
+    """{dotted key: why the run does not use it} of a resolved config (RULES)."""
+    out: dict[str, str] = {}
+    for rule in RULES:
+        if rule.when(cfg):
+            reason = rule.why(cfg)
+            for key in rule.keys:
+                out.setdefault(key, reason)
+    return out
+
+
+# Values that make the same run as another value of the key: the run id, the report's variants and its shown
+# config take the canonical one (bench.plan.experiment.experiment_part), so both are one run.
+def _every(cfg: dict) -> int:
+    from bench.methods.schedules import run_train_section
+
+    return min(cfg["eval"]["every"], run_train_section(cfg)["epochs"])  # every >= epochs: the last epoch only
+
+
+def _head(cfg: dict) -> str:
+    """auto where the written head is what auto resolves to; where the loss is not used (and so leaves the id),
+    the head auto resolves to, written out."""
+    from bench.methods.registry import PARTS
+
+    head, loss = cfg["method"]["head"], PARTS.kinds["loss"].get(cfg["method"]["loss"])
+    if loss is None:  # a loss this bench does not know: as written
+        return head
+    if _own_loss(cfg) is not None:
+        return loss.head if head == "auto" else head
+    return "auto" if head == loss.head else head
+
+
+def _weights(cfg: dict) -> object:
+    from bench.models.registry import MODELS
+
+    info, spec = MODELS.get(cfg["model"]["name"]), cfg["model"]["weights"]
+    return "hub:openai" if spec == "hub" and info is not None and info.clip else spec  # open_clip's default tag
+
+
+def _eval_split(cfg: dict) -> object:
+    from bench.datasets.registry import DATASETS
+
+    info, split = DATASETS.get(cfg["dataset"]["name"]), cfg["dataset"]["eval_split"]
+    return None if info is not None and split == (info.eval_split or "test") else split
+
+
+ALIASES: dict[str, Callable[[dict], object]] = {
+    "eval.every": _every,
+    "augment.cutout": lambda c: c["augment"]["cutout"] if c["augment"]["cutout"] < 2
+    else c["augment"]["cutout"] // 2 * 2,  # the hole spans 2 * (side // 2) pixels (1: no hole, but its draws)
+    "method.head": _head,
+    "stage.batch_size": lambda c: None if c["stage"]["batch_size"] == c["train"]["batch_size"]
+    else c["stage"]["batch_size"],  # null: train.batch_size
+    "model.weights": _weights,
+    "dataset.eval_split": _eval_split,
+}
+
+
+def canonical(cfg: dict) -> dict[str, object]:
+    """{dotted key: canonical value} of the keys whose value in `cfg` makes the same run as another (ALIASES)."""
+    out = {}
+    for key, rule in ALIASES.items():
+        section, leaf = key.split(".")
+        value = rule(cfg)
+        if value != cfg[section][leaf]:
+            out[key] = value
+    return out
+
