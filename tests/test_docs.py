@@ -24,9 +24,9 @@ def test_the_readme_is_a_quick_start_with_the_two_set_up_commands():
     install_and_demo, tests = setup_commands()
     assert install_and_demo.endswith("pip install -e . && bench run --methods erm,ldam_drw --datasets "
                                      "fashion_mnist_lt --preset quick")
-    assert tests == "pip install -e '.[test]' && python -m pytest -q"
+    assert tests == "pip install -e '.[test]' && python -m pytest -q -n 2"
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "pip install -q -e '.[test]'" in ci and "python -m pytest -q" in ci
+    assert "pip install -q -e '.[test]'" in ci and "\npython -m pytest -q -n 2\n" in ci  # the same pytest
     assert ".ci/readme_quick_start" in ci  # CI runs the README's first command verbatim, then its reports
 
 

@@ -102,7 +102,7 @@ def test_a_corrupt_parent_logits_file_is_named_with_its_fix(cifar_root, two_stag
 def test_config_file_method_keys_stay_with_the_child(cifar_root, tmp_path):
     config = tmp_path / "child.yaml"
     config.write_text("method:\n  sampler: class_balanced\nstage:\n  epochs: 1\ntrain:\n  lr: 0.05\n")
-    runs = __import__("bench.run.runner", fromlist=["plan"]).plan(
+    runs = __import__("bench.plan.runs", fromlist=["plan"]).plan(
         ["crt"], ["cifar10_lt"], [0], tmp_path / "out", config_files=[config], sets=FIXTURE)
     parent, child = runs
     assert parent.cfg["method"]["name"] == "erm" and parent.cfg["method"]["sampler"] == "instance"
