@@ -108,3 +108,38 @@ def test_a_failed_run_s_result_is_built_by_the_same_writer(tmp_path):
                        "seed": 3, "config": cfg, "error": "data missing", "traceback": "Traceback ..."}
     back = read(tmp_path)
     assert back.status == "failed" and back.error == "data missing" and back.last is None
+
+
+def test_hooks_are_called_in_order_and_an_earlier_version_s_event_names_are_refused():
+    from bench.engine.hooks import EVENTS, Hook, Hooks
+
+    calls = []
+
+    class Recorder(Hook):
+        def before_train_epoch(self, t, epoch):
+            calls.append(("before_train_epoch", epoch))
+
+        def after_train_step(self, t):
+            calls.append(("after_train_step",))
+
+    class Other(Hook):
+        def after_train_step(self, t):
+            calls.append(("other",))
+
+    hooks = Hooks([Recorder(), Other()])
+    hooks.before_train_epoch(None, 3)
+    hooks.after_train_step(None)
+    hooks.after_epoch(None, {})  # handled by no hook: nothing happens
+    assert calls == [("before_train_epoch", 3), ("after_train_step",), ("other",)]
+    assert EVENTS[0] == "before_run" and EVENTS[-1] == "after_result"
+
+    class Old(Hook):
+        def after_step(self, t):
+            pass
+
+        def epoch_end(self, t, line):
+            pass
+
+    with pytest.raises(TypeError, match=r"defines after_step, epoch_end.*after_step -> after_train_step, "
+                                        r"epoch_end -> after_epoch"):
+        Hooks([Old()])

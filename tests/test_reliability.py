@@ -277,17 +277,17 @@ def test_a_model_that_cannot_take_the_images_is_refused_before_training(cifar_ro
 def test_bf16_warns_once_on_a_cpu_without_native_bf16(monkeypatch, capsys):
     import torch
 
-    from bench.engine import runtime as trainer
+    from bench.engine import runtime
 
-    monkeypatch.setattr(trainer, "_warned_bf16", [])
-    monkeypatch.setattr(trainer, "cpu_flags", lambda: {"avx2", "avx512f"})
-    trainer.warn_slow_bf16(torch.device("cpu"))
-    trainer.warn_slow_bf16(torch.device("cpu"))
+    monkeypatch.setattr(runtime, "_warned_bf16", [])
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2", "avx512f"})
+    runtime.warn_slow_bf16(torch.device("cpu"))
+    runtime.warn_slow_bf16(torch.device("cpu"))
     out = capsys.readouterr().out
     assert out.count("warning: train.precision=bf16 on a CPU without native bf16") == 1
-    monkeypatch.setattr(trainer, "_warned_bf16", [])
-    monkeypatch.setattr(trainer, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
-    trainer.warn_slow_bf16(torch.device("cpu"))
+    monkeypatch.setattr(runtime, "_warned_bf16", [])
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    runtime.warn_slow_bf16(torch.device("cpu"))
     assert capsys.readouterr().out == ""
 
 

@@ -98,7 +98,7 @@ def test_max_norm_projection_on_hand_computed_rows():
     model = nn.Sequential(nn.Identity(), nn.Linear(2, 2))
     with torch.no_grad():
         model[1].weight.copy_(torch.tensor([[3.0, 4.0], [0.6, 0.8]]))  # norms 5 and 1
-    stage.after_step(model)
+    stage.after_train_step(model)
     assert torch.allclose(model[1].weight, torch.tensor([[1.2, 1.6], [0.6, 0.8]]))
 
 

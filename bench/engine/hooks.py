@@ -10,10 +10,14 @@ in before_/after_ pairs around the run, each epoch's training steps and each eva
     after_train_epoch(t, epoch)        the epoch's last step is done, before its metrics
     before_evaluation(t, epoch)
     after_evaluation(t, line)          every epoch on rank 0: its metrics.jsonl line (test metrics if evaluated)
-    after_checkpoint(t, mid_epoch)     a checkpoint was written (mid_epoch: inside an epoch)
-    after_epoch(t, line)               the epoch is evaluated, saved, and every rank is past it
+    after_checkpoint(t, mid_epoch)     a checkpoint was written (mid_epoch: inside an epoch; at an epoch's end, rank 0)
+    after_epoch(t, line)               rank 0: the epoch is evaluated and saved, and every rank is past it
     after_run(t)                       always, also after an error (a finally block)
     after_result(t, result)            result.json is written
+
+A method that trains nothing (zero-shot, 0 epochs) is evaluated once: before_evaluation(t, -1), with no
+after_evaluation (there is no epoch line). The names of an earlier version (run_start, epoch_start, after_step,
+after_epoch for the end of the steps, checkpoint, epoch_end, run_end, finished) are refused, never silently skipped.
 
 Hooks are called in list order; a method's own hooks (Algorithm.hooks) come before the standard ones.
 """
@@ -84,8 +88,24 @@ class Hooks:
 
     def __init__(self, hooks: list[Any]):
         self.hooks = list(hooks)
+        for hook in self.hooks:
+            _check_names(hook)
         for event in EVENTS:
             setattr(self, event, _caller([getattr(h, event) for h in self.hooks if _handles(h, event)]))
+
+
+RENAMED = {"run_start": "before_run", "epoch_start": "before_train_epoch", "after_step": "after_train_step",
+           "checkpoint": "after_checkpoint", "epoch_end": "after_epoch", "run_end": "after_run",
+           "finished": "after_result"}  # an earlier version's event names
+
+
+def _check_names(hook: Any) -> None:
+    """A hook written for an earlier version's event names would never be called: refused, naming the new ones."""
+    old = [name for name in RENAMED if callable(getattr(type(hook), name, None))]
+    if old:
+        renames = ", ".join(f"{name} -> {RENAMED[name]}" for name in old)
+        raise TypeError(f"hook {type(hook).__name__} defines {', '.join(old)}, events the trainer no longer has; "
+                        f"rename them ({renames}; the end of an epoch's steps is after_train_epoch)")
 
 
 def _handles(hook: Any, event: str) -> bool:

@@ -119,11 +119,11 @@ class Stage2:
             factor = torch.where(norms > self.cap, self.cap / norms, torch.ones_like(norms))
             weight.mul_(factor.to(weight.dtype)[:, None])
 
-    def after_step(self, model):
+    def after_train_step(self, model):
         if self.cap is not None and self.s["max_norm_at"] == "step":
             self.project(model)
 
-    def after_epoch(self, model):
+    def after_train_epoch(self, model):
         if self.cap is not None and self.s["max_norm_at"] == "epoch":
             self.project(model)
 
@@ -147,10 +147,10 @@ class Stage2Rules(Hook):
         self.stage.train_mode(t.model)
 
     def after_train_step(self, t):
-        self.stage.after_step(t.model)
+        self.stage.after_train_step(t.model)
 
     def after_train_epoch(self, t, epoch):
-        self.stage.after_epoch(t.model)
+        self.stage.after_train_epoch(t.model)
 
 
 class Stage2Algorithm(StandardAlgorithm):

@@ -2,20 +2,15 @@
 
 `method.algorithm` chooses one; its build() returns the Algorithm class (imported only when a run trains,
 so the registries stay free of torch). `standard` is the step of the method's loss, weights, sampler, schedule,
-head and mix parts; the others say in `extra` what they do otherwise, read by bench/plan/usage.py and the evaluation:
-  own_loss            the algorithm trains with its own loss: method.loss and method.weights are not used (why)
-  probability_scale   with own_loss: the key of the factor from outputs to logits for ECE and NLL (None: 1)
-  reads_switch        the algorithm itself acts on the re-balancing switch (method.schedule), besides weights and
-                      sampler
-  no_mix              the algorithm cannot mix batches (why)
-  head                the algorithm builds its own classifier, of this kind (method.head is not used)
-  own_network         the algorithm builds its own network and loads no pretrained weights (model.weights)
+head and mix parts; the others say in their `traits` (bench.methods.parts.Traits: own loss, own head, own network,
+no mixing, no fp16, experts, step cost, ...) what they do otherwise, read by the plan-time checks, bench/plan/usage.py,
+the cost and the evaluation.
 """
 
 from __future__ import annotations
 
 from bench.methods.losses.ldam import S
-from bench.methods.parts import Param, Part
+from bench.methods.parts import Param, Part, Traits
 from bench.methods.search import Search
 
 
@@ -58,7 +53,7 @@ SAM = Part("algorithm", "sam", "sharpness-aware minimisation: the loss's gradien
            "both passes in train mode) steps the weights at w", params=(SAM_RHO, SAM_RHO_SCHEDULE),
            source="Rangwani et al., NeurIPS 2022; val-iisc/Saddle-LongTail sam.py, cifar_train_sam.py",
            build=late("bench.engine.sam", "SAMAlgorithm"),
-           extra={"step_cost": 2.0, "no_fp16": "SAM: two backward passes a step"})
+           traits=Traits(step_cost=2.0, no_fp16="SAM: two backward passes a step"))
 
 EXPERTS = Param("experts", 3, "number of experts: branches with their own later stages and classifier on a shared "
                 "trunk; the prediction is the mean of their outputs",
@@ -86,17 +81,17 @@ RIDE = Part("algorithm", "ride", "RIDE: K experts on a shared trunk, each traine
             source="Wang et al., ICLR 2021; frank-xwang/RIDE-LongTailRecognition model/loss.py RIDELoss, "
                    "model/ldam_drw_resnets/ride_resnet_cifar.py",
             build=late("bench.engine.ride", "RIDEAlgorithm"),
-            extra={"experts": True, "no_mix": "RIDE trains its experts on plain batches", "step_cost": 1.5,
-                   "reads_switch": True})  # the DRW epoch turns the distribution-aware temperature on
+            traits=Traits(experts=True, no_mix="RIDE trains its experts on plain batches", step_cost=1.5,
+                          reads_switch=True))  # the DRW epoch turns the distribution-aware temperature on
 SADE = Part("algorithm", "sade", "SADE: three experts on a shared trunk, trained with softmax, balanced-softmax and "
             "inverse-softmax losses (each skilled for one test distribution); the prediction is their mean",
             params=(EXPERTS, REDUCE_EXPERTS, SADE_TAU, S),
             source="Zhang et al., NeurIPS 2022; Vanint/SADE-AgnosticLT model/loss.py DiverseExpertLoss, "
                    "model/ldam_drw_resnets/expert_resnet_cifar.py",
             build=late("bench.engine.sade", "SADEAlgorithm"),
-            extra={"experts": True, "fixed_experts": 3, "no_mix": "SADE trains its experts on plain batches",
-                   "step_cost": 1.5, "own_loss": "its three experts' softmax, balanced and inverse softmax losses",
-                   "probability_scale": "s"})
+            traits=Traits(experts=True, fixed_experts=3, no_mix="SADE trains its experts on plain batches",
+                          step_cost=1.5, own_loss="its three experts' softmax, balanced and inverse softmax losses",
+                          probability_scale="s"))
 
 _EA = "frank-xwang/RIDE-LongTailRecognition configs/*_ride_ea.json"
 RIDE_ROUTER = Part("algorithm", "ride_router", "RIDE's expert-assignment router on a finished ride run's frozen "
@@ -113,8 +108,8 @@ RIDE_ROUTER = Part("algorithm", "ride_router", "RIDE's expert-assignment router 
                    source="Wang et al., ICLR 2021; frank-xwang/RIDE-LongTailRecognition "
                           "model/ldam_drw_resnets/ea_resnet_cifar.py, model/fb_resnets/EAResNet.py",
                    build=late("bench.engine.ride_router", "RouterAlgorithm"),
-                   extra={"experts": True, "no_mix": "the router trains on plain batches",
-                          "own_loss": "the routers' binary cross-entropy", "probability_scale": "s"})
+                   traits=Traits(experts=True, no_mix="the router trains on plain batches",
+                                 own_loss="the routers' binary cross-entropy", probability_scale="s"))
 
 _PACO = "dvlab-research/Parametric-Contrastive-Learning PaCo/LT/sh/CIFAR100_train_imb0.01.sh"
 PACO_PARAMS = (
@@ -142,9 +137,9 @@ PACO = Part("algorithm", "paco", "PaCo: a query view through the network and a c
             source="Cui et al., ICCV 2021; dvlab-research/Parametric-Contrastive-Learning PaCo/LT/losses.py "
                    "PaCoLoss, moco/builder.py, paco_cifar.py",
             build=late("bench.engine.paco", "PaCoAlgorithm"),
-            extra={"no_mix": "PaCo trains on its two views", "step_cost": 1.4,
-                   "own_loss": "PaCo's contrastive loss over logit-adjusted centres", "probability_scale": None,
-                   "head": "linear", "own_network": True})
+            traits=Traits(no_mix="PaCo trains on its two views", step_cost=1.4,
+                          own_loss="PaCo's contrastive loss over logit-adjusted centres", probability_scale=None,
+                          head="linear", own_network=True))
 
 _BCL_CIFAR = ("the CIFAR setting the paper is cited with (no CIFAR code in FlamieZhu/Balanced-Contrastive-Learning; "
               "sumyeongahn/CUDA_LTR, YuMJie/ConCutMix)")
@@ -169,8 +164,8 @@ BCL = Part("algorithm", "bcl", "BCL: a classification view (logit-adjusted CE on
            source="Zhu et al., CVPR 2022; FlamieZhu/Balanced-Contrastive-Learning loss/contrastive.py BalSCL, "
                   "loss/logitadjust.py, models/resnext.py BCLModel",
            build=late("bench.engine.bcl", "BCLAlgorithm"),
-           extra={"no_mix": "BCL trains on its three views", "step_cost": 3.0,
-                  "own_loss": "BCL's logit-adjusted CE and balanced contrastive loss", "probability_scale": "s",
-                  "head": "normed", "own_network": True})
+           traits=Traits(no_mix="BCL trains on its three views", step_cost=3.0,
+                         own_loss="BCL's logit-adjusted CE and balanced contrastive loss", probability_scale="s",
+                         head="normed", own_network=True))
 
 PARTS = (STANDARD, SAM, RIDE, SADE, RIDE_ROUTER, PACO, BCL)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bench.methods.algorithms import late
 from bench.methods.losses.ldam import S
-from bench.methods.parts import Param, Part
+from bench.methods.parts import Param, Part, Traits
 
 TUNINGS = ("zeroshot", "classifier", "full", "adaptformer", "lora", "vpt_shallow", "vpt_deep", "bitfit")
 _LIFT = "shijxcs/LIFT configs/model/clip_vit_b16.yaml, utils/config.py"
@@ -41,8 +41,8 @@ FOUNDATION = Part("algorithm", "foundation", "a pretrained CLIP image tower, fro
                   "classifier itself", params=(*PARAMS, S),
                   source="Shi et al., ICML 2024 (LIFT); shijxcs/LIFT models/, trainer.py",
                   build=late("bench.engine.foundation", "FoundationAlgorithm"),
-                  extra={"no_mix": "the foundation-model track trains on plain batches", "clip": True,
-                         "head": "normed"})  # a cosine classifier (CosineHead)
+                  traits=Traits(no_mix="the foundation-model track trains on plain batches", clip=True,
+                                head="normed"))  # a cosine classifier (CosineHead)
 
 # LIFT's recipe (configs/model/clip_vit_b16.yaml; the same for every dataset, iNaturalist 20 epochs on the command
 # line of scripts/run_tab1to4_main_results.sh): SGD lr 0.01, momentum 0.9, wd 5e-4, batch 128, 10 epochs, cosine per

@@ -10,7 +10,7 @@ def resolve_head(method_cfg):
     """The classifier a method trains: its algorithm's own where it builds one (PaCo, BCL, the foundation track:
     bench/methods/algorithms.py `head`), else method.head, where `auto` takes the head the loss part asks for
     (normed cosine for LDAM, Linear otherwise, as the reference)."""
-    own = PARTS.get("algorithm", method_cfg.get("algorithm", "standard")).extra.get("head")
+    own = PARTS.get("algorithm", method_cfg.get("algorithm", "standard")).traits.head
     if own is not None:
         return own
     head = method_cfg["head"]

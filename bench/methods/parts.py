@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import BenchError
@@ -63,6 +63,24 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Traits:
+    """What an algorithm part does besides the standard step (bench/methods/algorithms.py), read by the plan-time
+    checks (bench/plan/config.py), the unused-key rules (bench/plan/usage.py), the cost and the evaluation."""
+
+    own_loss: str | None = None  # trains with its own loss (what): method.loss and method.weights are not used
+    probability_scale: str | None = None  # with own_loss: the key of the factor from outputs to logits (None: 1)
+    reads_switch: bool = False  # acts on the re-balancing switch itself (method.schedule), besides weights, sampler
+    no_mix: str | None = None  # cannot mix batches (why)
+    no_fp16: str | None = None  # cannot run under fp16's gradient scaler (why)
+    head: str | None = None  # builds its own classifier, of this kind (method.head is not used)
+    own_network: bool = False  # builds its own network and loads no pretrained weights (model.weights)
+    step_cost: float = 1.0  # a step's time relative to the standard step's (the dry-run cost)
+    experts: bool = False  # trains a multi-expert network (method.experts, its backbone must host experts)
+    fixed_experts: int | None = None  # ... with exactly this many experts
+    clip: bool = False  # adapts a CLIP model (the foundation-model track)
+
+
+@dataclass(frozen=True)
 class Part:
     kind: str
     name: str
@@ -79,7 +97,7 @@ class Part:
     # the hyper-parameter that scales the model's outputs into the logits the loss trains (LDAM: s on the
     # cosines): probabilities for calibration metrics (ECE, NLL) are softmax(scale * output); accuracy is unchanged
     probability_scale: str | None = None
-    extra: dict = field(default_factory=dict)
+    traits: Traits = Traits()  # algorithms only
     # bumped when what the part computes changes without a config key saying so: a run using it gets a new run id
     # (bench.plan.config.config_hash), so results of the old computation are never taken for the new one
     revision: int = 1
@@ -126,8 +144,8 @@ class Parts:
         """Factor from a model's outputs to the logits its loss trains, for ECE and NLL: the loss part's (LDAM: s),
         or the algorithm's where it trains with its own loss (bench/methods/algorithms.py `probability_scale`)."""
         algorithm = self.kinds["algorithm"][method_cfg.get("algorithm", "standard")]
-        if "own_loss" in algorithm.extra:
-            key = algorithm.extra.get("probability_scale")
+        if algorithm.traits.own_loss is not None:
+            key = algorithm.traits.probability_scale
         else:
             key = self.kinds["loss"][method_cfg["loss"]].probability_scale
         return float(method_cfg[key]) if key else 1.0

@@ -8,13 +8,13 @@ def load_backbone_weights(backbone, spec, name):
     """Backbone weights from a local file (or timm's hub weights for timm:NAME), read safely; tensors the
     backbone does not have (a classifier) are ignored. Returns result.json's record of the file."""
     from bench.errors import BenchError
-    from bench.models import weights
+    from bench.models import pretrained
 
-    if weights.is_hub(spec):
-        path, source = weights.timm_hub_file(name, weights.hub_tag(spec)), spec
+    if pretrained.is_hub(spec):
+        path, source = pretrained.timm_hub_file(name, pretrained.hub_tag(spec)), spec
     else:
-        path, source = weights.local_file(spec), "file"
-    state = weights.read_state(path)
+        path, source = pretrained.local_file(spec), "file"
+    state = pretrained.read_state(path)
     own = backbone.state_dict()
     prefix = "net." if all(k.startswith("net.") for k in own) else ""  # timm backbones wrap the model as .net
     state = {prefix + k: v for k, v in state.items()}
@@ -25,7 +25,7 @@ def load_backbone_weights(backbone, spec, name):
     skipped = sorted(set(state) - set(usable))
     print(f"loaded {len(usable)} of {len(own)} backbone tensors from {path}"
           + (f"; ignored {len(skipped)} (e.g. {', '.join(skipped[:3])})" if skipped else ""))
-    return weights.record(path, source)
+    return pretrained.record(path, source)
 
 
 __all__ = ["MODELS", "load_backbone_weights"]

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from bench.errors import BenchError, closest
+from bench.methods.parts import Traits
 from bench.methods.registry import PARTS  # torch-free declarations of every part and hyper-parameter
 from bench.methods.schedules import milestones, run_train_section
 from bench.plan import schema
@@ -189,18 +190,18 @@ def _read_preset(name):
 
 
 def check_algorithm(cfg):
-    """What the method's algorithm part declares (Part.extra): a precision it cannot run under ("no_fp16": why),
-    no batch mixing ("no_mix": why), a backbone that hosts experts ("experts"), a fixed number of them."""
+    """What the method's algorithm part declares (Part.traits): a precision it cannot run under (no_fp16: why),
+    no batch mixing (no_mix: why), a backbone that hosts experts (experts), a fixed number of them."""
     m = cfg["method"]
     part = PARTS.kinds["algorithm"].get(m.get("algorithm", "standard"))
-    extra = part.extra if part is not None else {}
-    if extra.get("no_fp16") and cfg["train"]["precision"] == "fp16":
-        raise BenchError(f"method {m['name']} ({extra['no_fp16']}) does not run under train.precision=fp16's "
+    traits = part.traits if part is not None else Traits()
+    if traits.no_fp16 and cfg["train"]["precision"] == "fp16":
+        raise BenchError(f"method {m['name']} ({traits.no_fp16}) does not run under train.precision=fp16's "
                          "gradient scaler; use --precision bf16 or fp32")
-    if extra.get("no_mix") and m["mix"] != "none":
-        raise BenchError(f"method {m['name']} cannot mix batches ({extra['no_mix']}); use method.mix=none")
-    if extra.get("experts"):
-        check_experts(cfg, extra.get("fixed_experts"))
+    if traits.no_mix and m["mix"] != "none":
+        raise BenchError(f"method {m['name']} cannot mix batches ({traits.no_mix}); use method.mix=none")
+    if traits.experts:
+        check_experts(cfg, traits.fixed_experts)
     check_clip(cfg)
 
 
@@ -211,7 +212,7 @@ def check_clip(cfg):
 
     m, name = cfg["method"], cfg["model"]["name"]
     part = PARTS.kinds["algorithm"].get(m.get("algorithm", "standard"))
-    foundation = bool(part is not None and part.extra.get("clip"))
+    foundation = bool(part is not None and part.traits.clip)
     info = MODELS.get(name) if isinstance(name, str) and not name.startswith("timm:") else None
     is_clip = bool(info is not None and info.clip)
     if foundation and not is_clip:

@@ -20,7 +20,7 @@ def step_cost(cfg):
         part = PARTS.kinds["algorithm"].get((cfg.get("method") or {}).get("algorithm", "standard"))
     except AttributeError:
         return 1.0
-    return float(part.extra.get("step_cost", 1.0)) if part is not None else 1.0
+    return float(part.traits.step_cost) if part is not None else 1.0
 
 
 def measured_speeds(out):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.models.weights import sha256_file
+from bench.models.pretrained import sha256_file
 
 _SEEN: dict = {}  # (path, size, mtime) -> sha256: many runs share one weights file, hashed once per command
 

@@ -101,7 +101,7 @@ def model_signature(cfg) -> dict:
     m = cfg["method"]
     out = {"model.name": cfg["model"]["name"], "model.weights": cfg["model"]["weights"],
            "method.head": resolve_head(m)}
-    if PARTS.kinds["algorithm"][m["algorithm"]].extra.get("experts"):
+    if PARTS.kinds["algorithm"][m["algorithm"]].traits.experts:
         out.update({f"method.{k}": m[k] for k in ("experts", "reduce_experts", "s")})
     return out
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.methods.parts import Traits
+
 IMAGE_LIST_ONLY = ("dataset.image_root", "dataset.split_dir", "dataset.path_rewrite", "augment.image_size",
                    "augment.resize", "augment.color_jitter", "augment.train_crop", "augment.normalize", "loader.decode",
                    "loader.reduced_decode")
@@ -47,13 +49,13 @@ def _zeroshot(cfg: dict) -> bool:
     return _tuning(cfg) == "zeroshot"
 
 
-def _extra(cfg: dict) -> dict:
-    """What the run's algorithm part says it does besides the standard step (bench/methods/algorithms.py); {} for
-    an algorithm this bench does not know (a result of a plugin not loaded: read as written)."""
+def _traits(cfg: dict) -> Traits:
+    """What the run's algorithm part says it does besides the standard step (bench/methods/algorithms.py); none of
+    it for an algorithm this bench does not know (a result of a plugin not loaded: read as written)."""
     from bench.methods.registry import PARTS
 
     part = PARTS.kinds["algorithm"].get(_algorithm(cfg))
-    return part.extra if part is not None else {}
+    return part.traits if part is not None else Traits()
 
 
 def _tuning(cfg: dict) -> str | None:
@@ -65,7 +67,7 @@ def _own_loss(cfg: dict) -> str | None:
     """Why the run's training does not use the loss and weights parts (None: it does)."""
     if _zeroshot(cfg):
         return f"{cfg['method']['name']} trains nothing (zero-shot)"
-    own = _extra(cfg).get("own_loss")
+    own = _traits(cfg).own_loss
     return f"{cfg['method']['name']} trains with {own}" if own else None
 
 
@@ -76,7 +78,7 @@ def _rebalances(cfg: dict) -> bool:
     if _zeroshot(cfg):
         return False
     return (m["weights"] != "none" and _own_loss(cfg) is None) or m["sampler"] != "instance" \
-        or bool(_extra(cfg).get("reads_switch"))
+        or _traits(cfg).reads_switch
 
 
 def _stage(cfg: dict) -> str:
@@ -132,9 +134,9 @@ RULES = (
          lambda c: f"{_no_decay(c)} (and no deferred re-balancing switches on at the first)"),
     Rule(("train.milestone_fractions",), lambda c: c["train"]["milestones"] is not None,
          lambda c: "train.milestones gives the epochs of the LR decays"),
-    Rule(("model.weights",), lambda c: bool(_extra(c).get("own_network")),
+    Rule(("model.weights",), lambda c: _traits(c).own_network,
          lambda c: f"{c['method']['name']} builds its own network and loads no weights into it"),
-    Rule(("method.head",), lambda c: "head" in _extra(c),
+    Rule(("method.head",), lambda c: _traits(c).head is not None,
          lambda c: f"{c['method']['name']} has its own classifier"),
     Rule(("method.loss", "method.weights"), lambda c: _own_loss(c) is not None, lambda c: str(_own_loss(c))),
     Rule(("method.sampler", "method.s", "method.head_init", "method.micro_batch"), _zeroshot,

@@ -17,7 +17,7 @@ def build_tables(cells, select="last", as_error=False, compare=None, metric="top
     settings, labels = settings_and_labels(cells)
     tables = [main_table(cells, settings, labels, select, as_error, metric)]
     if studies:
-        from bench.report.tuning import tuning_table
+        from bench.report.studies import tuning_table
 
         tables.append(tuning_table(studies, cells))
     from bench.report.overall import overall_table
@@ -63,7 +63,7 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
     if not runs:
         raise BenchError(f"no runs found under {', '.join(map(str, folders))}; pass the folder given to "
                          "`bench run --out`")
-    from bench.report.tuning import apply as apply_studies
+    from bench.report.studies import apply as apply_studies
 
     collected = runs
     runs, studies = apply_studies(collected, folders, notes)  # a tuned row's runs are copies of collected ones

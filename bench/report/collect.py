@@ -38,7 +38,7 @@ class Run:
 
     eval_split: str = "test"
     # bench tune's chosen configuration: (its default's variant, "tuned, 8 trials"); its row is labelled after the
-    # default's (bench/report/tuning.py)
+    # default's (bench/report/studies.py)
     tuned_of: tuple | None = None
 
     @property

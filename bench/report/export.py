@@ -62,7 +62,7 @@ def load_results(*folders: str | Path) -> Any:
     for folder in folders:
         if not Path(folder).is_dir():
             raise BenchError(f"results folder {folder} does not exist; pass the folder given to `bench run --out`")
-    from bench.report.tuning import reported
+    from bench.report.studies import reported
     from bench.run.tuning.records import read_studies, run_roles
 
     runs = collect(list(folders))

@@ -1,7 +1,7 @@
 """The local executor: up to --jobs worker subprocesses on this machine, the CPU cores split between them.
 
 Each run gets cores // jobs threads (jobs as asked, whatever the number of runs left), and a
-run keeps the thread count it started with when it resumes (bench.engine.trainer.run_threads), so
+run keeps the thread count it started with when it resumes (bench.engine.runtime.run_threads), so
 a killed sweep re-run with another --jobs ends with the same numbers.
 """
 

@@ -6,4 +6,5 @@
                 the record (.bench/tune/*.json) the report reads
     command.py  the command: trials through any executor, the choice, the winner and the defaults re-run with
                 every requested seed (on SLURM a small job makes the choice when the trials end)
+    records.py  the studies' records as the report and export read them: found under every folder, checked
 """

@@ -4,7 +4,7 @@ checked (a record bench tune did not write is one clear error), and each study c
 A study is what its trials are: method, dataset, budget, search seed, the seed the trials trained at and the run
 id of every trial. Two records of one study (the same folder given twice, a backup copy, or the same trials with
 more requested seeds) are one study whose default and tuned runs are the union of theirs, each run once; records
-of different studies never share a row (bench/report/tuning.py names their rows apart).
+of different studies never share a row (bench/report/studies.py names their rows apart).
 """
 
 from __future__ import annotations
