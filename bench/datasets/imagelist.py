@@ -124,7 +124,8 @@ def read_list(path):
     if not path.is_file():
         raise BenchError(f"split list {path} does not exist; set dataset.split_dir (or --data-root) to the folder "
                          "holding it")
-    items, lines, first = [], [], {}
+    first: dict[str, int] = {}
+    items, lines = [], []
     # one reader for every text file a user gives (bench/store/textfiles.py: UTF-8, no byte-order mark)
     for number, line in enumerate(read_text(path, "split list").splitlines(), 1):
         line = line.strip()

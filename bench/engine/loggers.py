@@ -29,6 +29,7 @@ import importlib.util
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from bench.errors import BenchError
 from bench.plan.schema import LOGGERS
@@ -37,7 +38,7 @@ from bench.plan.schema import LOGGERS
 def check(runs, out):
     """Before anything starts: the packages of the asked-for loggers are installed and the log folder is
     writable. BenchError (exit 2) otherwise."""
-    asked = {}
+    asked: dict[str, Any] = {}
     for run in runs:
         for name in run.cfg["run"]["loggers"]:
             asked.setdefault(name, run)
@@ -168,7 +169,7 @@ class Loggers:
 
     def __init__(self, cfg, run_dir, start_epoch, class_names=(), history=()):
         self.class_names = list(class_names)
-        self.active = {}
+        self.active: dict[str, Any] = {}
         for name in cfg["run"]["loggers"]:
             self._guard(name, lambda n=name: self.active.__setitem__(n, KINDS[n](cfg, run_dir, start_epoch)))
         for name, logger in list(self.active.items()):

@@ -148,7 +148,7 @@ def predict(model, pipeline, batch_size, autocast=None, split="test"):
 
 def shot_groups(train_counts, many_above=100, few_below=20):
     """Class indices per group: many > many_above, few < few_below, medium otherwise."""
-    groups = {"many": [], "medium": [], "few": []}
+    groups: dict[str, list[int]] = {"many": [], "medium": [], "few": []}
     for cls, n in enumerate(train_counts):
         groups["many" if n > many_above else "few" if n < few_below else "medium"].append(cls)
     return groups

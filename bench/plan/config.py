@@ -412,8 +412,8 @@ def layered(m, d, recipes, seed, presets, config_files, flags, sets):
     cfg["train"]["seed"] = seed
     for name in presets:
         merge(cfg, load_preset(name), f"preset {name!r}")
-    user_keys = set()  # method keys of config files and --set: refused where no part of the method uses them
-    given = set()  # every dotted key of config files and --set: refused where the run does not use it (usage.py)
+    user_keys: set[str] = set()  # method keys of config files and --set: refused where no part of the method uses them
+    given: set[str] = set()  # every dotted key of config files and --set: refused where the run does not use it
     for source, tree in read_config_files(config_files):
         merge(cfg, tree, source)
         given.update(flatten(tree) if isinstance(tree, dict) else ())

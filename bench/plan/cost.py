@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
+from typing import Any
 
 from bench.datasets.longtail import long_tail_counts
 from bench.plan.config import stage_kind
@@ -26,7 +27,7 @@ def step_cost(cfg):
 def measured_speeds(out):
     """{(dataset, model): [train images/s of finished runs, as standard steps]} under the results folder (a SAM
     run's measured speed counts double: its images cost two passes)."""
-    speeds = {}
+    speeds: dict[Any, Any] = {}
     for path in Path(out).glob("*/result.json"):
         result = rundir.read_result(path.parent)
         if not result or result.get("status") != "done":

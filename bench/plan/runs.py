@@ -58,7 +58,8 @@ def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None,
             raise BenchError(f"seed {seed!r} must be {phrase} below 2**63")
     from bench.methods.registry import METHODS
 
-    runs, seen = [], {}
+    runs: list[PlannedRun] = []
+    seen: dict[Path, PlannedRun] = {}
 
     def add(run):
         first = seen.setdefault(run.run_dir, run)  # a parent asked for itself, or shared by children: planned once

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from typing import Any
 
 from bench.errors import BenchError
 from bench.plan.config import load_yaml
@@ -118,7 +119,8 @@ def plan_sweep(methods, datasets, seeds, out, presets=(), config_files=(), flags
     if total > MAX_RUNS:
         raise BenchError(f"this sweep has {total:,} runs, more than bench plans at once ({MAX_RUNS:,}); "
                          "split it into several sweeps")
-    runs, seen, by_runs = [], set(), {}
+    by_runs: dict[Any, Any] = {}
+    runs, seen = [], set()
     for combo in grid_sets(grid or {}):
         planned = plan(methods, datasets, seeds, out, presets, config_files, flags, [*sets, *combo])
         check_grid_point(by_runs, combo, planned)

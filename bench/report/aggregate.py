@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -81,7 +82,8 @@ def metric_value(block, metric, as_error):
 def aggregate(runs, select="last", as_error=False):
     """{(setting, label): Cell} over all runs; values from the last (or test-selected best) epoch."""
     labels = variant_labels([run for run in runs if run.tuned_of is None])  # a tuned row is named after its default
-    cells, rows = {}, []
+    cells: dict[Any, Any] = {}
+    rows = []
     for run in runs:
         label = labels[(run.method, run.variant)] if run.tuned_of is None else tuned_label(labels, run)
         key = (run.setting, label)

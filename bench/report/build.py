@@ -58,7 +58,7 @@ def check_report_out(out):
 def report(folders, out=None, latex=False, csv=False, plots=False, compare=None, select="last",
            metric="accuracy", confusion=(), html=False, priors=False, baseline=None):
     check_report_inputs(folders, out, confusion, latex or csv or plots or confusion or html)
-    notes = []
+    notes: list[str] = []
     runs = collect(folders, notes)
     if not runs:
         raise BenchError(f"no runs found under {', '.join(map(str, folders))}; pass the folder given to "

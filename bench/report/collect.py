@@ -9,6 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.errors import BenchError
 from bench.metrics import priors
@@ -377,7 +378,8 @@ def collect(folders, notes=None):
     """Every run under the folders, each run once: the same folder given twice, a run copied into two merged
     folders or copied beside itself counts once (a finished copy wins). Children computed from an older
     result of their parent are left out. `notes` collects what was left out."""
-    seen_paths, by_id, ignored, stale = set(), {}, 0, []
+    by_id: dict[Any, Any] = {}
+    seen_paths, ignored, stale = set(), 0, []
     for run_dir in rundir.find_run_dirs(folders):
         real = os.path.realpath(run_dir)
         if real in seen_paths:
@@ -415,7 +417,7 @@ def variant_labels(runs):
     two-stage method's stage settings), then, in brackets, every other config key whose value differs between
     the variants of the report that have numbers (epochs, recipe, model, precision, world size, ...), and the
     keys that tell apart variants that would still share a label: no row mixes or hides a setting."""
-    variants = {}
+    variants: dict[Any, Any] = {}
     for run in runs:
         variants.setdefault((run.method, run.variant), []).append(run)
     diffs = {key: json.loads(key[1]) for key in variants}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -160,7 +161,8 @@ def _per_class_facets(frame, title, out, stem):
 
 def shot_bars(cells, setting, labels, select, out, stem):
     plt, sns = _pyplot()
-    rows, sizes = [], {}
+    sizes: dict[Any, Any] = {}
+    rows = []
     for label, run in _done_runs(cells, setting, labels):
         block = run.result.get(select) or {}
         sizes = run.result.get("shot_rule", {}).get("group_sizes", sizes)
@@ -267,7 +269,7 @@ def curves(cells, setting, labels, out, stem):
     from matplotlib.ticker import MaxNLocator
 
     plt, sns = _pyplot()
-    rows = {"train": [], "stage2": [], "posthoc": []}
+    rows: dict[str, list[Any]] = {"train": [], "stage2": [], "posthoc": []}
     for label, run in _done_runs(cells, setting, labels):
         kind, found = _curve_rows(run, label)
         rows[kind].extend(found)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from bench.metrics.evaluate import BY_NAME, REPORT_METRIC_NAMES  # recorded metrics and the shifted-prior accuracies
 from bench.metrics.priors import RATIOS
@@ -182,7 +183,7 @@ def shot_table(cells, setting, labels, select, as_error):
     present = [label for label in labels if (setting, label) in cells]
     in_setting = [cells[(setting, label)] for label in present]
     expected = max((c.n_attempted for c in in_setting), default=0)
-    sizes = next((c.group_sizes for c in in_setting if c.group_sizes), {})
+    sizes: dict[str, Any] = next((c.group_sizes for c in in_setting if c.group_sizes), {})
     columns = ["method", "overall"] + [f"{g} ({sizes[g]})" if g in sizes else g for g in ("many", "medium", "few")]
     rows = []
     for label in present:
@@ -270,7 +271,7 @@ def latex_escape(text):
 
 
 def _best_means(table):
-    best = []
+    best: list[Any] = []
     for col in range(len(table.columns) - 1):
         means = [entries[col].mean for _, entries in table.rows if not math.isnan(entries[col].mean)]
         if not means:

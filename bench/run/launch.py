@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
+from typing import Any
 
 from bench.errors import BenchError
 from bench.plan.external import check_unchanged
@@ -108,7 +109,8 @@ def preflight(runs, local_device=True):
     for run in runs:
         check_run_dir(run.run_dir)
     check_devices(runs, local_device)
-    last, by_data = {}, {}
+    by_data: dict[Any, Any] = {}
+    last = {}
     from bench.engine.choose import algorithm_class
 
     for run in runs:

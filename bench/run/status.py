@@ -194,7 +194,7 @@ def wait_for(runs, out, poll=3.0, progress=False):
     try:
         while True:
             rows = [row for row in run_states(out) if row[1] in names]
-            counts = {}
+            counts: dict[str, int] = {}
             for state, *_ in rows:
                 counts[state] = counts.get(state, 0) + 1
             line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))

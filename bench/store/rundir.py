@@ -173,7 +173,7 @@ def record_sweep(out, runs, executor):
 
 def planned_runs(out):
     """Run folder names of every sweep submitted into this results folder (not started included)."""
-    names = set()
+    names: set[str] = set()
     for path in sweeps_dir(out).glob("*.json"):
         data = _read_json_dict(path)
         runs = data.get("runs") if data else None

@@ -20,7 +20,7 @@ def profile_dirs():
 
 
 def available():
-    names = set()
+    names: set[str] = set()
     for folder in profile_dirs():
         names.update(p.stem for p in folder.glob("*.yaml"))
     return sorted(names)
