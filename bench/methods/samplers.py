@@ -44,7 +44,7 @@ def class_aware_order(labels, num_classes, per_visit, generator):
     members = [torch.nonzero(labels == c).flatten() for c in range(num_classes)]
     members = [m[torch.randperm(len(m), generator=generator)] for m in members]
     cursor = [0] * num_classes
-    out: list[torch.Tensor] = []
+    out: list[int] = []
     classes, at, n = torch.randperm(num_classes, generator=generator), 0, len(labels)
     while len(out) < n:
         c = int(classes[at])
