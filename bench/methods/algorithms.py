@@ -89,9 +89,9 @@ SADE = Part("algorithm", "sade", "SADE: three experts on a shared trunk, trained
             source="Zhang et al., NeurIPS 2022; Vanint/SADE-AgnosticLT model/loss.py DiverseExpertLoss, "
                    "model/ldam_drw_resnets/expert_resnet_cifar.py",
             build=late("bench.engine.sade", "SADEAlgorithm"),
+            probability_scale="s",
             traits=Traits(experts=True, fixed_experts=3, no_mix="SADE trains its experts on plain batches",
-                          step_cost=1.5, own_loss="its three experts' softmax, balanced and inverse softmax losses",
-                          probability_scale="s"))
+                          step_cost=1.5, own_loss="its three experts' softmax, balanced and inverse softmax losses"))
 
 _EA = "frank-xwang/RIDE-LongTailRecognition configs/*_ride_ea.json"
 RIDE_ROUTER = Part("algorithm", "ride_router", "RIDE's expert-assignment router on a finished ride run's frozen "
@@ -108,8 +108,9 @@ RIDE_ROUTER = Part("algorithm", "ride_router", "RIDE's expert-assignment router 
                    source="Wang et al., ICLR 2021; frank-xwang/RIDE-LongTailRecognition "
                           "model/ldam_drw_resnets/ea_resnet_cifar.py, model/fb_resnets/EAResNet.py",
                    build=late("bench.engine.ride_router", "RouterAlgorithm"),
+                   probability_scale="s",
                    traits=Traits(experts=True, no_mix="the router trains on plain batches",
-                                 own_loss="the routers' binary cross-entropy", probability_scale="s"))
+                                 own_loss="the routers' binary cross-entropy"))
 
 _PACO = "dvlab-research/Parametric-Contrastive-Learning PaCo/LT/sh/CIFAR100_train_imb0.01.sh"
 PACO_PARAMS = (
@@ -138,7 +139,7 @@ PACO = Part("algorithm", "paco", "PaCo: a query view through the network and a c
                    "PaCoLoss, moco/builder.py, paco_cifar.py",
             build=late("bench.engine.paco", "PaCoAlgorithm"),
             traits=Traits(no_mix="PaCo trains on its two views", step_cost=1.4,
-                          own_loss="PaCo's contrastive loss over logit-adjusted centres", probability_scale=None,
+                          own_loss="PaCo's contrastive loss over logit-adjusted centres",
                           head="linear", own_network=True))
 
 _BCL_CIFAR = ("the CIFAR setting the paper is cited with (no CIFAR code in FlamieZhu/Balanced-Contrastive-Learning; "
@@ -164,8 +165,9 @@ BCL = Part("algorithm", "bcl", "BCL: a classification view (logit-adjusted CE on
            source="Zhu et al., CVPR 2022; FlamieZhu/Balanced-Contrastive-Learning loss/contrastive.py BalSCL, "
                   "loss/logitadjust.py, models/resnext.py BCLModel",
            build=late("bench.engine.bcl", "BCLAlgorithm"),
+           probability_scale="s",
            traits=Traits(no_mix="BCL trains on its three views", step_cost=3.0,
-                         own_loss="BCL's logit-adjusted CE and balanced contrastive loss", probability_scale="s",
+                         own_loss="BCL's logit-adjusted CE and balanced contrastive loss",
                          head="normed", own_network=True))
 
 PARTS = (STANDARD, SAM, RIDE, SADE, RIDE_ROUTER, PACO, BCL)

@@ -68,7 +68,6 @@ class Traits:
     checks (bench/plan/config.py), the unused-key rules (bench/plan/usage.py), the cost and the evaluation."""
 
     own_loss: str | None = None  # trains with its own loss (what): method.loss and method.weights are not used
-    probability_scale: str | None = None  # with own_loss: the key of the factor from outputs to logits (None: 1)
     reads_switch: bool = False  # acts on the re-balancing switch itself (method.schedule), besides weights, sampler
     no_mix: str | None = None  # cannot mix batches (why)
     no_fp16: str | None = None  # cannot run under fp16's gradient scaler (why)
@@ -94,8 +93,9 @@ class Part:
     head: str = "linear"  # the head `head: auto` gives with this loss
     supports_weights: bool = True  # accepts per-class weights (else a plan-time error with weights)
     supports_mix: bool = True  # a per-label loss, so mixup/cutmix can combine it over two labels
-    # the hyper-parameter that scales the model's outputs into the logits the loss trains (LDAM: s on the
-    # cosines): probabilities for calibration metrics (ECE, NLL) are softmax(scale * output); accuracy is unchanged
+    # losses, and algorithms with their own loss: the hyper-parameter that scales the model's outputs into the logits
+    # the loss trains (LDAM: s on the cosines); probabilities for calibration metrics (ECE, NLL) are
+    # softmax(scale * output); accuracy is unchanged
     probability_scale: str | None = None
     traits: Traits = Traits()  # algorithms only
     # bumped when what the part computes changes without a config key saying so: a run using it gets a new run id
@@ -145,7 +145,7 @@ class Parts:
         or the algorithm's where it trains with its own loss (bench/methods/algorithms.py `probability_scale`)."""
         algorithm = self.kinds["algorithm"][method_cfg.get("algorithm", "standard")]
         if algorithm.traits.own_loss is not None:
-            key = algorithm.traits.probability_scale
+            key = algorithm.probability_scale
         else:
             key = self.kinds["loss"][method_cfg["loss"]].probability_scale
         return float(method_cfg[key]) if key else 1.0
