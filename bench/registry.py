@@ -22,3 +22,29 @@ class Registry(dict):
         if name not in self:
             raise unknown(self.kind, name, self.keys())
         return self[name]
+
+
+def declared(module: Any, entry_type: type, attributes: tuple = ("PARTS", "PART")) -> list:
+    """The entries of `entry_type` a module declares under the first of `attributes` it has (a tuple, or one
+    entry): PARTS, where a module declares several parts (it may also name one of them PART), else PART."""
+    for attribute in attributes:
+        value = getattr(module, attribute, None)
+        entries = value if isinstance(value, tuple) else (value,)
+        if value is not None and all(isinstance(entry, entry_type) for entry in entries):
+            return list(entries)
+    return []
+
+
+def discover(package: str, entry_type: type, attributes: tuple = ("PARTS", "PART")) -> list:
+    """The registration mechanism of bench's extension points: every `entry_type` the modules of `package` declare
+    (bench.registry.declared: PARTS or PART for parts, METHOD for a method, STAGES for stage computations), in
+    module-name order. Modules whose name starts with `_`, and modules that declare none (shared helpers), add
+    nothing. Adding an entry is adding a file: nothing else names it."""
+    import importlib
+    import pkgutil
+
+    found: list = []
+    for info in sorted(pkgutil.iter_modules(importlib.import_module(package).__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            found.extend(declared(importlib.import_module(f"{package}.{info.name}"), entry_type, attributes))
+    return found

@@ -203,8 +203,8 @@ def _foundation_run(ctx: Context, method: str, model: str, precision: str, batch
 def _foundation_bare(ctx: Context, method: str, model: str, precision: str, batch: int) -> float:
     """The bare step of the same network (bench's own build of it): forward, LA loss, backward and SGD on one
     preloaded batch of 224 px images, as img/s."""
+    from bench.algorithms.foundation import FoundationAlgorithm
     from bench.datasets.registry import DATASETS
-    from bench.engine.foundation import FoundationAlgorithm
     from bench.engine.runtime import precision_tools
     from bench.plan.config import resolve
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.engine.posthoc import adjust, head_of
+from bench.algorithms.posthoc import adjust, head_of
 from bench.plan.config import stage_kind
 
 

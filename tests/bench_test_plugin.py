@@ -1,11 +1,11 @@
 """A test-only method on the engine's algorithm protocol: two augmented views per image, its own training
 step (the method's loss on each view plus a consistency term between them) and its own state in every
 checkpoint (the step count, which ramps the consistency weight up). Nothing in bench knows it: tests/conftest.py
-loads it in every test process through BENCH_PLUGINS, so the registry-wide tests cover it too."""
+loads it in every test process through BENCH_PLUGINS, so the registry-wide tests cover it too. It declares its part
+and its method as bench's own files do (PART, METHOD); the plugin loader registers them."""
 
-from bench.methods.parts import Param, Part
-from bench.methods.registry import METHODS, PARTS
 from bench.methods.spec import Method
+from bench.parts.part import Param, Part
 
 CONSISTENCY = Param("consistency", 0.5, "weight of the squared difference of the two views' softmax outputs, "
                     "ramped up linearly over the first 10 steps", check=lambda v: v >= 0, phrase="non-negative")
@@ -13,7 +13,7 @@ RAMP_STEPS = 10
 
 
 def _two_views():
-    from bench.engine.algorithm import StandardAlgorithm
+    from bench.algorithms.standard import StandardAlgorithm
 
     class TwoViews(StandardAlgorithm):
         views = 2
@@ -43,8 +43,7 @@ def _two_views():
     return TwoViews
 
 
-PART = PARTS.register(Part("algorithm", "two_views_test", "test only: two views, loss on each plus a consistency "
-                           "term, its step count checkpointed", params=(CONSISTENCY,), build=_two_views))
-METHOD = METHODS.register("two_views_test", Method("two_views_test", "test only: an algorithm with two views and "
-                                                   "its own step and state (tests/bench_test_plugin.py)", "",
-                                                   dict(algorithm="two_views_test")))
+PART = Part("algorithm", "two_views_test", "test only: two views, loss on each plus a consistency term, its step "
+            "count checkpointed", params=(CONSISTENCY,), build=_two_views)
+METHOD = Method("two_views_test", "test only: an algorithm with two views and its own step and state "
+                "(tests/bench_test_plugin.py)", "", dict(algorithm="two_views_test"))

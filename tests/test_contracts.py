@@ -65,8 +65,9 @@ def test_every_model_takes_every_dataset_or_is_refused_at_plan_time(loaded, mode
     cfg, data = loaded[dataset]
     cfg = {**cfg, "model": {**cfg["model"], "name": model}}
     info = DATASETS[dataset]
-    stub = SimpleNamespace(name=dataset, in_channels=data.in_channels, num_classes=info.num_classes)
-    if hasattr(data, "train_x"):
+    stub = SimpleNamespace(name=dataset, in_channels=data.in_channels, num_classes=info.num_classes,
+                           in_memory=data.in_memory)
+    if data.in_memory:
         stub.train_x = data.train_x
     run = PlannedRun(cfg, "x")
     torch.manual_seed(0)

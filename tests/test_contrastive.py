@@ -10,10 +10,12 @@ from scipy.stats import binomtest
 from test_preempt import resumes_exactly
 from torchvision.transforms.v2 import functional as TF
 
+from bench.algorithms.bcl import balanced_contrastive_loss
+from bench.algorithms.paco import paco_loss
 from bench.cli import main
-from bench.engine.bcl import BCLNet, balanced_contrastive_loss
-from bench.engine.paco import PaCoNet, paco_loss
 from bench.images.views import build_view, color_jitter, gaussian_blur
+from bench.models.bclnet import BCLNet
+from bench.models.paconet import PaCoNet
 from bench.models.small_cnn import small_cnn
 from bench.plan.config import resolve
 

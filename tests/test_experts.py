@@ -11,13 +11,13 @@ import pytest
 import torch
 from test_preempt import resumes_exactly
 
+from bench.algorithms.ride import diversity_temperature, ride_loss
+from bench.algorithms.sade import SADEAlgorithm, inverse_prior, sade_loss
+from bench.algorithms.step import Step
 from bench.cli import main
-from bench.engine.ride import diversity_temperature, ride_loss
-from bench.engine.sade import SADEAlgorithm, inverse_prior, sade_loss
-from bench.engine.step import Step
-from bench.methods.loss_module import LDAMLoss
-from bench.methods.weights import class_balanced_weights
 from bench.models.registry import MODELS
+from bench.parts.loss_module import LDAMLoss
+from bench.parts.weights import class_balanced_weights
 from bench.plan.config import resolve
 
 

@@ -93,8 +93,8 @@ def test_the_text_initialised_classifier_is_the_normalised_text_features_through
     """LIFT trainer.py init_head_text_feat: w_c = normalize(normalize(t_c) proj^T), t_c from 'a photo of a {}.'."""
     import open_clip
 
+    from bench.algorithms.foundation import FoundationAlgorithm
     from bench.datasets.registry import DATASETS
-    from bench.engine.foundation import FoundationAlgorithm
     from bench.plan.config import resolve
 
     cfg = resolve("linear_probe", "cifar10_lt", 0, sets=["model.name=clip_tiny", f"model.weights={tiny_weights}",
@@ -216,7 +216,7 @@ def test_adaptformer_reads_the_residual_stream_before_ln_2():
 def test_the_test_time_ensemble_is_the_mean_logit_of_torchvisions_five_crops():
     from torchvision.transforms import v2
 
-    from bench.engine.foundation import five_crop_logits
+    from bench.algorithms.foundation import five_crop_logits
 
     x = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
 
@@ -241,8 +241,8 @@ def test_micro_batches_accumulate_to_the_whole_batch_step():
     import contextlib
     from types import SimpleNamespace
 
-    from bench.engine.foundation import FoundationAlgorithm
-    from bench.engine.step import Step
+    from bench.algorithms.foundation import FoundationAlgorithm
+    from bench.algorithms.step import Step
 
     def step(micro):
         torch.manual_seed(0)

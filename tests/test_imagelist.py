@@ -136,7 +136,7 @@ def test_natural_datasets_reject_synthetic_options():
 def test_models_and_pretrained_weights(tmp_path):
     import torch
 
-    from bench.methods.network import build_model
+    from bench.algorithms.network import build_model
 
     cfg = resolve("ldam", "imagenet_lt", 0, sets=["model.name=resnet10"])
     model = build_model(cfg, 3, 7)

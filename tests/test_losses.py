@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from bench.datasets import long_tail_counts
 from bench.methods import FocalLoss, LDAMLoss, class_balanced_weights, inverse_frequency_weights
-from bench.methods.loss_module import build_loss
+from bench.parts.loss_module import build_loss
 
 C10_100 = long_tail_counts(5000, 10, 100)
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from bench.methods.network import build_model, resolve_head
-from bench.models.heads import NormedLinear
+from bench.algorithms.network import build_model, resolve_head
+from bench.models.classifiers import NormedLinear
 from bench.models.resnet_cifar import ShortcutA, resnet32
 from bench.plan.config import resolve
 

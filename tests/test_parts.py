@@ -11,15 +11,15 @@ import torch.nn.functional as F
 from conftest import cli_without_torch
 from scipy import stats
 
+from bench.algorithms.compose import Composition
 from bench.cli import main
 from bench.errors import BenchError
 from bench.methods import BalancedSoftmaxLoss, LDAMLoss, LogitAdjustedLoss, VSLoss
-from bench.methods.compose import Composition
-from bench.methods.mix import Mixer, cutmix_box
-from bench.methods.parts import Param, Part, Parts
 from bench.methods.registry import METHODS, PARTS
-from bench.methods.weights import class_balanced_weights
 from bench.metrics.evaluate import METRICS, evaluate_metrics, expected_calibration_error
+from bench.parts.mix import Mixer, cutmix_box
+from bench.parts.part import Param, Part, Parts
+from bench.parts.weights import class_balanced_weights
 from bench.plan.config import DEFAULTS, config_hash, resolve
 
 LN = math.log
@@ -219,8 +219,8 @@ def test_a_hyper_parameter_no_part_uses_is_refused_naming_the_parts_that_do(tmp_
 
 
 @pytest.mark.parametrize("item, message", [
-    ("method.loss=ldm", "method.loss must be one of ce, focal, ldam, logit_adjust, balanced_softmax, vs, las, "
-                        "softmax_bce, got 'ldm' (did you mean 'ldam'?)"),
+    ("method.loss=ldm", "method.loss must be one of ce, focal, las, ldam, logit_adjust, balanced_softmax, softmax_bce, "
+                        "vs, got 'ldm' (did you mean 'ldam'?)"),
     ("method.mix=mixpu", "method.mix must be one of none, mixup, cutmix"),
     ("method.mix_alpha=0", "method.mix_alpha must be positive, got 0"),
     ("method.la_tau=-1", "method.la_tau must be non-negative, got -1"),

@@ -10,7 +10,7 @@ import torch
 from scipy.stats import binomtest
 
 from bench.cli import main
-from bench.methods.mix import Mixer, cutmix_box
+from bench.parts.mix import Mixer, cutmix_box
 from bench.plan.config import resolve
 from bench.plan.runs import run_name
 
@@ -121,7 +121,7 @@ def test_logit_adjustments_schedule_is_the_official_one_after_warm_up():
     """google-research logit_adjustment/utils.py: (multiplier, start epoch) pairs (1, 0), (0.1, 604), (0.01, 926),
     (0.001, 1128) for CIFAR-10 over 1241 epochs; 691/1059/1290 of 1419 for CIFAR-100; base 0.1. bench applies it per
     epoch: equal at every epoch's start after the warm-up (20 / 22 epochs)."""
-    from bench.methods.schedules import learning_rate
+    from bench.parts.schedules import learning_rate
 
     for dataset, epochs, warmup, decays in (("cifar10_lt", 1241, 20, (604, 926, 1128)),
                                             ("cifar100_lt", 1419, 22, (691, 1059, 1290))):
@@ -260,7 +260,7 @@ def test_bench_list_recipes_says_which_recipe_applies_where_and_how_to_restore_t
 def test_the_class_aware_sampler_cycles_classes_and_each_classs_images():
     """classifier-balancing data/ClassAwareSampler.py: every pass over the classes visits each class once, 4 images
     of it in a row; a class's images come in a cycle (none again before all were drawn)."""
-    from bench.methods.samplers import class_aware_order
+    from bench.parts.samplers import class_aware_order
 
     labels = torch.tensor([0] * 10 + [1] * 5 + [2] * 2 + [3] * 1)
     order = class_aware_order(labels, 4, 4, torch.Generator().manual_seed(0))

@@ -202,7 +202,7 @@ def test_eval_split_on_cifar_is_refused():
 
 def test_epochs_scales_explicit_milestones_and_the_defer_epoch():
     from bench.errors import BenchError
-    from bench.methods.schedules import defer_epoch, learning_rate
+    from bench.parts.schedules import defer_epoch, learning_rate
 
     cfg = resolve("ldam_drw", "inat2018", 0, flags={"train.epochs": 4})
     assert cfg["train"]["milestones"] == [1, 2] and cfg["method"]["defer_epoch"] == 2

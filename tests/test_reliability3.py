@@ -123,7 +123,7 @@ def test_force_on_a_child_keeps_its_finished_parent(cifar_root, two_stage, tmp_p
     assert (parent / rundir.RESULT).read_bytes() == before  # not retrained: tau_norm stays current
     printed = capsys.readouterr().out
     assert f"keep   {parent.name}" in printed and "add erm to --methods" in printed
-    from bench.engine.posthoc import is_current
+    from bench.algorithms.posthoc import is_current
 
     assert is_current(run_dirs(out, "tau_norm")[0], parent)
     # naming the parent forces it too

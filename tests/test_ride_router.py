@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from bench.cli import main
-from bench.engine.ride_router import RoutedExperts, Router, router_targets
 from bench.models.registry import MODELS
+from bench.models.routers import RoutedExperts, Router, router_targets
 
 ARGS = ["--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set", "dataset.verify=false",
         "dataset.download=false", "model.name=small_cnn", "train.batch_size=64"]

@@ -11,8 +11,8 @@ import torch
 from conftest import write_imagenet_lt
 from scipy.stats import binomtest
 
+from bench.algorithms import sade_tta
 from bench.cli import main
-from bench.engine import sade_tta
 
 ARGS = ["--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set", "dataset.verify=false",
         "dataset.download=false", "model.name=small_cnn", "train.batch_size=64"]

@@ -1,4 +1,4 @@
-"""SAM for long-tailed training (bench/engine/sam.py) against a hand-computed step and the official code's rules
+"""SAM for long-tailed training (bench/algorithms/sam.py) against a hand-computed step and the official code's rules
 (val-iisc/Saddle-LongTail sam.py, cifar_train_sam.py), its rho schedule, bad input, and an exact mid-epoch resume."""
 
 import contextlib
@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from test_preempt import resumes_exactly
 from torch import nn
 
+from bench.algorithms.sam import SAMAlgorithm, rho_at
+from bench.algorithms.step import Step
 from bench.cli import main
-from bench.engine.sam import SAMAlgorithm, rho_at
-from bench.engine.step import Step
 from bench.plan.config import resolve
 
 SMALL = ["--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set", "dataset.verify=false",

@@ -7,7 +7,7 @@ import torchvision.transforms.v2.functional as TF
 
 from bench.datasets import long_tail_counts
 from bench.images.augment import BatchAugment
-from bench.methods.samplers import epoch_order
+from bench.parts.samplers import epoch_order
 
 COUNTS = long_tail_counts(500, 10, 100)  # 500 ... 5
 LABELS = torch.cat([torch.full((n,), c) for c, n in enumerate(COUNTS)])

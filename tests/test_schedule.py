@@ -4,7 +4,7 @@
 import pytest
 
 from bench.errors import BenchError
-from bench.methods.schedules import defer_epoch, learning_rate
+from bench.parts.schedules import defer_epoch, learning_rate
 from bench.plan.config import milestones, resolve
 
 

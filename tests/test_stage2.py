@@ -65,7 +65,7 @@ def test_crt_starts_from_a_new_classifier_and_wb_caps_rows_at_the_parents_norms(
     crt, crt_dir = found(out, "crt")
     # an LR of 1e-12 leaves the head where stage 2 put it: the seed's fresh head, not the parent's
     torch.manual_seed(0)
-    from bench.methods.network import build_model
+    from bench.algorithms.network import build_model
     from bench.plan.config import resolve
 
     head = build_model(resolve("crt", "cifar10_lt", 0, sets=SETS), 3, 10)[1]
@@ -91,7 +91,7 @@ def test_crt_starts_from_a_new_classifier_and_wb_caps_rows_at_the_parents_norms(
 def test_max_norm_projection_on_hand_computed_rows():
     from torch import nn
 
-    from bench.engine.stage2 import Stage2
+    from bench.algorithms.stage2 import Stage2
 
     stage = Stage2.__new__(Stage2)
     stage.cap, stage.s = 2.0, {"max_norm_at": "step"}
@@ -103,9 +103,9 @@ def test_max_norm_projection_on_hand_computed_rows():
 
 
 def test_label_aware_smoothing_on_hand_computed_values():
-    from bench.methods.loss_module import build_loss
-    from bench.methods.losses.las import smoothing
     from bench.methods.registry import PARTS
+    from bench.parts.loss_module import build_loss
+    from bench.parts.losses.las import smoothing
 
     counts = [100, 10, 1]
     eps = smoothing(counts, 0.3, 0.0)  # 0.3 sin(pi (n - 1) / (2 * 99)): 0.3, 0.3 sin(9 pi / 198), 0

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.algorithms.posthoc import adjust, result_sha256
 from bench.cli import main
-from bench.engine.posthoc import adjust, result_sha256
 
 SETS = ["dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "dataset.imbalance_ratio=10",
         "train.warmup_epochs=1"]
@@ -63,7 +63,7 @@ def test_one_parent_shared_by_children_and_tau_chosen_on_val(cifar_root, tmp_pat
             for tau in sel["tau_grid"]:  # recomputed here from the parent's files
                 head = None
                 if method == "tau_norm":
-                    from bench.engine.posthoc import head_of
+                    from bench.algorithms.posthoc import head_of
 
                     head = head_of(parent_dir)
                 rule = "la" if method == "la_posthoc" else "tau_norm"

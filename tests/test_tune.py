@@ -11,7 +11,7 @@ from scipy import stats
 
 from bench.cli import main
 from bench.methods.registry import PARTS
-from bench.methods.search import Search
+from bench.parts.search import Search
 from bench.plan.config import resolve
 from bench.plan.schema import KEYS
 from bench.run.tuning.space import draw, search_space

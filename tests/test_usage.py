@@ -218,7 +218,7 @@ def test_a_stage2_childs_deferred_switch_follows_its_own_schedule(cifar_root, tm
     child's own epochs (its cosine schedule's first milestone fraction), not at its parent's first LR decay."""
     import json
 
-    from bench.methods.schedules import run_train_section
+    from bench.parts.schedules import run_train_section
     from bench.plan.config import check_combinations
 
     flags = {"dataset.root": str(cifar_root), "train.epochs": 2, "train.batch_size": 64}
@@ -252,7 +252,7 @@ def test_a_childs_stage_kind_is_its_identity(method, key, value, instead):
 
 
 def test_own_loss_algorithms_report_their_own_classifier_and_probability_scale():
-    from bench.methods.network import resolve_head
+    from bench.algorithms.network import resolve_head
     from bench.methods.registry import PARTS
 
     for method, head, scale in (("paco", "linear", 1.0), ("bcl", "normed", 30.0), ("sade", "normed", 30.0),

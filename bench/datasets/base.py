@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from bench.errors import BenchError
 class LongTailData:
     """uint8 images (N, C, H, W) and int64 labels, train (long-tailed) and test (balanced)."""
 
+    in_memory: ClassVar[bool] = True  # bench.datasets.protocol.Dataset
     name: str
     num_classes: int
     train_x: torch.Tensor

@@ -23,7 +23,7 @@ def _labels_sha256(labels):
 
 def data_identity(data) -> dict:
     """The training split's hash, the evaluation (and selection) images' hash, and the class counts."""
-    if hasattr(data, "eval_items"):
+    if not data.in_memory:
         evaluation = _items_sha256(data.eval_items + [("|val|", -1)] + list(data.val_items))
     else:
         val = data.val_y.tolist() if data.val_y is not None else []

@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 
@@ -68,6 +68,7 @@ SPECS = {
 class ImageListData:
     """Lists of (image path, label); images are decoded by DataLoader workers."""
 
+    in_memory: ClassVar[bool] = False  # bench.datasets.protocol.Dataset
     name: str
     num_classes: int
     train_items: list

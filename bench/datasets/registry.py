@@ -1,9 +1,11 @@
 """Dataset registry: name -> what it is, its recipe preset, and where its loader lives.
 
 Adding a dataset: write a loader `load(cfg) -> LongTailData` in a module of this package
-and add one `DATASETS.register(...)` line below. Loaders are imported lazily.
+and add one `DATASETS.register(...)` line below. Loaders are imported lazily. A plugin module (BENCH_PLUGINS)
+declares `DATASET = DatasetInfo(..., loader=load)` with the loader in the same file.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.registry import Registry
@@ -14,7 +16,7 @@ class DatasetInfo:
     name: str
     description: str
     recipe: str  # preset applied before the user's presets
-    loader: str  # "module:function", imported on use
+    loader: str | Callable  # "module:function", imported on use, or the function itself (a plugin's own file)
     num_classes: int = 0  # sizes of the standard files, for cost estimates without loading data
     n_max: int = 0
     test_size: int = 0
@@ -28,6 +30,8 @@ class DatasetInfo:
     def load(self, cfg):
         import importlib
 
+        if callable(self.loader):
+            return self.loader(cfg)
         module, func = self.loader.split(":")
         return getattr(importlib.import_module(module), func)(cfg)
 

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from bench.plan.config import stage_kind
+from bench.algorithms.protocol import Algorithm
+from bench.algorithms.registry import PARTS, STAGES
+from bench.errors import BenchError
 
 
-def algorithm_class(cfg):
-    """How a run is computed: post-hoc methods from their parent's files (bench.engine.posthoc), stage-2 methods on
-    their parent's weights (bench.engine.stage2), every other method by the algorithm part `method.algorithm` names."""
-    kind = stage_kind(cfg)
-    if kind == "posthoc" and cfg["stage"]["posthoc"] == "sade_aggregation":
-        from bench.engine.sade_tta import AggregationAlgorithm
-
-        return AggregationAlgorithm
-    if kind == "posthoc":
-        from bench.engine.posthoc import PosthocAlgorithm
-
-        return PosthocAlgorithm
-    if kind == "train" and cfg["stage"]["train"] == "router":
-        from bench.engine.ride_router import RouterAlgorithm
-
-        return RouterAlgorithm
-    if kind == "train":
-        from bench.engine.stage2 import Stage2Algorithm
-
-        return Stage2Algorithm
-    from bench.methods.registry import PARTS
-
-    return PARTS.get("algorithm", cfg["method"].get("algorithm", "standard")).build()
+def algorithm_class(cfg: dict) -> type[Algorithm]:
+    """How a run is computed: by the stage computation its stage section names (stage.posthoc: from the parent's
+    files; stage.train: on the parent's weights; each declared in bench/algorithms/ as a Stage), else by the
+    algorithm part `method.algorithm` names."""
+    stage = cfg["stage"]
+    for key, registry in STAGES.items():
+        if stage[key] != "none":
+            return registry.get_or_fail(stage[key]).build()
+    part = PARTS.get("algorithm", cfg["method"].get("algorithm", "standard"))
+    if part.build is None:
+        raise BenchError(f"algorithm {part.name} is computed in stage 2 of a two-stage method; use the method that "
+                         "names it (bench list methods)")
+    return part.build()

@@ -1,74 +1,18 @@
-"""The trainer's hook protocol, and the hooks every run has: fault points, preemption, progress, loggers.
+"""The hooks every run has (fault points, preemption, progress, loggers) and the dispatcher that calls a run's hooks.
 
-A hook is an object with any of these methods (all optional; Hook gives each a no-op), called by
-bench.engine.trainer.Trainer in this order, with the loop (a `Loop`: the trainer) as first argument. Events come
-in before_/after_ pairs around the run, each epoch's training steps and each evaluation:
-
-    before_run(t)                      the model, optimizer and state are ready (resumed or fresh)
-    before_train_epoch(t, epoch)       the epoch's order is drawn, the model is in train mode
-    after_train_step(t)                a batch has trained (t.batches_done, t.loss_sum, t.images_done)
-    after_train_epoch(t, epoch)        the epoch's last step is done, before its metrics
-    before_evaluation(t, epoch)
-    after_evaluation(t, line)          every epoch on rank 0: its metrics.jsonl line (test metrics if evaluated)
-    after_checkpoint(t, mid_epoch)     a checkpoint was written (mid_epoch: inside an epoch; at an epoch's end, rank 0)
-    after_epoch(t, line)               rank 0: the epoch is evaluated and saved, and every rank is past it
-    after_run(t)                       always, also after an error (a finally block)
-    after_result(t, result)            result.json is written
-
-A method that trains nothing (zero-shot, 0 epochs) is evaluated once: before_evaluation(t, -1), with no
-after_evaluation (there is no epoch line). The names of an earlier version (run_start, epoch_start, after_step,
-after_epoch for the end of the steps, checkpoint, epoch_end, run_end, finished) are refused, never silently skipped.
-
-Hooks are called in list order; a method's own hooks (Algorithm.hooks) come before the standard ones.
+The events and the Hook base class are the algorithm protocol's (bench.algorithms.protocol: before_/after_ pairs
+around the run, each epoch's training steps and each evaluation). The names of an earlier version (run_start,
+epoch_start, after_step, after_epoch for the end of the steps, checkpoint, epoch_end, run_end, finished) are refused,
+never silently skipped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-import torch
-from torch import nn
-
+from bench.algorithms.protocol import EVENTS, Hook
 from bench.store import faults
-
-EVENTS = ("before_run", "before_train_epoch", "after_train_step", "after_train_epoch", "before_evaluation",
-          "after_evaluation", "after_checkpoint", "after_epoch", "after_run", "after_result")
-
-
-class Loop(Protocol):
-    """What a hook reads of the training loop (bench.engine.trainer.Trainer is one)."""
-
-    model: nn.Module  # the model itself (not its DDP or compiled wrapper)
-    epoch: int  # the epoch training now (0-based)
-    epochs: int
-    n_batches: int  # batches of this epoch
-    batches_done: int  # of this epoch, also those done before a resume
-    images_done: int
-    last_batch_size: int
-    loss_sum: torch.Tensor  # the epoch's summed loss so far (float64, on the device)
-
-
-class Hook:
-    def before_run(self, t: Loop) -> None: ...
-
-    def before_train_epoch(self, t: Loop, epoch: int) -> None: ...
-
-    def after_train_step(self, t: Loop) -> None: ...
-
-    def after_train_epoch(self, t: Loop, epoch: int) -> None: ...
-
-    def before_evaluation(self, t: Loop, epoch: int) -> None: ...
-
-    def after_evaluation(self, t: Loop, line: dict) -> None: ...
-
-    def after_checkpoint(self, t: Loop, mid_epoch: bool) -> None: ...
-
-    def after_epoch(self, t: Loop, line: dict) -> None: ...
-
-    def after_run(self, t: Loop) -> None: ...
-
-    def after_result(self, t: Loop, result: dict) -> None: ...
 
 
 class Hooks:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.algorithms.network import resolve_head
 from bench.engine import distributed
-from bench.methods.network import resolve_head
-from bench.metrics.evaluate import RESULT_KEYS, shot_groups
+from bench.metrics.evaluate import RESULT_KEYS, shot_rule
 from bench.metrics.runresult import RunResult
 from bench.store import faults, results
 
@@ -52,10 +52,3 @@ def build_result(cfg, data, device, state, last, run_dir, status="done", error=N
     written = result.write(run_dir)
     faults.point("after-result")
     return written
-
-
-def shot_rule(train_counts, e_cfg):
-    """result.json's shot rule: the thresholds and how many classes each group has."""
-    groups = shot_groups(train_counts, e_cfg["many_above"], e_cfg["few_below"])
-    return {"many_above": e_cfg["many_above"], "few_below": e_cfg["few_below"],
-            "group_sizes": {g: len(c) for g, c in groups.items()}}

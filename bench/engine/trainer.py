@@ -7,7 +7,7 @@ epoch (bench.engine.preempt: SIGUSR2, SIGTERM, run.checkpoint_minutes) a checkpo
 the position: batches done, the epoch generator's and the algorithm's random states, the running
 sums; a resumed run rebuilds the epoch's order from (seed, epoch) and goes on from there.
 
-The method owns its model, step, views and prediction (an Algorithm, bench.engine.algorithm); what
+The method owns its model, step, views and prediction (an Algorithm, bench.algorithms.protocol); what
 happens around the loop (progress, loggers, preemption, fault points, stage-2 rules) are hooks
 (bench.engine.hooks). The Trainer's steps: set_up (device, algorithm, model, optimizer, resume, hooks),
 train_epoch (order, steps, metrics, evaluation, checkpoint), finish (result.json).
@@ -22,9 +22,10 @@ from typing import Any
 
 import torch
 
+from bench.algorithms.protocol import Algorithm, check_views
+from bench.algorithms.step import Step
 from bench.datasets.identity import check_same_data, data_identity
 from bench.engine import distributed, preempt
-from bench.engine.algorithm import Algorithm, check_views
 from bench.engine.choose import algorithm_class
 from bench.engine.hooks import FaultPoints, Hooks, Preemption, Progress, Tracking
 from bench.engine.loggers import Loggers
@@ -39,10 +40,9 @@ from bench.engine.runtime import (
     run_threads,
 )
 from bench.engine.state import Position, RunState
-from bench.engine.step import Step
 from bench.errors import BenchError
-from bench.methods.schedules import learning_rate
 from bench.metrics.evaluate import evaluate_metrics
+from bench.parts.schedules import learning_rate
 from bench.store import checkpoint, results
 
 

@@ -6,14 +6,14 @@ Each loss module computes the mean loss from `(logits, target)`.
 """
 
 _LAZY = {
-    "CrossEntropy": "bench.methods.loss_module",
-    "LDAMLoss": "bench.methods.loss_module",
-    "FocalLoss": "bench.methods.loss_module",
-    "LogitAdjustedLoss": "bench.methods.loss_module",
-    "BalancedSoftmaxLoss": "bench.methods.loss_module",
-    "VSLoss": "bench.methods.loss_module",
-    "class_balanced_weights": "bench.methods.weights",
-    "inverse_frequency_weights": "bench.methods.weights",
+    "CrossEntropy": "bench.parts.loss_module",
+    "LDAMLoss": "bench.parts.loss_module",
+    "FocalLoss": "bench.parts.loss_module",
+    "LogitAdjustedLoss": "bench.parts.loss_module",
+    "BalancedSoftmaxLoss": "bench.parts.loss_module",
+    "VSLoss": "bench.parts.loss_module",
+    "class_balanced_weights": "bench.parts.weights",
+    "inverse_frequency_weights": "bench.parts.weights",
 }
 
 __all__ = list(_LAZY)

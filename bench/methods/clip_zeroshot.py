@@ -1,4 +1,4 @@
-from bench.methods import foundation
+from bench.methods import clip_recipes as foundation
 from bench.methods.spec import Method
 
 # shijxcs/LIFT configs/model/zsclip_vit_b16.yaml, models/models.py ZeroShotCLIP: the full CLIP (with the image

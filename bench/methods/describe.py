@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench.methods.parts import DEFAULT_PART, KINDS
 from bench.methods.registry import METHODS, PARTS
+from bench.parts.part import DEFAULT_PART, KINDS
 
 
 def _value(value):

@@ -1,4 +1,4 @@
-from bench.methods import foundation
+from bench.methods import clip_recipes as foundation
 from bench.methods.spec import Method
 
 # LIFT's full fine-tuning baseline (full_tuning True: every transformer block and the classifier; the logit-adjusted

@@ -1,4 +1,4 @@
-from bench.methods import foundation
+from bench.methods import clip_recipes as foundation
 from bench.methods.spec import Method
 
 # shijxcs/LIFT scripts/run_tab1to4_main_results.sh: `adaptformer True` on configs/model/clip_vit_b16.yaml (10 epochs,

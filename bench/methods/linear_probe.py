@@ -1,4 +1,4 @@
-from bench.methods import foundation
+from bench.methods import clip_recipes as foundation
 from bench.methods.spec import Method
 
 # LIFT's classifier-only baseline (README "-m clip_vit_b16" without a PEFT flag; lr 0.02 in

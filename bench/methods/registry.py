@@ -1,108 +1,82 @@
-"""Part and method registries.
+"""The method catalogue and the part registry, complete: the layers above import both from here.
 
-Adding a method: one small file with METHOD = Method(...), one line in METHOD_MODULES.
-Adding a loss: one file in bench/methods/losses/ with PART = Part("loss", ...), one line in LOSSES.
-Adding an algorithm (its own model, step, views): a Part of kind "algorithm" in a file like
-bench/methods/algorithms.py, one line in the PARTS loop below.
-Outside the package: modules named in BENCH_PLUGINS (comma-separated) are imported after the built-in
-entries and may register more (METHODS.register, PARTS.register).
+Adding a method: one small file in bench/methods/ declaring METHOD = Method(...) (bench.methods.spec).
+Adding a loss: one file in bench/parts/losses/ declaring PART = Part("loss", ...).
+Adding an algorithm (its own model, step, views): one file in bench/algorithms/ with its Params, its Part of kind
+"algorithm" (PART) and its class. Adding a class-weights, sampler, schedule, head or mix part: an entry in the
+PARTS tuple of bench/parts/weights.py, samplers.py, schedules.py, heads.py or mix.py.
+All are found by bench.registry.discover; nothing else names them.
+Outside the package: the modules named in BENCH_PLUGINS (comma-separated; a package stands for each of its modules)
+are imported after the built-in entries, and what each declares the same way is registered (register_declared),
+with a dataset (DATASET) or a model (MODEL) as well.
 """
 
-from bench.methods import (
-    algorithms,
-    balanced_softmax,
-    bcl,
-    cb,
-    cb_focal,
-    clip_zeroshot,
-    crt,
-    drs,
-    drw,
-    drw_sam,
-    erm,
-    erm_mixup,
-    erm_sam,
-    erm_wd,
-    focal,
-    foundation,
-    full_finetune,
-    heads,
-    la_posthoc,
-    ldam,
-    ldam_drw,
-    ldam_drw_mixup,
-    ldam_drw_sam,
-    lift,
-    linear_probe,
-    logit_adjust,
-    logit_adjust_drw,
-    lws,
-    mislas,
-    mix,
-    paco,
-    resample,
-    reweight,
-    ride,
-    ride_ea,
-    sade,
-    sade_tta,
-    samplers,
-    schedules,
-    tau_norm,
-    vs,
-    vs_drw,
-    vs_sam,
-    wb,
-    weights,
-)
-from bench.methods.losses import ce as ce_loss
-from bench.methods.losses import focal as focal_loss
-from bench.methods.losses import las as las_loss
-from bench.methods.losses import ldam as ldam_loss
-from bench.methods.losses import logit_adjust as la_loss
-from bench.methods.losses import softmax_bce
-from bench.methods.losses import vs as vs_loss
-from bench.methods.parts import Parts
-from bench.registry import Registry
+from types import ModuleType
 
-LOSSES = (ce_loss.PART, focal_loss.PART, ldam_loss.PART, la_loss.PART, la_loss.BALANCED_SOFTMAX, vs_loss.PART,
-          las_loss.PART, softmax_bce.PART)
+from bench.algorithms.registry import PARTS, STAGES
+from bench.methods.spec import Method
+from bench.parts.part import Part, Stage
+from bench.registry import Registry, declared, discover
 
-PARTS = Parts()
-for _part in (*LOSSES, *weights.PARTS, *samplers.PARTS, *schedules.PARTS, *heads.PARTS, *mix.PARTS,
-              *algorithms.PARTS, foundation.FOUNDATION):
-    PARTS.register(_part)
+# The catalogue's order (`bench list methods`, the rows of every report table), by family: a method not named here
+# is listed after these, in name order, so adding a method still takes only its own file.
+ORDER = ("erm", "resample", "reweight", "cb", "focal", "cb_focal", "ldam", "ldam_drw", "drw", "drs", "logit_adjust",
+         "balanced_softmax", "vs", "logit_adjust_drw", "vs_drw", "erm_mixup", "ldam_drw_mixup", "erm_wd",
+         # sharpness-aware minimisation (algorithm sam)
+         "erm_sam", "drw_sam", "ldam_drw_sam", "vs_sam",
+         # multi-expert (algorithms ride, sade); contrastive (paco, bcl)
+         "ride", "sade", "paco", "bcl",
+         # foundation-model track (algorithm foundation: a CLIP model, frozen except what the method tunes)
+         "clip_zeroshot", "linear_probe", "full_finetune", "lift",
+         # two-stage: computed from (post-hoc) or trained on (stage 2) a finished parent run (Method.parent)
+         "la_posthoc", "tau_norm", "crt", "lws", "mislas", "wb", "sade_tta", "ride_ea")
 
-METHOD_MODULES = (erm, resample, reweight, cb, focal, cb_focal, ldam, ldam_drw, drw, drs,
-                  logit_adjust, balanced_softmax, vs, logit_adjust_drw, vs_drw, erm_mixup, ldam_drw_mixup, erm_wd,
-                  # sharpness-aware minimisation (algorithm sam)
-                  erm_sam, drw_sam, ldam_drw_sam, vs_sam,
-                  # multi-expert (algorithms ride, sade)
-                  ride, sade,
-                  # contrastive (algorithm paco: two views, momentum encoder, queue)
-                  paco, bcl,
-                  # foundation-model track (algorithm foundation: a CLIP model, frozen except what the method tunes)
-                  clip_zeroshot, linear_probe, full_finetune, lift,
-                  # two-stage: computed from (post-hoc) or trained on (stage 2) a finished parent run (Method.parent)
-                  la_posthoc, tau_norm, crt, lws, mislas, wb, sade_tta, ride_ea)
 METHODS = Registry("method")
-for _module in METHOD_MODULES:
-    METHODS.register(_module.METHOD.name, _module.METHOD)
+for _method in sorted(discover("bench.methods", Method, ("METHOD",)),
+                      key=lambda m: (ORDER.index(m.name) if m.name in ORDER else len(ORDER), m.name)):
+    METHODS.register(_method.name, _method)
 
 
-def _load_plugins():
-    """Import the modules named in BENCH_PLUGINS; each registers its parts and methods when imported."""
+def register_declared(module: ModuleType) -> None:
+    """Register what a plugin module declares, as the built-in files are found: its parts (PARTS or PART), its
+    method (METHOD), its stage computations (STAGES), its dataset (DATASET, a bench.datasets.registry.DatasetInfo)
+    and its model (MODEL, a bench.models.registry.ModelInfo)."""
+    from bench.datasets.registry import DATASETS, DatasetInfo
+    from bench.models.registry import MODELS, ModelInfo
+
+    for part in declared(module, Part):
+        PARTS.register(part)
+    for method in declared(module, Method, ("METHOD",)):
+        METHODS.register(method.name, method)
+    for stage in declared(module, Stage, ("STAGES",)):
+        STAGES[stage.key].register(stage.value, stage)
+    for info in declared(module, DatasetInfo, ("DATASET",)):
+        DATASETS.register(info.name, info)
+    for info in declared(module, ModelInfo, ("MODEL",)):
+        MODELS.register(info.name, info)
+
+
+def _load_plugins() -> None:
+    """Import the modules named in BENCH_PLUGINS (a package: each of its modules) and register what they declare."""
     import importlib
     import os
+    import pkgutil
 
     from bench.errors import BenchError
 
-    for name in filter(None, (n.strip() for n in os.environ.get("BENCH_PLUGINS", "").split(","))):
+    names = dict.fromkeys(filter(None, (n.strip() for n in os.environ.get("BENCH_PLUGINS", "").split(","))))
+    for name in names:  # each once, in the order given
         try:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
         except ImportError as exc:
             raise BenchError(f"BENCH_PLUGINS names {name!r}, which cannot be imported ({exc}); put it on "
                              "PYTHONPATH or remove it from BENCH_PLUGINS") from None
+        register_declared(module)
+        for info in sorted(pkgutil.iter_modules(getattr(module, "__path__", [])), key=lambda i: i.name):
+            if not info.name.startswith("_"):
+                register_declared(importlib.import_module(f"{name}.{info.name}"))
 
 
 _load_plugins()
+
+__all__ = ["METHODS", "PARTS", "STAGES", "register_declared"]

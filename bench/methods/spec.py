@@ -1,4 +1,4 @@
-"""A named method is a composition of parts (plain data, no torch): see bench/methods/parts.py.
+"""A named method is a composition of parts (plain data, no torch): see bench/parts/part.py.
 
 `parts` sets keys of the config's `method` section: one part per kind (loss, weights, sampler,
 schedule, head, mix; the rest keep their defaults) and any hyper-parameter the method pins.

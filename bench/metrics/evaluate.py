@@ -161,3 +161,10 @@ def evaluate_metrics(logits, labels, train_counts, many_above=100, few_below=20,
     result = {m.name: m.compute(ev) for m in METRICS}
     result["per_class_acc"] = ev.per_class
     return result
+
+
+def shot_rule(train_counts, e_cfg):
+    """result.json's shot rule: the thresholds and how many classes each group has."""
+    groups = shot_groups(train_counts, e_cfg["many_above"], e_cfg["few_below"])
+    return {"many_above": e_cfg["many_above"], "few_below": e_cfg["few_below"],
+            "group_sizes": {g: len(c) for g, c in groups.items()}}

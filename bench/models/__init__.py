@@ -1,5 +1,5 @@
 """Models: backbones from the registry, classifier heads, and weights files loaded into a backbone (the network a
-method trains is put together by bench.methods.network)."""
+method trains is put together by bench.algorithms.network)."""
 
 from bench.models.registry import MODELS
 

@@ -1,5 +1,5 @@
 """CLIP through open_clip: the architectures, their weights, text features of prompts, and the image model the
-foundation-model methods train (bench/engine/foundation.py).
+foundation-model methods train (bench/algorithms/foundation.py).
 
 `clip_vit_b16` is OpenAI's CLIP ViT-B/16 architecture (open_clip "ViT-B-16"; weights with model.weights=hub:openai
 or a downloaded file); `clip_tiny` is the same architecture family at toy size (2 layers, width 64), random

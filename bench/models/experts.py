@@ -25,7 +25,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from bench.models.heads import build_head
+from bench.models.classifiers import build_head
 
 
 class MultiExpert(nn.Module):

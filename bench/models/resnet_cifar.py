@@ -39,7 +39,7 @@ class BasicBlock(nn.Module):
 
 
 class ResNetCifar(nn.Module):
-    """Feature extractor; the classifier head is attached by bench.methods.network.build_model."""
+    """Feature extractor; the classifier head is attached by bench.algorithms.network.build_model."""
 
     def __init__(self, num_blocks=(5, 5, 5), in_channels=3):
         super().__init__()

@@ -39,7 +39,7 @@ def make_data(images, seed=0, side=32):
 
 
 def _model(cfg, device, channels_last):
-    from bench.methods.network import build_model
+    from bench.algorithms.network import build_model
 
     torch.manual_seed(0)
     model = build_model(cfg, 3, 10).to(device)

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import yaml
 
+from bench.algorithms.registry import STAGES
 from bench.errors import BenchError, closest
-from bench.methods.parts import Traits
 from bench.methods.registry import PARTS  # torch-free declarations of every part and hyper-parameter
-from bench.methods.schedules import milestones, run_train_section
+from bench.parts.part import Traits
+from bench.parts.schedules import milestones, run_train_section
 from bench.plan import schema
 from bench.plan.experiment import RUNTIME_KEYS, experiment_part  # noqa: F401 - part of config's interface
 from bench.store import yamltext
@@ -30,7 +31,7 @@ from bench.store.textfiles import read_text
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
 
-# Every key is declared once: the method section beside its parts (bench/methods/parts.py), every other
+# Every key is declared once: the method section beside its parts (bench/parts/part.py), every other
 # section in bench/plan/schema.py (default, types, choices, range, doc, source, runtime-only).
 DEFAULTS = {"method": PARTS.config_defaults(), **schema.defaults()}
 TYPES = {"method.name": (str,), **schema.types()}  # keys whose default (None, a list) says too little
@@ -39,6 +40,8 @@ RANGES = schema.ranges()  # (predicate, phrase) checked after types
 
 # The method section's choices, types and ranges come from the parts' own declarations.
 CHOICES.update({f"method.{kind}": tuple(registry) for kind, registry in PARTS.kinds.items()})
+# The stage section's computations come from their declarations beside their algorithms (bench/algorithms/).
+CHOICES.update({f"stage.{key}": ("none", *registry) for key, registry in STAGES.items()})
 for _key, _param in PARTS.params.items():
     if _param.types:
         TYPES[f"method.{_key}"] = _param.types

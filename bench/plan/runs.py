@@ -96,7 +96,7 @@ def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None,
 def model_signature(cfg) -> dict:
     """{key: value} of what shapes the network a run trains: the backbone, its weights, the head (the loss's for
     head=auto) and, for a multi-expert network, its experts and the scale of their cosine heads."""
-    from bench.methods.network import resolve_head
+    from bench.algorithms.network import resolve_head
     from bench.methods.registry import PARTS
 
     m = cfg["method"]

@@ -2,7 +2,7 @@
 doc, where the default comes from, and whether it is runtime-only (how a run executes, not what it computes:
 outside the run id). bench.plan.config derives DEFAULTS, TYPES, CHOICES and RANGES from here, bench.plan.experiment the
 runtime keys, `bench list keys` the listing. The `method` section is declared beside its parts
-(bench/methods/parts.py). Rules between keys stay named checks in bench.plan.config.validate.
+(bench/parts/part.py). Rules between keys stay named checks in bench.plan.config.validate.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import BenchError, closest
-from bench.methods.search import Search
+from bench.parts.search import Search
 
 NONE = type(None)
 
@@ -28,7 +28,7 @@ class Key:
     phrase: str = ""  # what `check` requires, for the error message
     source: str = ""  # where the default comes from (paper, config file), "" for bench's own choice
     runtime: bool = False  # how the run executes, not what it computes: outside the run id
-    search: Search | None = None  # how `bench tune` draws it (bench/methods/search.py); None: not tuned
+    search: Search | None = None  # how `bench tune` draws it (bench/parts/search.py); None: not tuned
 
 
 def _positive(v):
@@ -155,11 +155,11 @@ KEYS = (
     # ------------------------------------------------------------------ stage (two-stage methods)
     Key("stage.parent", None, "a two-stage run's parent run id (set by the planner)", types=(str, NONE)),
     Key("stage.posthoc", "none", "computed from the finished parent without training it: none, la, tau_norm (rules on "
-        "its logits), sade_aggregation (SADE's expert weights on the unlabelled test images)",
-        choices=("none", "la", "tau_norm", "sade_aggregation")),
+        "its logits), sade_aggregation (SADE's expert weights on the unlabelled test images); the choices are the "
+        "stage computations bench/algorithms/ declares (STAGES)"),
     Key("stage.taus", None, "the tau grid; null: the rule's declared grid", types=(list, NONE)),
-    Key("stage.train", "none", "what stage 2 trains: none, classifier, scales, classifier_and_scales, router (RIDE)",
-        choices=("none", "classifier", "scales", "classifier_and_scales", "router")),
+    Key("stage.train", "none", "what stage 2 trains: none, classifier, scales, classifier_and_scales, router (RIDE); "
+        "the choices are the stage computations bench/algorithms/ declares (STAGES)"),
     Key("stage.reinit", False, "re-initialise the classifier before stage 2 (cRT)"),
     Key("stage.reinit_init", "kaiming", "the re-initialised classifier's draw: kaiming (Kaiming-normal weights, "
         "bench's linear head) or pytorch (nn.Linear's own default, as classifier-balancing's "

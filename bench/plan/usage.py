@@ -7,7 +7,7 @@ variant and shown config. Each rule names the keys, when they are unused and why
 key x method family against these rules and trains both values of each rule's keys to show the run is the same.
 
 Keys not in the table are used by every run whose checks accept them (the parts' own hyper-parameters are refused by
-their parts' declarations: bench/methods/parts.py, PARTS.check).
+their parts' declarations: bench/parts/part.py, PARTS.check).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.methods.parts import Traits
+from bench.parts.part import Traits
 
 IMAGE_LIST_ONLY = ("dataset.image_root", "dataset.split_dir", "dataset.path_rewrite", "augment.image_size",
                    "augment.resize", "augment.color_jitter", "augment.train_crop", "augment.normalize", "loader.decode",
@@ -50,7 +50,7 @@ def _zeroshot(cfg: dict) -> bool:
 
 
 def _traits(cfg: dict) -> Traits:
-    """What the run's algorithm part says it does besides the standard step (bench/methods/algorithms.py); none of
+    """What the run's algorithm part says it does besides the standard step (its Traits, bench/algorithms/); none of
     it for an algorithm this bench does not know (a result of a plugin not loaded: read as written)."""
     from bench.methods.registry import PARTS
 
@@ -93,7 +93,7 @@ def _decays(cfg: dict) -> bool:
 
 
 def _switch_reads_milestones(cfg: dict) -> bool:
-    """Deferred re-balancing without a defer epoch switches on at the first LR milestone (bench/methods/schedules.py),
+    """Deferred re-balancing without a defer epoch switches on at the first LR milestone (bench/parts/schedules.py),
     whatever the LR does there."""
     m = cfg["method"]
     return m["schedule"] == "deferred" and m["defer_epoch"] is None and _rebalances(cfg)
@@ -178,7 +178,7 @@ def unused_keys(cfg: dict) -> dict[str, str]:
 # Values that make the same run as another value of the key: the run id, the report's variants and its shown
 # config take the canonical one (bench.plan.experiment.experiment_part), so both are one run.
 def _every(cfg: dict) -> int:
-    from bench.methods.schedules import run_train_section
+    from bench.parts.schedules import run_train_section
 
     return min(cfg["eval"]["every"], run_train_section(cfg)["epochs"])  # every >= epochs: the last epoch only
 

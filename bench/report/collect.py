@@ -90,8 +90,8 @@ def declared_config(cfg) -> dict:
 def unused_method_keys(cfg):
     """Hyper-parameters of the config that none of its method's parts uses (e.g. max_m 0.3 that the
     iNat recipe sets, under erm): they cannot change a number, so they never split a table cell."""
-    from bench.methods.parts import KINDS
     from bench.methods.registry import PARTS
+    from bench.parts.part import KINDS
 
     m = cfg.get("method", {})
     try:
@@ -369,7 +369,7 @@ def stale_child(run):
     parent = ((run.result or {}).get("parent") or {}).get("run_id") if run.status == "done" else None
     if not parent or not (run.run_dir.parent / parent / rundir.RESULT).is_file():
         return False  # a one-stage run, or its parent is not here to compare with
-    from bench.engine.posthoc import is_current
+    from bench.algorithms.posthoc import is_current
 
     return not is_current(run.run_dir, run.run_dir.parent / parent)
 

@@ -188,13 +188,13 @@ def check_model(run, data):
     """Build the run's model for the data and pass two images through it (CPU, no gradients)."""
     import torch
 
-    from bench.engine.algorithm import check_views
+    from bench.algorithms.network import build_model
+    from bench.algorithms.protocol import check_views
     from bench.engine.choose import algorithm_class
-    from bench.methods.network import build_model
 
     cfg, a = run.cfg, run.cfg["augment"]
     check_views(cfg["method"]["name"], algorithm_class(cfg).views, data, cfg["loader"]["decode"])
-    if hasattr(data, "train_x"):  # in-memory images: the crop pads each side by crop_padding
+    if data.in_memory:  # in-memory images: the crop pads each side by crop_padding
         shape = tuple(data.train_x.shape[1:])
         if a["crop_padding"] > min(shape[1:]):
             raise BenchError(f"augment.crop_padding {a['crop_padding']} is larger than the {data.name} images "

@@ -15,7 +15,7 @@ def is_current(run):
         return False
     if run.parent is None:
         return True
-    from bench.engine.posthoc import is_current as child_current
+    from bench.algorithms.posthoc import is_current as child_current
 
     return child_current(run.run_dir, run.parent)
 
@@ -61,7 +61,12 @@ def _execute_child(run, force, algorithm):
         rundir.clear_run(run.run_dir)  # forced, failed, or computed from an older parent result
         results.write_config(run.run_dir, run.cfg)
         try:
-            result = algorithm(run.cfg, None, None, run.run_dir).compute()
+            device = None
+            if algorithm.computes_on_device:
+                from bench.engine.runtime import resolve_device
+
+                device = resolve_device(run.cfg["run"]["device"])
+            result = algorithm(run.cfg, None, device, run.run_dir).compute()
         except OSError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failed or missing parent fails its child, with the reason

@@ -107,7 +107,7 @@ def run_states(folder):
             parent = (result.parent or {}).get("run_id")
             stale = None
             if parent:
-                from bench.engine.posthoc import describe_parent_change
+                from bench.algorithms.posthoc import describe_parent_change
 
                 stale = describe_parent_change(d, folder / parent)
             rows.append(("done", d.name, job_id, f"{stale}; the next bench run recomputes it" if stale else ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from bench.methods.search import Search
+from bench.parts.search import Search
 
 # trial 0 is the config as planned (the authors' recipe and the method's defaults): a tuned method is never
 # worse on validation than its default, and the default row of the report is that trial's config
@@ -35,8 +35,8 @@ def own_parts(cfg: dict) -> list:
     parts that its parent does not have (MiSLAS's label-aware smoothing, weight balancing's class weights: the
     method.* items never reach the parent, and the parent's own parts are fixed by then); none of a post-hoc
     run's (its rule works on the parent's logits)."""
-    from bench.methods.parts import DEFAULT_PART
     from bench.methods.registry import METHODS, PARTS
+    from bench.parts.part import DEFAULT_PART
     from bench.plan.config import stage_kind
 
     kind = stage_kind(cfg)

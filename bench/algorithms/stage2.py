@@ -1,0 +1,194 @@
+"""Stage-2 training on a finished parent run (cRT, LWS, MiSLAS, weight balancing).
+
+The child's model starts from the parent's final weights (its last checkpoint, which must be the epoch its
+result.json reports), or with stage.start=best_val from its epoch best on the validation split (best.pt, kept
+by runs with eval.selection=best_val; the official Decoupling code loads its best model). The backbone never
+trains: its parameters are frozen and outside the optimizer, so they stay bit-identical; its BN statistics
+stay frozen (eval mode, stage.bn=frozen) or follow the stage-2 batches (train mode, stage.bn=update: the
+official Decoupling, weight-balancing and MiSLAS "shift learning" code). What trains (stage.train):
+
+    classifier             the linear head (re-initialised with stage.reinit, as cRT; else the parent's)
+    scales                 one scale per class on the head's logits, z_c * s_c from 1 (LWS); head frozen
+    classifier_and_scales  both (MiSLAS), the head at stage.classifier_lr_factor x the LR
+
+with its own epochs, LR (cosine from stage.lr to 0, no warm-up), weight decay and batch size; the loss,
+class weights and sampler are the child method's parts. stage.max_norm projects every classifier row
+onto the ball of radius min + max_norm (max - min) of the parent's row norms, after every step or epoch
+(weight balancing's MaxNorm; the bias is not capped).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.algorithms.posthoc import finished_parent, result_sha256
+from bench.algorithms.protocol import Hook
+from bench.algorithms.standard import StandardAlgorithm
+from bench.errors import BenchError
+from bench.parts.part import Stage
+from bench.parts.schedules import run_train_section
+from bench.store import rundir
+
+if TYPE_CHECKING:
+    pass
+
+
+class Stage2:
+    """Builds a stage-2 model from its parent and applies the recipe's rules during training."""
+
+    def __init__(self, cfg, parent_dir):
+        self.cfg, self.s = cfg, cfg["stage"]
+        self.parent_dir = Path(parent_dir)
+        self.parent = finished_parent(parent_dir)
+        self.parent_sha256 = result_sha256(parent_dir)
+        self.cap = None
+
+    def model(self, model, num_classes):
+        """The child's model from the freshly built `model` (backbone, head): the parent's weights loaded
+        (the head kept unless re-initialised), the scales appended, everything else frozen.
+        Returns (model, optimizer parameter groups)."""
+        from torch import nn
+
+        from bench.models.classifiers import ClassScale
+
+        state = self.parent_weights()
+        own = model.state_dict()
+        if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
+            from bench.algorithms.network import resolve_head
+
+            raise BenchError(f"parent run {self.parent_dir.name} has another model or head than this stage 2 "
+                             f"({self.cfg['model']['name']}, {resolve_head(self.cfg['method'])} head); use the "
+                             "parent method the child names")
+        if self.s["reinit"] and self.s["reinit_init"] == "pytorch":
+            model[1].reset_parameters()  # nn.Linear's default draw (classifier-balancing DotProductClassifier)
+        fresh_head = {k: v.clone() for k, v in model[1].state_dict().items()}
+        model.load_state_dict(state)
+        if self.s["reinit"]:
+            model[1].load_state_dict(fresh_head)  # cRT: a new classifier (drawn from the run's seed)
+        train = self.s["train"]
+        if train in ("scales", "classifier_and_scales"):
+            model = nn.Sequential(model[0], model[1], ClassScale(num_classes))
+        for p in model.parameters():
+            p.requires_grad_(False)
+        groups = []
+        if train in ("classifier", "classifier_and_scales"):
+            groups.append({"params": list(model[1].parameters()), "lr_scale": self.s["classifier_lr_factor"]})
+        if train in ("scales", "classifier_and_scales"):
+            groups.append({"params": list(model[2].parameters()), "lr_scale": 1.0})
+        for group in groups:
+            for p in group["params"]:
+                p.requires_grad_(True)
+        if self.s["max_norm"] is not None:  # the cap comes from the parent's rows (also under stage.reinit)
+            weight = state.get("1.weight", model[1].weight.detach())
+            if weight.dim() != 2:
+                raise BenchError("stage.max_norm needs a linear classifier")
+            norms = self.row_norms(weight)
+            self.cap = float(norms.min() + self.s["max_norm"] * (norms.max() - norms.min()))
+        return model, groups
+
+    def parent_weights(self) -> dict:
+        """The parent's state_dict stage 2 starts from: its final epoch's, or (stage.start=best_val) its
+        best-on-val epoch's, as the official Decoupling code loads its best model."""
+        import torch
+
+        from bench.store import checkpoint
+
+        method = self.parent.get("method") or ""
+        if self.s["start"] == "best_val":
+            best = (self.parent.get("best") or {}).get("epoch")
+            return checkpoint.load_best(self.parent_dir, best, torch.device("cpu"), method)["model"]
+        last = (self.parent.get("last") or {}).get("epoch")
+        return checkpoint.load_final(self.parent_dir, last, torch.device("cpu"), method)["model"]
+
+    @staticmethod
+    def row_norms(weight):
+        import torch
+
+        return torch.linalg.vector_norm(weight.double(), dim=1)
+
+    def train_mode(self, model):
+        """After model.train(): the frozen backbone in eval mode unless its BN statistics update."""
+        if self.s["bn"] == "frozen":
+            model[0].eval()
+
+    def project(self, model):
+        """MaxNorm: rows of the classifier longer than the cap are scaled down onto it."""
+        import torch
+
+        with torch.no_grad():
+            weight = model[1].weight
+            norms = self.row_norms(weight)
+            factor = torch.where(norms > self.cap, self.cap / norms, torch.ones_like(norms))
+            weight.mul_(factor.to(weight.dtype)[:, None])
+
+    def after_train_step(self, model):
+        if self.cap is not None and self.s["max_norm_at"] == "step":
+            self.project(model)
+
+    def after_train_epoch(self, model):
+        if self.cap is not None and self.s["max_norm_at"] == "epoch":
+            self.project(model)
+
+    def record(self):
+        """What result.json keeps of the parent and the recipe."""
+        keys = ("train", "reinit", "reinit_init", "bn", "epochs", "lr", "weight_decay", "batch_size",
+                "classifier_lr_factor", "max_norm", "max_norm_at")
+        return {"run_id": self.parent_dir.name, "method": self.parent.get("method"),
+                "result_sha256": self.parent_sha256, "max_norm_cap": self.cap,
+                "stage": {k: self.s[k] for k in keys}}
+
+
+class Stage2Rules(Hook):
+    """The recipe's rules as trainer hooks: the frozen backbone's BN mode each epoch, MaxNorm after each step
+    or epoch."""
+
+    def __init__(self, stage):
+        self.stage = stage
+
+    def before_train_epoch(self, t, epoch):
+        self.stage.train_mode(t.model)
+
+    def after_train_step(self, t):
+        self.stage.after_train_step(t.model)
+
+    def after_train_epoch(self, t, epoch):
+        self.stage.after_train_epoch(t.model)
+
+
+class Stage2Algorithm(StandardAlgorithm):
+    """A stage-2 method on the algorithm protocol: the parent's weights with only the classifier and/or the
+    per-class scales training, its own train section, the recipe's rules as hooks; the step is the
+    standard one (the method's loss, weights and sampler)."""
+
+    def __init__(self, cfg, data, device, run_dir):
+        super().__init__(cfg, data, device, run_dir)
+        self.stage = Stage2(cfg, rundir.parent_dir(self.run_dir, cfg))
+
+    def train_config(self):
+        return run_train_section(self.cfg)
+
+    def build_model(self):
+        model, _ = super().build_model()
+        return self.stage.model(model, self.data.num_classes)
+
+    def parent_record(self):
+        return self.stage.record()
+
+    def resumable(self, saved_state):
+        """A checkpoint trained on an older result of the parent starts over (the parent was re-run)."""
+        if saved_state["parent"]["result_sha256"] == self.stage.parent_sha256:
+            return True
+        print(f"starting {self.run_dir.name} over: its checkpoint was trained on an older result of parent "
+              f"{self.stage.parent_dir.name}", flush=True)
+        return False
+
+    def hooks(self):
+        return [Stage2Rules(self.stage)]
+
+
+STAGES = (Stage("train", "classifier", "the linear head (re-initialised with stage.reinit)",
+                build=lambda: Stage2Algorithm),
+          Stage("train", "scales", "one scale per class on the frozen head's logits (LWS)",
+                build=lambda: Stage2Algorithm),
+          Stage("train", "classifier_and_scales", "the head and the scales (MiSLAS)", build=lambda: Stage2Algorithm))

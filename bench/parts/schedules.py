@@ -1,0 +1,76 @@
+"""Schedules: the learning rate of each epoch, the train section a run trains with, and the schedule parts (from
+which epoch the class weights and the sampler, re-balancing, are on).
+
+The trainer asks `rebalancing(epoch)` once per epoch and hands the answer to the loss and the
+sampler through their one hook (`set_rebalancing`, `epoch_order(..., rebalancing)`).
+"""
+
+from __future__ import annotations
+
+import math
+
+from bench.errors import BenchError
+from bench.parts.part import Param, Part
+
+DEFER_EPOCH = Param("defer_epoch", None, "first epoch (0-based) with re-balancing on; null: the first LR decay",
+                    source="Cao et al. 2019 Sec. 3.2 (DRW: re-weighting from the first LR decay, epoch 160 of 200)",
+                    types=(int, type(None)), check=lambda v: v >= 0, phrase="non-negative")
+
+def _switch(cfg):
+    """build(cfg) -> first epoch with re-balancing on (0 for start), from defer_epoch."""
+    return defer_epoch(cfg)
+
+
+def milestones(train_cfg):
+    """Epochs (0-based) at which the LR decays: explicit list, else int(fraction * epochs)."""
+    if train_cfg["milestones"] is not None:
+        return sorted(train_cfg["milestones"])
+    return [int(f * train_cfg["epochs"]) for f in train_cfg["milestone_fractions"]]
+
+
+def learning_rate(epoch, train_cfg):
+    """LR of 0-based `epoch`: linear warm-up lr*(e+1)/W, then lr x lr_decay per passed milestone.
+
+    With the reference recipe: 0.02, 0.04, 0.06, 0.08, 0.1 (e 0..4); 0.1 until 159;
+    0.001 for 160..179; 0.00001 for 180..199.
+    """
+    base, warmup = train_cfg["lr"], train_cfg["warmup_epochs"]
+    if epoch < warmup:
+        return base * (epoch + 1) / warmup
+    if train_cfg["schedule"] == "cosine":  # per epoch from lr (after warm-up) towards 0
+        span = max(1, train_cfg["epochs"] - warmup)
+        return base * 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / span))
+    decays = sum(epoch >= m for m in milestones(train_cfg))
+    return base * train_cfg["lr_decay"] ** decays
+
+
+def defer_epoch(cfg):
+    """First epoch with re-balancing on: 0, or method.defer_epoch, else the first LR decay."""
+    method = cfg["method"]
+    if method["schedule"] == "start":
+        return 0
+    if method["defer_epoch"] is not None:
+        return method["defer_epoch"]
+    ms = milestones(cfg["train"])
+    if not ms:
+        raise BenchError("a deferred schedule needs an LR milestone or method.defer_epoch; set one of them")
+    return ms[0]
+
+
+def run_train_section(cfg: dict) -> dict:
+    """The train section a run trains with: its own, or for a stage-2 child (stage.train) its parent's with the
+    stage's epochs, LR, weight decay and batch size (null: the parent's), a cosine schedule to 0 and no warm-up;
+    RIDE's router always uses Nesterov momentum. The trainer, the re-balancing switch and the plan-time checks all
+    read this one section."""
+    s = cfg["stage"]
+    if s["train"] == "none" or s["posthoc"] != "none":
+        return cfg["train"]
+    return {**cfg["train"], "epochs": s["epochs"], "lr": s["lr"], "weight_decay": s["weight_decay"],
+            "batch_size": s["batch_size"] or cfg["train"]["batch_size"], "schedule": "cosine", "warmup_epochs": 0,
+            "milestones": None, **({"nesterov": True} if s["train"] == "router" else {})}
+
+
+START = Part("schedule", "start", "re-balancing on from the first epoch", build=_switch)
+DEFERRED = Part("schedule", "deferred", "re-balancing off until method.defer_epoch (default: the first LR decay)",
+                params=(DEFER_EPOCH,), source="Cao et al., NeurIPS 2019 (DRW / DRS)", build=_switch)
+PARTS = (START, DEFERRED)
