@@ -19,6 +19,7 @@ log D_i), averaged over the 2B anchors. The prediction is the plain classifier l
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from bench.algorithms.protocol import log_prior
@@ -31,6 +32,7 @@ from bench.parts.search import Search
 
 if TYPE_CHECKING:
     import torch
+    from torch import nn
 
 
 
@@ -58,7 +60,7 @@ def balanced_contrastive_loss(features: torch.Tensor, centers: torch.Tensor, lab
 class BCLAlgorithm(StandardAlgorithm):
     views = ("train", "simclr", "simclr")
 
-    def build_model(self):
+    def build_model(self) -> tuple[nn.Module, Iterable]:
         from bench.models.bclnet import BCLNet
 
         m = self.cfg["method"]

@@ -7,6 +7,7 @@ saved logits and every metric need nothing new; a training step asks for every e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from bench.algorithms.network import resolve_head
@@ -17,12 +18,13 @@ from bench.parts.part import Param
 
 if TYPE_CHECKING:
     import torch
+    from torch import nn
 
 
 class ExpertAlgorithm(StandardAlgorithm):
     """StandardAlgorithm's epoch order, re-balancing switch and loss parts, on a multi-expert network."""
 
-    def build_model(self):
+    def build_model(self) -> tuple[nn.Module, Iterable]:
         m = self.cfg["method"]
         info = MODELS.get_or_fail(self.cfg["model"]["name"])
         model = info.build_experts(self.data.in_channels, m["experts"], m["reduce_experts"], resolve_head(m),

@@ -104,7 +104,7 @@ class FoundationAlgorithm(StandardAlgorithm):
             s.scaler.update()
         return total, torch.cat(outputs)
 
-    def predict(self, model: nn.Module, pipe: Any, batch_size: int, autocast: Any, split: str = "test"):
+    def predict(self, model: nn.Module, pipe: Any, batch_size: int, autocast: Any, split: str = "test") -> torch.Tensor:
         """Logits; with method.tte the test split's are the five crops' mean, and the single-crop top-1 is kept
         beside them (evaluation_extra: `top1_without_tte`)."""
         import torch
@@ -147,7 +147,8 @@ def parameter_counts(net: Any, trained: list, dim: int | None) -> dict:
             "tuning_modules": n_trained - head, "classifier": head, "peft_dim": dim}
 
 
-def five_crop_logits(model: nn.Module, pipe: Any, batch_size: int, autocast: Any, side: int, expand: int):
+def five_crop_logits(model: nn.Module, pipe: Any, batch_size: int, autocast: Any, side: int,
+                     expand: int) -> torch.Tensor:
     """LIFT's test-time ensembling: the mean over FiveCrop(side) of Resize(side + expand) of each test image's
     logits (bench.images.clipviews; the views are deterministic: the generator draws nothing)."""
     import torch

@@ -23,6 +23,7 @@ the official loader drops the last incomplete batch (bench keeps it; the queue t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from bench.algorithms.protocol import log_prior
@@ -34,6 +35,7 @@ from bench.parts.search import Search
 
 if TYPE_CHECKING:
     import torch
+    from torch import nn
 
 
 def paco_loss(q: torch.Tensor, contrast: torch.Tensor, contrast_labels: torch.Tensor, class_logits: torch.Tensor,
@@ -62,7 +64,7 @@ class PaCoAlgorithm(StandardAlgorithm):
         super().__init__(cfg, data, device, run_dir)
         self.views = ("train", cfg["method"]["paco_key_view"])
 
-    def build_model(self):
+    def build_model(self) -> tuple[nn.Module, Iterable]:
         from bench.models.paconet import PaCoNet
 
         m = self.cfg["method"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,10 @@ from bench.errors import BenchError
 from bench.parts.part import Stage
 from bench.store import rundir
 
+if TYPE_CHECKING:
+    import torch
+
+
 GRIDS = {
     "la": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0],  # bench's choice around the paper's tau = 1
     "tau_norm": [round(0.1 * i, 1) for i in range(11)],  # [0, 1] in steps of 0.1, as methods-beyond.md asks
@@ -29,13 +34,13 @@ GRIDS = {
 FIXED_TAU = {"la": 1.0}  # Menon et al. 2021, Sec. 4: tau = 1 without tuning
 
 
-def result_sha256(run_dir):
+def result_sha256(run_dir: str | Path) -> str | None:
     """Hash of a run's result.json: children record their parent's, and are out of date when it changes."""
     path = Path(run_dir) / rundir.RESULT
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
-def finished_parent(parent_dir):
+def finished_parent(parent_dir: str | Path) -> dict:
     """The parent's result.json dict; BenchError (the child fails with it) unless the parent finished."""
     parent_dir = Path(parent_dir)
     parent = rundir.read_result(parent_dir)
@@ -46,11 +51,11 @@ def finished_parent(parent_dir):
     return parent
 
 
-def _top1(logits, labels):
+def _top1(logits: np.ndarray, labels: np.ndarray) -> float:
     return float((logits.argmax(1) == labels).mean() * 100.0)
 
 
-def head_of(parent_dir, parent=None):
+def head_of(parent_dir: str | Path, parent: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(weight C x D, bias C) of the parent's Linear head, from the checkpoint of the epoch its result reports
     (`parent`: its result.json, read when not given)."""
     import torch
@@ -68,7 +73,7 @@ def head_of(parent_dir, parent=None):
     return weight.double().numpy(), bias.double().numpy()
 
 
-def read_logits(path, parent_name, method):
+def read_logits(path: Path, parent_name: str, method: str) -> dict[str, np.ndarray]:
     """The arrays of a parent's logits.npz; BenchError naming the file and the fix when it is not one bench wrote."""
     import zipfile
 
@@ -87,14 +92,16 @@ def read_logits(path, parent_name, method):
     return arrays
 
 
-def adjust(rule, logits, tau, prior, head):
+def adjust(rule: str, logits: np.ndarray, tau: float, prior: np.ndarray,
+           head: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
     if rule == "la":
         return logits - tau * np.log(prior)
+    assert head is not None  # tau_norm reads the parent's head
     weight, bias = head
     return (logits - bias) / np.linalg.norm(weight, axis=1) ** tau
 
 
-def run_posthoc(cfg, run_dir, parent_dir):
+def run_posthoc(cfg: dict, run_dir: Path, parent_dir: Path) -> dict:
     """Compute a post-hoc child from its parent; returns the result dict (also written to result.json)."""
     parent_dir = Path(parent_dir)
     parent = finished_parent(parent_dir)
@@ -126,8 +133,9 @@ def run_posthoc(cfg, run_dir, parent_dir):
                               "val" if chosen_on == "val" else "fixed", {"tau": tau})  # fixed: none chosen
 
 
-def write_child_result(cfg, run_dir, parent_dir, parent, logits, labels, selection, selected_on, extra,
-                       timing=None, device=None):
+def write_child_result(cfg: dict, run_dir: Path, parent_dir: Path, parent: dict, logits: np.ndarray, labels: np.ndarray,
+                       selection: dict, selected_on: str, extra: dict, timing: dict | None = None,
+                       device: torch.device | None = None) -> dict:
     """The result of a child computed at its parent's final epoch from `logits` (N x C) of the reported images:
     result.json (the parent's data and counts, `selection` added to the parent's protocol), predictions and one
     metrics line (with `extra`)."""
@@ -158,7 +166,7 @@ def write_child_result(cfg, run_dir, parent_dir, parent, logits, labels, selecti
     return result.write(run_dir)
 
 
-def is_current(run_dir, parent_dir):
+def is_current(run_dir: str | Path, parent_dir: str | Path) -> bool:
     """A child's result is current when its parent's result.json is the one it was computed from."""
     result = rundir.read_result(run_dir)
     if result is None or result.get("status") != "done":
@@ -167,7 +175,7 @@ def is_current(run_dir, parent_dir):
     return recorded is not None and recorded == result_sha256(parent_dir)
 
 
-def describe_parent_change(run_dir, parent_dir):
+def describe_parent_change(run_dir: str | Path, parent_dir: str | Path) -> str | None:
     """Why a finished child will run again, for `bench status`, or None."""
     result = rundir.read_result(run_dir)
     if result and result.get("status") == "done" and not is_current(run_dir, parent_dir):

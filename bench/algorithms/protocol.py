@@ -85,7 +85,7 @@ class Algorithm:
     def train_step(self, s: Step, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
-    def predict(self, model: nn.Module, pipe: Any, batch_size: int, autocast: Any, split: str = "test"):
+    def predict(self, model: nn.Module, pipe: Any, batch_size: int, autocast: Any, split: str = "test") -> torch.Tensor:
         return predict(model, pipe, batch_size, autocast, split=split)
 
     def probability_scale(self) -> float:

@@ -17,6 +17,7 @@ The expert-assignment router, RIDE's second stage, is the child method `ride_ea`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     import torch
 
 
-def diversity_temperature(class_counts, gamma: float) -> np.ndarray:
+def diversity_temperature(class_counts: Sequence[int], gamma: float) -> np.ndarray:
     """T_c = b_c / max b, b_c = gamma C p_c + 1 - gamma: 1 for the most frequent class, less for the tail."""
     counts = np.asarray(class_counts, dtype=np.float64)
     b = gamma * len(counts) * counts / counts.sum() + 1.0 - gamma

@@ -21,6 +21,7 @@ experts it used. The result reports the share of test images that used 1, 2, ...
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from bench.algorithms.experts import EXPERTS, REDUCE_EXPERTS
@@ -46,15 +47,17 @@ class FrozenExperts(Hook):
 class RouterAlgorithm(Stage2Algorithm):
     """Stage 2 on a finished ride run: only the router trains (the parent's weights loaded, every expert frozen)."""
 
-    def build_model(self):
+    def build_model(self) -> tuple[nn.Module, Iterable]:
         import torch
 
         from bench.algorithms.experts import ExpertAlgorithm
+        from bench.models.experts import MultiExpert
         from bench.models.routers import RoutedExperts, Router
         from bench.store import checkpoint
 
         m, parent = self.cfg["method"], self.stage.parent
         experts, _ = ExpertAlgorithm(self.cfg, self.data, self.device, self.run_dir).build_model()
+        assert isinstance(experts, MultiExpert)
         ckpt = checkpoint.load_final(self.stage.parent_dir, (parent.get("last") or {}).get("epoch"),
                                      torch.device("cpu"), parent.get("method") or "ride")
         try:
@@ -77,23 +80,25 @@ class RouterAlgorithm(Stage2Algorithm):
         s.optimize(loss.float())
         return loss.detach(), mean.detach()
 
-    def predict(self, model: nn.Module, pipe: Any, batch_size: int, autocast: Any, split: str = "test"):
+    def predict(self, model: nn.Module, pipe: Any, batch_size: int, autocast: Any, split: str = "test") -> torch.Tensor:
         import torch
         from torch import nn
 
         from bench.models.routers import RoutedExperts
 
         assert isinstance(model, RoutedExperts)
+        routed: RoutedExperts = model  # narrowed for the class below
         counts = torch.zeros(len(model.experts.branches), dtype=torch.long)
 
         class Counting(nn.Module):  # the shared predict loop, counting the experts each batch used
-            def __init__(self):
+            def __init__(self) -> None:
                 super().__init__()
-                self.inner = model
+                self.inner = routed
 
-            def forward(self, x):
-                out = model(x)
-                counts.add_(torch.bincount(model.used.cpu() - 1, minlength=len(counts)))
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                out = routed(x)
+                assert routed.used is not None  # set by every inference batch
+                counts.add_(torch.bincount(routed.used.cpu() - 1, minlength=len(counts)))
                 return out
 
         logits = super().predict(Counting(), pipe, batch_size, autocast, split)

@@ -64,7 +64,7 @@ class SAMAlgorithm(StandardAlgorithm):
         self.schedule = m["sam_rho_schedule"] or [[0, m["sam_rho"]]]
         self.rho = rho_at(self.schedule, 0)
 
-    def start_epoch(self, epoch, generator):
+    def start_epoch(self, epoch: int, generator: torch.Generator) -> tuple[torch.Tensor, bool]:
         self.rho = rho_at(self.schedule, epoch)
         return super().start_epoch(epoch, generator)
 
@@ -87,7 +87,7 @@ class SAMAlgorithm(StandardAlgorithm):
         return loss.detach(), logits.detach()
 
 
-def _schedule_ok(value):
+def _schedule_ok(value: Any) -> bool:
     """[[epoch, rho], ...]: the first at epoch 0, epochs increasing integers, rho positive."""
     if not value or not all(isinstance(step, list) and len(step) == 2 for step in value):
         return False

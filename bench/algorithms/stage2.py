@@ -19,8 +19,9 @@ onto the ball of radius min + max_norm (max - min) of the parent's row norms, af
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.algorithms.posthoc import finished_parent, result_sha256
 from bench.algorithms.protocol import Hook
@@ -31,20 +32,27 @@ from bench.parts.schedules import run_train_section
 from bench.store import rundir
 
 if TYPE_CHECKING:
-    pass
+    import torch
+    from torch import nn
+
+    from bench.algorithms.protocol import Loop
+    from bench.datasets.protocol import Dataset
 
 
 class Stage2:
-    """Builds a stage-2 model from its parent and applies the recipe's rules during training."""
+    """Builds a stage-2 model from its parent and applies the recipe's rules during training.
 
-    def __init__(self, cfg, parent_dir):
+    `model` below is the child's nn.Sequential(backbone, head[, scales]), indexed as such (typed Any: torch's stubs
+    type a Sequential's items and their weights as bare Modules)."""
+
+    def __init__(self, cfg: dict, parent_dir: str | Path) -> None:
         self.cfg, self.s = cfg, cfg["stage"]
         self.parent_dir = Path(parent_dir)
         self.parent = finished_parent(parent_dir)
         self.parent_sha256 = result_sha256(parent_dir)
-        self.cap = None
+        self.cap: float | None = None  # MaxNorm's cap on the classifier's rows (stage.max_norm)
 
-    def model(self, model, num_classes):
+    def model(self, model: Any, num_classes: int) -> tuple[nn.Module, list]:
         """The child's model from the freshly built `model` (backbone, head): the parent's weights loaded
         (the head kept unless re-initialised), the scales appended, everything else frozen.
         Returns (model, optimizer parameter groups)."""
@@ -80,7 +88,7 @@ class Stage2:
             for p in group["params"]:
                 p.requires_grad_(True)
         if self.s["max_norm"] is not None:  # the cap comes from the parent's rows (also under stage.reinit)
-            weight = state.get("1.weight", model[1].weight.detach())
+            weight: torch.Tensor = state.get("1.weight", model[1].weight.detach())
             if weight.dim() != 2:
                 raise BenchError("stage.max_norm needs a linear classifier")
             norms = self.row_norms(weight)
@@ -102,35 +110,36 @@ class Stage2:
         return checkpoint.load_final(self.parent_dir, last, torch.device("cpu"), method)["model"]
 
     @staticmethod
-    def row_norms(weight):
+    def row_norms(weight: torch.Tensor) -> torch.Tensor:
         import torch
 
         return torch.linalg.vector_norm(weight.double(), dim=1)
 
-    def train_mode(self, model):
+    def train_mode(self, model: Any) -> None:
         """After model.train(): the frozen backbone in eval mode unless its BN statistics update."""
         if self.s["bn"] == "frozen":
             model[0].eval()
 
-    def project(self, model):
+    def project(self, model: Any) -> None:
         """MaxNorm: rows of the classifier longer than the cap are scaled down onto it."""
         import torch
 
+        assert self.cap is not None  # set by model() when stage.max_norm is on
         with torch.no_grad():
             weight = model[1].weight
             norms = self.row_norms(weight)
             factor = torch.where(norms > self.cap, self.cap / norms, torch.ones_like(norms))
             weight.mul_(factor.to(weight.dtype)[:, None])
 
-    def after_train_step(self, model):
+    def after_train_step(self, model: Any) -> None:
         if self.cap is not None and self.s["max_norm_at"] == "step":
             self.project(model)
 
-    def after_train_epoch(self, model):
+    def after_train_epoch(self, model: Any) -> None:
         if self.cap is not None and self.s["max_norm_at"] == "epoch":
             self.project(model)
 
-    def record(self):
+    def record(self) -> dict:
         """What result.json keeps of the parent and the recipe."""
         keys = ("train", "reinit", "reinit_init", "bn", "epochs", "lr", "weight_decay", "batch_size",
                 "classifier_lr_factor", "max_norm", "max_norm_at")
@@ -143,16 +152,16 @@ class Stage2Rules(Hook):
     """The recipe's rules as trainer hooks: the frozen backbone's BN mode each epoch, MaxNorm after each step
     or epoch."""
 
-    def __init__(self, stage):
+    def __init__(self, stage: Stage2) -> None:
         self.stage = stage
 
-    def before_train_epoch(self, t, epoch):
+    def before_train_epoch(self, t: Loop, epoch: int) -> None:
         self.stage.train_mode(t.model)
 
-    def after_train_step(self, t):
+    def after_train_step(self, t: Loop) -> None:
         self.stage.after_train_step(t.model)
 
-    def after_train_epoch(self, t, epoch):
+    def after_train_epoch(self, t: Loop, epoch: int) -> None:
         self.stage.after_train_epoch(t.model)
 
 
@@ -161,21 +170,21 @@ class Stage2Algorithm(StandardAlgorithm):
     per-class scales training, its own train section, the recipe's rules as hooks; the step is the
     standard one (the method's loss, weights and sampler)."""
 
-    def __init__(self, cfg, data, device, run_dir):
+    def __init__(self, cfg: dict, data: Dataset, device: torch.device, run_dir: Path) -> None:
         super().__init__(cfg, data, device, run_dir)
         self.stage = Stage2(cfg, rundir.parent_dir(self.run_dir, cfg))
 
-    def train_config(self):
+    def train_config(self) -> dict:
         return run_train_section(self.cfg)
 
-    def build_model(self):
+    def build_model(self) -> tuple[nn.Module, Iterable]:
         model, _ = super().build_model()
         return self.stage.model(model, self.data.num_classes)
 
-    def parent_record(self):
+    def parent_record(self) -> dict | None:
         return self.stage.record()
 
-    def resumable(self, saved_state):
+    def resumable(self, saved_state: dict) -> bool:
         """A checkpoint trained on an older result of the parent starts over (the parent was re-run)."""
         if saved_state["parent"]["result_sha256"] == self.stage.parent_sha256:
             return True
@@ -183,7 +192,7 @@ class Stage2Algorithm(StandardAlgorithm):
               f"{self.stage.parent_dir.name}", flush=True)
         return False
 
-    def hooks(self):
+    def hooks(self) -> list:
         return [Stage2Rules(self.stage)]
 
 

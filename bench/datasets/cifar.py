@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -18,8 +19,20 @@ from bench.errors import BenchError
 MEAN = (0.4914, 0.4822, 0.4465)  # the reference code's constants, for both CIFARs
 STD = (0.2023, 0.1994, 0.2010)
 
-SPECS = {
-    "cifar10": dict(
+class CifarSpec(TypedDict):
+    title: str
+    folder: str
+    url: str
+    archive: tuple[str, str]  # file name, md5
+    train: list[tuple[str, str]]  # (batch file, md5)
+    test: list[tuple[str, str]]
+    meta: tuple[str, str, str]  # file, md5, key of the class names
+    label_key: str
+    num_classes: int
+
+
+SPECS: dict[str, CifarSpec] = {
+    "cifar10": CifarSpec(
         title="CIFAR-10",
         folder="cifar-10-batches-py",
         url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
@@ -34,7 +47,7 @@ SPECS = {
         label_key="labels",
         num_classes=10,
     ),
-    "cifar100": dict(
+    "cifar100": CifarSpec(
         title="CIFAR-100",
         folder="cifar-100-python",
         url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",

@@ -56,6 +56,7 @@ def read_idx(path):
     if len(raw) < 8:
         raise BenchError(f"{path} is truncated or not an IDX file; delete it and download it again")
     magic = struct.unpack(">I", raw[:4])[0]
+    shape: tuple[int, ...]
     if magic == 0x00000803:
         if len(raw) < 16:
             raise BenchError(f"{path} is truncated (no IDX image header); delete it and download it again")

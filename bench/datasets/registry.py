@@ -5,10 +5,16 @@ and add one `DATASETS.register(...)` line below. Loaders are imported lazily. A 
 declares `DATASET = DatasetInfo(..., loader=load)` with the loader in the same file.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bench.registry import Registry
+
+if TYPE_CHECKING:
+    from bench.datasets.protocol import Dataset
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,7 @@ class DatasetInfo:
     # "official" val list, or "" (none: best_val is refused)
     selection: str = "half"
 
-    def load(self, cfg):
+    def load(self, cfg: dict) -> Dataset:
         import importlib
 
         if callable(self.loader):

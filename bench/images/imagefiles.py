@@ -123,7 +123,8 @@ class Files(torch.utils.data.Dataset):
             raw = data.numpy().tobytes()
             x = jpeg.decode_full(jpeg.Encoded(raw)).to(self.device)
         if params is None:  # evaluation: Resize + CenterCrop
-            return jpeg.finish(jpeg.centre(jpeg.resize(x, *jpeg.resized_size(*x.shape[-2:], r.resize)), r.size))
+            height, width = x.shape[-2:]
+            return jpeg.finish(jpeg.centre(jpeg.resize(x, *jpeg.resized_size(height, width, r.resize)), r.size))
         return jpeg.policy_and_cutout(jpeg.finish(jpeg.cut(x, params, r), params), params, r)  # as the workers
 
 
@@ -137,12 +138,12 @@ def collate(samples, out=None):
     if isinstance(samples[0][0], tuple):  # several views of each image: a batch per view
         views = tuple(torch.stack([s[0][v] for s in samples]) for v in range(len(samples[0][0])))
         return views, torch.tensor([s[1] for s in samples])
-    images = [s[0] for s in samples]
+    singles = [s[0] for s in samples]
     if out is not None:
-        images = torch.stack(images, out=out.view(-1)[:len(images) * images[0].numel()].view(len(images),
-                                                                                          *images[0].shape))
+        images = torch.stack(singles, out=out.view(-1)[:len(singles) * singles[0].numel()].view(len(singles),
+                                                                                            *singles[0].shape))
     else:
-        images = torch.stack(images)
+        images = torch.stack(singles)
     return images, torch.tensor([s[1] for s in samples])
 
 

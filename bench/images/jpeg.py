@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import math
 import random
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -96,7 +97,8 @@ def draw(height, width, seed, recipe):
         rh, rw = resized_size(height, width, recipe.resize)
         box = (rng.randint(0, rh - recipe.size), rng.randint(0, rw - recipe.size), recipe.size, recipe.size)
     flip = recipe.flip and rng.random() < 0.5
-    order, factors = (), ()
+    order: Sequence[int] = ()
+    factors: tuple[float, ...] = ()
     if recipe.jitter:
         order = [0, 1, 2]
         rng.shuffle(order)
@@ -250,7 +252,8 @@ def cut(x, params, recipe):
     top, left, h, w = params.box
     if recipe.crop == "random_resized":
         return resize(x[:, top:top + h, left:left + w], recipe.size, recipe.size)
-    x = resize(x, *resized_size(*x.shape[-2:], recipe.resize))
+    height, width = x.shape[-2:]
+    x = resize(x, *resized_size(height, width, recipe.resize))
     return x[:, top:top + h, left:left + w]
 
 
@@ -330,7 +333,7 @@ def train_image(data, seed, recipe):
             image.draft("RGB", (width // s, height // s))
             fx, fy = image.size[0] / width, image.size[1] / height
             x = _tensor(image.convert("RGB").resize(
-                (size, size), Image.BILINEAR, box=(left * fx, top * fy, (left + w) * fx, (top + h) * fy)))
+                (size, size), Image.Resampling.BILINEAR, box=(left * fx, top * fy, (left + w) * fx, (top + h) * fy)))
         else:
             x = cut(decode_full(src), params, recipe)
     else:  # resize_random: the resize may decode at reduced size

@@ -70,6 +70,8 @@ class TensorPipeline:
             yield tuple(self.view(kind, images, generator) for kind in kinds)
 
     def val_batches(self, batch_size):
+        if self.val_x is None:
+            raise RuntimeError("val_batches without a validation split (eval.selection=best_val plans one)")
         for images in self.val_x.split(batch_size):
             yield self.augment.test(images)
 
@@ -143,6 +145,8 @@ class ImagePipeline:
             yield images
 
     def val_batches(self, batch_size):
+        if self.val_labels is None:
+            raise RuntimeError("val_batches without a validation split (eval.selection=best_val plans one)")
         self.plan.set("val", torch.arange(len(self.val_labels)), batch_size)
         for images, _ in self._batches():
             yield images
@@ -165,7 +169,8 @@ class Normalize:
         self.scale = (1.0 / (255.0 * std)).view(1, 3, 1)
         self.shift = (-torch.tensor(mean, dtype=torch.float32, device=device) / std.view(-1)).view(1, 3, 1)
         self.reuse = device.type == "cpu"
-        self.buffers, self.turn = [None, None], 0
+        self.buffers: list[torch.Tensor | None] = [None, None]
+        self.turn = 0
 
     def _output(self, shape, device):
         if not self.reuse:

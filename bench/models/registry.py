@@ -1,8 +1,14 @@
 """Model registry: name -> backbone builder ("module:function", imported on use)."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bench.registry import Registry
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -14,13 +20,13 @@ class ModelInfo:
     experts: str = ""  # "module:function" of its multi-expert version (RIDE, SADE), "" when it has none
     clip: bool = False  # a CLIP model (bench.models.clip): the foundation-model methods' only, built by them
 
-    def build(self, in_channels):
+    def build(self, in_channels: int) -> nn.Module:
         import importlib
 
         module, func, *arg = self.builder.split(":")
         return getattr(importlib.import_module(module), func)(*arg, in_channels=in_channels)
 
-    def build_experts(self, in_channels, experts, reduce, head, num_classes):
+    def build_experts(self, in_channels: int, experts: int, reduce: bool, head: str, num_classes: int) -> nn.Module:
         """The multi-expert network (bench.models.experts): a shared trunk, `experts` branches and heads."""
         import importlib
 
@@ -31,7 +37,7 @@ class ModelInfo:
 class ModelRegistry(Registry):
     """Registered models, plus any timm model as `timm:<name>` (e.g. timm:convnext_tiny)."""
 
-    def get_or_fail(self, name):
+    def get_or_fail(self, name: str) -> ModelInfo:
         if isinstance(name, str) and name.startswith("timm:"):
             import timm
 

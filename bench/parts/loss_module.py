@@ -7,19 +7,27 @@ Public classes (`from bench.methods import ...`) are thin names for one part wit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import torch
 from torch import nn
 
 from bench.parts.losses import ce, focal, ldam, logit_adjust, vs
 
+if TYPE_CHECKING:
+    from bench.parts.part import Part
+
 
 class PartLoss(nn.Module):
-    def __init__(self, part, class_counts, hparams=None, weight=None):
+    def __init__(self, part: Part, class_counts: Sequence[int] | None, hparams: dict[str, Any] | None = None,
+                 weight: torch.Tensor | None = None) -> None:
         super().__init__()
         self.part = part
         constants = part.setup(class_counts, **(hparams or {})) if part.setup else {}
-        self._buffers_of_part, self._scalars = [], {}
+        self._buffers_of_part: list[str] = []
+        self._scalars: dict[str, Any] = {}
         for name, value in constants.items():
             if isinstance(value, np.ndarray):
                 self.register_buffer(name, torch.tensor(value, dtype=torch.float32))
@@ -29,20 +37,22 @@ class PartLoss(nn.Module):
         self.register_buffer("class_weights", weight)
         self.rebalancing = True
 
-    def set_rebalancing(self, on):
+    def set_rebalancing(self, on: bool) -> None:
         """Class weights apply from now on (True) or not (False)."""
         self.rebalancing = bool(on)
 
     @property
-    def weight(self):
-        return self.class_weights if self.rebalancing else None
+    def weight(self) -> torch.Tensor | None:
+        weights = self.class_weights  # a registered buffer: a tensor, or None without class weights
+        return weights if self.rebalancing and isinstance(weights, torch.Tensor) else None
 
-    def forward(self, logits, target):
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         constants = {name: getattr(self, name) for name in self._buffers_of_part}
+        assert self.part.forward is not None  # every loss part declares its formula
         return self.part.forward(logits, target, self.weight, **constants, **self._scalars)
 
 
-def build_loss(method_cfg, class_counts, weight=None):
+def build_loss(method_cfg: dict, class_counts: Sequence[int], weight: torch.Tensor | None = None) -> PartLoss:
     """The loss module of a method config, with its class weights (applied while re-balancing)."""
     from bench.parts.registry import PARTS
 
@@ -51,36 +61,38 @@ def build_loss(method_cfg, class_counts, weight=None):
 
 
 class CrossEntropy(PartLoss):
-    def __init__(self, weight=None):
+    def __init__(self, weight: torch.Tensor | None = None) -> None:
         super().__init__(ce.PART, None, {}, weight)
 
 
 class FocalLoss(PartLoss):
-    def __init__(self, gamma=1.0, weight=None, form="reference"):
+    def __init__(self, gamma: float = 1.0, weight: torch.Tensor | None = None, form: str = "reference") -> None:
         super().__init__(focal.PART, None, {"gamma": gamma, "focal_form": form}, weight)
 
 
 class LDAMLoss(PartLoss):
-    def __init__(self, class_counts, max_m=0.5, s=30.0, weight=None):
+    def __init__(self, class_counts: Sequence[int], max_m: float = 0.5, s: float = 30.0,
+                 weight: torch.Tensor | None = None) -> None:
         super().__init__(ldam.PART, class_counts, {"max_m": max_m, "s": s}, weight)
 
 
 class LogitAdjustedLoss(PartLoss):
     """CE(z + tau log pi, y), pi = class_counts / sum (Menon et al. 2021)."""
 
-    def __init__(self, class_counts, tau=1.0, weight=None):
+    def __init__(self, class_counts: Sequence[int], tau: float = 1.0, weight: torch.Tensor | None = None) -> None:
         super().__init__(logit_adjust.PART, class_counts, {"la_tau": tau}, weight)
 
 
 class BalancedSoftmaxLoss(PartLoss):
     """CE(z + log n, y) (Ren et al. 2020); equal to LogitAdjustedLoss with tau = 1."""
 
-    def __init__(self, class_counts, weight=None):
+    def __init__(self, class_counts: Sequence[int], weight: torch.Tensor | None = None) -> None:
         super().__init__(logit_adjust.BALANCED_SOFTMAX, class_counts, {}, weight)
 
 
 class VSLoss(PartLoss):
     """CE(z (n / n_max)^gamma + tau log pi, y) (Kini et al. 2021)."""
 
-    def __init__(self, class_counts, gamma=0.3, tau=1.0, weight=None):
+    def __init__(self, class_counts: Sequence[int], gamma: float = 0.3, tau: float = 1.0,
+                 weight: torch.Tensor | None = None) -> None:
         super().__init__(vs.PART, class_counts, {"vs_gamma": gamma, "vs_tau": tau}, weight)

@@ -9,10 +9,16 @@ each label, which keeps a margin or logit adjustment tied to the label it belong
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from bench.parts.part import Param, Part
 from bench.parts.search import Search
+
+if TYPE_CHECKING:
+    import torch
 
 MIX_ALPHA = Param("mix_alpha", 1.0, "lambda ~ Beta(alpha, alpha) of mixup / CutMix",
                   source="BagofTricks-LT configs/cao_cifar/mixup/input_mixup/cifar10_im100_im_alpha10.yaml "
@@ -26,7 +32,7 @@ CUTMIX_PROB = Param("cutmix_prob", 0.5, "the probability that a batch is CutMix-
                     check=lambda v: 0 <= v <= 1, phrase="in [0, 1]", search=Search("linear", 0.25, 1.0))
 
 
-def cutmix_box(height, width, lam, rng):
+def cutmix_box(height: int, width: int, lam: float, rng: np.random.Generator) -> tuple[int, int, int, int]:
     """(y1, y2, x1, x2) of a box of area about (1 - lam) H W centred at a uniform pixel, clipped to
     the image (Yun et al. 2019, clovaai/CutMix-PyTorch rand_bbox)."""
     cut = np.sqrt(1.0 - lam)
@@ -40,13 +46,13 @@ def cutmix_box(height, width, lam, rng):
 class Mixer:
     """mix(images, labels) -> (images, labels_b, lam) for one epoch."""
 
-    def __init__(self, kind, alpha, generator, prob=1.0):
+    def __init__(self, kind: str, alpha: float, generator: torch.Generator, prob: float = 1.0) -> None:
         import torch
 
         self.kind, self.alpha, self.prob = kind, float(alpha), float(prob)
         self.rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
 
-    def __call__(self, images, labels):
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
         import torch
 
         if self.kind == "cutmix" and not self.rng.random() < self.prob:  # clovaai train.py: r < cutmix_prob
@@ -64,7 +70,7 @@ class Mixer:
         return images, labels[perm], lam
 
 
-def _build(kind):
+def _build(kind: str) -> Callable[[dict, torch.Generator], Mixer]:
     if kind == "cutmix":
         return lambda m, generator: Mixer(kind, m["mix_alpha"], generator, m["cutmix_prob"])
     return lambda m, generator: Mixer(kind, m["mix_alpha"], generator)

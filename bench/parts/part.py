@@ -19,7 +19,7 @@ of a run's parts uses is refused. Torch is imported only inside `build`/`forward
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,7 @@ class Param:
     # how `bench tune` draws it (bench/parts/search.py); None: not tuned (structure, implementation or a size)
     search: Search | None = None
 
-    def allowed_types(self):
+    def allowed_types(self) -> tuple:
         if self.types:
             return self.types
         if isinstance(self.default, bool):
@@ -56,7 +56,7 @@ class Param:
             return (float, int)
         return (type(self.default),)
 
-    def range_ok(self, value):
+    def range_ok(self, value: Any) -> bool:
         if isinstance(value, float) and not math.isfinite(value):
             return False
         return self.check is None or value is None or self.check(value)
@@ -118,12 +118,12 @@ class Stage:
 class Parts:
     """One registry per part kind, plus the union of their hyper-parameters."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.kinds = {kind: Registry(f"{kind} part") for kind in KINDS}
-        self.params = {}  # key -> Param (a key several parts share is declared identically)
-        self.users = {}  # key -> [(kind, name)]
+        self.params: dict[str, Param] = {}  # key -> Param (a key several parts share is declared identically)
+        self.users: dict[str, list[tuple[str, str]]] = {}  # key -> [(kind, name)]
 
-    def register(self, part):
+    def register(self, part: Part) -> Part:
         if part.kind not in self.kinds:
             raise ValueError(f"unknown part kind {part.kind!r}; kinds: {', '.join(KINDS)}")
         for param in part.params:
@@ -138,21 +138,28 @@ class Parts:
         self.kinds[part.kind].register(part.name, part)
         return part
 
-    def get(self, kind, name):
+    def get(self, kind: str, name: str) -> Part:
         return self.kinds[kind].get_or_fail(name)
 
-    def config_defaults(self):
+    def build(self, kind: str, name: str, *args: Any) -> Any:
+        """What a part's build() returns (class weights, a sampler, the switch epoch, a mixer, an algorithm class)."""
+        part = self.get(kind, name)
+        if part.build is None:
+            raise ValueError(f"{kind} part {name} has no build(); it is not built directly")
+        return part.build(*args)
+
+    def config_defaults(self) -> dict[str, Any]:
         """The config's `method` section: name, one part per kind, then every hyper-parameter."""
-        section = {"name": None}
+        section: dict[str, Any] = {"name": None}
         section.update(DEFAULT_PART)
         section.update({key: param.default for key, param in self.params.items()})
         return section
 
-    def chosen(self, method_cfg):
+    def chosen(self, method_cfg: dict) -> list[tuple[str, Part]]:
         """[(kind, Part)] of a method config (names assumed valid; a kind the config predates is left out)."""
         return [(kind, self.kinds[kind][method_cfg[kind]]) for kind in KINDS if kind in method_cfg]
 
-    def probability_scale(self, method_cfg) -> float:
+    def probability_scale(self, method_cfg: dict) -> float:
         """Factor from a model's outputs to the logits its loss trains, for ECE and NLL: the loss part's (LDAM: s),
         or the algorithm's where it trains with its own loss (its Part's `probability_scale`)."""
         algorithm = self.kinds["algorithm"][method_cfg.get("algorithm", "standard")]
@@ -162,7 +169,7 @@ class Parts:
             key = self.kinds["loss"][method_cfg["loss"]].probability_scale
         return float(method_cfg[key]) if key else 1.0
 
-    def check(self, method_cfg, defaults, user_keys=None):
+    def check(self, method_cfg: dict, defaults: dict, user_keys: Collection[str] | None = None) -> None:
         """Plan-time checks of a method config whose part names are valid: BenchError on a
         hyper-parameter that none of its parts uses (among `user_keys`, the ones the user set;
         None: all), or parts that do not go together."""
@@ -187,6 +194,6 @@ class Parts:
             raise BenchError(f"loss {loss.name} cannot be combined over two labels, so method.mix="
                              f"{method_cfg['mix']} is not possible with it; use method.mix=none or another loss")
 
-    def describe(self, part):
+    def describe(self, part: Part) -> str:
         """'key=default' of a part's hyper-parameters."""
         return ", ".join(f"{p.key}={p.default!r}" for p in part.params)

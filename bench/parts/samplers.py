@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from bench.parts.part import Param, Part
 from bench.parts.weights import BETA
 
+if TYPE_CHECKING:
+    import torch
 
-def sample_weights(kind, labels, class_counts, beta):
+
+def sample_weights(kind: str, labels: torch.Tensor, class_counts: Sequence[int], beta: float) -> torch.Tensor:
     """Per-sample drawing weights (float64) for the re-sampling choices."""
     import torch
 
@@ -22,7 +28,8 @@ def sample_weights(kind, labels, class_counts, beta):
     return torch.from_numpy(per_class)[labels.cpu()]
 
 
-def epoch_order(kind, labels, class_counts, beta, generator):
+def epoch_order(kind: str, labels: torch.Tensor, class_counts: Sequence[int], beta: float,
+                generator: torch.Generator) -> torch.Tensor:
     """Indices (CPU int64) of one epoch: a permutation, or N draws with replacement."""
     import torch
 
@@ -33,7 +40,8 @@ def epoch_order(kind, labels, class_counts, beta, generator):
     return torch.multinomial(weights, n, replacement=True, generator=generator)
 
 
-def class_aware_order(labels, num_classes, per_visit, generator):
+def class_aware_order(labels: torch.Tensor, num_classes: int, per_visit: int,
+                      generator: torch.Generator) -> torch.Tensor:
     """N indices as classifier-balancing's ClassAwareSampler draws them: the classes in a random cycle (reshuffled
     after every pass), `per_visit` images of the visited class in a row, each class's images in their own random
     cycle (reshuffled after every pass; a class with fewer images repeats within a visit). bench restarts the cycles
@@ -62,18 +70,19 @@ def class_aware_order(labels, num_classes, per_visit, generator):
 class Sampler:
     """An epoch's order for one sampler part; instance order while re-balancing is off."""
 
-    def __init__(self, kind, labels, class_counts, beta):
+    def __init__(self, kind: str, labels: torch.Tensor, class_counts: Sequence[int], beta: float) -> None:
         self.kind, self.labels, self.counts, self.beta = kind, labels, class_counts, beta
+        self.per_visit = PER_VISIT.default  # class_aware: images of a class per visit (set by build)
 
-    def epoch_order(self, generator, rebalancing):
+    def epoch_order(self, generator: torch.Generator, rebalancing: bool) -> torch.Tensor:
         kind = self.kind if rebalancing else "instance"
         if kind == "class_aware":
             return class_aware_order(self.labels, len(self.counts), self.per_visit, generator)
         return epoch_order(kind, self.labels, self.counts, self.beta, generator)
 
 
-def _build(kind):
-    def build(labels, counts, m):
+def _build(kind: str) -> Callable[..., Sampler]:
+    def build(labels: torch.Tensor, counts: Sequence[int], m: dict) -> Sampler:
         sampler = Sampler(kind, labels, counts, m.get("beta", BETA.default))
         sampler.per_visit = m.get("class_aware_per_visit", PER_VISIT.default)
         return sampler

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from bench.parts.part import Param, Part
 from bench.parts.search import Search
+
+if TYPE_CHECKING:
+    import torch
 
 BETA = Param("beta", 0.9999, "effective-number beta of class-balanced weights / sampling",
              source="Cao et al. 2019 (LDAM-DRW) Sec. 4 and kaidic/LDAM-DRW cifar_train.py (beta = 0.9999)",
@@ -13,13 +19,13 @@ BETA = Param("beta", 0.9999, "effective-number beta of class-balanced weights / 
              search=Search("choice", choices=(0.9, 0.99, 0.999, 0.9999)))
 
 
-def _tensor(weights):
+def _tensor(weights: np.ndarray) -> torch.Tensor:
     import torch
 
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def class_balanced_weights(class_counts, beta):
+def class_balanced_weights(class_counts: Sequence[int], beta: float) -> torch.Tensor:
     """Cui et al. 2019 'effective number' weights, normalised to sum to the number of classes.
 
     w_c = (1 - beta) / (1 - beta ** n_c), computed in float64 as the reference code does.
@@ -31,7 +37,7 @@ def class_balanced_weights(class_counts, beta):
     return _tensor(weights)
 
 
-def inverse_frequency_weights(class_counts):
+def inverse_frequency_weights(class_counts: Sequence[int]) -> torch.Tensor:
     """w_c proportional to 1 / n_c, normalised to sum to the number of classes (CB's beta -> 1 limit)."""
     counts = np.asarray(class_counts, dtype=np.float64)
     weights = 1.0 / counts

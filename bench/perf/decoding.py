@@ -38,7 +38,7 @@ def natural_image(width, height, rng):
     for cells, amplitude in ((4, 90), (16, 50), (64, 30), (256, 40)):
         grid = rng.normal(0, 1, (max(2, height * cells // 500), max(2, width * cells // 500), 3))
         grid = ((grid - grid.min()) / (np.ptp(grid) + 1e-6) * 255).astype(np.uint8)
-        up = np.asarray(Image.fromarray(grid).resize((width, height), Image.BICUBIC), np.float32)
+        up = np.asarray(Image.fromarray(grid).resize((width, height), Image.Resampling.BICUBIC), np.float32)
         image += (up - 128) * amplitude / 128
     image += rng.normal(0, 8, image.shape)
     return np.clip(image + 128, 0, 255).astype(np.uint8)
@@ -146,6 +146,6 @@ def run_image_perf(device_name="auto", images=2000, workers="auto", batch_size=1
                            ("c", "bench evaluation loader"), ("d", "reference evaluation pipeline")):
             print(f"({key}) {label:34s}{rows[key]:8.0f} img/s", flush=True)
         ref_train = ref_test = None  # their workers stop
-        pipe = None  # its persistent workers stop before the folder goes
+        pipe = None  # type: ignore[assignment]  # its persistent workers stop before the folder goes
     print(f"a/b = {rows['a'] / rows['b']:.2f} (target >= 2)   c/d = {rows['c'] / rows['d']:.2f}", flush=True)
     return rows

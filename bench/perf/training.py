@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -85,7 +86,7 @@ def bench_epoch(cfg, data, device_name):
     from bench.engine.trainer import train_run
 
     with tempfile.TemporaryDirectory() as tmp:
-        result = train_run(cfg, data, tmp, progress=False)
+        result = train_run(cfg, data, Path(tmp), progress=False)
     return result["timing"]["train_images_per_second"]
 
 
@@ -117,7 +118,7 @@ def reference_pipeline(cfg, data, device, steps, batch, workers):
         raise BenchError(f"--images {len(data.train_y)} is smaller than one batch of {batch}; pass more images")
     model, opt = _model(cfg, device, channels_last=False)
     model.train()
-    seen, start, i = 0, None, 0
+    seen, start, i = 0, time.perf_counter(), 0  # start: set again after the warm-up steps
     while i < 3 + steps:  # several passes over small data; the first 3 steps are warm-up
         for x, y in loader:
             if i == 3:

@@ -324,7 +324,7 @@ def check_combinations(cfg, user_keys=None):
                              f"{epochs} epochs, so that LR decay never happens; set train.milestones below it (or "
                              "give the length with --epochs, which scales a recipe's milestones)")
     if m["schedule"] == "deferred":
-        switch = m["defer_epoch"] if m["defer_epoch"] is not None else (milestones(run) or [None])[0]
+        switch = m["defer_epoch"] if m["defer_epoch"] is not None else next(iter(milestones(run)), None)
         if switch is not None and switch >= run["epochs"]:
             raise BenchError(f"method {m['name']} switches re-balancing on at epoch {switch}, at or past the last "
                              f"of {run['epochs']} epochs, so it would train without it; set method.defer_epoch below "

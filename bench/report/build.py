@@ -70,9 +70,9 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
     shown = {run.run_dir for run in runs}
     listed = [run for run in collected if run.run_dir in shown]  # each run folder once
     as_error = metric == "error"  # accuracy / error: top-1 as accuracy or 100 - accuracy; else a schema metric
-    shown = "top1" if metric in ("accuracy", "error") else metric
+    shown_metric = "top1" if metric in ("accuracy", "error") else metric
     cells = aggregate(runs, select, as_error)
-    tables, settings, labels = build_tables(cells, select, as_error, compare, shown, priors, baseline, studies)
+    tables, settings, labels = build_tables(cells, select, as_error, compare, shown_metric, priors, baseline, studies)
     markdown = summary(collected, folders, notes) + "\n\n" + "\n".join(to_markdown(t) for t in tables)
     print(markdown)
     if out is None:
@@ -82,7 +82,7 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
     written = [out / "tables.md"]
     atomic_write_text(out / "tables.md", markdown)
     written += write_files(out, tables, cells, settings, labels, select, as_error, latex, csv, plots, confusion,
-                           shown, baseline)
+                           shown_metric, baseline)
     if html:
         from bench.report import html as page
         from bench.report.tables import selection_phrase

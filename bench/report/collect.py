@@ -28,8 +28,8 @@ class Run:
     method: str
     dataset: str
     profile: str
-    imbalance_ratio: float
-    data_seed: int
+    imbalance_ratio: float | None  # None: a natural split
+    data_seed: int | None
     seed: int
     variant: str  # canonical text of the experiment config minus method name, dataset setting and seed
     method_params: dict  # non-default method hyper-parameters
@@ -267,6 +267,7 @@ def read_run(run_dir):
     if result is not None and status == "done":
         fill_from_logits(run_dir, result)
         priors.fill(result)
+    assert cfg is not None  # read above, or the folder is not a run
     d = cfg["dataset"]
     ratio = d["imbalance_ratio"]
     eval_split = d.get("eval_split") or default_eval_split(d["name"])

@@ -109,7 +109,7 @@ def _wide(svg):
     import re
 
     found = re.search(r"max-width: ([\d.]+)pt", svg[: svg.index(">")])
-    return bool(found) and float(found.group(1)) > WIDE_PT
+    return found is not None and float(found.group(1)) > WIDE_PT
 
 
 def render(runs, cells, tables, settings, labels, select, folders, summary_line, selection):

@@ -192,11 +192,11 @@ def overall_table(cells, settings, labels, metric, select, as_error, baseline=No
         return None
     higher = higher_is_better(metric, as_error)
     ranks = average_ranks(scores, higher)
-    reference = baseline_label(cells, baseline) if baseline else min(ranks, key=ranks.get)
+    reference = baseline_label(cells, baseline) if baseline else min(ranks, key=lambda label: ranks[label])
     notes = Notes()
     if reference not in scores:
         notes.add(f"the baseline {reference} lacks numbers in some setting: the reference is the top-ranked method")
-        reference = min(ranks, key=ranks.get)
+        reference = min(ranks, key=lambda label: ranks[label])
     rows = _rows(summarise(scores, matrices, reference, higher), reference, higher)
     notes.add(_rule(settings, reference, friedman(scores), testable=len(scores) > 2 and len(settings) > 1))
     left_out = left_out_runs(scores, matrices)

@@ -17,14 +17,15 @@ PUBLISHED_FILE = Path(__file__).with_name("published.yaml")
 
 def load_paper():
     data = yaml.safe_load(PAPER_FILE.read_text())
-    numbers = {}  # (dataset, profile, ratio) -> {paper row: top-1 error}
+    numbers: dict[tuple, dict] = {}  # (dataset, profile, ratio) -> {paper row: top-1 error}
     for i, s in enumerate(data["settings"]):
         key = (s["dataset"], s["profile"], float(s["imbalance_ratio"]))
         numbers[key] = {row: values[i] for row, values in data["top1_error"].items() if values[i] is not None}
     inat = dict(data["inat2018"])
     inat.pop("setting")
     numbers[("inat2018", None, None)] = {row: v[0] for row, v in inat.items()}
-    names = {(s["dataset"], s["profile"], float(s["imbalance_ratio"])): s["name"] for s in data["settings"]}
+    names: dict[tuple, str] = {(s["dataset"], s["profile"], float(s["imbalance_ratio"])): s["name"]
+                               for s in data["settings"]}
     names[("inat2018", None, None)] = "iNat 2018"
     return data, numbers, names
 

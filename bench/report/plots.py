@@ -52,9 +52,9 @@ def _save(fig, out, stem):
     paths = []
     for ext in ("png", "pdf"):
         path = Path(out) / f"{stem}.{ext}"
-        buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=150, bbox_inches="tight")
-        atomic_write_bytes(path, buf.getvalue())
+        image = io.BytesIO()
+        fig.savefig(image, format=ext, dpi=150, bbox_inches="tight")
+        atomic_write_bytes(path, image.getvalue())
         paths.append(path)
     return paths
 

@@ -129,6 +129,7 @@ def run_states(folder):
                 rows.append(("incomplete", d.name, "-", "no result and nobody training it: stopped "
                                                        "(run the same command again to resume)"))
             continue
+        state = str(state)  # a job was found: its state is the scheduler's (or UNKNOWN)
         if state.startswith("CANCELLED"):
             rows.append(("cancelled", d.name, job_id, f"cancelled (log: {job['stderr']})"))
         else:

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -58,7 +59,7 @@ def write_logits(run_dir, splits):
 
     numbers = sum(np.asarray(logits).size for logits, _ in splits.values())
     dtype = np.float32 if numbers <= FLOAT32_LOGITS_MAX else np.float16
-    arrays = {}
+    arrays: dict[str, Any] = {}
     for split, (logits, labels) in splits.items():
         arrays[f"{split}_logits"] = np.asarray(logits, dtype=dtype)
         arrays[f"{split}_labels"] = np.asarray(labels, dtype=np.int32)

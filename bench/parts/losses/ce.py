@@ -1,9 +1,16 @@
 """Cross-entropy."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from bench.parts.part import Part
 
+if TYPE_CHECKING:
+    import torch
 
-def forward(logits, target, weight):
+
+def forward(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
     import torch.nn.functional as F
 
     return F.cross_entropy(logits, target, weight=weight)

@@ -1,7 +1,15 @@
 """Softmax focal loss (Lin et al. 2017) in the reference code's form, or Lin et al.'s alpha form."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from bench.parts.part import Param, Part
 from bench.parts.search import Search
+
+if TYPE_CHECKING:
+    import torch
 
 GAMMA = Param("gamma", 1.0, "focal loss focusing parameter",
               source="kaidic/LDAM-DRW cifar_train.py (FocalLoss gamma=1, hard-coded; the paper does not state it)",
@@ -12,13 +20,14 @@ FORM = Param("focal_form", "reference",
              choices=("reference", "standard"))
 
 
-def setup(class_counts, gamma, focal_form):
+def setup(class_counts: Sequence[int] | None, gamma: float, focal_form: str) -> dict[str, Any]:
     if focal_form not in FORM.choices:
         raise ValueError(f"unknown focal form {focal_form!r}")
     return {"gamma": float(gamma), "form": focal_form}
 
 
-def forward(logits, target, weight, gamma, form):
+def forward(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None, gamma: float,
+            form: str) -> torch.Tensor:
     """form="reference": ce = CE(x, y, weight=w, reduction='none'), p = exp(-ce),
     loss = mean((1 - p) ** gamma * ce) -- with weights p is p_y ** w_y and the mean a plain batch
     mean. form="standard": mean(w_y * (1 - p_y) ** gamma * -log p_y). Without weights both agree."""

@@ -7,10 +7,18 @@ The smoothing of class c grows from the rarest to the most frequent class:
 as dvlab-research/MiSLAS methods.py LabelAwareSmoothing computes it (shape='concave').
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from bench.parts.part import Param, Part
 from bench.parts.search import Search
+
+if TYPE_CHECKING:
+    import torch
 
 SOURCE = "dvlab-research/MiSLAS config/cifar10/cifar10_imb001_stage2_mislas.yaml (smooth_head 0.3, smooth_tail 0.0)"
 SMOOTH_HEAD = Param("smooth_head", 0.3, "label smoothing of the most frequent class (eps_1)", source=SOURCE,
@@ -21,7 +29,7 @@ SMOOTH_TAIL = Param("smooth_tail", 0.0, "label smoothing of the rarest class (ep
                     search=Search("linear", 0.0, 0.1))
 
 
-def smoothing(class_counts, smooth_head, smooth_tail):
+def smoothing(class_counts: Sequence[int], smooth_head: float, smooth_tail: float) -> np.ndarray:
     """eps_c of every class (float64); all classes get smooth_head when they have equal sizes."""
     counts = np.asarray(class_counts, dtype=np.float64)
     n_1, n_k = counts.max(), counts.min()
@@ -30,11 +38,12 @@ def smoothing(class_counts, smooth_head, smooth_tail):
     return smooth_tail + (smooth_head - smooth_tail) * np.sin((counts - n_k) * np.pi / (2 * (n_1 - n_k)))
 
 
-def setup(class_counts, smooth_head, smooth_tail):
+def setup(class_counts: Sequence[int], smooth_head: float, smooth_tail: float) -> dict[str, Any]:
     return {"smooth": smoothing(class_counts, smooth_head, smooth_tail)}
 
 
-def forward(logits, target, weight, smooth):
+def forward(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+            smooth: torch.Tensor) -> torch.Tensor:
     import torch.nn.functional as F
 
     logp = F.log_softmax(logits, dim=-1)

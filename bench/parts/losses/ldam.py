@@ -1,9 +1,17 @@
 """Label-distribution-aware margin loss (Cao et al. 2019) on cosine logits."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from bench.parts.part import Param, Part
 from bench.parts.search import Search
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_M = Param("max_m", 0.5, "largest LDAM margin (of the rarest class)",
               source="kaidic/LDAM-DRW cifar_train.py (LDAMLoss max_m=0.5)", check=lambda v: v > 0, phrase="positive",
@@ -14,7 +22,7 @@ S = Param("s", 30.0, "logit scale of the cosine head's outputs (LDAM; SADE's exp
           search=Search("log", 10.0, 64.0))
 
 
-def setup(class_counts, max_m, s):
+def setup(class_counts: Sequence[int], max_m: float, s: float) -> dict[str, Any]:
     """m_c = 1 / n_c ** 0.25 rescaled so that max_c m_c = max_m."""
     if s <= 0:
         raise ValueError("LDAM scale s must be positive")
@@ -22,7 +30,8 @@ def setup(class_counts, max_m, s):
     return {"margins": margins * (max_m / np.max(margins)), "s": float(s)}
 
 
-def forward(cosine, target, weight, margins, s):
+def forward(cosine: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None, margins: torch.Tensor,
+            s: float) -> torch.Tensor:
     """The margin is subtracted from the target logit only; all logits are scaled by s."""
     import torch
     import torch.nn.functional as F

@@ -4,10 +4,18 @@ CE(z + tau log pi, y) with pi_c = n_c / N; Balanced Softmax is CE(z + log n, y),
 for tau = 1 (log n and log pi differ by log N, a constant softmax ignores). Test on plain z.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from bench.parts.part import Param, Part
 from bench.parts.search import Search
+
+if TYPE_CHECKING:
+    import torch
 
 LA_TAU = Param("la_tau", 1.0, "tau of the logit adjustment tau * log(prior)",
                source="Menon et al., ICLR 2021, Sec. 4 and google-research/google-research logit_adjustment "
@@ -15,16 +23,17 @@ LA_TAU = Param("la_tau", 1.0, "tau of the logit adjustment tau * log(prior)",
                search=Search("linear", 0.5, 2.0))
 
 
-def setup(class_counts, la_tau):
+def setup(class_counts: Sequence[int], la_tau: float) -> dict[str, Any]:
     counts = np.asarray(class_counts, dtype=np.float64)
     return {"offsets": la_tau * np.log(counts / counts.sum())}
 
 
-def setup_balanced(class_counts):
+def setup_balanced(class_counts: Sequence[int]) -> dict[str, Any]:
     return {"offsets": np.log(np.asarray(class_counts, dtype=np.float64))}
 
 
-def forward(logits, target, weight, offsets):
+def forward(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+            offsets: torch.Tensor) -> torch.Tensor:
     import torch.nn.functional as F
 
     return F.cross_entropy(logits + offsets, target, weight=weight)

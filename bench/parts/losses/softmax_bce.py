@@ -9,10 +9,17 @@ of sum_i w_{y_i}): with weight balancing's stage-2 weight decay 0.1 that scale d
 settles (the official run shrinks it to nearly uniform logits that still rank the right class first).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from bench.parts.part import Part
 
+if TYPE_CHECKING:
+    import torch
 
-def forward(logits, target, weight):
+
+def forward(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
     import torch.nn.functional as F
 
     probs = F.softmax(logits, dim=1)

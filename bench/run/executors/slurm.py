@@ -51,6 +51,7 @@ class SlurmTask(submitit.helpers.Checkpointable):
         procs = [subprocess.Popen([sys.executable, "-m", "bench.run.worker"], stdin=subprocess.PIPE, text=True)
                  for _ in specs]
         for proc, spec in zip(procs, specs):
+            assert proc.stdin is not None  # stdin=PIPE
             proc.stdin.write(json.dumps([spec]))
             proc.stdin.close()
         codes = [proc.wait() for proc in procs]
