@@ -26,12 +26,17 @@ class Registry(dict):
 
 def declared(module: Any, entry_type: type, attributes: tuple = ("PARTS", "PART")) -> list:
     """The entries of `entry_type` a module declares under the first of `attributes` it has (a tuple, or one
-    entry): PARTS, where a module declares several parts (it may also name one of them PART), else PART."""
+    entry): PARTS, where a module declares several parts (it may also name one of them PART), else PART. A name
+    bound to something else (a registry the module imports) is not a declaration; a list, or a tuple holding
+    anything but `entry_type`, is a mistake and refused."""
     for attribute in attributes:
         value = getattr(module, attribute, None)
-        entries = value if isinstance(value, tuple) else (value,)
-        if value is not None and all(isinstance(entry, entry_type) for entry in entries):
-            return list(entries)
+        if isinstance(value, entry_type):
+            return [value]
+        if isinstance(value, list) or (isinstance(value, tuple) and not all(isinstance(e, entry_type) for e in value)):
+            raise TypeError(f"{module.__name__}.{attribute} must be a tuple of {entry_type.__name__} (or one)")
+        if isinstance(value, tuple):
+            return list(value)
     return []
 
 

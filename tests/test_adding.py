@@ -5,6 +5,7 @@ import json
 import math
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,14 @@ def doc_files():
     return dict(found)
 
 
+def doc_command():
+    """(environment, argv after `bench`) of the command docs/adding.md marks with `<!-- command: toyplug -->`."""
+    (text,) = re.findall(r"<!-- command: toyplug -->\n```bash\n(.*?)```", DOC.read_text(), flags=re.S)
+    words = shlex.split(text.replace("\\\n", " "))
+    env = dict(w.split("=", 1) for w in words[:words.index("bench")])
+    return env, words[words.index("bench") + 1:]
+
+
 def test_the_documented_plugin_files_train(tmp_path):
     files = doc_files()
     assert sorted(files) == ["toyplug/toy_algorithm.py", "toyplug/toy_dataset.py", "toyplug/toy_loss.py"]
@@ -26,13 +35,12 @@ def test_the_documented_plugin_files_train(tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(code)
     (tmp_path / "plugins" / "toyplug" / "__init__.py").write_text("")
-    env = dict(os.environ, BENCH_PLUGINS="bench_test_plugin,toyplug",
+    doc_env, argv = doc_command()
+    assert doc_env == {"BENCH_PLUGINS": "toyplug"}
+    env = dict(os.environ, BENCH_PLUGINS="bench_test_plugin,toyplug",  # the suite's own plugin stays loaded
                PYTHONPATH=os.pathsep.join([str(tmp_path / "plugins"), os.environ.get("PYTHONPATH", "")]))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "bench", "run", "--methods", "erm", "--datasets", "toy_lt", "--set",
-           "method.loss=toy_margin", "--set", "method.algorithm=toy_clipped", "--set", "method.toy_max_norm=1e-6",
-           "--set", "model.name=small_cnn", "--set", "dataset.imbalance_ratio=10", "--set", "train.batch_size=16",
-           "--epochs", "2", "--out", str(out), "--no-progress"]
+    cmd = [sys.executable, "-m", "bench", *argv, "--out", str(out), "--no-progress"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
@@ -45,3 +53,38 @@ def test_the_documented_plugin_files_train(tmp_path):
     # above plain cross-entropy's log 4 = 1.4
     first = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[0])
     assert first["train_loss"] > 4.0
+
+
+def _import_registry(tmp_path, plugins, files):
+    """Write a plugin package, import bench's registry with it in a fresh process: (return code, output)."""
+    for rel, code in files.items():
+        path = tmp_path / "plugins" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(code)
+    env = dict(os.environ, BENCH_PLUGINS=plugins,
+               PYTHONPATH=os.pathsep.join([str(tmp_path / "plugins"), os.environ.get("PYTHONPATH", "")]))
+    code = ("from bench.methods.registry import METHODS, PARTS; "
+            "print(sorted(m for m in METHODS if m.startswith('p_')), sorted(PARTS.kinds['loss']))")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+METHOD_FILE = ("from bench.methods.spec import Method\n"
+               "METHOD = Method('p_one', 'a plugin method', '', dict(loss='ce'))\n")
+
+
+def test_an_entry_met_twice_is_registered_once_and_a_taken_name_is_refused(tmp_path):
+    # the package re-exports its module's METHOD, is named twice, and an old-style module registers its loss itself
+    old_style = ("from bench.methods.registry import PARTS\nfrom bench.parts.part import Part\n"
+                 "def forward(logits, target, weight):\n    return logits.sum()\n"
+                 "PART = PARTS.register(Part('loss', 'p_loss', 'a plugin loss', forward=forward))\n")
+    files = {"pp/__init__.py": "from pp.one import METHOD\n", "pp/one.py": METHOD_FILE, "pp/old.py": old_style}
+    code, out = _import_registry(tmp_path, "pp,pp.one,pp", files)
+    assert code == 0, out
+    assert "['p_one']" in out and "'p_loss'" in out
+    clash = "from bench.methods.spec import Method\nMETHOD = Method('erm', 'another erm', '', dict(loss='ce'))\n"
+    code, out = _import_registry(tmp_path, "clash", {"clash.py": clash})
+    assert code != 0 and "plugin module clash declares method 'erm', which is already registered; rename it" in out
+    listed = METHOD_FILE.replace("METHOD = Method(", "METHOD = [Method(").rstrip() + "]\n"
+    code, out = _import_registry(tmp_path, "listed", {"listed.py": listed})
+    assert code != 0 and "listed.METHOD must be a tuple of Method (or one)" in out

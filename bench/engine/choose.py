@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bench.algorithms.protocol import Algorithm
-from bench.algorithms.registry import PARTS, STAGES
 from bench.errors import BenchError
+from bench.methods.registry import PARTS, STAGES  # complete: the plugins of BENCH_PLUGINS too
 
 
 def algorithm_class(cfg: dict) -> type[Algorithm]:

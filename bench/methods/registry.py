@@ -12,8 +12,10 @@ with a dataset (DATASET) or a model (MODEL) as well.
 """
 
 from types import ModuleType
+from typing import Any
 
 from bench.algorithms.registry import PARTS, STAGES
+from bench.errors import BenchError
 from bench.methods.spec import Method
 from bench.parts.part import Part, Stage
 from bench.registry import Registry, declared, discover
@@ -37,6 +39,17 @@ for _method in sorted(discover("bench.methods", Method, ("METHOD",)),
     METHODS.register(_method.name, _method)
 
 
+def _register(registry: Registry, name: str, entry: Any, where: str) -> None:
+    """An entry a plugin declares, once: the same object met again (a package re-exporting its module's entry, a
+    plugin that also registers it itself, an imported built-in) is skipped; another one under a taken name is
+    refused."""
+    if registry.get(name) is entry:
+        return
+    if name in registry:
+        raise BenchError(f"{where} declares {registry.kind} {name!r}, which is already registered; rename it")
+    registry.register(name, entry)
+
+
 def register_declared(module: ModuleType) -> None:
     """Register what a plugin module declares, as the built-in files are found: its parts (PARTS or PART), its
     method (METHOD), its stage computations (STAGES), its dataset (DATASET, a bench.datasets.registry.DatasetInfo)
@@ -44,37 +57,47 @@ def register_declared(module: ModuleType) -> None:
     from bench.datasets.registry import DATASETS, DatasetInfo
     from bench.models.registry import MODELS, ModelInfo
 
+    where = f"plugin module {module.__name__}"
     for part in declared(module, Part):
-        PARTS.register(part)
+        if PARTS.kinds[part.kind].get(part.name) is not part:
+            if part.name in PARTS.kinds[part.kind]:
+                raise BenchError(f"{where} declares {part.kind} part {part.name!r}, which is already registered; "
+                                 "rename it")
+            PARTS.register(part)
     for method in declared(module, Method, ("METHOD",)):
-        METHODS.register(method.name, method)
+        _register(METHODS, method.name, method, where)
     for stage in declared(module, Stage, ("STAGES",)):
-        STAGES[stage.key].register(stage.value, stage)
+        _register(STAGES[stage.key], stage.value, stage, where)
     for info in declared(module, DatasetInfo, ("DATASET",)):
-        DATASETS.register(info.name, info)
+        _register(DATASETS, info.name, info, where)
     for info in declared(module, ModelInfo, ("MODEL",)):
-        MODELS.register(info.name, info)
+        _register(MODELS, info.name, info, where)
 
 
 def _load_plugins() -> None:
-    """Import the modules named in BENCH_PLUGINS (a package: each of its modules) and register what they declare."""
+    """Import the modules named in BENCH_PLUGINS (a package: each of its modules) and register what they declare,
+    each module once."""
     import importlib
     import os
     import pkgutil
 
-    from bench.errors import BenchError
-
-    names = dict.fromkeys(filter(None, (n.strip() for n in os.environ.get("BENCH_PLUGINS", "").split(","))))
-    for name in names:  # each once, in the order given
+    modules: dict[str, ModuleType] = {}
+    for name in filter(None, (n.strip() for n in os.environ.get("BENCH_PLUGINS", "").split(","))):
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
             raise BenchError(f"BENCH_PLUGINS names {name!r}, which cannot be imported ({exc}); put it on "
                              "PYTHONPATH or remove it from BENCH_PLUGINS") from None
-        register_declared(module)
+        modules.setdefault(module.__name__, module)
         for info in sorted(pkgutil.iter_modules(getattr(module, "__path__", [])), key=lambda i: i.name):
             if not info.name.startswith("_"):
-                register_declared(importlib.import_module(f"{name}.{info.name}"))
+                child = importlib.import_module(f"{name}.{info.name}")
+                modules.setdefault(child.__name__, child)
+    for module in modules.values():
+        try:
+            register_declared(module)
+        except (TypeError, ValueError) as exc:  # a malformed declaration, a part declared differently
+            raise BenchError(f"plugin module {module.__name__}: {exc}") from None
 
 
 _load_plugins()

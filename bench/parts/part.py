@@ -114,6 +114,10 @@ class Stage:
     doc: str
     build: Callable
 
+    def __post_init__(self) -> None:
+        if self.key not in ("posthoc", "train"):
+            raise ValueError(f"stage {self.value!r}: key {self.key!r} is not posthoc or train")
+
 
 class Parts:
     """One registry per part kind, plus the union of their hyper-parameters."""

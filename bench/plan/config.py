@@ -19,9 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from bench.algorithms.registry import STAGES
 from bench.errors import BenchError, closest
-from bench.methods.registry import PARTS  # torch-free declarations of every part and hyper-parameter
+from bench.methods.registry import PARTS, STAGES  # torch-free declarations of every part, stage and key
 from bench.parts.part import Traits
 from bench.parts.schedules import milestones, run_train_section
 from bench.plan import schema
