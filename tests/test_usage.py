@@ -218,7 +218,7 @@ def test_a_stage2_childs_deferred_switch_follows_its_own_schedule(cifar_root, tm
     child's own epochs (its cosine schedule's first milestone fraction), not at its parent's first LR decay."""
     import json
 
-    from bench.parts.schedules import run_train_section
+    from bench.algorithms.stage2 import run_train_section
     from bench.plan.config import check_combinations
 
     flags = {"dataset.root": str(cifar_root), "train.epochs": 2, "train.batch_size": 64}

@@ -194,7 +194,9 @@ class PosthocAlgorithm(Algorithm):
         return run_posthoc(self.cfg, self.run_dir, rundir.parent_dir(self.run_dir, self.cfg))
 
 
+_SECONDS = "post-hoc: seconds, no training"
 STAGES = (Stage("posthoc", "la", "logit adjustment of the parent's saved logits: argmax z - tau log pi",
-                build=lambda: PosthocAlgorithm),
+                build=lambda: PosthocAlgorithm, reads_parent_logits=True, work=_SECONDS),
           Stage("posthoc", "tau_norm", "tau-normalised classifier rows of the parent's Linear head",
-                build=lambda: PosthocAlgorithm))
+                build=lambda: PosthocAlgorithm, reads_parent_logits=True, work=_SECONDS,
+                needs_validation="tau_norm chooses tau on a validation split"))

@@ -153,4 +153,5 @@ class AggregationAlgorithm(Algorithm):
 
 
 STAGES = (Stage("posthoc", "sade_aggregation", "SADE's expert weights learnt on the unlabelled test images",
-                build=lambda: AggregationAlgorithm),)
+                build=lambda: AggregationAlgorithm, reads=("epochs", "lr", "weight_decay", "batch_size"),
+                work="test-time aggregation: forward passes over the test images"),)

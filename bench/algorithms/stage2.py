@@ -27,8 +27,7 @@ from bench.algorithms.posthoc import finished_parent, result_sha256
 from bench.algorithms.protocol import Hook
 from bench.algorithms.standard import StandardAlgorithm
 from bench.errors import BenchError
-from bench.parts.part import Stage
-from bench.parts.schedules import run_train_section
+from bench.parts.part import STAGE_KEYS, Stage
 from bench.store import rundir
 
 if TYPE_CHECKING:
@@ -37,6 +36,21 @@ if TYPE_CHECKING:
 
     from bench.algorithms.protocol import Loop
     from bench.datasets.protocol import Dataset
+
+
+def run_train_section(cfg: dict) -> dict:
+    """The train section a run trains with: its own, or for a stage-2 child (stage.train) its parent's with the
+    stage's epochs, LR, weight decay and batch size (null: the parent's), a cosine schedule to 0 and no warm-up,
+    and what its stage computation declares (Stage.train_section: RIDE's router always uses Nesterov momentum). The
+    trainer, the re-balancing switch and the plan-time checks all read this one section."""
+    from bench.algorithms.registry import STAGES  # not at the top: the registry imports this module
+
+    s = cfg["stage"]
+    if s["train"] == "none" or s["posthoc"] != "none":
+        return cfg["train"]
+    return {**cfg["train"], "epochs": s["epochs"], "lr": s["lr"], "weight_decay": s["weight_decay"],
+            "batch_size": s["batch_size"] or cfg["train"]["batch_size"], "schedule": "cosine", "warmup_epochs": 0,
+            "milestones": None, **dict(STAGES["train"].get_or_fail(s["train"]).train_section)}
 
 
 class Stage2:
@@ -197,7 +211,9 @@ class Stage2Algorithm(StandardAlgorithm):
 
 
 STAGES = (Stage("train", "classifier", "the linear head (re-initialised with stage.reinit)",
-                build=lambda: Stage2Algorithm),
+                build=lambda: Stage2Algorithm, reads=STAGE_KEYS, interchangeable=True),
           Stage("train", "scales", "one scale per class on the frozen head's logits (LWS)",
-                build=lambda: Stage2Algorithm),
-          Stage("train", "classifier_and_scales", "the head and the scales (MiSLAS)", build=lambda: Stage2Algorithm))
+                build=lambda: Stage2Algorithm, interchangeable=True,
+                reads=tuple(k for k in STAGE_KEYS if k not in ("classifier_lr_factor", "reinit", "max_norm"))),
+          Stage("train", "classifier_and_scales", "the head and the scales (MiSLAS)", build=lambda: Stage2Algorithm,
+                reads=STAGE_KEYS, interchangeable=True))

@@ -103,20 +103,33 @@ class Part:
     revision: int = 1
 
 
+STAGE_KEYS = ("reinit", "reinit_init", "bn", "start", "epochs", "lr", "weight_decay", "batch_size",
+              "classifier_lr_factor", "max_norm", "max_norm_at")  # the stage.* settings a computation may read
+
+
 @dataclass(frozen=True)
 class Stage:
     """A stage computation: what `stage.<key>: <value>` (key posthoc or train) makes a two-stage method compute.
     Declared beside its Algorithm class in bench/algorithms/ (a module's STAGES tuple); build() returns the class.
-    The stage section's choices are the declared values."""
+    The stage section's choices are the declared values, and the plan's checks read what it declares here."""
 
     key: str  # "posthoc" (computed from the finished parent's files) or "train" (stage 2 on the parent's weights)
     value: str
     doc: str
     build: Callable
+    reads: tuple = ()  # the STAGE_KEYS it reads: any other one set is refused (it would change only the run id)
+    interchangeable: bool = False  # one of several stage-2 kinds a method that trains one may switch to
+    train_section: tuple = ()  # (key, value) pairs its stage-2 train section always has (RIDE's router: Nesterov)
+    reads_parent_logits: bool = False  # computed from the parent's saved test logits (eval.save_logits kept)
+    needs_validation: str = ""  # why it needs eval.selection=best_val ("" : it does not)
+    work: str = ""  # what computing it costs, for the dry run (post-hoc computations)
 
     def __post_init__(self) -> None:
         if self.key not in ("posthoc", "train"):
             raise ValueError(f"stage {self.value!r}: key {self.key!r} is not posthoc or train")
+        if set(self.reads) - set(STAGE_KEYS):
+            raise ValueError(f"stage {self.value!r} reads {sorted(set(self.reads) - set(STAGE_KEYS))}, which are not "
+                             f"stage settings ({', '.join(STAGE_KEYS)})")
 
 
 class Parts:

@@ -1,5 +1,5 @@
-"""Schedules: the learning rate of each epoch, the train section a run trains with, and the schedule parts (from
-which epoch the class weights and the sampler, re-balancing, are on).
+"""Schedules: the learning rate of each epoch and the schedule parts (from which epoch the class weights and the
+sampler, re-balancing, are on); the train section a stage-2 child trains with is bench.algorithms.stage2's.
 
 The trainer asks `rebalancing(epoch)` once per epoch and hands the answer to the loss and the
 sampler through their one hook (`set_rebalancing`, `epoch_order(..., rebalancing)`).
@@ -55,19 +55,6 @@ def defer_epoch(cfg: dict) -> int:
     if not ms:
         raise BenchError("a deferred schedule needs an LR milestone or method.defer_epoch; set one of them")
     return ms[0]
-
-
-def run_train_section(cfg: dict) -> dict:
-    """The train section a run trains with: its own, or for a stage-2 child (stage.train) its parent's with the
-    stage's epochs, LR, weight decay and batch size (null: the parent's), a cosine schedule to 0 and no warm-up;
-    RIDE's router always uses Nesterov momentum. The trainer, the re-balancing switch and the plan-time checks all
-    read this one section."""
-    s = cfg["stage"]
-    if s["train"] == "none" or s["posthoc"] != "none":
-        return cfg["train"]
-    return {**cfg["train"], "epochs": s["epochs"], "lr": s["lr"], "weight_decay": s["weight_decay"],
-            "batch_size": s["batch_size"] or cfg["train"]["batch_size"], "schedule": "cosine", "warmup_epochs": 0,
-            "milestones": None, **({"nesterov": True} if s["train"] == "router" else {})}
 
 
 START = Part("schedule", "start", "re-balancing on from the first epoch", build=_switch)

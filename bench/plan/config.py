@@ -19,10 +19,11 @@ from pathlib import Path
 
 import yaml
 
+from bench.algorithms.stage2 import run_train_section
 from bench.errors import BenchError, closest
 from bench.methods.registry import PARTS, STAGES  # torch-free declarations of every part, stage and key
-from bench.parts.part import Traits
-from bench.parts.schedules import milestones, run_train_section
+from bench.parts.part import STAGE_KEYS, Stage, Traits
+from bench.parts.schedules import milestones
 from bench.plan import schema
 from bench.plan.experiment import RUNTIME_KEYS, experiment_part  # noqa: F401 - part of config's interface
 from bench.store import yamltext
@@ -532,15 +533,16 @@ def check_stage(cfg, method, user_keys=frozenset()):
         raise BenchError(f"{method.name}: stage.max_norm caps the rows of the classifier, which stage.train=scales "
                          "does not train; remove stage.max_norm or train the classifier")
     check_stage_keys_used(cfg, method, user_keys)
-    if s["posthoc"] in ("la", "tau_norm") and cfg["eval"]["save_logits"] == "never":
+    stage = stage_of(cfg)
+    if stage.reads_parent_logits and cfg["eval"]["save_logits"] == "never":
         raise BenchError(f"{method.name} is computed from its parent's saved logits, and eval.save_logits=never "
                          "keeps none; remove eval.save_logits (auto keeps them for a post-hoc child)")
     if s["start"] == "best_val" and cfg["eval"]["selection"] != "best_val":
         raise BenchError("stage.start=best_val starts stage 2 from the parent's epoch best on the validation split; "
                          "add --set eval.selection=best_val (the parent run is then trained with that split)")
-    if s["posthoc"] == "tau_norm" and cfg["eval"]["selection"] != "best_val":
-        raise BenchError("tau_norm chooses tau on a validation split; add --set eval.selection=best_val (the parent "
-                         "run is then trained with the same split)")
+    if stage.needs_validation and cfg["eval"]["selection"] != "best_val":
+        raise BenchError(f"{stage.needs_validation}; add --set eval.selection=best_val (the parent run is then trained "
+                         "with the same split)")
 
 
 def check_stage_identity(cfg, method):
@@ -551,9 +553,12 @@ def check_stage_identity(cfg, method):
 
     s, name = cfg["stage"], method.name
     own = {k: method.stage.get(k, DEFAULTS["stage"][k]) for k in ("posthoc", "train")}
-    trained = ("classifier", "scales", "classifier_and_scales")
+
+    def interchangeable(key: str, value: str) -> bool:
+        return value in STAGES[key] and STAGES[key][value].interchangeable
+
     for key in ("posthoc", "train"):
-        if s[key] == own[key] or (key == "train" and s[key] in trained and own[key] in trained):
+        if s[key] == own[key] or (interchangeable(key, s[key]) and interchangeable(key, own[key])):
             continue
         others = [m for m in two_stage_methods() if METHODS[m].stage.get(key) == s[key]]
         instead = f"use method {others[0]} (--methods {others[0]})" if others else f"remove stage.{key}"
@@ -561,9 +566,11 @@ def check_stage_identity(cfg, method):
                          f"name; {instead}")
 
 
-AGGREGATION_KEYS = ("epochs", "lr", "weight_decay", "batch_size")  # what SADE's test-time aggregation reads
-STAGE2_KEYS = ("train", "reinit", "reinit_init", "bn", "start", "epochs", "lr", "weight_decay", "batch_size",
-               "classifier_lr_factor", "max_norm", "max_norm_at")
+def stage_of(cfg: dict) -> Stage:
+    """The stage computation a two-stage run's stage section names (bench/algorithms/: its declared Stage)."""
+    s = cfg["stage"]
+    key = "posthoc" if s["posthoc"] != "none" else "train"
+    return STAGES[key][s[key]]
 
 
 def check_stage_keys_used(cfg, method, user_keys):
@@ -571,20 +578,17 @@ def check_stage_keys_used(cfg, method, user_keys):
     nothing (no method part, no stage-2 recipe); stage 2 on the scales alone has no classifier LR; a MaxNorm
     step without a cap does nothing. Each would only change the run id and the report's label."""
     s, name = cfg["stage"], method.name
-    if s["posthoc"] != "none":
-        if user_keys:
-            keys = ", ".join(f"method.{k}" for k in sorted(user_keys))
-            raise BenchError(f"{name} is computed from its {method.parent} parent's logits without training, so "
-                             f"{keys} would change nothing but the run id; remove it (the parent is always "
-                             f"{method.parent} as its recipe has it)")
-        used = AGGREGATION_KEYS if s["posthoc"] == "sade_aggregation" else ()
-        unused = [k for k in STAGE2_KEYS if k not in used and s[k] != DEFAULTS["stage"][k]]
-    else:
-        unused = (["classifier_lr_factor"] if s["train"] in ("scales", "router") else []) + \
-                 (["max_norm_at"] if s["max_norm"] is None else []) + \
-                 (["reinit_init"] if not s["reinit"] else []) + \
-                 (["reinit", "bn", "max_norm"] if s["train"] == "router" else [])
-        unused = [k for k in unused if s[k] != DEFAULTS["stage"][k]]
+    if s["posthoc"] != "none" and user_keys:
+        keys = ", ".join(f"method.{k}" for k in sorted(user_keys))
+        raise BenchError(f"{name} is computed from its {method.parent} parent's logits without training, so "
+                         f"{keys} would change nothing but the run id; remove it (the parent is always "
+                         f"{method.parent} as its recipe has it)")
+    reads = set(stage_of(cfg).reads)
+    if s["max_norm"] is None:  # no cap: nothing to apply at any time
+        reads.discard("max_norm_at")
+    if not s["reinit"]:  # the parent's classifier kept: no draw
+        reads.discard("reinit_init")
+    unused = [k for k in STAGE_KEYS if k not in reads and s[k] != DEFAULTS["stage"][k]]
     if unused:
         keys = ", ".join(f"stage.{k}" for k in unused)
         raise BenchError(f"{keys} would change nothing in {name} (stage.posthoc={s['posthoc']}, stage.train="

@@ -178,7 +178,7 @@ def unused_keys(cfg: dict) -> dict[str, str]:
 # Values that make the same run as another value of the key: the run id, the report's variants and its shown
 # config take the canonical one (bench.plan.experiment.experiment_part), so both are one run.
 def _every(cfg: dict) -> int:
-    from bench.parts.schedules import run_train_section
+    from bench.algorithms.stage2 import run_train_section
 
     return min(cfg["eval"]["every"], run_train_section(cfg)["epochs"])  # every >= epochs: the last epoch only
 

@@ -227,7 +227,7 @@ def check_model(run, data):
 
 
 def dry_run_report(runs, start, skipped, queued, executor, out):
-    from bench.plan.config import stage_kind
+    from bench.plan.config import stage_kind, stage_of
     from bench.plan.cost import estimate, measured_speeds
 
     speeds = measured_speeds(out)
@@ -239,8 +239,7 @@ def dry_run_report(runs, start, skipped, queued, executor, out):
         elif run.run_dir in queued:
             lines.append(f"skip   {run.run_dir.name}: already queued as SLURM job {queued[run.run_dir]}")
         elif stage_kind(run.cfg) == "posthoc":
-            how = ("test-time aggregation: forward passes over the test images" if run.cfg["stage"]["posthoc"] ==
-                   "sade_aggregation" else "post-hoc: seconds, no training")
+            how = stage_of(run.cfg).work
             lines.append(f"start  {run.run_dir.name}: level 2, after its parent {run.parent.name} ({how})")
         else:
             seconds, how = estimate(run, speeds)
