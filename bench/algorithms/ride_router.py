@@ -29,7 +29,7 @@ from bench.algorithms.protocol import Hook
 from bench.algorithms.stage2 import Stage2Algorithm
 from bench.algorithms.step import Step
 from bench.errors import BenchError
-from bench.parts.part import STAGE_KEYS, Param, Part, Stage, Traits
+from bench.parts.part import Param, Part, Stage, Traits
 
 if TYPE_CHECKING:
     import torch
@@ -148,4 +148,4 @@ PART = Part("algorithm", "ride_router", "RIDE's expert-assignment router on a fi
 
 STAGES = (Stage("train", "router", "RIDE's expert-assignment routers on the parent's frozen experts",
                 build=lambda: RouterAlgorithm, train_section=(("nesterov", True),),  # _EA: nesterov true
-                reads=tuple(k for k in STAGE_KEYS if k not in ("classifier_lr_factor", "reinit", "bn", "max_norm"))),)
+                reads=("start", "epochs", "lr", "weight_decay", "batch_size")),)

@@ -214,6 +214,7 @@ STAGES = (Stage("train", "classifier", "the linear head (re-initialised with sta
                 build=lambda: Stage2Algorithm, reads=STAGE_KEYS, interchangeable=True),
           Stage("train", "scales", "one scale per class on the frozen head's logits (LWS)",
                 build=lambda: Stage2Algorithm, interchangeable=True,
-                reads=tuple(k for k in STAGE_KEYS if k not in ("classifier_lr_factor", "reinit", "max_norm"))),
+                reads=tuple(k for k in STAGE_KEYS if k not in ("classifier_lr_factor", "reinit", "reinit_init",
+                                                                "max_norm", "max_norm_at"))),
           Stage("train", "classifier_and_scales", "the head and the scales (MiSLAS)", build=lambda: Stage2Algorithm,
                 reads=STAGE_KEYS, interchangeable=True))

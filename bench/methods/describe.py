@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.methods.registry import METHODS, PARTS
+from bench.methods.registry import METHODS, PARTS, STAGES
 from bench.parts.part import DEFAULT_PART, KINDS
 
 
@@ -71,7 +71,19 @@ def describe_parts():
                 lines.append(f"  {'':<{width}}    method.{p.key} = {_value(p.default)} ({allowed}): {p.doc}"
                              + (f" [default from {p.source}]" if p.source else " [default: bench's choice]")
                              + (f" [bench tune: {p.search.describe()}]" if p.search else ""))
-    return "\n".join(lines)
+    return "\n".join(lines + _stage_lines())
+
+
+def _stage_lines() -> list[str]:
+    """The stage computations two-stage methods name (stage.posthoc, stage.train) and the stage settings each reads."""
+    lines = []
+    for key, registry in STAGES.items():
+        lines.append(f"stage.{key} (two-stage methods; default none):")
+        width = max(len(value) for value in registry)
+        for stage in registry.values():
+            reads = f" [reads stage.{', stage.'.join(stage.reads)}]" if stage.reads else ""
+            lines.append(f"  {stage.value:<{width}}  {stage.doc}{reads}")
+    return lines
 
 
 def _recipe_lines(method, width):
