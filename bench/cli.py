@@ -75,8 +75,7 @@ def _run_arguments(run):
     run.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                      help="run every value of a config key, e.g. --grid dataset.imbalance_ratio=100,10; repeatable")
     run.add_argument("--executor", choices=EXECUTORS, default="inline",
-                     help="inline: one after another in this process (default); local: --jobs subprocesses; "
-                          "slurm: a job array through submitit")
+                     help="; ".join(f"{info.name}: {info.doc}" for info in EXECUTORS.values()) + " (default inline)")
     run.add_argument("--jobs", type=_integer, default=2, help="concurrent runs of the local executor (default 2)")
     run.add_argument("--slurm-profile", default="local", metavar="NAME",
                      help="SLURM profile: slurm/NAME.yaml or a path (default: local, the test cluster)")

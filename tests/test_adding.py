@@ -1,5 +1,6 @@
-"""docs/adding.md is true: its plugin files (a loss, an algorithm and a dataset, one file each) are written as they
-stand into a temporary package, loaded through BENCH_PLUGINS in a fresh bench process, and trained together."""
+"""docs/adding.md is true: its plugin files (a loss, an algorithm, a dataset and a model, one file each) are written
+as they stand into a temporary package, loaded through BENCH_PLUGINS in a fresh bench process, and trained
+together."""
 
 import json
 import math
@@ -29,7 +30,8 @@ def doc_command():
 
 def test_the_documented_plugin_files_train(tmp_path):
     files = doc_files()
-    assert sorted(files) == ["toyplug/toy_algorithm.py", "toyplug/toy_dataset.py", "toyplug/toy_loss.py"]
+    assert sorted(files) == ["toyplug/toy_algorithm.py", "toyplug/toy_dataset.py", "toyplug/toy_loss.py",
+                            "toyplug/toy_model.py"]
     for rel, code in files.items():
         path = tmp_path / "plugins" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +55,16 @@ def test_the_documented_plugin_files_train(tmp_path):
     # above plain cross-entropy's log 4 = 1.4
     first = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[0])
     assert first["train_loss"] > 4.0
+    # the model: the toy MLP (64 x 32 weights and 32 biases) under the 4-class head (32 x 4 and 4)
+    assert result["config"]["model"]["name"] == "toy_mlp"
+    shapes = {k: list(v.shape) for k, v in _final_weights(run_dir).items()}
+    assert shapes == {"0.1.weight": [32, 64], "0.1.bias": [32], "1.weight": [4, 32], "1.bias": [4]}, shapes
+
+
+def _final_weights(run_dir):
+    from bench.store.checkpoint import decode
+
+    return decode((run_dir / "checkpoint.pt").read_bytes(), "cpu")["model"]
 
 
 def _import_registry(tmp_path, plugins, files):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_cifar, write_fashion_mnist
+from conftest import cli_without_torch, write_cifar, write_fashion_mnist
 
 from bench.datasets.cifar import SPECS, read_cifar
 from bench.datasets.fashion_mnist import SYSTEM_DIR, read_fashion_mnist, read_idx
@@ -145,3 +145,26 @@ def test_debian_fashion_mnist(tmp_path):
     assert train_x.shape == (60000, 1, 28, 28) and test_x.shape == (10000, 1, 28, 28)
     assert np.bincount(train_y).tolist() == [6000] * 10
     assert np.bincount(test_y).tolist() == [1000] * 10
+
+
+def test_every_dataset_file_of_the_package_is_found_by_its_declaration_and_listed_without_torch():
+    """A dataset is one file declaring DATASET(S): the registry holds exactly the declarations of the package's
+    modules, each with a loader in its own file, and listing them imports no torch (the dataset files import it
+    inside their functions)."""
+    import importlib
+    import pkgutil
+
+    import bench.datasets
+    from bench.datasets.info import DatasetInfo
+    from bench.registry import declared
+
+    found = {}
+    for info in pkgutil.iter_modules(bench.datasets.__path__):
+        module = importlib.import_module(f"bench.datasets.{info.name}")
+        for entry in declared(module, DatasetInfo, ("DATASETS", "DATASET")):
+            assert entry.loader.__module__ == module.__name__, entry.name
+            found[entry.name] = entry
+    assert found == dict(DATASETS)
+    assert list(DATASETS) == ["cifar10_lt", "cifar100_lt", "fashion_mnist_lt", "imagenet_lt", "places_lt", "inat2018"]
+    torch_loaded, lines = cli_without_torch(["list", "datasets"])
+    assert not torch_loaded and [line.split()[0] for line in lines if line.strip()][:6] == list(DATASETS)

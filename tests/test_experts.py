@@ -15,6 +15,7 @@ from bench.algorithms.ride import diversity_temperature, ride_loss
 from bench.algorithms.sade import SADEAlgorithm, inverse_prior, sade_loss
 from bench.algorithms.step import Step
 from bench.cli import main
+from bench.models.classifiers import NormedLinear
 from bench.models.registry import MODELS
 from bench.parts.loss_module import LDAMLoss
 from bench.parts.weights import class_balanced_weights
@@ -33,7 +34,7 @@ def cifar100_lt_counts():
 def test_the_cifar_expert_resnet32_has_the_official_parameter_count(experts, reduce, expected):
     # counted on the official ride_resnet_cifar.py (100 classes, NormedLinear heads); 1 expert, full widths: the
     # plain LDAM ResNet-32
-    model = MODELS["resnet32"].build_experts(3, experts, reduce, "normed", 100)
+    model = MODELS["resnet32"].build_experts(3, experts, reduce, NormedLinear, 100)
     assert n_params(model) == expected
     x = torch.randn(2, 3, 32, 32)
     model.eval()
@@ -45,7 +46,7 @@ def test_the_cifar_expert_resnet32_has_the_official_parameter_count(experts, red
 @pytest.mark.parametrize("name, millions", [("resnet50", 43.68), ("resnext50_32x4d", 42.89), ("resnet10", 9.40)])
 def test_the_imagenet_expert_nets_have_the_official_parameter_counts(name, millions):
     # RIDEResNet.py / RIDEResNeXt.py, 3 experts, reduced (192 / 384 planes), 1000 classes
-    model = MODELS[name].build_experts(3, 3, True, "normed", 1000)
+    model = MODELS[name].build_experts(3, 3, True, NormedLinear, 1000)
     assert round(n_params(model) / 1e6, 2) == millions
     assert model.out_features == (384 if name == "resnet10" else 1536)
 

@@ -66,3 +66,30 @@ def test_head_follows_reference(method, head):
 def test_head_can_be_overridden():
     cfg = resolve("ldam", "cifar10_lt", 0, sets=["method.head=linear"])
     assert isinstance(build_model(cfg, 3, 10)[1], nn.Linear)
+
+
+def test_every_head_part_but_auto_builds_its_classifier_and_a_new_head_is_one_part():
+    """A head is one Part whose build(in_features, num_classes) returns the module: the single-network and the
+    multi-expert models both take it from the part registry, so a head registered there (as a plugin's PART is)
+    is trained without any other file naming it."""
+    from bench.models.registry import MODELS
+    from bench.parts.part import Part
+    from bench.parts.registry import PARTS
+
+    heads = PARTS.kinds["head"]
+    assert heads["auto"].build is None
+    for name, part in heads.items():
+        if name != "auto":
+            module = part.build(64, 10)
+            assert module(torch.randn(3, 64)).shape == (3, 10), name
+    twice = Part("head", "toy_twice", "a test head: 2 x Linear", build=lambda f, c: nn.Sequential(
+        nn.Linear(f, c), nn.Identity()))
+    PARTS.register(twice)
+    try:
+        cfg = resolve("erm", "cifar10_lt", 0)
+        cfg["method"]["head"] = "toy_twice"  # the schema's choices are read once, at import (a plugin's are there)
+        assert isinstance(build_model(cfg, 3, 10)[1], nn.Sequential)
+        experts = MODELS["resnet32"].build_experts(3, 2, True, lambda f, c: PARTS.build("head", "toy_twice", f, c), 10)
+        assert all(isinstance(h, nn.Sequential) for h in experts.heads)
+    finally:
+        del PARTS.kinds["head"]["toy_twice"]

@@ -190,6 +190,21 @@ def test_the_executor_sets_the_world_size(tmp_path, monkeypatch):
     assert make_executor("local").world_size == 1
 
 
+def test_every_registered_executor_is_made_from_the_command_line_options_under_its_own_name():
+    from bench.errors import BenchError
+    from bench.run.executors import EXECUTORS, Executor, Options, make_executor
+
+    for name, info in EXECUTORS.items():
+        executor = info.make(Options())
+        assert isinstance(executor, Executor) and executor.name == name
+    assert make_executor("local", jobs=3).jobs == 3
+    assert make_executor("slurm", slurm_profile="local").profile["name"] == "local"
+    with pytest.raises(BenchError, match="--jobs must be at least 1"):
+        make_executor("local", jobs=0)
+    with pytest.raises(BenchError, match="unknown executor"):
+        make_executor("ssh")
+
+
 # ---------------------------------------------------------------- path and number parsing
 
 

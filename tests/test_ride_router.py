@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.cli import main
+from bench.models.classifiers import NormedLinear
 from bench.models.registry import MODELS
 from bench.models.routers import RoutedExperts, Router, router_targets
 
@@ -19,7 +20,7 @@ ARGS = ["--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set", "
 
 def routed_model(seed=0, classes=10, bias=None):
     torch.manual_seed(seed)
-    experts = MODELS["resnet32"].build_experts(3, 3, True, "normed", classes).eval()
+    experts = MODELS["resnet32"].build_experts(3, 3, True, NormedLinear, classes).eval()
     router = Router(experts.out_features, 3, min(30, classes), kaiming=True)
     if bias is not None:
         router.decide.bias.data.fill_(bias)

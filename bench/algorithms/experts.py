@@ -8,6 +8,7 @@ saved logits and every metric need nothing new; a training step asks for every e
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bench.algorithms.network import resolve_head
@@ -15,6 +16,7 @@ from bench.algorithms.standard import StandardAlgorithm
 from bench.algorithms.step import Step
 from bench.models.registry import MODELS
 from bench.parts.part import Param
+from bench.parts.registry import PARTS
 
 if TYPE_CHECKING:
     import torch
@@ -27,8 +29,8 @@ class ExpertAlgorithm(StandardAlgorithm):
     def build_model(self) -> tuple[nn.Module, Iterable]:
         m = self.cfg["method"]
         info = MODELS.get_or_fail(self.cfg["model"]["name"])
-        model = info.build_experts(self.data.in_channels, m["experts"], m["reduce_experts"], resolve_head(m),
-                                   self.data.num_classes)
+        model = info.build_experts(self.data.in_channels, m["experts"], m["reduce_experts"],
+                                   partial(PARTS.build, "head", resolve_head(m)), self.data.num_classes)
         return model, model.parameters()
 
     def expert_outputs(self, s: Step, images: torch.Tensor) -> torch.Tensor:

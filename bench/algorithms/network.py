@@ -28,12 +28,12 @@ def build_model(cfg: dict, in_channels: int, num_classes: int, weights_out: list
     appended to `weights_out` when given: result.json's `weights`)."""
     from torch import nn
 
-    from bench.models.classifiers import build_head
+    from bench.parts.registry import PARTS
 
     backbone = MODELS.get_or_fail(cfg["model"]["name"]).build(in_channels)
     if cfg["model"].get("weights"):
         found = load_backbone_weights(backbone, cfg["model"]["weights"], cfg["model"]["name"])
         if weights_out is not None:
             weights_out.append(found)
-    head = build_head(resolve_head(cfg["method"]), backbone.out_features, num_classes)
+    head = PARTS.build("head", resolve_head(cfg["method"]), backbone.out_features, num_classes)
     return nn.Sequential(backbone, head)

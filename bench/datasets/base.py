@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import torch
 
 from bench.datasets.longtail import indices_sha256, long_tail_counts, select_long_tail
 from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -35,10 +37,14 @@ class LongTailData:
 
     @property
     def train_counts(self):
+        import torch
+
         return torch.bincount(self.train_y, minlength=self.num_classes).tolist()
 
     @property
     def test_counts(self):
+        import torch
+
         return torch.bincount(self.test_y, minlength=self.num_classes).tolist()
 
     @property
@@ -70,6 +76,8 @@ def data_root(cfg):
 
 def make_long_tail(name, num_classes, train_x, train_y, test_x, test_y, mean, std, cfg, class_names=()):
     """Apply the reference long-tail procedure to a full balanced training set."""
+    import torch
+
     d = cfg["dataset"]
     train_y = np.asarray(train_y, dtype=np.int64)
     n_max = len(train_y) / num_classes  # as the reference computes img_max

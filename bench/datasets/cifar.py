@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TypedDict
 
 import numpy as np
-import torch
 
 from bench.datasets.base import data_root, make_long_tail
 from bench.datasets.files import check_md5, download
+from bench.datasets.info import DatasetInfo
 from bench.errors import BenchError
 
 MEAN = (0.4914, 0.4822, 0.4465)  # the reference code's constants, for both CIFARs
@@ -91,6 +91,8 @@ def _read_batches(folder, files, label_key, verify, title):
             raise BenchError(f"{path} has {len(data)} images but {len(lab)} labels; delete it and download it again")
         images.append(data)
         labels.append(lab)
+    import torch
+
     return torch.from_numpy(np.concatenate(images)), np.concatenate(labels)
 
 
@@ -133,3 +135,11 @@ def load_cifar10_lt(cfg):
 
 def load_cifar100_lt(cfg):
     return _load(cfg, "cifar100", "cifar100_lt")
+
+
+DATASETS = (
+    DatasetInfo("cifar10_lt", "CIFAR-10-LT: long-tailed subset of CIFAR-10 (python-version files), n_max 5000",
+                "cifar_lt", load_cifar10_lt, 10, 5000, 10000),
+    DatasetInfo("cifar100_lt", "CIFAR-100-LT: long-tailed subset of CIFAR-100 (python-version files), n_max 500",
+                "cifar_lt", load_cifar100_lt, 100, 500, 10000),
+)

@@ -12,10 +12,10 @@ import struct
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from bench.datasets.base import data_root, make_long_tail
 from bench.datasets.files import download
+from bench.datasets.info import DatasetInfo
 from bench.errors import BenchError
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -73,6 +73,8 @@ def read_idx(path):
             "delete it and download it again"
         )
     data = np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
+    import torch
+
     return torch.from_numpy(data.copy()) if len(shape) > 1 else data.astype(np.int64)
 
 
@@ -102,3 +104,8 @@ def read_fashion_mnist(root, allow_download=True):
 def load_fashion_mnist_lt(cfg):
     train_x, train_y, test_x, test_y = read_fashion_mnist(data_root(cfg), cfg["dataset"]["download"])
     return make_long_tail("fashion_mnist_lt", 10, train_x, train_y, test_x, test_y, MEAN, STD, cfg, CLASS_NAMES)
+
+
+DATASET = DatasetInfo(
+    "fashion_mnist_lt", "Fashion-MNIST-LT: long-tailed subset of Fashion-MNIST (IDX files), n_max 6000",
+    "fashion_mnist_lt", load_fashion_mnist_lt, 10, 6000, 10000)

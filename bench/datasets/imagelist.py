@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, NamedTuple
 
-import torch
-
 from bench.datasets.base import data_root
 from bench.datasets.classnames import list_names, names_file
+from bench.datasets.info import DatasetInfo
 from bench.errors import BenchError
 from bench.store.textfiles import read_text
 
@@ -88,14 +87,20 @@ class ImageListData:
 
     @property
     def train_labels(self):
+        import torch
+
         return torch.tensor([label for _, label in self.train_items], dtype=torch.int64)
 
     @property
     def train_counts(self):
+        import torch
+
         return torch.bincount(self.train_labels, minlength=self.num_classes).tolist()
 
     @property
     def test_counts(self):
+        import torch
+
         labels = torch.tensor([label for _, label in self.eval_items], dtype=torch.int64)
         return torch.bincount(labels, minlength=self.num_classes).tolist()
 
@@ -311,3 +316,16 @@ def load_places_lt(cfg):
 
 def load_inat2018(cfg):
     return load_image_list(cfg, "inat2018")
+
+
+DATASETS = (
+    DatasetInfo("imagenet_lt", "ImageNet-LT (OLTR split lists + ImageNet images), 1000 classes, 1280..5 per class",
+                "imagenet_lt_resnext50", load_imagenet_lt, 1000, 1280, 50000, natural=True, train_size=115846,
+                selection="official"),
+    DatasetInfo("places_lt", "Places-LT (OLTR split lists + Places365 images), 365 classes, 4980..5 per class",
+                "places_lt_resnet50", load_places_lt, 365, 4980, 36500, natural=True, train_size=62500,
+                selection="official"),
+    DatasetInfo("inat2018", "iNaturalist 2018 (COCO-style JSON or list files), 8142 classes, 1000..2 per class",
+                "inat2018_resnet50", load_inat2018, 8142, 1000, 24426, natural=True, train_size=437513,
+                eval_split="val"),
+)

@@ -53,8 +53,8 @@ def _register(registry: Registry, name: str, entry: Any, where: str) -> None:
 
 def register_declared(module: ModuleType) -> None:
     """Register what a plugin module declares, as the built-in files are found: its parts (PARTS or PART), its
-    method (METHOD), its stage computations (STAGES), its dataset (DATASET, a bench.datasets.registry.DatasetInfo)
-    and its model (MODEL, a bench.models.registry.ModelInfo)."""
+    method (METHOD), its stage computations (STAGES), its datasets (DATASETS or DATASET, a
+    bench.datasets.info.DatasetInfo) and its models (MODELS or MODEL, a bench.models.registry.ModelInfo)."""
     from bench.datasets.registry import DATASETS, DatasetInfo
     from bench.models.registry import MODELS, ModelInfo
 
@@ -69,9 +69,9 @@ def register_declared(module: ModuleType) -> None:
         _register(METHODS, method.name, method, where)
     for stage in declared(module, Stage, ("STAGES",)):
         _register(STAGES[stage.key], stage.value, stage, where)
-    for info in declared(module, DatasetInfo, ("DATASET",)):
+    for info in declared(module, DatasetInfo, ("DATASETS", "DATASET")):
         _register(DATASETS, info.name, info, where)
-    for info in declared(module, ModelInfo, ("MODEL",)):
+    for info in declared(module, ModelInfo, ("MODELS", "MODEL")):
         _register(MODELS, info.name, info, where)
 
 

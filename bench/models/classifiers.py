@@ -1,4 +1,5 @@
-"""Classifier heads: a Linear layer or the LDAM paper's NormedLinear (cosine) head."""
+"""Classifier modules: a Linear layer, the LDAM paper's NormedLinear (cosine) head (the head parts of
+bench/parts/heads.py build them) and LWS's per-class scales."""
 
 from __future__ import annotations
 
@@ -26,14 +27,6 @@ def linear_head(in_features, num_classes):
     head = nn.Linear(in_features, num_classes)
     nn.init.kaiming_normal_(head.weight)  # the reference's _weights_init; bias keeps PyTorch's default
     return head
-
-
-def build_head(kind, in_features, num_classes):
-    if kind == "normed":
-        return NormedLinear(in_features, num_classes)
-    if kind == "linear":
-        return linear_head(in_features, num_classes)
-    raise ValueError(f"unknown head {kind!r}")
 
 
 class ClassScale(nn.Module):

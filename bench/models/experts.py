@@ -19,21 +19,22 @@ AvgPool2d(7), which needs 224 px inputs; bench pools adaptively (the same at 224
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
 from torch import nn
 
-from bench.models.classifiers import build_head
+HeadBuilder = Callable[[int, int], nn.Module]  # (in_features, num_classes) -> the classifier
 
 
 class MultiExpert(nn.Module):
-    def __init__(self, trunk: nn.Module, branches: Sequence[nn.Module], features: int, head: str, num_classes: int):
+    def __init__(self, trunk: nn.Module, branches: Sequence[nn.Module], features: int, head: HeadBuilder,
+                 num_classes: int):
         super().__init__()
         self.trunk = trunk
         self.branches = nn.ModuleList(branches)
-        self.heads = nn.ModuleList(build_head(head, features, num_classes) for _ in branches)
+        self.heads = nn.ModuleList(head(features, num_classes) for _ in branches)
         self.out_features = features
 
     def forward(self, x: torch.Tensor, experts: bool = False) -> torch.Tensor:
@@ -52,7 +53,7 @@ def _kaiming_convs(module: nn.Module, mode: Literal["fan_in", "fan_out"] = "fan_
             nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu")
 
 
-def cifar_resnet32(in_channels: int, experts: int, reduce: bool, head: str, num_classes: int) -> MultiExpert:
+def cifar_resnet32(in_channels: int, experts: int, reduce: bool, head: HeadBuilder, num_classes: int) -> MultiExpert:
     from bench.models.resnet_cifar import BasicBlock
 
     def stage(in_planes, planes, stride):
@@ -68,7 +69,7 @@ def cifar_resnet32(in_channels: int, experts: int, reduce: bool, head: str, num_
     return model
 
 
-def small_cnn(in_channels: int, experts: int, reduce: bool, head: str, num_classes: int) -> MultiExpert:
+def small_cnn(in_channels: int, experts: int, reduce: bool, head: HeadBuilder, num_classes: int) -> MultiExpert:
     from bench.models.small_cnn import _block
 
     w2, w3 = (24, 48) if reduce else (32, 64)
@@ -79,7 +80,7 @@ def small_cnn(in_channels: int, experts: int, reduce: bool, head: str, num_class
     return model
 
 
-def _imagenet(net, experts: int, reduce: bool, head: str, num_classes: int) -> MultiExpert:
+def _imagenet(net, experts: int, reduce: bool, head: HeadBuilder, num_classes: int) -> MultiExpert:
     """Stages 3 and 4 of a torchvision ResNet rebuilt per expert with its _make_layer."""
     block, depths = net.expert_block, net.expert_depths
     planes3, planes4 = (192, 384) if reduce else (256, 512)

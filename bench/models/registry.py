@@ -1,7 +1,14 @@
-"""Model registry: name -> backbone builder ("module:function", imported on use)."""
+"""Model registry: name -> backbone builder.
+
+Adding a model: its builder `build(in_channels) -> nn.Module` (with `out_features`: the method's head goes on top)
+in a module of this package, and its line below naming it as "module:function" (the model modules import torch
+at the top, so they are imported on use, not to list them); any timm model needs neither (`timm:<name>`). A plugin
+module (BENCH_PLUGINS) declares `MODEL = ModelInfo(..., builder=build)` with the builder in the same file.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,7 +22,7 @@ if TYPE_CHECKING:
 class ModelInfo:
     name: str
     description: str
-    builder: str
+    builder: str | Callable[..., nn.Module]  # "module:function[:argument]", imported on use, or the function
     assumed_images_per_second: float = 0.0  # for cost estimates when no run measured it
     experts: str = ""  # "module:function" of its multi-expert version (RIDE, SADE), "" when it has none
     clip: bool = False  # a CLIP model (bench.models.clip): the foundation-model methods' only, built by them
@@ -23,11 +30,15 @@ class ModelInfo:
     def build(self, in_channels: int) -> nn.Module:
         import importlib
 
+        if callable(self.builder):
+            return self.builder(in_channels=in_channels)
         module, func, *arg = self.builder.split(":")
         return getattr(importlib.import_module(module), func)(*arg, in_channels=in_channels)
 
-    def build_experts(self, in_channels: int, experts: int, reduce: bool, head: str, num_classes: int) -> nn.Module:
-        """The multi-expert network (bench.models.experts): a shared trunk, `experts` branches and heads."""
+    def build_experts(self, in_channels: int, experts: int, reduce: bool, head: Callable[[int, int], nn.Module],
+                      num_classes: int) -> nn.Module:
+        """The multi-expert network (bench.models.experts): a shared trunk, `experts` branches and a head on each
+        (head(in_features, num_classes): the method's head part, bench.parts.heads)."""
         import importlib
 
         module, func = self.experts.split(":")

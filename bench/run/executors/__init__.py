@@ -1,6 +1,7 @@
 """Where runs execute: `inline` (this process, default), `local` (N subprocesses), `slurm` (submitit).
 
-Every executor is an object with the same interface, used by the launch layer (bench.run.launch):
+Every executor is an object with the same interface (bench.run.executors.base.Executor), used by the launch layer
+(bench.run.launch):
 
     name            "inline" | "local" | "slurm"
     trains_here     True when runs train on this machine (their device must exist here)
@@ -10,30 +11,47 @@ Every executor is an object with the same interface, used by the launch layer (b
     check(runs)     executor-specific checks before anything starts (cluster reachable, ...)
     submit(runs, force, all_runs, wait) -> exit status
 
-Executors are chosen explicitly with --executor, never detected.
+Executors are chosen explicitly with --executor, never detected. Adding one: its module here with a
+`from_options(options: Options) -> Executor` function, and its line in EXECUTORS (the modules are imported when a
+command runs, not for --help: submitit alone takes half a second).
 """
 
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from bench.registry import Registry
 from bench.run.executors.base import Executor, summarise  # noqa: F401 - the interface, re-exported
 
-EXECUTORS = ("inline", "local", "slurm")
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line says of the executor: each executor reads its own."""
+
+    jobs: int = 2  # the local executor's concurrent runs
+    slurm_profile: str = "local"  # the SLURM executor's profile
+    progress: bool = True
 
 
-def make_executor(name, jobs=2, slurm_profile="local", progress=True):
-    from bench.errors import BenchError
+@dataclass(frozen=True)
+class ExecutorInfo:
+    name: str
+    doc: str
+    module: str  # the module whose from_options(Options) makes it, imported on use
 
-    if name == "inline":
-        from bench.run.executors.inline import InlineExecutor
+    def make(self, options: Options) -> Executor:
+        return importlib.import_module(self.module).from_options(options)
 
-        return InlineExecutor(progress=progress)
-    if name == "local":
-        from bench.run.executors.local import LocalExecutor
 
-        if jobs < 1:
-            raise BenchError(f"--jobs must be at least 1, got {jobs}")
-        return LocalExecutor(jobs, progress=progress)
-    if name == "slurm":
-        from bench.run.executors.profiles import load_profile
-        from bench.run.executors.slurm import SlurmExecutor
+EXECUTORS = Registry("executor")
+for _info in (
+    ExecutorInfo("inline", "every run in this process, one after another", "bench.run.executors.inline"),
+    ExecutorInfo("local", "up to --jobs worker subprocesses on this machine", "bench.run.executors.local"),
+    ExecutorInfo("slurm", "one SLURM job array per submission, through submitit", "bench.run.executors.slurm"),
+):
+    EXECUTORS.register(_info.name, _info)
 
-        return SlurmExecutor(load_profile(slurm_profile), progress=progress)
-    raise BenchError(f"unknown executor {name!r}; use {', '.join(EXECUTORS)}")
+
+def make_executor(name: str, jobs: int = 2, slurm_profile: str = "local", progress: bool = True) -> Executor:
+    return EXECUTORS.get_or_fail(name).make(Options(jobs, slurm_profile, progress))

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bench.run.executors.base import Executor, summarise
+
+if TYPE_CHECKING:
+    from bench.run.executors import Options
 
 
 class InlineExecutor(Executor):
@@ -26,3 +31,7 @@ class InlineExecutor(Executor):
         if not distributed.is_main():
             return 0
         return summarise(done, out)
+
+
+def from_options(options: Options) -> InlineExecutor:
+    return InlineExecutor(progress=options.progress)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from bench.engine.preempt import SIGNALS
 from bench.engine.progress import SweepBar
@@ -22,6 +23,9 @@ from bench.errors import BenchError, Stopped
 from bench.plan.runs import to_spec
 from bench.run.executors.base import Executor, summarise
 from bench.run.worker import STATUS_PREFIX
+
+if TYPE_CHECKING:
+    from bench.run.executors import Options
 
 
 def available_cores():
@@ -127,3 +131,9 @@ class LocalExecutor(Executor):
         if result.get("status") == "failed":
             say(f"FAILED {run.run_dir.name}: {result['error']}")
         return result
+
+
+def from_options(options: Options) -> LocalExecutor:
+    if options.jobs < 1:
+        raise BenchError(f"--jobs must be at least 1, got {options.jobs}")
+    return LocalExecutor(options.jobs, progress=options.progress)

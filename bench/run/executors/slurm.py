@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import submitit
 
@@ -16,6 +17,9 @@ from bench.errors import BenchError
 from bench.plan.runs import to_spec
 from bench.run.executors.base import Executor
 from bench.store import results, rundir
+
+if TYPE_CHECKING:
+    from bench.run.executors import Options
 
 
 class SlurmTask(submitit.helpers.Checkpointable):
@@ -195,3 +199,9 @@ def submit(runs, profile, out, force=False, after=None):
           f"{profile['array_parallelism']} at once) with profile {profile['name']} in "
           f"{time.perf_counter() - start:.2f} s; logs in {rundir.slurm_log_dir(out)}", flush=True)
     return jobs
+
+
+def from_options(options: Options) -> SlurmExecutor:
+    from bench.run.executors.profiles import load_profile
+
+    return SlurmExecutor(load_profile(options.slurm_profile), progress=options.progress)

@@ -46,6 +46,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if not args.select_only:
         code = launch(trials, executor, args.out, force=args.force, wait=args.wait)
         if executor.name == "slurm" and not args.wait:
+            from bench.run.executors.slurm import SlurmExecutor
+
+            assert isinstance(executor, SlurmExecutor)
             after = active_arrays(trials)
             if after:
                 job = submit_selection(args, executor.profile, after)

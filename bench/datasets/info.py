@@ -1,0 +1,31 @@
+"""What a dataset declares (`DATASETS` or `DATASET` in the file that loads it): its name, its recipe preset, its
+loader and the sizes the cost model and the plan read without loading it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.datasets.protocol import Dataset
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    description: str
+    recipe: str  # preset applied before the user's presets
+    loader: Callable[[dict], Dataset]  # load(cfg), in the file that declares the dataset
+    num_classes: int = 0  # sizes of the standard files, for cost estimates without loading data
+    n_max: int = 0
+    test_size: int = 0
+    natural: bool = False  # a fixed published long-tailed split (no imbalance_ratio / profile)
+    train_size: int = 0  # training images of the standard split (natural datasets)
+    eval_split: str = "test"  # the split evaluated when dataset.eval_split is not set
+    # validation protocol of eval.selection=best_val (bench.datasets.selection): "half" of the evaluation set,
+    # "official" val list, or "" (none: best_val is refused)
+    selection: str = "half"
+
+    def load(self, cfg: dict) -> Dataset:
+        return self.loader(cfg)
