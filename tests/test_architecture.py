@@ -65,3 +65,56 @@ def test_no_function_is_longer_than_60_lines():
     a = facts()
     too_long = [(n, name) for n, name in a.function_lengths(a.modules()) if n > 60]
     assert too_long == []
+
+
+def test_the_run_config_types_are_generated_from_the_declarations():
+    """bench/runconfig.py is what `python -m bench.plan.runconfig_source` writes from the schema and the built-in
+    parts' Params (no plugin loaded): a key added to either is typed at once."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_PLUGINS"}
+    proc = subprocess.run([sys.executable, "-m", "bench.plan.runconfig_source"], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=120, check=True)
+    assert proc.stdout == (ROOT / "bench" / "runconfig.py").read_text(), \
+        "bench/runconfig.py is stale: python -m bench.plan.runconfig_source > bench/runconfig.py"
+
+
+def _matches(value, hint) -> bool:
+    import types
+    import typing
+
+    if isinstance(hint, types.UnionType):
+        return any(_matches(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (float, int)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    origin = typing.get_origin(hint) or hint
+    return hint is typing.Any or isinstance(value, origin)
+
+
+def test_every_method_resolves_to_a_config_of_exactly_the_declared_keys_and_types():
+    """The types mypy checks the code against are the ones a run has: for every method, the resolved config's
+    sections hold exactly the RunConfig keys (the method section: plus a loaded plugin's Params), each value of
+    its declared type."""
+    import typing
+
+    from bench.methods.registry import METHODS, STAGES
+    from bench.parts.registry import PARTS
+    from bench.plan.config import resolve
+    from bench.runconfig import RunConfig
+
+    sections = typing.get_type_hints(RunConfig)
+    for method in METHODS:
+        stage = STAGES["posthoc"].get(METHODS[method].stage.get("posthoc", "none"))
+        cfg = resolve(method, "fashion_mnist_lt", 0, sets=["eval.selection=best_val"] if stage and
+                      stage.needs_validation else [])
+        assert list(cfg) == list(sections), method
+        for section, cls in sections.items():
+            hints = typing.get_type_hints(cls)
+            extra = set(cfg[section]) - set(hints)
+            assert set(hints) <= set(cfg[section]) and all(k in PARTS.params for k in extra), (method, section)
+            wrong = {k: cfg[section][k] for k, h in hints.items() if not _matches(cfg[section][k], h)}
+            assert not wrong, (method, section, wrong)

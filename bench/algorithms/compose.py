@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bench.algorithms.registry import PARTS
+from bench.runconfig import RunConfig
 
 if TYPE_CHECKING:
     import torch
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 
 class Composition:
-    def __init__(self, cfg: dict, class_counts: Sequence[int], train_labels: torch.Tensor,
+    def __init__(self, cfg: RunConfig, class_counts: Sequence[int], train_labels: torch.Tensor,
                  device: torch.device) -> None:
         from bench.parts.loss_module import build_loss  # torch: this module is imported by the registry
 

@@ -18,6 +18,7 @@ from bench.algorithms.standard import StandardAlgorithm
 from bench.algorithms.step import Step
 from bench.parts.losses.ldam import S
 from bench.parts.part import Param, Part, Traits
+from bench.runconfig import RunConfig, TrainSection
 
 if TYPE_CHECKING:
     import torch
@@ -26,14 +27,14 @@ if TYPE_CHECKING:
 
 
 class FoundationAlgorithm(StandardAlgorithm):
-    def __init__(self, cfg: dict, data: Any, device: torch.device, run_dir: Any):
+    def __init__(self, cfg: RunConfig, data: Any, device: torch.device, run_dir: Any):
         super().__init__(cfg, data, device, run_dir)
         self.side = 224  # the model's input side (build_model reads it from the model)
         self.param_counts: dict = {}
 
-    def train_config(self) -> dict:
+    def train_config(self) -> TrainSection:
         t = self.cfg["train"]
-        return dict(t, epochs=0) if self.cfg["method"]["tuning"] == "zeroshot" else t
+        return TrainSection(**{**t, "epochs": 0}) if self.cfg["method"]["tuning"] == "zeroshot" else t
 
     def build_model(self) -> tuple[nn.Module, list]:
         from bench.datasets.classnames import prompt_names

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from bench.models import MODELS, load_backbone_weights
+from bench.runconfig import RunConfig
 
 if TYPE_CHECKING:
     from torch import nn
 
 
-def resolve_head(method_cfg: dict) -> str:
+def resolve_head(method_cfg: Mapping[str, Any]) -> str:
     """The classifier a method trains: its algorithm's own where it builds one (PaCo, BCL, the foundation track:
     the algorithm part's traits.head), else method.head, where `auto` takes the head the loss part asks for
     (normed cosine for LDAM, Linear otherwise, as the reference)."""
@@ -23,7 +25,7 @@ def resolve_head(method_cfg: dict) -> str:
     return PARTS.get("loss", method_cfg["loss"]).head if head == "auto" else head
 
 
-def build_model(cfg: dict, in_channels: int, num_classes: int, weights_out: list | None = None) -> nn.Module:
+def build_model(cfg: RunConfig, in_channels: int, num_classes: int, weights_out: list | None = None) -> nn.Module:
     """The registered backbone with the method's head; `model.weights` loaded into the backbone (its record
     appended to `weights_out` when given: result.json's `weights`)."""
     from torch import nn

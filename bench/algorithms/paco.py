@@ -32,6 +32,7 @@ from bench.algorithms.step import Step
 from bench.models.registry import MODELS
 from bench.parts.part import Param, Part, Traits
 from bench.parts.search import Search
+from bench.runconfig import RunConfig
 
 if TYPE_CHECKING:
     import torch
@@ -60,7 +61,7 @@ def paco_loss(q: torch.Tensor, contrast: torch.Tensor, contrast_labels: torch.Te
 class PaCoAlgorithm(StandardAlgorithm):
     views: tuple = ("train", "simclr_blur")  # the key view is method.paco_key_view
 
-    def __init__(self, cfg: dict, data: Any, device: torch.device, run_dir: Any):
+    def __init__(self, cfg: RunConfig, data: Any, device: torch.device, run_dir: Any):
         super().__init__(cfg, data, device, run_dir)
         self.views = ("train", cfg["method"]["paco_key_view"])
 

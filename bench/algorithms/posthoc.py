@@ -21,6 +21,7 @@ import numpy as np
 from bench.algorithms.protocol import Algorithm
 from bench.errors import BenchError
 from bench.parts.part import Stage
+from bench.runconfig import RunConfig
 from bench.store import rundir
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def adjust(rule: str, logits: np.ndarray, tau: float, prior: np.ndarray,
     return (logits - bias) / np.linalg.norm(weight, axis=1) ** tau
 
 
-def run_posthoc(cfg: dict, run_dir: Path, parent_dir: Path) -> dict:
+def run_posthoc(cfg: RunConfig, run_dir: Path, parent_dir: Path) -> dict:
     """Compute a post-hoc child from its parent; returns the result dict (also written to result.json)."""
     parent_dir = Path(parent_dir)
     parent = finished_parent(parent_dir)
@@ -133,8 +134,8 @@ def run_posthoc(cfg: dict, run_dir: Path, parent_dir: Path) -> dict:
                               "val" if chosen_on == "val" else "fixed", {"tau": tau})  # fixed: none chosen
 
 
-def write_child_result(cfg: dict, run_dir: Path, parent_dir: Path, parent: dict, logits: np.ndarray, labels: np.ndarray,
-                       selection: dict, selected_on: str, extra: dict, timing: dict | None = None,
+def write_child_result(cfg: RunConfig, run_dir: Path, parent_dir: Path, parent: dict, logits: np.ndarray,
+                       labels: np.ndarray, selection: dict, selected_on: str, extra: dict, timing: dict | None = None,
                        device: torch.device | None = None) -> dict:
     """The result of a child computed at its parent's final epoch from `logits` (N x C) of the reported images:
     result.json (the parent's data and counts, `selection` added to the parent's protocol), predictions and one

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bench.algorithms.network import build_model
 from bench.metrics.evaluate import predict
+from bench.runconfig import RunConfig, TrainSection
 
 if TYPE_CHECKING:
     import torch
@@ -58,11 +59,11 @@ class Algorithm:
     trains: bool = True  # False: computed from a finished parent's files by compute(), without data or training
     computes_on_device: bool = False  # compute() uses the device (the runner resolves run.device for it)
 
-    def __init__(self, cfg: dict, data: Dataset, device: torch.device, run_dir: Path):
+    def __init__(self, cfg: RunConfig, data: Dataset, device: torch.device, run_dir: Path):
         self.cfg, self.data, self.device, self.run_dir = cfg, data, device, Path(run_dir)
         self.weights: list = []  # records of the pretrained weights build_model loaded (result.json `weights`)
 
-    def train_config(self) -> dict:
+    def train_config(self) -> TrainSection:
         return self.cfg["train"]
 
     def build_model(self) -> tuple[nn.Module, Iterable]:

@@ -28,6 +28,7 @@ import numpy as np
 
 from bench.algorithms.protocol import Algorithm
 from bench.parts.part import Stage
+from bench.runconfig import RunConfig
 from bench.store import rundir
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def aggregated_logits(cosines: torch.Tensor, w: torch.Tensor, s: float) -> torch
     return (torch.softmax(w, 0).view(1, -1, 1) * s * cosines).sum(1)
 
 
-def parent_model(cfg: dict, data: Any, parent_dir: Path, parent: dict, device: torch.device) -> torch.nn.Module:
+def parent_model(cfg: RunConfig, data: Any, parent_dir: Path, parent: dict, device: torch.device) -> torch.nn.Module:
     """The parent's multi-expert network with the weights of its final epoch, in eval mode, frozen."""
     import torch
 
@@ -72,7 +73,8 @@ def parent_model(cfg: dict, data: Any, parent_dir: Path, parent: dict, device: t
     return model
 
 
-def adapt(model: torch.nn.Module, pipe: Any, cfg: dict, device: torch.device, view: str) -> tuple[torch.Tensor, list]:
+def adapt(model: torch.nn.Module, pipe: Any, cfg: RunConfig, device: torch.device,
+          view: str) -> tuple[torch.Tensor, list]:
     """The aggregation weights trained on the unlabelled test images; (w, one history row per epoch)."""
     import torch
 
@@ -115,7 +117,7 @@ def test_cosines(model: torch.nn.Module, pipe: Any, batch_size: int) -> torch.Te
         return torch.cat([model(images, experts=True).float().cpu() for images in pipe.test_batches(batch_size)])
 
 
-def run_aggregation(cfg: dict, run_dir: Path, parent_dir: Path, device: torch.device) -> dict:
+def run_aggregation(cfg: RunConfig, run_dir: Path, parent_dir: Path, device: torch.device) -> dict:
     import torch
 
     from bench.algorithms.posthoc import finished_parent, write_child_result

@@ -19,15 +19,16 @@ onto the ball of radius min + max_norm (max - min) of the parent's row norms, af
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bench.algorithms.posthoc import finished_parent, result_sha256
 from bench.algorithms.protocol import Hook
 from bench.algorithms.standard import StandardAlgorithm
 from bench.errors import BenchError
 from bench.parts.part import STAGE_KEYS, Stage
+from bench.runconfig import RunConfig, TrainSection
 from bench.store import rundir
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from bench.datasets.protocol import Dataset
 
 
-def run_train_section(cfg: dict) -> dict:
+def run_train_section(cfg: RunConfig) -> TrainSection:
     """The train section a run trains with: its own, or for a stage-2 child (stage.train) its parent's with the
     stage's epochs, LR, weight decay and batch size (null: the parent's), a cosine schedule to 0 and no warm-up,
     and what its stage computation declares (Stage.train_section: RIDE's router always uses Nesterov momentum). The
@@ -48,9 +49,10 @@ def run_train_section(cfg: dict) -> dict:
     s = cfg["stage"]
     if s["train"] == "none" or s["posthoc"] != "none":
         return cfg["train"]
-    return {**cfg["train"], "epochs": s["epochs"], "lr": s["lr"], "weight_decay": s["weight_decay"],
-            "batch_size": s["batch_size"] or cfg["train"]["batch_size"], "schedule": "cosine", "warmup_epochs": 0,
-            "milestones": None, **dict(STAGES["train"].get_or_fail(s["train"]).train_section)}
+    section = {**cfg["train"], "epochs": s["epochs"], "lr": s["lr"], "weight_decay": s["weight_decay"],
+               "batch_size": s["batch_size"] or cfg["train"]["batch_size"], "schedule": "cosine", "warmup_epochs": 0,
+               "milestones": None, **dict(STAGES["train"].get_or_fail(s["train"]).train_section)}
+    return cast(TrainSection, section)  # train_section's keys are train keys (tests/test_stages.py)
 
 
 class Stage2:
@@ -59,7 +61,7 @@ class Stage2:
     `model` below is the child's nn.Sequential(backbone, head[, scales]), indexed as such (typed Any: torch's stubs
     type a Sequential's items and their weights as bare Modules)."""
 
-    def __init__(self, cfg: dict, parent_dir: str | Path) -> None:
+    def __init__(self, cfg: RunConfig, parent_dir: str | Path) -> None:
         self.cfg, self.s = cfg, cfg["stage"]
         self.parent_dir = Path(parent_dir)
         self.parent = finished_parent(parent_dir)
@@ -93,7 +95,7 @@ class Stage2:
             model = nn.Sequential(model[0], model[1], ClassScale(num_classes))
         for p in model.parameters():
             p.requires_grad_(False)
-        groups = []
+        groups: list[dict[str, Any]] = []
         if train in ("classifier", "classifier_and_scales"):
             groups.append({"params": list(model[1].parameters()), "lr_scale": self.s["classifier_lr_factor"]})
         if train in ("scales", "classifier_and_scales"):
@@ -155,11 +157,12 @@ class Stage2:
 
     def record(self) -> dict:
         """What result.json keeps of the parent and the recipe."""
+        stage: Mapping[str, Any] = self.s
         keys = ("train", "reinit", "reinit_init", "bn", "epochs", "lr", "weight_decay", "batch_size",
                 "classifier_lr_factor", "max_norm", "max_norm_at")
         return {"run_id": self.parent_dir.name, "method": self.parent.get("method"),
                 "result_sha256": self.parent_sha256, "max_norm_cap": self.cap,
-                "stage": {k: self.s[k] for k in keys}}
+                "stage": {k: stage[k] for k in keys}}
 
 
 class Stage2Rules(Hook):
@@ -184,11 +187,11 @@ class Stage2Algorithm(StandardAlgorithm):
     per-class scales training, its own train section, the recipe's rules as hooks; the step is the
     standard one (the method's loss, weights and sampler)."""
 
-    def __init__(self, cfg: dict, data: Dataset, device: torch.device, run_dir: Path) -> None:
+    def __init__(self, cfg: RunConfig, data: Dataset, device: torch.device, run_dir: Path) -> None:
         super().__init__(cfg, data, device, run_dir)
         self.stage = Stage2(cfg, rundir.parent_dir(self.run_dir, cfg))
 
-    def train_config(self) -> dict:
+    def train_config(self) -> TrainSection:
         return run_train_section(self.cfg)
 
     def build_model(self) -> tuple[nn.Module, Iterable]:

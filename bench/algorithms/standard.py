@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.algorithms.protocol import Algorithm
 from bench.parts.part import Part
+from bench.runconfig import RunConfig
 
 if TYPE_CHECKING:
     import torch
@@ -20,7 +21,8 @@ class StandardAlgorithm(Algorithm):
     def setup(self) -> None:
         from bench.algorithms.compose import Composition
 
-        cfg = {**self.cfg, "train": self.train_config()}  # the switch follows the schedule the run trains with
+        # the switch follows the schedule the run trains with
+        cfg: RunConfig = {**self.cfg, "train": self.train_config()}
         self.method = Composition(cfg, self.data.train_counts, self.data.train_labels, self.device)
 
     def start_epoch(self, epoch: int, generator: torch.Generator) -> tuple[torch.Tensor, bool]:

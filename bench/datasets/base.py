@@ -11,6 +11,7 @@ import numpy as np
 
 from bench.datasets.longtail import indices_sha256, long_tail_counts, select_long_tail
 from bench.errors import BenchError
+from bench.runconfig import RunConfig
 
 if TYPE_CHECKING:
     import torch
@@ -59,13 +60,13 @@ class LongTailData:
     def train_labels(self):
         return self.train_y
 
-    def pipeline(self, cfg, device):
+    def pipeline(self, cfg: RunConfig, device):
         from bench.images.pipelines import TensorPipeline
 
         return TensorPipeline(self, cfg, device)
 
 
-def data_root(cfg):
+def data_root(cfg: RunConfig):
     """--data-root / dataset.root, else $BENCH_DATA, else ./data."""
     root = Path(cfg["dataset"]["root"] or os.environ.get("BENCH_DATA") or "data").expanduser().absolute()
     if root.exists() and not root.is_dir():
@@ -74,7 +75,7 @@ def data_root(cfg):
     return root
 
 
-def make_long_tail(name, num_classes, train_x, train_y, test_x, test_y, mean, std, cfg, class_names=()):
+def make_long_tail(name, num_classes, train_x, train_y, test_x, test_y, mean, std, cfg: RunConfig, class_names=()):
     """Apply the reference long-tail procedure to a full balanced training set."""
     import torch
 

@@ -15,6 +15,7 @@ from bench.datasets.base import data_root, make_long_tail
 from bench.datasets.files import check_md5, download
 from bench.datasets.info import DatasetInfo
 from bench.errors import BenchError
+from bench.runconfig import RunConfig
 
 MEAN = (0.4914, 0.4822, 0.4465)  # the reference code's constants, for both CIFARs
 STD = (0.2023, 0.1994, 0.2010)
@@ -122,18 +123,18 @@ def read_cifar(root, which, verify=True, allow_download=True):
     return train_x, train_y, test_x, test_y, names
 
 
-def _load(cfg, which, name):
+def _load(cfg: RunConfig, which, name):
     d = cfg["dataset"]
     train_x, train_y, test_x, test_y, names = read_cifar(data_root(cfg), which, d["verify"], d["download"])
     return make_long_tail(name, SPECS[which]["num_classes"], train_x, train_y, test_x, test_y,
                           MEAN, STD, cfg, names)
 
 
-def load_cifar10_lt(cfg):
+def load_cifar10_lt(cfg: RunConfig):
     return _load(cfg, "cifar10", "cifar10_lt")
 
 
-def load_cifar100_lt(cfg):
+def load_cifar100_lt(cfg: RunConfig):
     return _load(cfg, "cifar100", "cifar100_lt")
 
 

@@ -17,6 +17,7 @@ from bench.datasets.base import data_root, make_long_tail
 from bench.datasets.files import download
 from bench.datasets.info import DatasetInfo
 from bench.errors import BenchError
+from bench.runconfig import RunConfig
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -101,7 +102,7 @@ def read_fashion_mnist(root, allow_download=True):
     return train_x, train_y, test_x, test_y
 
 
-def load_fashion_mnist_lt(cfg):
+def load_fashion_mnist_lt(cfg: RunConfig):
     train_x, train_y, test_x, test_y = read_fashion_mnist(data_root(cfg), cfg["dataset"]["download"])
     return make_long_tail("fashion_mnist_lt", 10, train_x, train_y, test_x, test_y, MEAN, STD, cfg, CLASS_NAMES)
 

@@ -19,6 +19,7 @@ from bench.datasets.base import data_root
 from bench.datasets.classnames import list_names, names_file
 from bench.datasets.info import DatasetInfo
 from bench.errors import BenchError
+from bench.runconfig import RunConfig
 from bench.store.textfiles import read_text
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -108,7 +109,7 @@ class ImageListData:
     def train_indices_sha256(self):
         return self.train_list_sha256  # the split's provenance: the training list itself
 
-    def pipeline(self, cfg, device):
+    def pipeline(self, cfg: RunConfig, device):
         from bench.images.pipelines import ImagePipeline
 
         return ImagePipeline(self, cfg, device)
@@ -236,7 +237,7 @@ def resolve_images(items, image_root, rules, list_path, lines=None):
     return out
 
 
-def load_image_list(cfg, name):
+def load_image_list(cfg: RunConfig, name):
     spec = SPECS[name]
     d = cfg["dataset"]
     root = data_root(cfg)
@@ -306,15 +307,15 @@ def _source(path, lines):
     return (str(path), "annotation" if str(path).endswith(".json") else "line", lines)
 
 
-def load_imagenet_lt(cfg):
+def load_imagenet_lt(cfg: RunConfig):
     return load_image_list(cfg, "imagenet_lt")
 
 
-def load_places_lt(cfg):
+def load_places_lt(cfg: RunConfig):
     return load_image_list(cfg, "places_lt")
 
 
-def load_inat2018(cfg):
+def load_inat2018(cfg: RunConfig):
     return load_image_list(cfg, "inat2018")
 
 

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bench.runconfig import RunConfig
+
 if TYPE_CHECKING:
     from bench.datasets.protocol import Dataset
 
@@ -16,7 +18,7 @@ class DatasetInfo:
     name: str
     description: str
     recipe: str  # preset applied before the user's presets
-    loader: Callable[[dict], Dataset]  # load(cfg), in the file that declares the dataset
+    loader: Callable[[RunConfig], Dataset]  # load(cfg), in the file that declares the dataset
     num_classes: int = 0  # sizes of the standard files, for cost estimates without loading data
     n_max: int = 0
     test_size: int = 0
@@ -27,5 +29,5 @@ class DatasetInfo:
     # "official" val list, or "" (none: best_val is refused)
     selection: str = "half"
 
-    def load(self, cfg: dict) -> Dataset:
+    def load(self, cfg: RunConfig) -> Dataset:
         return self.loader(cfg)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from bench.runconfig import RunConfig
+
 if TYPE_CHECKING:
     import torch
 
@@ -34,4 +36,4 @@ class Dataset(Protocol):
     @property
     def train_indices_sha256(self) -> str: ...
 
-    def pipeline(self, cfg: dict, device: torch.device) -> Any: ...
+    def pipeline(self, cfg: RunConfig, device: torch.device) -> Any: ...

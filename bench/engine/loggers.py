@@ -33,6 +33,7 @@ from typing import Any
 
 from bench.errors import BenchError
 from bench.plan.schema import LOGGERS
+from bench.runconfig import RunConfig
 
 
 def check(runs, out):
@@ -97,7 +98,7 @@ def decide_wandb_mode(timeout=5.0):
         return "offline"
 
 
-def tensorboard_dir(cfg, out):
+def tensorboard_dir(cfg: RunConfig, out):
     return Path(cfg["run"]["log_dir"]).expanduser() if cfg["run"]["log_dir"] else Path(out) / "tensorboard"
 
 
@@ -117,7 +118,7 @@ def scalars(line, class_names=()):
 class TensorBoard:
     replays = False  # event files are flushed every epoch; purge_step drops a killed attempt's surplus
 
-    def __init__(self, cfg, run_dir, start_epoch):
+    def __init__(self, cfg: RunConfig, run_dir, start_epoch):
         from torch.utils.tensorboard import SummaryWriter
 
         folder = tensorboard_dir(cfg, Path(run_dir).parent) / Path(run_dir).name
@@ -137,7 +138,7 @@ class WandB:
     # the killed attempts' files are removed first, so the run's offline file holds each step once
     replays = True
 
-    def __init__(self, cfg, run_dir, start_epoch):
+    def __init__(self, cfg: RunConfig, run_dir, start_epoch):
         import wandb
 
         from bench.plan.experiment import experiment_part
@@ -167,7 +168,7 @@ KINDS = {"tensorboard": TensorBoard, "wandb": WandB}
 class Loggers:
     """The run's loggers; a failing one is reported once and dropped, never failing the run."""
 
-    def __init__(self, cfg, run_dir, start_epoch, class_names=(), history=()):
+    def __init__(self, cfg: RunConfig, run_dir, start_epoch, class_names=(), history=()):
         self.class_names = list(class_names)
         self.active: dict[str, Any] = {}
         for name in cfg["run"]["loggers"]:

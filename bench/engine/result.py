@@ -8,6 +8,7 @@ from bench.algorithms.network import resolve_head
 from bench.engine import distributed
 from bench.metrics.evaluate import RESULT_KEYS, shot_rule
 from bench.metrics.runresult import RunResult
+from bench.runconfig import RunConfig
 from bench.store import faults, results
 
 
@@ -24,7 +25,7 @@ def write_final_logits(run_dir, setting, logits, pipe, val_logits):
         results.write_logits(run_dir, splits)
 
 
-def build_result(cfg, data, device, state, last, run_dir, status="done", error=None, extra=None):
+def build_result(cfg: RunConfig, data, device, state, last, run_dir, status="done", error=None, extra=None):
     """Write and return result.json of a trained run (one-stage or stage 2); `state` is its RunState; `extra`:
     the algorithm's own keys (Algorithm.result_extra)."""
     if not distributed.is_main():  # only rank 0 writes

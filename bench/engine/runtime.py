@@ -13,6 +13,7 @@ import torch
 
 from bench.engine import distributed
 from bench.errors import BenchError
+from bench.runconfig import RunConfig
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
@@ -46,7 +47,7 @@ def resolve_device(name):
     return device
 
 
-def run_threads(cfg, ckpt):
+def run_threads(cfg: RunConfig, ckpt):
     """CPU threads of this run: the count it started with (from its checkpoint), else run.threads,
     else $BENCH_THREADS (the executor's share of the cores), else this process's count.
 
@@ -91,7 +92,7 @@ def warn_slow_bf16(device):
           flush=True)
 
 
-def check_world_size(cfg, run_dir):
+def check_world_size(cfg: RunConfig, run_dir):
     """The run trains in as many processes as it was planned for (train.world_size, part of its run id)."""
     planned = cfg["train"].get("world_size", 1)
     if distributed.world_size() != planned:

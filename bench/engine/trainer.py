@@ -43,10 +43,11 @@ from bench.engine.state import Position, RunState
 from bench.errors import BenchError
 from bench.metrics.evaluate import evaluate_metrics
 from bench.parts.schedules import learning_rate
+from bench.runconfig import RunConfig
 from bench.store import checkpoint, results
 
 
-def make_algorithm(cfg: dict, data: Any, device: torch.device, run_dir: Path) -> Algorithm:
+def make_algorithm(cfg: RunConfig, data: Any, device: torch.device, run_dir: Path) -> Algorithm:
     """The run's algorithm (bench.engine.choose.algorithm_class), built for this run."""
     return algorithm_class(cfg)(cfg, data, device, run_dir)
 
@@ -54,7 +55,7 @@ def make_algorithm(cfg: dict, data: Any, device: torch.device, run_dir: Path) ->
 class Trainer:
     """Trains one run; `Trainer(cfg, data, run_dir).run()` returns the result dict (also in result.json)."""
 
-    def __init__(self, cfg: dict, data: Any, run_dir: Path, progress: bool | str = True):
+    def __init__(self, cfg: RunConfig, data: Any, run_dir: Path, progress: bool | str = True):
         self.cfg, self.data, self.run_dir, self.progress = cfg, data, Path(run_dir), progress
         self.last_eval: dict | None = None
         self.batches_done = self.images_done = self.last_batch_size = self.n_batches = 0
@@ -297,6 +298,6 @@ class Trainer:
         return result
 
 
-def train_run(cfg: dict, data: Any, run_dir: Path, progress: bool | str = True) -> dict:
+def train_run(cfg: RunConfig, data: Any, run_dir: Path, progress: bool | str = True) -> dict:
     """Train and evaluate one run in `run_dir`; returns the result dict (also written to result.json)."""
     return Trainer(cfg, data, run_dir, progress).run()

@@ -21,6 +21,7 @@ import torch
 
 from bench.errors import BenchError
 from bench.images import jpeg
+from bench.runconfig import RunConfig
 
 
 class ImageError(BenchError):
@@ -58,7 +59,7 @@ def read(path):
 
 
 class Files(torch.utils.data.Dataset):
-    def __init__(self, data, cfg, device):
+    def __init__(self, data, cfg: RunConfig, device):
         self.recipe = jpeg.Recipe.from_cfg(cfg)
         self.on_device = cfg["loader"]["decode"] == "device"
         self.device = device

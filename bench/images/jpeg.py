@@ -27,6 +27,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from bench.runconfig import RunConfig
+
 SCALE, RATIO = (0.08, 1.0), (3.0 / 4.0, 4.0 / 3.0)  # torchvision RandomResizedCrop defaults (Decoupling's recipe)
 REDUCTIONS = (8, 4, 2)  # the DCT scalings PIL's draft mode offers
 
@@ -42,7 +44,7 @@ class Recipe(NamedTuple):
     cutout: int = 0  # Cutout's hole side (0: none)
 
     @classmethod
-    def from_cfg(cls, cfg):
+    def from_cfg(cls, cfg: RunConfig):
         a = cfg["augment"]
         policy = (a["policy"], a["randaugment_ops"], a["randaugment_magnitude"]) if a["policy"] != "none" else ()
         return cls(a["image_size"], a["resize"], a["train_crop"], bool(a["flip"]), float(a["color_jitter"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from bench.images.augment import BatchAugment
+from bench.runconfig import RunConfig
 
 
 def batch_policy(augment):
@@ -23,7 +24,7 @@ def batch_policy(augment):
 class TensorPipeline:
     """In-memory datasets (CIFAR, Fashion-MNIST): the whole set lives on the compute device."""
 
-    def __init__(self, data, cfg, device):
+    def __init__(self, data, cfg: RunConfig, device):
         self.device = device
         a = cfg["augment"]
         self.augment = BatchAugment(data.mean, data.std, a["crop_padding"], a["flip"], device, batch_policy(a),
@@ -86,7 +87,7 @@ class ImagePipeline:
     serves training and evaluation; the batch plan says which split, which images and (training) each image's
     own augmentation seed."""
 
-    def __init__(self, data, cfg, device):
+    def __init__(self, data, cfg: RunConfig, device):
         from bench.images import imagefiles
 
         self.device = device

@@ -8,9 +8,12 @@ a later version) are kept in `extra` and written back unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from bench.runconfig import RunConfig
 
 STATUSES = ("done", "failed")
 _NUMBER = (int, float)
@@ -37,7 +40,7 @@ class RunResult:
     best: dict | None = None  # the selected epoch's, with "selected_on"
     selection: dict | None = None
     parent: dict | None = None  # a two-stage run's parent: run id, method, result sha256 (+ stage-2 recipe)
-    config: dict = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
     env: dict | None = None
     timing: dict | None = None
     error: str | None = None
@@ -177,7 +180,7 @@ def damage(run_dir: Path) -> str | None:
     return None
 
 
-def failed(run_id: str, cfg: dict, error: str, traceback: str | None = None) -> RunResult:
+def failed(run_id: str, cfg: RunConfig, error: str, traceback: str | None = None) -> RunResult:
     """A run that could not train (bad data, a failed parent, a crash): its config and the reason."""
     return RunResult(run_id=run_id, status="failed", method=cfg["method"]["name"], dataset=cfg["dataset"]["name"],
                      seed=cfg["train"]["seed"], config=cfg, error=error, traceback=traceback)

@@ -7,7 +7,7 @@ Public classes (`from bench.methods import ...`) are thin names for one part wit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -52,7 +52,8 @@ class PartLoss(nn.Module):
         return self.part.forward(logits, target, self.weight, **constants, **self._scalars)
 
 
-def build_loss(method_cfg: dict, class_counts: Sequence[int], weight: torch.Tensor | None = None) -> PartLoss:
+def build_loss(method_cfg: Mapping[str, Any], class_counts: Sequence[int],
+               weight: torch.Tensor | None = None) -> PartLoss:
     """The loss module of a method config, with its class weights (applied while re-balancing)."""
     from bench.parts.registry import PARTS
 

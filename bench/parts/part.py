@@ -19,7 +19,7 @@ of a run's parts uses is refused. Torch is imported only inside `build`/`forward
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,11 +172,11 @@ class Parts:
         section.update({key: param.default for key, param in self.params.items()})
         return section
 
-    def chosen(self, method_cfg: dict) -> list[tuple[str, Part]]:
+    def chosen(self, method_cfg: Mapping[str, Any]) -> list[tuple[str, Part]]:
         """[(kind, Part)] of a method config (names assumed valid; a kind the config predates is left out)."""
         return [(kind, self.kinds[kind][method_cfg[kind]]) for kind in KINDS if kind in method_cfg]
 
-    def probability_scale(self, method_cfg: dict) -> float:
+    def probability_scale(self, method_cfg: Mapping[str, Any]) -> float:
         """Factor from a model's outputs to the logits its loss trains, for ECE and NLL: the loss part's (LDAM: s),
         or the algorithm's where it trains with its own loss (its Part's `probability_scale`)."""
         algorithm = self.kinds["algorithm"][method_cfg.get("algorithm", "standard")]

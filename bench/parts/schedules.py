@@ -8,27 +8,30 @@ sampler through their one hook (`set_rebalancing`, `epoch_order(..., rebalancing
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from bench.errors import BenchError
 from bench.parts.part import Param, Part
+from bench.runconfig import RunConfig
 
 DEFER_EPOCH = Param("defer_epoch", None, "first epoch (0-based) with re-balancing on; null: the first LR decay",
                     source="Cao et al. 2019 Sec. 3.2 (DRW: re-weighting from the first LR decay, epoch 160 of 200)",
                     types=(int, type(None)), check=lambda v: v >= 0, phrase="non-negative")
 
-def _switch(cfg: dict) -> int:
+def _switch(cfg: RunConfig) -> int:
     """build(cfg) -> first epoch with re-balancing on (0 for start), from defer_epoch."""
     return defer_epoch(cfg)
 
 
-def milestones(train_cfg: dict) -> list[int]:
+def milestones(train_cfg: Mapping[str, Any]) -> list[int]:
     """Epochs (0-based) at which the LR decays: explicit list, else int(fraction * epochs)."""
     if train_cfg["milestones"] is not None:
         return sorted(train_cfg["milestones"])
     return [int(f * train_cfg["epochs"]) for f in train_cfg["milestone_fractions"]]
 
 
-def learning_rate(epoch: int, train_cfg: dict) -> float:
+def learning_rate(epoch: int, train_cfg: Mapping[str, Any]) -> float:
     """LR of 0-based `epoch`: linear warm-up lr*(e+1)/W, then lr x lr_decay per passed milestone.
 
     With the reference recipe: 0.02, 0.04, 0.06, 0.08, 0.1 (e 0..4); 0.1 until 159;
@@ -44,7 +47,7 @@ def learning_rate(epoch: int, train_cfg: dict) -> float:
     return base * train_cfg["lr_decay"] ** decays
 
 
-def defer_epoch(cfg: dict) -> int:
+def defer_epoch(cfg: RunConfig) -> int:
     """First epoch with re-balancing on: 0, or method.defer_epoch, else the first LR decay."""
     method = cfg["method"]
     if method["schedule"] == "start":

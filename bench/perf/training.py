@@ -24,6 +24,7 @@ from bench.datasets.base import LongTailData
 from bench.datasets.cifar import MEAN, STD
 from bench.datasets.longtail import long_tail_counts
 from bench.plan.config import resolve
+from bench.runconfig import RunConfig
 
 
 def make_data(images, seed=0, side=32):
@@ -39,7 +40,7 @@ def make_data(images, seed=0, side=32):
                         np.arange(len(labels)))
 
 
-def _model(cfg, device, channels_last):
+def _model(cfg: RunConfig, device, channels_last):
     from bench.algorithms.network import build_model
 
     torch.manual_seed(0)
@@ -54,7 +55,7 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def bare_step(cfg, data, device, steps, batch, channels_last, autocast):
+def bare_step(cfg: RunConfig, data, device, steps, batch, channels_last, autocast):
     """(a) forward + backward + SGD step on preloaded normalised tensors."""
     model, opt = _model(cfg, device, channels_last)
     x = ((data.train_x[:batch].float() / 255 - torch.tensor(MEAN).view(1, 3, 1, 1))
@@ -81,7 +82,7 @@ def bare_step(cfg, data, device, steps, batch, channels_last, autocast):
     return steps * batch / (time.perf_counter() - start)
 
 
-def bench_epoch(cfg, data, device_name):
+def bench_epoch(cfg: RunConfig, data, device_name):
     """(b)/(d) bench's trainer for one epoch; its own train images/second (evaluation excluded)."""
     from bench.engine.trainer import train_run
 
@@ -90,7 +91,7 @@ def bench_epoch(cfg, data, device_name):
     return result["timing"]["train_images_per_second"]
 
 
-def reference_pipeline(cfg, data, device, steps, batch, workers):
+def reference_pipeline(cfg: RunConfig, data, device, steps, batch, workers):
     """(c) kaidic/LDAM-DRW style: per-image PIL transforms in DataLoader workers, then the model step."""
     import torchvision.transforms as T
     from PIL import Image

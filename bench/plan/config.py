@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
+from typing import cast
 
 import yaml
 
@@ -26,6 +27,7 @@ from bench.parts.part import STAGE_KEYS, Stage, Traits
 from bench.parts.schedules import milestones
 from bench.plan import schema
 from bench.plan.experiment import RUNTIME_KEYS, experiment_part  # noqa: F401 - part of config's interface
+from bench.runconfig import RunConfig
 from bench.store import yamltext
 from bench.store.textfiles import read_text
 
@@ -341,8 +343,9 @@ def check_combinations(cfg, user_keys=None):
                          "overflows or underflows to 0; use a decay factor in (0, 1]")
 
 
-def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets=()):
-    """Build and validate the full config of one run. Raises BenchError on bad input."""
+def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets=()) -> RunConfig:
+    """Build and validate the full config of one run (every key present and checked: a RunConfig). Raises BenchError
+    on bad input."""
     from bench.datasets.registry import DATASETS
     from bench.methods.registry import METHODS
     from bench.models.registry import MODELS
@@ -367,7 +370,7 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     check_selection(cfg, d)
     check_stage(cfg, m, user_keys)
     MODELS.get_or_fail(cfg["model"]["name"])
-    return cfg
+    return cast(RunConfig, cfg)
 
 
 def check_used(cfg, given):

@@ -9,10 +9,11 @@ from typing import Any
 
 from bench.datasets.longtail import long_tail_counts
 from bench.plan.config import stage_kind
+from bench.runconfig import RunConfig
 from bench.store import rundir
 
 
-def step_cost(cfg):
+def step_cost(cfg: RunConfig):
     """Training cost of an image relative to a standard step: the algorithm part's declared `step_cost` (SAM: two
     forward/backward passes, 2.0); 1.0 for the rest and for configs that name no algorithm."""
     from bench.methods.registry import PARTS

@@ -6,15 +6,17 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from bench.errors import BenchError
 from bench.plan import config as config_mod
 from bench.plan.config import config_hash
+from bench.runconfig import RunConfig
 
 
 @dataclass
 class PlannedRun:
-    cfg: dict
+    cfg: RunConfig
     run_dir: Path
     parent: Path | None = None  # a two-stage run: the run folder of its stage-1 parent
     named: bool = True  # asked for by the user (False: a parent planned for a child): --force applies to it
@@ -24,7 +26,7 @@ def _num(x):
     return f"{x:g}"
 
 
-def run_name(cfg):
+def run_name(cfg: RunConfig):
     """A run's folder name, its run id: dataset-setting__method__seed__hash (bench.plan.config.config_hash)."""
     d = cfg["dataset"]
     if d["profile"] == "natural":
@@ -93,17 +95,17 @@ def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None,
     return runs
 
 
-def model_signature(cfg) -> dict:
+def model_signature(cfg: RunConfig) -> dict:
     """{key: value} of what shapes the network a run trains: the backbone, its weights, the head (the loss's for
     head=auto) and, for a multi-expert network, its experts and the scale of their cosine heads."""
     from bench.algorithms.network import resolve_head
     from bench.methods.registry import PARTS
 
     m = cfg["method"]
-    out = {"model.name": cfg["model"]["name"], "model.weights": cfg["model"]["weights"],
-           "method.head": resolve_head(m)}
+    out: dict[str, object] = {"model.name": cfg["model"]["name"], "model.weights": cfg["model"]["weights"],
+                              "method.head": resolve_head(m)}
     if PARTS.kinds["algorithm"][m["algorithm"]].traits.experts:
-        out.update({f"method.{k}": m[k] for k in ("experts", "reduce_experts", "s")})
+        out.update({"method.experts": m["experts"], "method.reduce_experts": m["reduce_experts"], "method.s": m["s"]})
     return out
 
 
@@ -133,5 +135,7 @@ def to_spec(run, force=False):
             "parent": str(run.parent) if run.parent else None}
 
 
-def from_spec(spec):
-    return PlannedRun(spec["cfg"], Path(spec["run_dir"]), Path(spec["parent"]) if spec.get("parent") else None)
+def from_spec(spec: dict) -> PlannedRun:
+    """The run a spec describes (to_spec's, read by a worker: its config was resolved by the planner)."""
+    parent = Path(spec["parent"]) if spec.get("parent") else None
+    return PlannedRun(cast(RunConfig, spec["cfg"]), Path(spec["run_dir"]), parent)

@@ -12,10 +12,12 @@ their parts' declarations: bench/parts/part.py, PARTS.check).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bench.parts.part import Traits
+from bench.runconfig import RunConfig
 
 IMAGE_LIST_ONLY = ("dataset.image_root", "dataset.split_dir", "dataset.path_rewrite", "augment.image_size",
                    "augment.resize", "augment.color_jitter", "augment.train_crop", "augment.normalize", "loader.decode",
@@ -33,23 +35,23 @@ RANDAUGMENT = ("randaugment", "timm_randaugment")
 @dataclass(frozen=True)
 class Rule:
     keys: tuple
-    when: Callable[[dict], bool]  # on the resolved config
-    why: Callable[[dict], str]  # what the error and the docs say
+    when: Callable[[RunConfig], bool]  # on the resolved config
+    why: Callable[[RunConfig], str]  # what the error and the docs say
 
 
-def _image_list(cfg: dict) -> bool:
+def _image_list(cfg: RunConfig) -> bool:
     return cfg["dataset"]["profile"] == "natural"
 
 
-def _algorithm(cfg: dict) -> str:
+def _algorithm(cfg: RunConfig) -> str:
     return cfg["method"].get("algorithm", "standard")
 
 
-def _zeroshot(cfg: dict) -> bool:
+def _zeroshot(cfg: RunConfig) -> bool:
     return _tuning(cfg) == "zeroshot"
 
 
-def _traits(cfg: dict) -> Traits:
+def _traits(cfg: RunConfig) -> Traits:
     """What the run's algorithm part says it does besides the standard step (its Traits, bench/algorithms/); none of
     it for an algorithm this bench does not know (a result of a plugin not loaded: read as written)."""
     from bench.methods.registry import PARTS
@@ -58,12 +60,12 @@ def _traits(cfg: dict) -> Traits:
     return part.traits if part is not None else Traits()
 
 
-def _tuning(cfg: dict) -> str | None:
+def _tuning(cfg: RunConfig) -> str | None:
     """The foundation track's method.tuning (None: another algorithm)."""
     return cfg["method"].get("tuning") if _algorithm(cfg) == "foundation" else None
 
 
-def _own_loss(cfg: dict) -> str | None:
+def _own_loss(cfg: RunConfig) -> str | None:
     """Why the run's training does not use the loss and weights parts (None: it does)."""
     if _zeroshot(cfg):
         return f"{cfg['method']['name']} trains nothing (zero-shot)"
@@ -71,7 +73,7 @@ def _own_loss(cfg: dict) -> str | None:
     return f"{cfg['method']['name']} trains with {own}" if own else None
 
 
-def _rebalances(cfg: dict) -> bool:
+def _rebalances(cfg: RunConfig) -> bool:
     """Something in the run acts on the re-balancing switch (method.schedule): class weights in the loss it trains
     with, a sampler other than `instance`, or the algorithm itself (RIDE's temperature)."""
     m = cfg["method"]
@@ -81,31 +83,31 @@ def _rebalances(cfg: dict) -> bool:
         or _traits(cfg).reads_switch
 
 
-def _stage(cfg: dict) -> str:
+def _stage(cfg: RunConfig) -> str:
     s = cfg["stage"]
     return s["posthoc"] if s["posthoc"] != "none" else s["train"]
 
 
-def _decays(cfg: dict) -> bool:
+def _decays(cfg: RunConfig) -> bool:
     """The LR steps down at milestones: the step schedule, and a warm-up that ends before the last epoch."""
     t = cfg["train"]
     return t["schedule"] == "step" and t["warmup_epochs"] < t["epochs"]
 
 
-def _switch_reads_milestones(cfg: dict) -> bool:
+def _switch_reads_milestones(cfg: RunConfig) -> bool:
     """Deferred re-balancing without a defer epoch switches on at the first LR milestone (bench/parts/schedules.py),
     whatever the LR does there."""
     m = cfg["method"]
     return m["schedule"] == "deferred" and m["defer_epoch"] is None and _rebalances(cfg)
 
 
-def _warms_up_throughout(cfg: dict) -> str:
+def _warms_up_throughout(cfg: RunConfig) -> str:
     t = cfg["train"]
     return f"the LR warms up through all {t['epochs']} epochs (train.warmup_epochs {t['warmup_epochs']}), so it " \
            "never decays"
 
 
-def _no_decay(cfg: dict) -> str:
+def _no_decay(cfg: RunConfig) -> str:
     if cfg["train"]["schedule"] == "cosine":
         return "train.schedule=cosine decays the LR to 0 without milestones"
     return _warms_up_throughout(cfg)
@@ -164,7 +166,7 @@ RULES = (
 )
 
 
-def unused_keys(cfg: dict) -> dict[str, str]:
+def unused_keys(cfg: RunConfig) -> dict[str, str]:
     """{dotted key: why the run does not use it} of a resolved config (RULES)."""
     out: dict[str, str] = {}
     for rule in RULES:
@@ -177,13 +179,13 @@ def unused_keys(cfg: dict) -> dict[str, str]:
 
 # Values that make the same run as another value of the key: the run id, the report's variants and its shown
 # config take the canonical one (bench.plan.experiment.experiment_part), so both are one run.
-def _every(cfg: dict) -> int:
+def _every(cfg: RunConfig) -> int:
     from bench.algorithms.stage2 import run_train_section
 
     return min(cfg["eval"]["every"], run_train_section(cfg)["epochs"])  # every >= epochs: the last epoch only
 
 
-def _head(cfg: dict) -> str:
+def _head(cfg: RunConfig) -> str:
     """auto where the written head is what auto resolves to; where the loss is not used (and so leaves the id),
     the head auto resolves to, written out."""
     from bench.methods.registry import PARTS
@@ -196,21 +198,21 @@ def _head(cfg: dict) -> str:
     return "auto" if head == loss.head else head
 
 
-def _weights(cfg: dict) -> object:
+def _weights(cfg: RunConfig) -> object:
     from bench.models.registry import MODELS
 
     info, spec = MODELS.get(cfg["model"]["name"]), cfg["model"]["weights"]
     return "hub:openai" if spec == "hub" and info is not None and info.clip else spec  # open_clip's default tag
 
 
-def _eval_split(cfg: dict) -> object:
+def _eval_split(cfg: RunConfig) -> object:
     from bench.datasets.registry import DATASETS
 
     info, split = DATASETS.get(cfg["dataset"]["name"]), cfg["dataset"]["eval_split"]
     return None if info is not None and split == (info.eval_split or "test") else split
 
 
-ALIASES: dict[str, Callable[[dict], object]] = {
+ALIASES: dict[str, Callable[[RunConfig], object]] = {
     "eval.every": _every,
     "augment.cutout": lambda c: c["augment"]["cutout"] if c["augment"]["cutout"] < 2
     else c["augment"]["cutout"] // 2 * 2,  # the hole spans 2 * (side // 2) pixels (1: no hole, but its draws)
@@ -222,13 +224,14 @@ ALIASES: dict[str, Callable[[dict], object]] = {
 }
 
 
-def canonical(cfg: dict) -> dict[str, object]:
+def canonical(cfg: RunConfig) -> dict[str, object]:
     """{dotted key: canonical value} of the keys whose value in `cfg` makes the same run as another (ALIASES)."""
     out = {}
+    sections: Mapping[str, Any] = cfg
     for key, rule in ALIASES.items():
         section, leaf = key.split(".")
         value = rule(cfg)
-        if value != cfg[section][leaf]:
+        if value != sections[section][leaf]:
             out[key] = value
     return out
 

@@ -9,7 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench.errors import BenchError
 from bench.metrics import priors
@@ -18,6 +18,7 @@ from bench.metrics.evaluate import (
 )
 from bench.metrics.runresult import NotAResult, RunResult
 from bench.plan.config import DEFAULTS, experiment_part, flatten
+from bench.runconfig import RunConfig
 from bench.store import rundir
 
 
@@ -192,7 +193,8 @@ def _same_run(cfg, key, value) -> bool:
         return False
     section, leaf = key.split(".")
     try:
-        return ALIASES[key]({**cfg, section: {**cfg[section], leaf: value}}) == ALIASES[key](cfg)
+        changed = cast(RunConfig, {**cfg, section: {**cfg[section], leaf: value}})
+        return ALIASES[key](changed) == ALIASES[key](cfg)
     except (KeyError, TypeError, AttributeError, BenchError):
         return False
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from bench.errors import BenchError
 from bench.plan.external import check_unchanged
+from bench.runconfig import RunConfig
 from bench.store import rundir
 
 
@@ -172,7 +173,7 @@ def load_data(run):
     return DATASETS[run.cfg["dataset"]["name"]].load(run.cfg)
 
 
-def check_sizes(cfg, dataset, shape):
+def check_sizes(cfg: RunConfig, dataset, shape):
     """An augmentation size larger than the images the run trains on changes nothing more than the image's own
     size would (a Cutout hole past every border blacks the whole image at any larger size): refused."""
     from bench.plan.usage import unused_keys
@@ -264,7 +265,7 @@ def dry_run_report(runs, start, skipped, queued, executor, out):
     return 0
 
 
-def check_clip_run(cfg, data):
+def check_clip_run(cfg: RunConfig, data):
     """A foundation-model run before it starts: every class has a name for the prompts, the weights load into
     the architecture (a missing, corrupt or mismatched file is one error before anything is written; the model
     itself takes any image: bench.models.clip.ClipInput resizes it)."""

@@ -6,6 +6,7 @@ import json
 
 from bench.errors import BenchError
 from bench.plan.runs import forced
+from bench.runconfig import RunConfig
 from bench.store import faults, results, rundir
 
 
@@ -75,7 +76,7 @@ def _execute_child(run, force, algorithm):
     return result
 
 
-def dataset_key(cfg):
+def dataset_key(cfg: RunConfig):
     """Runs with equal keys load the same data (best_val splits the evaluation set)."""
     return json.dumps([cfg["dataset"], cfg["eval"]["selection"] == "best_val"], sort_keys=True)
 

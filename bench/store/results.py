@@ -15,11 +15,12 @@ from typing import Any
 
 import yaml
 
+from bench.runconfig import RunConfig
 from bench.store.atomic import FILE_MODE, atomic_write_bytes, atomic_write_text, write_json  # noqa: F401 - the writers
 from bench.store.rundir import CONFIG, LOGITS, METRICS, PREDICTIONS
 
 
-def write_config(run_dir, cfg):
+def write_config(run_dir, cfg: RunConfig):
     atomic_write_text(Path(run_dir) / CONFIG, yaml.safe_dump(cfg, sort_keys=False))
 
 

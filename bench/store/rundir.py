@@ -22,8 +22,10 @@ import fcntl
 import json
 import os
 import socket
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 RESULT, METRICS, CONFIG, CHECKPOINT = "result.json", "metrics.jsonl", "config.yaml", "checkpoint.pt"
 PREDICTIONS, PREVIOUS_CHECKPOINT, LOCK, JOB = "predictions.npz", "checkpoint.prev.pt", "run.lock", "job.json"
@@ -182,7 +184,7 @@ def planned_runs(out):
     return names
 
 
-def parent_dir(run_dir, cfg):
+def parent_dir(run_dir, cfg: Mapping[str, Any]):
     """A two-stage run's parent folder: beside the run, named by its config's stage.parent; None for a
     one-stage run (or a config without a stage section)."""
     parent = (cfg.get("stage") or {}).get("parent") if isinstance(cfg, dict) else None
@@ -196,7 +198,7 @@ def load_yaml(path):
         return yaml.safe_load(f)
 
 
-def config_ok(cfg):
+def config_ok(cfg: Mapping[str, Any]):
     """A config bench wrote: the sections and keys the report reads, of the right types."""
     try:
         d, m, t = cfg["dataset"], cfg["method"], cfg["train"]
