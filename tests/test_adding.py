@@ -100,3 +100,41 @@ def test_an_entry_met_twice_is_registered_once_and_a_taken_name_is_refused(tmp_p
     listed = METHOD_FILE.replace("METHOD = Method(", "METHOD = [Method(").rstrip() + "]\n"
     code, out = _import_registry(tmp_path, "listed", {"listed.py": listed})
     assert code != 0 and "listed.METHOD must be a tuple of Method (or one)" in out
+
+
+EXECUTOR_FILE = """
+from bench.run.executors.base import ExecutorInfo
+from bench.run.executors.inline import InlineExecutor
+
+
+class LoudExecutor(InlineExecutor):
+    name = "p_loud"
+
+    def start(self, runs, force, out, preloaded):
+        print(f"p_loud starts {len(runs)} run(s)")
+        return super().start(runs, force, out, preloaded)
+
+
+EXECUTOR = ExecutorInfo("p_loud", "the inline executor, saying so", lambda options: LoudExecutor(options.progress))
+"""
+
+
+def test_a_plugin_executor_is_one_file_listed_and_used_and_a_taken_name_is_refused(tmp_path, cifar_root):
+    path = tmp_path / "plugins" / "pexec.py"
+    path.parent.mkdir(parents=True)
+    path.write_text(EXECUTOR_FILE)
+    env = dict(os.environ, BENCH_PLUGINS="pexec",
+               PYTHONPATH=os.pathsep.join([str(tmp_path / "plugins"), os.environ.get("PYTHONPATH", "")]))
+    bench = [sys.executable, "-m", "bench"]
+    proc = subprocess.run([*bench, "run", "--help"], env=env, capture_output=True, text=True, timeout=120)
+    assert "p_loud: the inline executor, saying so" in " ".join(proc.stdout.split()), proc.stdout + proc.stderr
+    argv = ["run", "--methods", "erm", "--datasets", "cifar10_lt", "--executor", "p_loud", "--epochs", "1",
+            "--set", "model.name=small_cnn", "dataset.imbalance_ratio=10", "train.batch_size=64",
+            "dataset.verify=false",
+            "--data-root", str(cifar_root), "--out", str(tmp_path / "out"), "--no-progress"]
+    proc = subprocess.run([*bench, *argv], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and "p_loud starts 1 run(s)" in proc.stdout, proc.stdout + proc.stderr
+    path.write_text(EXECUTOR_FILE.replace('ExecutorInfo("p_loud"', 'ExecutorInfo("inline"'))
+    proc = subprocess.run([*bench, "run", "--help"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "plugin module pexec declares executor 'inline', which is already registered; rename it" in proc.stderr

@@ -191,9 +191,17 @@ def test_the_executor_sets_the_world_size(tmp_path, monkeypatch):
 
 
 def test_every_registered_executor_is_made_from_the_command_line_options_under_its_own_name():
+    import importlib
+    import pkgutil
+
+    import bench.run.executors as package
     from bench.errors import BenchError
     from bench.run.executors import EXECUTORS, Executor, Options, make_executor
+    from bench.run.executors.base import ExecutorInfo
 
+    modules = [importlib.import_module(f"{package.__name__}.{m.name}") for m in pkgutil.iter_modules(package.__path__)]
+    declared = [m.EXECUTOR for m in modules if isinstance(getattr(m, "EXECUTOR", None), ExecutorInfo)]
+    assert list(EXECUTORS.values()) == declared and list(EXECUTORS) == ["inline", "local", "slurm"]
     for name, info in EXECUTORS.items():
         executor = info.make(Options())
         assert isinstance(executor, Executor) and executor.name == name

@@ -40,7 +40,7 @@ for _method in sorted(discover("bench.methods", Method, ("METHOD",)),
     METHODS.register(_method.name, _method)
 
 
-def _register(registry: Registry, name: str, entry: Any, where: str) -> None:
+def register_entry(registry: Registry, name: str, entry: Any, where: str) -> None:
     """An entry a plugin declares, once: the same object met again (a package re-exporting its module's entry, a
     plugin that also registers it itself, an imported built-in) is skipped; another one under a taken name is
     refused."""
@@ -66,18 +66,18 @@ def register_declared(module: ModuleType) -> None:
                                  "rename it")
             PARTS.register(part)
     for method in declared(module, Method, ("METHOD",)):
-        _register(METHODS, method.name, method, where)
+        register_entry(METHODS, method.name, method, where)
     for stage in declared(module, Stage, ("STAGES",)):
-        _register(STAGES[stage.key], stage.value, stage, where)
+        register_entry(STAGES[stage.key], stage.value, stage, where)
     for info in declared(module, DatasetInfo, ("DATASETS", "DATASET")):
-        _register(DATASETS, info.name, info, where)
+        register_entry(DATASETS, info.name, info, where)
     for info in declared(module, ModelInfo, ("MODELS", "MODEL")):
-        _register(MODELS, info.name, info, where)
+        register_entry(MODELS, info.name, info, where)
 
 
-def _load_plugins() -> None:
+def _load_plugins() -> tuple[ModuleType, ...]:
     """Import the modules named in BENCH_PLUGINS (a package: each of its modules) and register what they declare,
-    each module once."""
+    each module once; the modules, for the layers above to register what they own (executors)."""
     import importlib
     import os
     import pkgutil
@@ -99,8 +99,9 @@ def _load_plugins() -> None:
             register_declared(module)
         except (TypeError, ValueError) as exc:  # a malformed declaration, a part declared differently
             raise BenchError(f"plugin module {module.__name__}: {exc}") from None
+    return tuple(modules.values())
 
 
-_load_plugins()
+PLUGIN_MODULES = _load_plugins()
 
-__all__ = ["METHODS", "PARTS", "STAGES", "register_declared"]
+__all__ = ["METHODS", "PARTS", "PLUGIN_MODULES", "STAGES", "register_declared"]

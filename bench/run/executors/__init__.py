@@ -11,46 +11,37 @@ Every executor is an object with the same interface (bench.run.executors.base.Ex
     check(runs)     executor-specific checks before anything starts (cluster reachable, ...)
     submit(runs, force, all_runs, wait) -> exit status
 
-Executors are chosen explicitly with --executor, never detected. Adding one: its module here with a
-`from_options(options: Options) -> Executor` function, and its line in EXECUTORS (the modules are imported when a
-command runs, not for --help: submitit alone takes half a second).
+Executors are chosen explicitly with --executor, never detected. Adding one is one module here declaring
+`EXECUTOR = ExecutorInfo(name, doc, make)` (bench.run.executors.base), found by bench.registry.discover (the
+modules import what is heavy, submitit or the planner, inside their functions, since --help lists them), or a
+plugin module (BENCH_PLUGINS) declaring it the same way.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
+import os
 
-from bench.registry import Registry
-from bench.run.executors.base import Executor, summarise  # noqa: F401 - the interface, re-exported
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the command line says of the executor: each executor reads its own."""
-
-    jobs: int = 2  # the local executor's concurrent runs
-    slurm_profile: str = "local"  # the SLURM executor's profile
-    progress: bool = True
-
-
-@dataclass(frozen=True)
-class ExecutorInfo:
-    name: str
-    doc: str
-    module: str  # the module whose from_options(Options) makes it, imported on use
-
-    def make(self, options: Options) -> Executor:
-        return importlib.import_module(self.module).from_options(options)
-
+from bench.registry import Registry, declared, discover
+from bench.run.executors.base import Executor, ExecutorInfo, Options, summarise  # noqa: F401 - the interface
 
 EXECUTORS = Registry("executor")
-for _info in (
-    ExecutorInfo("inline", "every run in this process, one after another", "bench.run.executors.inline"),
-    ExecutorInfo("local", "up to --jobs worker subprocesses on this machine", "bench.run.executors.local"),
-    ExecutorInfo("slurm", "one SLURM job array per submission, through submitit", "bench.run.executors.slurm"),
-):
+for _info in discover("bench.run.executors", ExecutorInfo, ("EXECUTOR",)):
     EXECUTORS.register(_info.name, _info)
+
+
+def _register_plugins() -> None:
+    """The executors the modules of BENCH_PLUGINS declare (EXECUTOR), as the built-in ones; the plugins are loaded
+    only when named (their registry costs a quarter of a second, which --help does not pay otherwise)."""
+    if not os.environ.get("BENCH_PLUGINS", "").strip():
+        return
+    from bench.methods.registry import PLUGIN_MODULES, register_entry
+
+    for module in PLUGIN_MODULES:
+        for info in declared(module, ExecutorInfo, ("EXECUTOR",)):
+            register_entry(EXECUTORS, info.name, info, f"plugin module {module.__name__}")
+
+
+_register_plugins()
 
 
 def make_executor(name: str, jobs: int = 2, slurm_profile: str = "local", progress: bool = True) -> Executor:

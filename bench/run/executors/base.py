@@ -3,7 +3,8 @@ line of a command that trained runs here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,3 +47,22 @@ def summarise(done: list[dict], out: str) -> int:
           + (f", {elsewhere} being trained by another process" if elsewhere else "") + f"; results in {out}/",
           flush=True)
     return 1 if failed else 0
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line says of the executor: each executor reads its own."""
+
+    jobs: int = 2  # the local executor's concurrent runs
+    slurm_profile: str = "local"  # the SLURM executor's profile
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class ExecutorInfo:
+    """What an executor's module declares (EXECUTOR): its --executor name, its line in --help, and how the command
+    line's options make it."""
+
+    name: str
+    doc: str
+    make: Callable[[Options], Executor]

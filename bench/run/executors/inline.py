@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bench.run.executors.base import Executor, summarise
+from bench.run.executors.base import Executor, ExecutorInfo, summarise
 
 if TYPE_CHECKING:
-    from bench.run.executors import Options
+    from bench.run.executors.base import Options
 
 
 class InlineExecutor(Executor):
@@ -35,3 +35,6 @@ class InlineExecutor(Executor):
 
 def from_options(options: Options) -> InlineExecutor:
     return InlineExecutor(progress=options.progress)
+
+
+EXECUTOR = ExecutorInfo("inline", "every run in this process, one after another", from_options)

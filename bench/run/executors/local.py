@@ -18,14 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from bench.engine.preempt import SIGNALS
-from bench.engine.progress import SweepBar
 from bench.errors import BenchError, Stopped
-from bench.plan.runs import to_spec
-from bench.run.executors.base import Executor, summarise
-from bench.run.worker import STATUS_PREFIX
+from bench.run.executors.base import Executor, ExecutorInfo, summarise
 
 if TYPE_CHECKING:
-    from bench.run.executors import Options
+    from bench.run.executors.base import Options
 
 
 def available_cores():
@@ -52,6 +49,8 @@ class LocalExecutor(Executor):
                "BENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
         print(f"local executor: {len(runs)} runs, {min(self.jobs, len(runs))} at a time, {threads} CPU thread(s) "
               "each (a resumed run keeps the count it started with)", flush=True)
+        from bench.engine.progress import SweepBar
+
         bar = SweepBar(len(runs), enabled=self.progress and runs[0].cfg["run"]["progress"])
         self.live, self.stopping, self.fatal = set(), None, None
         previous = self._forward_signals()
@@ -101,7 +100,9 @@ class LocalExecutor(Executor):
 
     def one(self, run, force, env, say=print):
         """Train one run in a worker subprocess; the worker deletes a forced run under the run's lock."""
+        from bench.plan.runs import to_spec
         from bench.run.runner import write_failed_if_free
+        from bench.run.worker import STATUS_PREFIX
 
         proc = subprocess.Popen([sys.executable, "-m", "bench.run.worker"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -137,3 +138,6 @@ def from_options(options: Options) -> LocalExecutor:
     if options.jobs < 1:
         raise BenchError(f"--jobs must be at least 1, got {options.jobs}")
     return LocalExecutor(options.jobs, progress=options.progress)
+
+
+EXECUTOR = ExecutorInfo("local", "up to --jobs worker subprocesses on this machine", from_options)

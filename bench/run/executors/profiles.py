@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.errors import BenchError, closest
-from bench.plan.config import load_yaml
 
 DEFAULTS: dict[str, object] = {
     "partition": None, "account": None, "qos": None, "constraint": None, "gpus": 0, "cpus_per_task": 1,
@@ -39,6 +38,8 @@ def find_profile(name):
 
 def load_profile(name):
     path = find_profile(name)
+    from bench.plan.config import load_yaml
+
     data = load_yaml(path, "SLURM profile")
     if not isinstance(data, dict):
         raise BenchError(f"SLURM profile {path} must be a YAML mapping")

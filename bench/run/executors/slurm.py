@@ -1,65 +1,20 @@
-"""SLURM through submitit: one job array per submission, checkpointable (requeued on preemption)."""
+"""SLURM through submitit: one job array per submission, checkpointable (requeued on preemption). What imports
+submitit (the array task, the submitit executor) is in _submitit.py, imported when a command submits."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-import submitit
-
 from bench.errors import BenchError
-from bench.plan.runs import to_spec
-from bench.run.executors.base import Executor
-from bench.store import results, rundir
+from bench.run.executors.base import Executor, ExecutorInfo
+from bench.store import rundir
 
 if TYPE_CHECKING:
-    from bench.run.executors import Options
-
-
-class SlurmTask(submitit.helpers.Checkpointable):
-    """One array task: its runs (K > 1 when packed, as K processes sharing the allocation).
-
-    On preemption or time-out submitit calls checkpoint(), which resubmits the call; each run
-    then resumes from its own epoch checkpoint, so the numbers are unchanged. A --force
-    submission deletes a run's old files (in the job, under the run's lock) on the first
-    attempt only: the resubmitted call has force off, so a requeued run resumes.
-    """
-
-    def checkpoint(self, specs):
-        return submitit.helpers.DelayedSubmission(self, [{**spec, "force": False} for spec in specs])
-
-    def __call__(self, specs):
-        if int(os.environ.get("SLURM_NTASKS", "1")) > 1:  # one run, data-parallel over the job's tasks
-            submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
-        cpus = int(os.environ.get("SLURM_CPUS_PER_TASK", os.cpu_count() or 1))
-        threads = max(1, cpus // len(specs))
-        os.environ["BENCH_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(threads)
-        os.environ["BENCH_PROGRESS"] = "lines"  # the job's log gets a progress line per epoch (bench.engine.progress)
-        if len(specs) == 1:
-            from bench.run.worker import run_specs
-
-            if int(os.environ.get("SLURM_NTASKS", "1")) > 1:
-                from bench.engine import distributed
-
-                try:
-                    return run_specs(specs)
-                finally:
-                    distributed.finish()
-            return run_specs(specs)
-        procs = [subprocess.Popen([sys.executable, "-m", "bench.run.worker"], stdin=subprocess.PIPE, text=True)
-                 for _ in specs]
-        for proc, spec in zip(procs, specs):
-            assert proc.stdin is not None  # stdin=PIPE
-            proc.stdin.write(json.dumps([spec]))
-            proc.stdin.close()
-        codes = [proc.wait() for proc in procs]
-        return ["done" if code == 0 else "failed" for code in codes]
+    from bench.run.executors.base import Options
 
 
 def check_cluster(profile):
@@ -96,28 +51,6 @@ def check_cluster(profile):
     if profile["gpus"] and not has_gpus:
         raise BenchError(f"profile {profile['name']} asks {profile['gpus']} GPU(s) but the partition has none; "
                          f"set gpus: 0 or another partition in {profile['path']}")
-
-
-def make_executor(profile, out):
-    executor = submitit.AutoExecutor(folder=str(rundir.slurm_log_dir(out) / "%j"), cluster="slurm",
-                                     slurm_max_num_timeout=profile["max_requeues"])
-    extra = {str(k): v for k, v in profile["sbatch"].items()}
-    params = dict(
-        name="bench", timeout_min=profile["time_min"], cpus_per_task=profile["cpus_per_task"],
-        mem_gb=profile["mem_gb"], slurm_array_parallelism=profile["array_parallelism"],
-        slurm_setup=list(profile["setup"]),
-    )
-    if profile["gpus"]:
-        params["gpus_per_node"] = profile["gpus"]
-    if profile["tasks_per_job"] > 1:  # DDP: one process per task (per GPU), one node
-        params["tasks_per_node"] = profile["tasks_per_job"]
-    for key in ("partition", "account", "qos", "constraint"):
-        if profile[key]:
-            params[f"slurm_{key}"] = profile[key]
-    if extra:
-        params["slurm_additional_parameters"] = extra
-    executor.update_parameters(**params)
-    return executor
 
 
 class SlurmExecutor(Executor):
@@ -160,10 +93,14 @@ def submit(runs, profile, out, force=False, after=None):
     (of parent runs: submitit jobs of this command, or job ids an earlier command queued) this array starts
     after, whatever their outcome (afterany: a child of a failed parent runs and records the parent's
     failure as its own reason)."""
+    from bench.plan.runs import to_spec
+    from bench.run.executors._submitit import SlurmTask, submitit_executor
+    from bench.store import results
+
     k = profile["runs_per_job"]
     chunks = [runs[i:i + k] for i in range(0, len(runs), k)]
     try:
-        executor = make_executor(profile, out)
+        executor = submitit_executor(profile, out)
         if after:
             arrays = sorted({job if isinstance(job, str) else job.job_id.split("_")[0] for job in after})
             extra = {str(k): v for k, v in profile["sbatch"].items()}
@@ -205,3 +142,6 @@ def from_options(options: Options) -> SlurmExecutor:
     from bench.run.executors.profiles import load_profile
 
     return SlurmExecutor(load_profile(options.slurm_profile), progress=options.progress)
+
+
+EXECUTOR = ExecutorInfo("slurm", "one SLURM job array per submission, through submitit", from_options)

@@ -134,9 +134,9 @@ class SelectionTask:
 
 def submit_selection(args: argparse.Namespace, profile: dict, after: list[str]) -> str:
     """Submit SelectionTask with one CPU, after the trials' arrays end (whatever their outcome)."""
-    from bench.run.executors.slurm import make_executor
+    from bench.run.executors._submitit import submitit_executor
 
-    executor = make_executor({**profile, "gpus": 0, "cpus_per_task": 1, "tasks_per_job": 1}, args.out)
+    executor = submitit_executor({**profile, "gpus": 0, "cpus_per_task": 1, "tasks_per_job": 1}, args.out)
     extra = {str(k): v for k, v in profile["sbatch"].items()}
     executor.update_parameters(name="bench-tune", slurm_additional_parameters={
         **extra, "dependency": "afterany:" + ":".join(after)})
