@@ -195,9 +195,16 @@ class PosthocAlgorithm(Algorithm):
         return run_posthoc(self.cfg, self.run_dir, rundir.parent_dir(self.run_dir, self.cfg))
 
 
+def _la_unused(cfg: RunConfig) -> dict[str, str]:
+    if cfg["eval"]["selection"] == "best_val":
+        return {}
+    return {"stage.taus": f"{cfg['method']['name']} chooses tau on validation logits, and without "
+                          "eval.selection=best_val it uses tau 1"}
+
+
 _SECONDS = "post-hoc: seconds, no training"
 STAGES = (Stage("posthoc", "la", "logit adjustment of the parent's saved logits: argmax z - tau log pi",
-                build=lambda: PosthocAlgorithm, reads_parent_logits=True, work=_SECONDS),
+                build=lambda: PosthocAlgorithm, reads_parent_logits=True, work=_SECONDS, unused=_la_unused),
           Stage("posthoc", "tau_norm", "tau-normalised classifier rows of the parent's Linear head",
                 build=lambda: PosthocAlgorithm, reads_parent_logits=True, work=_SECONDS,
                 needs_validation="tau_norm chooses tau on a validation split"))

@@ -30,6 +30,7 @@ from bench.algorithms.stage2 import Stage2Algorithm
 from bench.algorithms.step import Step
 from bench.errors import BenchError
 from bench.parts.part import Param, Part, Stage, Traits
+from bench.runconfig import RunConfig
 
 if TYPE_CHECKING:
     import torch
@@ -146,6 +147,11 @@ PART = Part("algorithm", "ride_router", "RIDE's expert-assignment router on a fi
                           own_loss="the routers' binary cross-entropy"))
 
 
+def _unused(cfg: RunConfig) -> dict[str, str]:
+    why = f"{cfg['method']['name']}'s router starts from its parent's last epoch, with Nesterov momentum"
+    return {"stage.start": why, "train.nesterov": why}
+
+
 STAGES = (Stage("train", "router", "RIDE's expert-assignment routers on the parent's frozen experts",
                 build=lambda: RouterAlgorithm, train_section=(("nesterov", True),),  # _EA: nesterov true
-                reads=("start", "epochs", "lr", "weight_decay", "batch_size")),)
+                reads=("start", "epochs", "lr", "weight_decay", "batch_size"), unused=_unused),)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.algorithms.protocol import Algorithm
+from bench.images.keys import TRAIN_AUGMENT
 from bench.parts.part import Stage
 from bench.runconfig import RunConfig
 from bench.store import rundir
@@ -154,6 +155,12 @@ class AggregationAlgorithm(Algorithm):
         return run_aggregation(self.cfg, self.run_dir, rundir.parent_dir(self.run_dir, self.cfg), self.device)
 
 
+def _unused(cfg: RunConfig) -> dict[str, str]:
+    name = cfg["method"]["name"]
+    return {**{key: f"{name} adapts on its own fixed views of the test images" for key in TRAIN_AUGMENT},
+            "stage.taus": f"{name} learns its expert weights; it has no tau grid"}
+
+
 STAGES = (Stage("posthoc", "sade_aggregation", "SADE's expert weights learnt on the unlabelled test images",
                 build=lambda: AggregationAlgorithm, reads=("epochs", "lr", "weight_decay", "batch_size"),
-                work="test-time aggregation: forward passes over the test images"),)
+                work="test-time aggregation: forward passes over the test images", unused=_unused),)

@@ -26,6 +26,7 @@ from typing import Any
 from bench.errors import BenchError
 from bench.parts.search import Search
 from bench.registry import Registry
+from bench.runconfig import RunConfig
 
 KINDS = ("loss", "weights", "sampler", "schedule", "head", "mix", "algorithm")
 DEFAULT_PART = {"loss": "ce", "weights": "none", "sampler": "instance", "schedule": "start", "head": "auto",
@@ -123,6 +124,9 @@ class Stage:
     reads_parent_logits: bool = False  # computed from the parent's saved test logits (eval.save_logits kept)
     needs_validation: str = ""  # why it needs eval.selection=best_val ("" : it does not)
     work: str = ""  # what computing it costs, for the dry run (post-hoc computations)
+    # {dotted key: why} of the keys of a run's config it does not read (bench/plan/usage.py: refused where the user
+    # set them, out of the run id where a preset or recipe did)
+    unused: Callable[[RunConfig], dict[str, str]] | None = None
 
     def __post_init__(self) -> None:
         if self.key not in ("posthoc", "train"):

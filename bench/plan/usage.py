@@ -16,20 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bench.parts.part import Traits
+from bench.images.keys import IMAGE_LIST_ONLY, IN_MEMORY_ONLY, RANDAUGMENT, TRAIN_AUGMENT
+from bench.parts.part import Stage, Traits
 from bench.runconfig import RunConfig
 
-IMAGE_LIST_ONLY = ("dataset.image_root", "dataset.split_dir", "dataset.path_rewrite", "augment.image_size",
-                   "augment.resize", "augment.color_jitter", "augment.train_crop", "augment.normalize", "loader.decode",
-                   "loader.reduced_decode")
-IN_MEMORY_ONLY = ("dataset.data_seed", "augment.crop_padding", "augment.rotation")
-TRAIN_AUGMENT = ("augment.crop_padding", "augment.flip", "augment.rotation", "augment.policy",
-                 "augment.randaugment_ops", "augment.randaugment_magnitude", "augment.cutout", "augment.color_jitter",
-                 "augment.train_crop")
 TRAINING = ("train.epochs", "train.batch_size", "train.lr", "train.momentum", "train.nesterov", "train.weight_decay",
             "train.warmup_epochs", "train.milestones", "train.milestone_fractions", "train.lr_decay",
             "train.schedule", "eval.every")
-RANDAUGMENT = ("randaugment", "timm_randaugment")
 
 
 @dataclass(frozen=True)
@@ -83,9 +76,15 @@ def _rebalances(cfg: RunConfig) -> bool:
         or _traits(cfg).reads_switch
 
 
-def _stage(cfg: RunConfig) -> str:
+def _stage(cfg: RunConfig) -> Stage | None:
+    """The run's stage computation (bench/algorithms/: stage.posthoc, else stage.train), None for none or one this
+    bench does not know (a result of a plugin not loaded)."""
+    from bench.methods.registry import STAGES
+
     s = cfg["stage"]
-    return s["posthoc"] if s["posthoc"] != "none" else s["train"]
+    if s["posthoc"] != "none":
+        return STAGES["posthoc"].get(s["posthoc"])
+    return STAGES["train"].get(s["train"])
 
 
 def _decays(cfg: RunConfig) -> bool:
@@ -124,8 +123,6 @@ RULES = (
     Rule(TRAIN_AUGMENT, lambda c: _algorithm(c) == "foundation" and not _image_list(c),
          lambda c: f"{c['method']['name']} trains on its own view of in-memory images (a random resized crop and "
                    "flip at the model's side, LIFT's)"),
-    Rule(TRAIN_AUGMENT, lambda c: _stage(c) == "sade_aggregation",
-         lambda c: f"{c['method']['name']} adapts on its own fixed views of the test images"),
     Rule(("augment.randaugment_ops", "augment.randaugment_magnitude"),
          lambda c: c["augment"]["policy"] not in RANDAUGMENT,
          lambda c: f"only RandAugment reads them, and augment.policy is {c['augment']['policy']}"),
@@ -156,13 +153,6 @@ RULES = (
                    "sampler: nothing acts on the re-balancing switch"),
     Rule(("method.sam_rho",), lambda c: _algorithm(c) == "sam" and bool(c["method"].get("sam_rho_schedule")),
          lambda c: "method.sam_rho_schedule gives rho per epoch"),
-    Rule(("stage.start", "train.nesterov"), lambda c: _stage(c) == "router",
-         lambda c: f"{c['method']['name']}'s router starts from its parent's last epoch, with Nesterov momentum"),
-    Rule(("stage.taus",), lambda c: _stage(c) == "sade_aggregation",
-         lambda c: f"{c['method']['name']} learns its expert weights; it has no tau grid"),
-    Rule(("stage.taus",), lambda c: _stage(c) == "la" and c["eval"]["selection"] != "best_val",
-         lambda c: f"{c['method']['name']} chooses tau on validation logits, and without eval.selection=best_val "
-                   "it uses tau 1"),
 )
 
 
@@ -174,6 +164,10 @@ def unused_keys(cfg: RunConfig) -> dict[str, str]:
             reason = rule.why(cfg)
             for key in rule.keys:
                 out.setdefault(key, reason)
+    stage = _stage(cfg)
+    if stage is not None and stage.unused is not None:  # what the stage computation declares it does not read
+        for key, reason in stage.unused(cfg).items():
+            out.setdefault(key, reason)
     return out
 
 

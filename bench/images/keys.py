@@ -1,0 +1,15 @@
+"""Which config keys the image pipeline reads, and where (torch-free: the plan's unused-key rules, bench/plan/usage.py,
+and the stage computations' declarations read them)."""
+
+# read only for datasets of image files (decoded, cropped and resized by the image-list pipeline)
+IMAGE_LIST_ONLY = ("dataset.image_root", "dataset.split_dir", "dataset.path_rewrite", "augment.image_size",
+                   "augment.resize", "augment.color_jitter", "augment.train_crop", "augment.normalize", "loader.decode",
+                   "loader.reduced_decode")
+# read only for datasets held in memory (a long-tail draw from a balanced set; padding crop, rotation)
+IN_MEMORY_ONLY = ("dataset.data_seed", "augment.crop_padding", "augment.rotation")
+# the training view's augmentation
+TRAIN_AUGMENT = ("augment.crop_padding", "augment.flip", "augment.rotation", "augment.policy",
+                 "augment.randaugment_ops", "augment.randaugment_magnitude", "augment.cutout", "augment.color_jitter",
+                 "augment.train_crop")
+# the augment.policy values that read augment.randaugment_ops and augment.randaugment_magnitude
+RANDAUGMENT = ("randaugment", "timm_randaugment")
