@@ -490,3 +490,16 @@ def test_the_ensemble_is_refused_where_the_device_decodes():
     with pytest.raises(BenchError, match="five crops .* loader.decode=workers or method.tte=false"):
         resolve("lift", "imagenet_lt", 0, sets=["loader.decode=device"])
     assert resolve("lift", "imagenet_lt", 0, sets=["loader.decode=device", "method.tte=false"])
+
+
+def test_hub_weights_are_refused_for_a_model_that_declares_none():
+    """A test model declares it has no published weights (ModelInfo.hub_weights): hub weights are refused naming it,
+    whatever its name; without weights it plans."""
+    from bench.errors import BenchError
+    from bench.models.registry import MODELS
+    from bench.plan.config import resolve
+
+    assert [n for n, info in MODELS.items() if not info.hub_weights] == ["clip_tiny"]
+    with pytest.raises(BenchError, match="model clip_tiny is a random-initialised test model .* model.weights=null"):
+        resolve("lift", "fashion_mnist_lt", 0, sets=["model.name=clip_tiny"])
+    assert resolve("lift", "fashion_mnist_lt", 0, sets=["model.name=clip_tiny", "model.weights=null"])

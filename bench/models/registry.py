@@ -26,6 +26,7 @@ class ModelInfo:
     assumed_images_per_second: float = 0.0  # for cost estimates when no run measured it
     experts: str = ""  # "module:function" of its multi-expert version (RIDE, SADE), "" when it has none
     clip: bool = False  # a CLIP model (bench.models.clip): the foundation-model methods' only, built by them
+    hub_weights: bool = True  # has published weights for model.weights=hub (False: a random-initialised test model)
 
     def build(self, in_channels: int) -> nn.Module:
         import importlib
@@ -87,4 +88,4 @@ MODELS.register("clip_vit_l14", ModelInfo(
     "bench.models.clip:build_clip", 120.0, clip=True))
 MODELS.register("clip_tiny", ModelInfo(
     "clip_tiny", "a toy CLIP (2-layer ViT, width 64, patch 32, 224 px; random init) that runs the foundation-model "
-    "methods offline; not a paper model", "bench.models.clip:build_clip", 2000.0, clip=True))
+    "methods offline; not a paper model", "bench.models.clip:build_clip", 2000.0, clip=True, hub_weights=False))

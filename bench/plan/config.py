@@ -227,8 +227,8 @@ def check_clip(cfg):
     if foundation and m.get("tte") and cfg["loader"]["decode"] == "device":
         raise BenchError(f"method {m['name']} ensembles five crops of each test image (method.tte), which "
                          "loader.decode=device does not draw; use loader.decode=workers or method.tte=false")
-    if name == "clip_tiny" and str(cfg["model"]["weights"]).startswith("hub"):
-        raise BenchError("model clip_tiny is a random-initialised test model with no published weights; set "
+    if info is not None and not info.hub_weights and str(cfg["model"]["weights"]).startswith("hub"):
+        raise BenchError(f"model {name} is a random-initialised test model with no published weights; set "
                          "model.weights=null")
     if is_clip and not foundation:
         raise BenchError(f"model {name} is the foundation-model track's CLIP; train it with clip_zeroshot, "
