@@ -43,7 +43,8 @@ def build_parser():
         prog="bench", description="Benchmark harness for class-imbalanced, long-tailed learning.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_tune, _add_report, _add_export, _add_status_and_cancel, _add_perf, _add_list):
+    for add in (_add_run, _add_tune, _add_config, _add_report, _add_export, _add_status_and_cancel, _add_perf,
+                _add_list):
         add(sub)
     return parser
 
@@ -65,6 +66,32 @@ def _add_tune(sub):
     tune.add_argument("--search-seed", type=_integer, default=0,
                       help="seed of the draws (default 0); the trials train with the first of --seeds")
     tune.add_argument("--select-only", action="store_true", help=argparse.SUPPRESS)  # the SLURM selection job
+
+
+def _add_config(sub):
+    cfg = sub.add_parser("config", help="print one run's resolved config as YAML, each value with the layer it came "
+                                        "from (a config file: --config on it plans the same run)")
+    cfg.add_argument("--method", "--methods", dest="method", required=True, help="the method (bench list methods)")
+    cfg.add_argument("--dataset", "--datasets", dest="dataset", required=True,
+                     help="the dataset (bench list datasets)")
+    cfg.add_argument("--seed", type=_integer, default=0, help="the training seed (default 0)")
+    cfg.add_argument("--preset", action="append", default=[], metavar="NAME", help="as bench run's; repeatable")
+    cfg.add_argument("--config", action="append", default=[], metavar="FILE", help="as bench run's; repeatable")
+    cfg.add_argument("--set", action="append", default=[], nargs="+", metavar="KEY=VALUE", help="as bench run's")
+    cfg.add_argument("--epochs", type=_integer, help="as bench run's (LR milestones scale with it)")
+    cfg.add_argument("--data-root", help="as bench run's")
+    cfg.add_argument("--device", help="as bench run's")
+    cfg.add_argument("--precision", choices=["fp32", "bf16", "fp16"], help="as bench run's")
+
+
+def cmd_config(args):
+    from bench.plan.show import show_config
+
+    flags = {"train.epochs": args.epochs, "dataset.root": args.data_root, "run.device": args.device,
+             "train.precision": args.precision}
+    sets = [item for group in args.set for item in group]
+    print(show_config(args.method, args.dataset, args.seed, args.preset, args.config, flags, sets), end="")
+    return 0
 
 
 def _run_arguments(run):
@@ -293,8 +320,8 @@ def cmd_report(args):
     return 0
 
 
-COMMANDS = {"run": cmd_run, "tune": cmd_tune, "report": cmd_report, "export": cmd_export, "status": cmd_status,
-            "cancel": cmd_cancel, "perf": cmd_perf, "list": lambda args: cmd_list(args.what)}
+COMMANDS = {"run": cmd_run, "tune": cmd_tune, "config": cmd_config, "report": cmd_report, "export": cmd_export,
+            "status": cmd_status, "cancel": cmd_cancel, "perf": cmd_perf, "list": lambda args: cmd_list(args.what)}
 
 
 def _main(argv=None):

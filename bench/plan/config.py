@@ -132,12 +132,15 @@ def set_key(cfg, key, value, source):
     node[leaf] = value
 
 
-def merge(cfg, tree, source):
-    """Merge a nested mapping (from YAML) into cfg, rejecting unknown keys."""
+def merge(cfg, tree, source, origin: dict[str, str] | None = None):
+    """Merge a nested mapping (from YAML) into cfg, rejecting unknown keys; `origin` (when given) records `source`
+    as where each key's value came from."""
     if not isinstance(tree, dict):
         raise BenchError(f"{source} must be a YAML mapping of config sections, not {type(tree).__name__}")
     for key, value in flatten(tree).items():
         set_key(cfg, key, value, source)
+        if origin is not None:
+            origin[key] = source
 
 
 def parse_set(item):
@@ -343,9 +346,11 @@ def check_combinations(cfg, user_keys=None):
                          "overflows or underflows to 0; use a decay factor in (0, 1]")
 
 
-def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets=()) -> RunConfig:
+def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets=(),
+            origin: dict[str, str] | None = None) -> RunConfig:
     """Build and validate the full config of one run (every key present and checked: a RunConfig). Raises BenchError
-    on bad input."""
+    on bad input. `origin` (when given) is filled with {dotted key: the layer its value came from} for every key a
+    layer set (the others are the defaults; bench config prints them)."""
     from bench.datasets.registry import DATASETS
     from bench.methods.registry import METHODS
     from bench.models.registry import MODELS
@@ -353,13 +358,16 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     m = METHODS.get_or_fail(method)
     d = DATASETS.get_or_fail(dataset)
     layers = (seed, presets, config_files, flags, sets)
-    cfg, user_keys, scaled, given = layered(m, d, [], *layers)
+    found: dict[str, str] = {}
+    cfg, user_keys, scaled, given = layered(m, d, [], *layers, origin=found)
     try:
         check_values(cfg)  # nothing reads a value before it has its type (a ratio typed "100" is the ratio 100)
         if m.recipes:  # they depend on the ratio the user's layers give
             recipes = recipe_layers(m, d, cfg["dataset"], shared=cfg["run"]["recipe"] == "shared")
-            cfg, user_keys, scaled, given = layered(m, d, recipes, *layers)
+            found.clear()
+            cfg, user_keys, scaled, given = layered(m, d, recipes, *layers, origin=found)
             check_values(cfg)
+        layered_values = copy.deepcopy(flatten(cfg))  # what the layers gave: the checks below may settle a value
         check_dataset_shape(cfg, d)
         check_used(cfg, given)  # before the combination checks: the reason a key changes nothing comes first
         validate(cfg, user_keys)
@@ -370,6 +378,10 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     check_selection(cfg, d)
     check_stage(cfg, m, user_keys)
     MODELS.get_or_fail(cfg["model"]["name"])
+    if origin is not None:
+        origin.update(found)
+        origin.update({key: "bench's checks (the dataset's split, the selection rule)" for key, value in
+                       flatten(cfg).items() if key in layered_values and value != layered_values[key]})
     return cast(RunConfig, cfg)
 
 
@@ -404,31 +416,32 @@ def recipe_layers(m, d, dataset_section, shared=False) -> list:
     return [(f"method {m.name!r}'s {key} recipe", m.recipes[key]) for key in keys if key in m.recipes]
 
 
-def layered(m, d, recipes, seed, presets, config_files, flags, sets):
+def layered(m, d, recipes, seed, presets, config_files, flags, sets, origin: dict[str, str] | None = None):
     """The config's layers merged in order (module docstring), the method's recipes after its parts: (cfg, the
     method keys the user set in config files and --set, what --epochs rescaled: scale_schedule, every dotted key
-    the user set there)."""
+    the user set there). `origin`: filled with the layer each key's value came from (merge)."""
     cfg = copy.deepcopy(DEFAULTS)
-    merge(cfg, load_preset(d.recipe), f"preset {d.recipe!r}")
-    merge(cfg, {"method": dict(m.parts), "stage": dict(m.stage), "train": dict(m.train)}, f"method {m.name!r}")
+    merge(cfg, load_preset(d.recipe), f"dataset preset {d.recipe!r}", origin)
+    merge(cfg, {"method": dict(m.parts), "stage": dict(m.stage), "train": dict(m.train)}, f"method {m.name!r}",
+          origin)
     for source, tree in recipes:
-        merge(cfg, tree, source)
+        merge(cfg, tree, source, origin)
     cfg["method"]["name"] = m.name
     cfg["dataset"]["name"] = d.name
     cfg["train"]["seed"] = seed
     for name in presets:
-        merge(cfg, load_preset(name), f"preset {name!r}")
+        merge(cfg, load_preset(name), f"preset {name!r}", origin)
     user_keys: set[str] = set()  # method keys of config files and --set: refused where no part of the method uses them
     given: set[str] = set()  # every dotted key of config files and --set: refused where the run does not use it
     for source, tree in read_config_files(config_files):
-        merge(cfg, tree, source)
+        merge(cfg, tree, source, origin)
         given.update(flatten(tree) if isinstance(tree, dict) else ())
         user_keys.update(k.split(".", 1)[1] for k in flatten(tree)
                          if isinstance(tree, dict) and k.startswith("method."))
         if isinstance(tree, dict) and "world_size" in (tree.get("train") or {}):
             raise BenchError(f"train.world_size in {source} is set by how a run is launched (torchrun, a SLURM "
                              "profile's tasks_per_job), not by a config file; remove it")
-    scaled = apply_flags(cfg, flags)
+    scaled = apply_flags(cfg, flags, origin)
     for item in sets:
         key, value = parse_set(item)
         if key in ("method.name", "dataset.name", "train.seed", "stage.parent", "train.world_size"):
@@ -436,29 +449,40 @@ def layered(m, d, recipes, seed, presets, config_files, flags, sets):
                              "run is planned for you; the world size is how the run is launched: torchrun, a SLURM "
                              "profile's tasks_per_job)")
         set_key(cfg, key, value, f"--set {item}")
+        if origin is not None:
+            origin[key] = f"--set {item}"
         given.add(key)
         if key.startswith("method."):
             user_keys.add(key.split(".", 1)[1])
     return cfg, user_keys, scaled, given
 
 
-def apply_flags(cfg, flags) -> list:
+def apply_flags(cfg, flags, origin: dict[str, str] | None = None) -> list:
     """Command-line flags (--epochs, ...); --epochs scales the recipe's schedule to the new length. Returns what
     the scaling changed (scale_schedule)."""
     epochs_before = cfg["train"]["epochs"]
     for key, value in (flags or {}).items():
         if value is not None:
             set_key(cfg, key, value, "command-line flags")
-    if (flags or {}).get("train.epochs") is not None:
-        return scale_schedule(cfg, epochs_before)
-    return []
+            if origin is not None:
+                origin[key] = "command-line flags"
+    if (flags or {}).get("train.epochs") is None:
+        return []
+    before = copy.deepcopy(flatten(cfg))
+    scaled = scale_schedule(cfg, epochs_before)
+    if origin is not None:
+        origin.update({key: f"--epochs {cfg['train']['epochs']} (rescaled from {epochs_before} epochs)"
+                       for key, value in flatten(cfg).items() if value != before[key]})
+    return scaled
 
 
 def check_dataset_shape(cfg, d):
     """A natural split takes no synthetic long-tail options; a synthetic one needs them."""
     dataset = d.name
-    if d.natural:  # a fixed published split: the synthetic long-tail options do not apply
-        if cfg["dataset"]["profile"] not in ("exp", "natural") or cfg["dataset"]["imbalance_ratio"] != 100.0:
+    if d.natural:  # a fixed published split: the synthetic long-tail options do not apply (their defaults, or the
+        # values this check settles, as a resolved config holds them: bench config's output, a run's config.yaml)
+        ratio = cfg["dataset"]["imbalance_ratio"]
+        if cfg["dataset"]["profile"] not in ("exp", "natural") or ratio not in (100.0, None):
             raise BenchError(f"{dataset} has a fixed long-tailed split; dataset.profile and "
                              "dataset.imbalance_ratio do not apply to it")
         cfg["dataset"]["profile"], cfg["dataset"]["imbalance_ratio"] = "natural", None

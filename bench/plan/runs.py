@@ -36,7 +36,7 @@ def run_name(cfg: RunConfig):
     return f"{d['name']}-{setting}__{cfg['method']['name']}__seed{cfg['train']['seed']}__{config_hash(cfg)}"
 
 
-def _parent_sets(sets):
+def parent_sets(sets):
     """--set items a parent inherits: all but the child's own method and stage settings."""
     return [s for s in sets if not s.split("=", 1)[0].strip().startswith(("method.", "stage."))]
 
@@ -44,7 +44,7 @@ def _parent_sets(sets):
 def _resolve_parent(method, parent, dataset, seed, presets, config_files, flags, sets):
     try:
         return config_mod.resolve(parent, dataset, seed, presets, config_mod.parent_config_files(config_files),
-                                  flags, _parent_sets(sets))
+                                  flags, parent_sets(sets))
     except BenchError as exc:
         raise BenchError(f"{method} starts from a finished {parent} run on {dataset}, and that run cannot be "
                          f"planned: {exc}") from None
