@@ -255,6 +255,21 @@ def test_bench_list_recipes_says_which_recipe_applies_where_and_how_to_restore_t
     assert "other ratios and the step profile: the shared preset with the settings above)" in mislas
     assert "fashion_mnist_lt: its stage recipe over the parent's run" in mislas
     assert "\nrun.recipe=shared runs every method on the dataset's shared recipe instead" in text
+    lift = text.split("\nlift  [")[1].split("\nla_posthoc  [")[0]  # a recipe named by the preset and the dataset
+    assert "cifar10_lt, cifar100_lt, fashion_mnist_lt, imagenet_lt, places_lt: authors' (model.name=" in lift
+    assert all(line.count("model.name=") == 1 for line in lift.splitlines() if "authors'" in line)
+
+
+def test_a_recipe_named_by_a_dataset_and_its_preset_is_applied_once():
+    from bench.datasets.registry import DATASETS
+    from bench.methods.registry import METHODS
+    from bench.plan.config import DEFAULTS, recipe_layers
+
+    for method in METHODS.values():
+        for dataset in DATASETS.values():
+            for shared in (False, True):
+                sources = [source for source, _ in recipe_layers(method, dataset, DEFAULTS["dataset"], shared)]
+                assert len(sources) == len(set(sources)), (method.name, dataset.name, sources)
 
 
 def test_the_class_aware_sampler_cycles_classes_and_each_classs_images():

@@ -101,7 +101,7 @@ def _settings(recipe):
 def recipe_cell(method, dataset):
     """Which recipe a method runs on a dataset: its authors' (for the dataset's preset, the dataset, the dataset at
     an imbalance ratio), the stage-2 recipe in its file, or the dataset's shared preset."""
-    general = [_settings(method.recipes[k]) for k in (dataset.recipe, dataset.name) if k in method.recipes]
+    general = [_settings(method.recipes[k]) for k in method.recipe_keys(dataset.recipe, dataset.name)]
     ratios = [f"ratio {k.split('@', 1)[1]}: {_settings(v)}" for k, v in method.recipes.items()
               if k.startswith(f"{dataset.name}@")]
     if ratios:

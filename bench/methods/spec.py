@@ -23,3 +23,8 @@ class Method:
     # deliberate differences from the official code, each with the setting that restores the official behaviour
     # (or "no setting"): `bench list recipes` shows them
     deviations: tuple = ()
+
+    def recipe_keys(self, preset: str, dataset: str) -> list[str]:
+        """The keys of `recipes` that apply to a dataset in general, most general first: its recipe preset's name,
+        then its own (once: Fashion-MNIST-LT's preset has the dataset's name); a ratio's key comes after them."""
+        return [key for key in dict.fromkeys((preset, dataset)) if key in self.recipes]

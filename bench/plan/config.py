@@ -408,7 +408,7 @@ def recipe_layers(m, d, dataset_section, shared=False) -> list:
     dataset at its imbalance ratio (cifar100_lt@100, the ratio read from `dataset_section`). `shared`
     (run.recipe=shared): the preset's key only, what a method needs to run at all there (its network, views,
     stage-2 settings), without the per-dataset and per-ratio schedules."""
-    keys = [d.recipe] if shared else [d.recipe, d.name]
+    keys = m.recipe_keys(d.recipe, d.recipe if shared else d.name)
     ratio = dataset_section["imbalance_ratio"]
     if not shared and dataset_section["profile"] == "exp" and isinstance(ratio, (int, float)) \
             and not isinstance(ratio, bool):
