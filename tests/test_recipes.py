@@ -23,7 +23,6 @@ PINNED = [("erm", "cifar10_lt", [], "cifar10_lt-exp100-ds0__erm__seed0__78e3ded2
           ("logit_adjust", "cifar10_lt", ["dataset.imbalance_ratio=10"],
            "cifar10_lt-exp10-ds0__logit_adjust__seed0__8c91ebc0"),  # no official recipe at ratio 10
           ("balanced_softmax", "cifar100_lt", [], "cifar100_lt-exp100-ds0__balanced_softmax__seed0__ff4ad727"),
-          ("erm_mixup", "cifar100_lt", [], "cifar100_lt-exp100-ds0__erm_mixup__seed0__8b40c8b8"),
           # run.recipe=shared: the dataset's shared recipe, as every run had before the authors' recipes
           ("mislas", "cifar100_lt", ["run.recipe=shared"], "cifar100_lt-exp100-ds0__mislas__seed0__c19a4cae"),
           ("mislas", "imagenet_lt", ["run.recipe=shared"], "imagenet_lt-natural__mislas__seed0__05458ee2"),
@@ -31,6 +30,8 @@ PINNED = [("erm", "cifar10_lt", [], "cifar10_lt-exp100-ds0__erm__seed0__78e3ded2
           ("la_posthoc", "cifar10_lt", [], "cifar10_lt-exp100-ds0__la_posthoc__seed0__b1f6237b"),
           ("erm_wd", "cifar100_lt", [], "cifar100_lt-exp100-ds0__erm_wd__seed0__f606c894")]
 CHANGED = [("crt", "cifar10_lt", [], "cifar10_lt-exp100-ds0__crt__seed0__a909ad36"),  # nn.Linear's init
+           # MiSLAS's stage 1 decays x0.1 on CIFAR (erm_mixup, and mislas on CIFAR with it)
+           ("erm_mixup", "cifar100_lt", [], "cifar100_lt-exp100-ds0__erm_mixup__seed0__8b40c8b8"),
            ("crt", "imagenet_lt", [], "imagenet_lt-natural__crt__seed0__b376062c"),
            ("lws", "inat2018", [], "inat2018-natural__lws__seed0__5aa41240"),  # iNaturalist's weight decay
            # stage.batch_size 512 is ImageNet-LT's train.batch_size: the same run as null (bench/plan/usage.py ALIASES)
@@ -401,3 +402,44 @@ def test_the_shared_recipe_keeps_what_a_method_needs_and_never_shares_a_cell_wit
     assert len(labels) == 2 and "mislas" in labels
     (shared,) = [label for label in labels if label != "mislas"]
     assert "smooth_head=0.3" in shared and "classifier_lr_factor=0.5" in shared
+
+
+def test_the_official_step_and_cosine_schedules_of_mislas_stage_1_paco_and_bcl():
+    """Transcribed from the official adjust_learning_rate functions (0-based epochs): MiSLAS train_stage1.py
+    (epoch += 1; <= 5 warm-up lr * epoch / 5; > 180: x0.01; > 160: x0.1), PaCo paco_cifar.py (<= 10: lr / 10 *
+    (epoch + 1); > 360: x0.01; > 320: x0.1), PaCo paco_lt.py and BCL main.py (< W: lr / W * (epoch + 1); else
+    lr * 0.5 * (1 + cos(pi * (epoch - W + 1) / (epochs - W + 1))))."""
+    from bench.parts.schedules import learning_rate
+
+    def mislas(e):
+        e += 1
+        return 0.1 * e / 5 if e <= 5 else 0.1 * (0.01 if e > 180 else 0.1 if e > 160 else 1)
+
+    def paco_cifar(e):
+        return 0.05 / 10 * (e + 1) if e <= 10 else 0.05 * (0.01 if e > 360 else 0.1 if e > 320 else 1)
+
+    def cosine(e, lr, warmup, epochs):
+        return lr / warmup * (e + 1) if e < warmup else \
+            lr * 0.5 * (1 + math.cos(math.pi * (e - warmup + 1) / (epochs - warmup + 1)))
+
+    for dataset in ("cifar10_lt", "cifar100_lt"):
+        train = resolve("erm_mixup", dataset, 0)["train"]
+        assert [learning_rate(e, train) for e in range(200)] == pytest.approx([mislas(e) for e in range(200)])
+        train = resolve("paco", dataset, 0)["train"]
+        # all but epoch 10, where the official warm-up's `<=` gives 1.1x the peak (a declared deviation)
+        assert [learning_rate(e, train) for e in range(400) if e != 10] == \
+            pytest.approx([paco_cifar(e) for e in range(400) if e != 10])
+    for method, dataset, lr, warmup, epochs in (("paco", "imagenet_lt", 0.02, 10, 400),
+                                                ("paco", "inat2018", 0.02, 10, 400),
+                                                ("bcl", "imagenet_lt", 0.1, 0, 90), ("bcl", "inat2018", 0.2, 0, 100)):
+        train = resolve(method, dataset, 0)["train"]
+        assert [learning_rate(e, train) for e in range(epochs)] == \
+            pytest.approx([cosine(e, lr, warmup, epochs) for e in range(epochs)], rel=1e-12), (method, dataset)
+
+
+def test_inaturalist_trains_on_random_resized_crops_where_the_official_codes_do():
+    """RIDE, SADE (data_loader/inaturalist_data_loaders.py), PaCo (paco_lt.py) and BCL (main.py) train iNaturalist
+    on RandomResizedCrop(224), not the LDAM-DRW preset's Resize(256) + RandomCrop(224)."""
+    for method in ("ride", "sade", "paco", "bcl"):
+        assert resolve(method, "inat2018", 0)["augment"]["train_crop"] == "random_resized", method
+    assert resolve("ldam_drw", "inat2018", 0)["augment"]["train_crop"] == "resize_random"

@@ -26,6 +26,7 @@ OTHER = {
     "train.lr": ("0.05", "0.07"), "train.momentum": "0.5", "train.nesterov": ("true", "false"),
     "train.weight_decay": "0.001", "train.warmup_epochs": "2", "train.milestones": "[3, 5]",
     "train.milestone_fractions": "[0.5]", "train.lr_decay": ("0.1", "0.5"), "train.schedule": ("cosine", "step"),
+    "train.cosine_offset": ("1", "0"),
     "train.precision": "bf16", "eval.every": "2",
     "eval.batch_size": "100", "eval.many_above": "50", "eval.few_below": "10", "eval.selection": "best_val",
     "method.head": ("normed", "linear"), "stage.start": "best_val", "stage.taus": "[0, 1]",
@@ -123,7 +124,8 @@ CASES = [  # (method, sets that make the rule apply, keys the rule leaves unused
     ("erm", ["model.name=small_cnn", "train.milestones=[0]", "train.warmup_epochs=0"], ["train.milestone_fractions"]),
     ("erm_sam", ["model.name=small_cnn", "method.sam_rho_schedule=[[0,0.05],[1,0.1]]"], ["method.sam_rho"]),
     ("erm", ["model.name=small_cnn", "train.warmup_epochs=2"], ["train.schedule", "train.lr_decay",
-                                                                "train.milestone_fractions"]),
+                                                                "train.milestone_fractions", "train.cosine_offset"]),
+    ("erm", ["model.name=small_cnn"], ["train.cosine_offset"]),  # the step schedule
     ("erm", ["model.name=small_cnn"], ["method.schedule"]),  # nothing re-balances
     ("paco", ["model.name=small_cnn"], ["method.head", "method.loss", "method.weights"]),  # ldam: ECE's scale too
     ("lift", [*CLIP, "method.tte=false"], ["augment.flip", "augment.cutout", "augment.rotation", "augment.policy",

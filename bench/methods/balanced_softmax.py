@@ -1,4 +1,4 @@
-from bench.methods.spec import Method
+from bench.methods.spec import CIFAR10_POLICY, Method
 
 # Ren et al., NeurIPS 2020, and jiawei-ren/BalancedMetaSoftmax-Classification
 # config/CIFAR{10,100}_LT/balanced_softmax_imba200.yaml (the only ratio released) with utils.CosineAnnealingLRWarmup
@@ -18,5 +18,7 @@ METHOD = Method(
     deviations=("the official warm-up rises from 0.05 to the peak 0.1 (bench's from 0.1 / 37), one epoch earlier "
                 "than bench's cosine (no setting)", "the official code reports the epoch best on the test set "
                 "(eval.selection=best_test, labelled optimistic)", "no official recipe for ratios other than 200: "
-                "they run the dataset's shared recipe"),
+                "they run the dataset's shared recipe",
+                "the official loop drops the last partial batch (int(N / 512) steps an epoch) (no setting)",
+                CIFAR10_POLICY),
 )

@@ -18,6 +18,7 @@ METHOD = Method(
         "imagenet_lt_resnext50": {"train": _LARGE, "method": dict(defer_epoch=80, ride_diversity=-0.2,
                                                                   ride_reweight_factor=0.02)},
         "inat2018_resnet50": {"train": {**_LARGE, "lr": 0.2, "batch_size": 512},
+                              "augment": dict(train_crop="random_resized"),  # data_loader: RandomResizedCrop(224)
                               "method": dict(defer_epoch=80, ride_diversity=-0.2, ride_reweight_factor=0.015)},
     },
     recipe_source="frank-xwang/RIDE-LongTailRecognition configs/*_ride.json")

@@ -16,6 +16,7 @@ METHOD = Method(
         "inat2018_resnet50": {"train": dict(epochs=100, batch_size=512, lr=0.2, weight_decay=2e-4, nesterov=True,
                                             warmup_epochs=5, schedule="step", milestones=[60, 80],
                                             milestone_fractions=[], lr_decay=0.1),
+                              "augment": dict(train_crop="random_resized"),  # data_loader: RandomResizedCrop(224)
                               "method": dict(sade_tau=1.0)},
     },
     recipe_source="Vanint/SADE-AgnosticLT configs/config_*_sade.json")

@@ -28,3 +28,10 @@ class Method:
         """The keys of `recipes` that apply to a dataset in general, most general first: its recipe preset's name,
         then its own (once: Fashion-MNIST-LT's preset has the dataset's name); a ratio's key comes after them."""
         return [key for key in dict.fromkeys((preset, dataset)) if key in self.recipes]
+
+
+# DeepVoltaire/AutoAugment autoaugment.py CIFAR10Policy, which the official CIFAR codes of Balanced Softmax, PaCo and
+# BCL use in place of torchvision's AutoAugment (docs/data.md)
+CIFAR10_POLICY = ("augment.policy=autoaugment_cifar is torchvision's AutoAugment; the official code's CIFAR10Policy "
+                  "(DeepVoltaire) fills with grey (128) instead of black, shears bicubically, always rotates "
+                  "counter-clockwise and solarizes from 256 (no setting)")

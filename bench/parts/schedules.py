@@ -40,9 +40,10 @@ def learning_rate(epoch: int, train_cfg: Mapping[str, Any]) -> float:
     base, warmup = train_cfg["lr"], train_cfg["warmup_epochs"]
     if epoch < warmup:
         return base * (epoch + 1) / warmup
-    if train_cfg["schedule"] == "cosine":  # per epoch from lr (after warm-up) towards 0
-        span = max(1, train_cfg["epochs"] - warmup)
-        return base * 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / span))
+    if train_cfg["schedule"] == "cosine":  # per epoch from lr (after warm-up) towards 0; k: PaCo's and BCL's offset
+        k = train_cfg["cosine_offset"]
+        span = max(1, train_cfg["epochs"] - warmup + k)
+        return base * 0.5 * (1 + math.cos(math.pi * (epoch - warmup + k) / span))
     decays = sum(epoch >= m for m in milestones(train_cfg))
     return base * train_cfg["lr_decay"] ** decays
 

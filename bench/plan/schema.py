@@ -136,6 +136,11 @@ KEYS = (
         source="Cao et al. 2019 code (0.1 -> 1e-3 -> 1e-5)"),
     Key("train.schedule", "step", "step (milestones) or cosine (after warm-up, per epoch, to 0)",
         choices=("step", "cosine")),
+    Key("train.cosine_offset", 0, "the cosine schedule's offset k: epoch e (0-based) past W warm-up epochs of E "
+        "trains at lr x 0.5 (1 + cos(pi (e - W + k) / (E - W + k))); 0 starts at the peak and ends near 0, 1 is "
+        "PaCo's and BCL's (one step on: never the peak, never 0)", choices=(0, 1),
+        source="dvlab-research/Parametric-Contrastive-Learning PaCo/LT/paco_lt.py adjust_learning_rate; "
+               "FlamieZhu/Balanced-Contrastive-Learning main.py adjust_learning_rate"),
     Key("train.precision", "fp32", "fp32, bf16 (autocast) or fp16 (autocast + gradient scaler, CUDA)",
         choices=("fp32", "bf16", "fp16")),
     Key("train.seed", 0, "training seed", check=_between(0, 2**63 - 1), phrase="a non-negative integer"),
