@@ -53,3 +53,17 @@ def _module(name):
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+def test_the_recipes_page_is_the_method_declarations():
+    """docs/recipes.md is generated from the same declarations as `bench list recipes` (one source of truth for the
+    recipes and the deviations): regenerate it with `python -m bench.methods.describe > docs/recipes.md`."""
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_PLUGINS"}
+    proc = subprocess.run([sys.executable, "-m", "bench.methods.describe"], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=120, check=True)
+    assert proc.stdout == (ROOT / "docs" / "recipes.md").read_text(), \
+        "docs/recipes.md is stale: python -m bench.methods.describe > docs/recipes.md"
+    listed = subprocess.run([sys.executable, "-m", "bench", "list", "recipes"], capture_output=True, text=True,
+                            env=env, cwd=ROOT, timeout=120, check=True).stdout
+    deviations = [line.split("deviation: ", 1)[1] for line in listed.splitlines() if "deviation: " in line]
+    assert deviations and all(f"- {d}" in proc.stdout for d in deviations)

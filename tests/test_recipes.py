@@ -325,6 +325,11 @@ def test_the_paper_comparison_shows_mislas_published_number_and_flags_a_run_off_
         assert ("method.smooth_head=0.3 (theirs 0.4), method.smooth_tail=0.0 (theirs 0.1), "
                 "stage.classifier_lr_factor=0.5 (theirs 0.2)") in off[0]
     assert any(n.startswith("Zhong et al., CVPR 2021; dvlab-research/MiSLAS README.md") for n in notes)
+    # the method's declared deviations, the same text as bench list recipes and docs/recipes.md
+    from bench.methods.registry import METHODS
+
+    (declared,) = [n for n in notes if n.startswith("mislas: what differs from the official code")]
+    assert all(d in declared for d in METHODS["mislas"].deviations)
 
 
 def test_stage2_starts_from_the_parents_best_on_val_epoch_when_asked(cifar_root, tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-from bench.methods.spec import CIFAR10_POLICY, Method
+from bench.methods.spec import BEST_TEST, CIFAR10_POLICY, Method
 
 # FlamieZhu/Balanced-Contrastive-Learning has no CIFAR code; the CIFAR recipe is the one the paper's CIFAR-LT
 # numbers are cited with and re-implementations use (sumyeongahn/CUDA_LTR, YuMJie/ConCutMix; issue 7): ResNet-32,
@@ -28,5 +28,4 @@ METHOD = Method(
                   "iNaturalist: FlamieZhu/Balanced-Contrastive-Learning README.md, main.py",
     deviations=("the CIFAR recipe is not the authors': their repository has no CIFAR code (no setting)",
                 CIFAR10_POLICY,
-                "the official code reports the epoch best on the test set (eval.selection=best_test, labelled "
-                "optimistic)"))
+                BEST_TEST))

@@ -1,4 +1,4 @@
-from bench.methods.spec import CIFAR10_POLICY, Method
+from bench.methods.spec import BEST_TEST, CIFAR10_POLICY, Method
 
 # dvlab-research/Parametric-Contrastive-Learning PaCo/LT/sh/CIFAR100_train_imb0.01.sh (the CIFAR-100-LT scripts;
 # bench applies them to CIFAR-10-LT too, which the repository has no script for): 400 epochs, batch 128, SGD lr
@@ -36,5 +36,4 @@ METHOD = Method(
                 "view (randclsstack) (no setting)",
                 "the official code gathers keys across GPUs into one queue; with several processes each keeps its "
                 "own (no setting)",
-                "the official code reports the epoch best on the test set (eval.selection=best_test, labelled "
-                "optimistic)"))
+                BEST_TEST))

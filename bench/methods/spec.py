@@ -30,6 +30,9 @@ class Method:
         return [key for key in dict.fromkeys((preset, dataset)) if key in self.recipes]
 
 
+# the official codes that report the epoch best on the test set
+BEST_TEST = ("the official code reports the epoch best on the test set (eval.selection=best_test, labelled "
+             "optimistic)")
 # DeepVoltaire/AutoAugment autoaugment.py CIFAR10Policy, which the official CIFAR codes of Balanced Softmax, PaCo and
 # BCL use in place of torchvision's AutoAugment (docs/data.md)
 CIFAR10_POLICY = ("augment.policy=autoaugment_cifar is torchvision's AutoAugment; the official code's CIFAR10Policy "

@@ -111,6 +111,15 @@ def _published_rows(cells, cols, labels, expected, notes, as_error, used):
     return rows
 
 
+def _deviations(method: str) -> tuple:
+    """The method's declared deviations from its official code (bench/methods/): none for a method this bench does
+    not know."""
+    from bench.methods.registry import METHODS
+
+    spec = METHODS.get(method)
+    return spec.deviations if spec is not None else ()
+
+
 def _flag_recipe(cell, entry, where, notes):
     runs = cell.runs if cell is not None else []
     used = {(_get(r.config, "model.name"), _get(r.config, "train.epochs")) for r in runs}
@@ -119,6 +128,10 @@ def _flag_recipe(cell, entry, where, notes):
     if off:
         notes.add(f"{where}: our runs use {', '.join(off)}; the published number trains {entry['model']} for "
                   f"{entry['epochs']} epochs, so the numbers are not comparable")
+    deviations = _deviations(entry["method"])
+    if deviations and runs:
+        notes.add(f"{entry['method']}: what differs from the official code behind its published numbers, as declared "
+                  f"(docs/recipes.md, bench list recipes): {'; '.join(deviations)}")
     if entry.get("recipe") == "authors":
         ratio = entry.get("imbalance_ratio")
         settings = recipe_settings(entry["method"], entry["dataset"], "exp" if ratio is not None else "natural", ratio)
