@@ -117,6 +117,7 @@ class TrainSection(TypedDict):
     milestone_fractions: list[Any]
     lr_decay: float
     schedule: str
+    drop_last: bool
     cosine_offset: int
     precision: str
     seed: int

@@ -448,3 +448,31 @@ def test_inaturalist_trains_on_random_resized_crops_where_the_official_codes_do(
     for method in ("ride", "sade", "paco", "bcl"):
         assert resolve(method, "inat2018", 0)["augment"]["train_crop"] == "random_resized", method
     assert resolve("ldam_drw", "inat2018", 0)["augment"]["train_crop"] == "resize_random"
+
+
+def test_drop_last_trains_full_batches_only_as_the_official_loaders_of_balanced_softmax_and_paco(cifar_root,
+                                                                                               tmp_path):
+    """train.drop_last leaves out the images past an epoch's last full batch (the same order, the tail dropped);
+    Balanced Softmax's and PaCo's CIFAR recipes set it (run_networks.py int(N / 512) steps; paco_cifar.py
+    drop_last=True); an epoch with no full batch is one clear error."""
+    from bench.cli import main
+    from bench.engine.trainer import full_batches
+    from bench.errors import BenchError
+    from bench.store.checkpoint import decode
+
+    assert full_batches(torch.arange(10), 4).tolist() == list(range(8))
+    with pytest.raises(BenchError, match="train.drop_last leaves no full batch of 16 from the epoch's 10 images"):
+        full_batches(torch.arange(10), 16)
+    assert resolve("balanced_softmax", "cifar10_lt", 0, sets=["dataset.imbalance_ratio=200"])["train"]["drop_last"]
+    assert resolve("paco", "cifar100_lt", 0)["train"]["drop_last"]
+    assert not resolve("ldam_drw", "cifar10_lt", 0)["train"]["drop_last"]
+    seen = {}
+    for drop in ("true", "false"):
+        out = tmp_path / drop
+        assert main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--epochs", "1", "--data-root",
+                     str(cifar_root), "--out", str(out), "--no-progress", "--set", "model.name=small_cnn",
+                     "dataset.imbalance_ratio=10", "dataset.verify=false", "train.batch_size=64",
+                     f"train.drop_last={drop}"]) == 0
+        (run,) = [p for p in out.iterdir() if p.is_dir()]
+        seen[drop] = decode((run / "checkpoint.pt").read_bytes(), "cpu")["state"]["images_seen"]
+    assert seen["true"] == seen["false"] // 64 * 64 and seen["false"] % 64 != 0

@@ -26,7 +26,7 @@ OTHER = {
     "train.lr": ("0.05", "0.07"), "train.momentum": "0.5", "train.nesterov": ("true", "false"),
     "train.weight_decay": "0.001", "train.warmup_epochs": "2", "train.milestones": "[3, 5]",
     "train.milestone_fractions": "[0.5]", "train.lr_decay": ("0.1", "0.5"), "train.schedule": ("cosine", "step"),
-    "train.cosine_offset": ("1", "0"),
+    "train.cosine_offset": ("1", "0"), "train.drop_last": ("true", "false"),
     "train.precision": "bf16", "eval.every": "2",
     "eval.batch_size": "100", "eval.many_above": "50", "eval.few_below": "10", "eval.selection": "best_val",
     "method.head": ("normed", "linear"), "stage.start": "best_val", "stage.taus": "[0, 1]",

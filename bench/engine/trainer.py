@@ -52,6 +52,16 @@ def make_algorithm(cfg: RunConfig, data: Any, device: torch.device, run_dir: Pat
     return algorithm_class(cfg)(cfg, data, device, run_dir)
 
 
+
+def full_batches(order: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """The epoch's order without the images past its last full batch (train.drop_last), as a DataLoader with
+    drop_last=True and a shuffled sampler: the same draws, the tail left out."""
+    kept = len(order) // batch_size * batch_size
+    if kept == 0:
+        raise BenchError(f"train.drop_last leaves no full batch of {batch_size} from the epoch's {len(order)} images; "
+                         "lower train.batch_size or set train.drop_last=false")
+    return order[:kept]
+
 class Trainer:
     """Trains one run; `Trainer(cfg, data, run_dir).run()` returns the result dict (also in result.json)."""
 
@@ -163,6 +173,8 @@ class Trainer:
         self.epoch, self.gen = epoch, epoch_generator(self.seed, epoch)
         order, rebalance = self.algorithm.start_epoch(epoch, self.gen)
         order, batch_size = distributed.shard(order, self.t_cfg["batch_size"])
+        if self.t_cfg["drop_last"]:
+            order = full_batches(order, batch_size)
         self.net.train()
         self.n_batches = -(-len(order) // batch_size)
         gen_state = self.start_counters(epoch, batch_size)

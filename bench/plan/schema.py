@@ -136,6 +136,8 @@ KEYS = (
         source="Cao et al. 2019 code (0.1 -> 1e-3 -> 1e-5)"),
     Key("train.schedule", "step", "step (milestones) or cosine (after warm-up, per epoch, to 0)",
         choices=("step", "cosine")),
+    Key("train.drop_last", False, "train on full batches only: an epoch leaves out the images past the last full "
+        "batch of its order (a DataLoader's drop_last; Balanced Softmax's and PaCo's CIFAR loops)"),
     Key("train.cosine_offset", 0, "the cosine schedule's offset k: epoch e (0-based) past W warm-up epochs of E "
         "trains at lr x 0.5 (1 + cos(pi (e - W + k) / (E - W + k))); 0 starts at the peak and ends near 0, 1 is "
         "PaCo's and BCL's (one step on: never the peak, never 0)", choices=(0, 1),

@@ -22,7 +22,7 @@ from bench.runconfig import RunConfig
 
 TRAINING = ("train.epochs", "train.batch_size", "train.lr", "train.momentum", "train.nesterov", "train.weight_decay",
             "train.warmup_epochs", "train.milestones", "train.milestone_fractions", "train.lr_decay",
-            "train.schedule", "eval.every")
+            "train.schedule", "train.drop_last", "eval.every")
 
 
 @dataclass(frozen=True)
