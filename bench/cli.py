@@ -43,8 +43,8 @@ def build_parser():
         prog="bench", description="Benchmark harness for class-imbalanced, long-tailed learning.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_tune, _add_config, _add_report, _add_export, _add_status_and_cancel, _add_perf,
-                _add_list):
+    for add in (_add_run, _add_tune, _add_reproduce, _add_config, _add_report, _add_export, _add_status_and_cancel,
+                _add_perf, _add_list):
         add(sub)
     return parser
 
@@ -66,6 +66,39 @@ def _add_tune(sub):
     tune.add_argument("--search-seed", type=_integer, default=0,
                       help="seed of the draws (default 0); the trials train with the first of --seeds")
     tune.add_argument("--select-only", action="store_true", help=argparse.SUPPRESS)  # the SLURM selection job
+
+
+def _add_reproduce(sub):
+    rep = sub.add_parser("reproduce", help="plan and run a published table (its methods x settings x seeds, on the "
+                                           "authors' recipes); then bench report --compare paper")
+    rep.add_argument("paper", help="ldam_drw (the LDAM-DRW paper's tables), or a paper of the published numbers: "
+                                   "sam, ride, sade, paco, bcl, la, bsoftmax, decoupling, mislas, wb")
+    rep.add_argument("--table", choices=["cifar", "imagenet", "inat", "places"], help="one table (default: all)")
+    _run_arguments(rep)  # --seeds defaults to 0,1,2 here; --methods, --datasets, --sweep and --grid are refused
+
+
+def cmd_reproduce(args):
+    from bench.plan.inputs import run_inputs
+    from bench.report.reproduce import cells, plan_runs
+    from bench.run.executors import make_executor
+    from bench.run.launch import launch
+
+    if args.methods or args.datasets or args.sweep or args.grid:
+        raise BenchError("bench reproduce plans the paper's own methods and settings; drop --methods, --datasets, "
+                         "--sweep and --grid (use bench run for another table)")
+    chosen, left_out = cells(args.paper, args.table)
+    for line in left_out:
+        print(line, flush=True)
+    executor = make_executor(args.executor, jobs=args.jobs, slurm_profile=args.slurm_profile,
+                             progress=not args.no_progress)
+    args.methods, args.datasets, args.seeds = "-", "-", args.seeds or "0,1,2"
+    inputs = run_inputs(args, executor.world_size)
+    runs = plan_runs(chosen, inputs["seeds"], args.out, inputs["flags"], inputs["sets"])
+    settings = len({c.setting for c in chosen})
+    print(f"{args.paper}: {len(chosen)} published numbers in {settings} setting{'s' * (settings > 1)} x "
+          f"{len(inputs['seeds'])} seeds: {len(runs)} runs on the authors' recipes; compare with: bench report "
+          f"{args.out} --compare paper", flush=True)
+    return launch(runs, executor, args.out, force=args.force, dry_run=args.dry_run, wait=args.wait)
 
 
 def _add_config(sub):
@@ -320,8 +353,9 @@ def cmd_report(args):
     return 0
 
 
-COMMANDS = {"run": cmd_run, "tune": cmd_tune, "config": cmd_config, "report": cmd_report, "export": cmd_export,
-            "status": cmd_status, "cancel": cmd_cancel, "perf": cmd_perf, "list": lambda args: cmd_list(args.what)}
+COMMANDS = {"run": cmd_run, "tune": cmd_tune, "reproduce": cmd_reproduce, "config": cmd_config,
+            "report": cmd_report, "export": cmd_export, "status": cmd_status, "cancel": cmd_cancel, "perf": cmd_perf,
+            "list": lambda args: cmd_list(args.what)}
 
 
 def _main(argv=None):
