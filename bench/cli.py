@@ -74,12 +74,17 @@ def _add_reproduce(sub):
     rep.add_argument("paper", help="ldam_drw (the LDAM-DRW paper's tables), or a paper of the published numbers: "
                                    "sam, ride, sade, paco, bcl, la, bsoftmax, decoupling, mislas, wb")
     rep.add_argument("--table", choices=["cifar", "imagenet", "inat", "places"], help="one table (default: all)")
-    _run_arguments(rep)  # --seeds defaults to 0,1,2 here; --methods, --datasets, --sweep and --grid are refused
+    _run_arguments(rep)  # --methods, --datasets, --sweep and --grid are refused (the paper gives them)
+    for action in rep._actions:
+        if action.dest == "seeds":
+            action.help = "comma-separated training seeds (default: 0,1,2)"
+        elif action.dest in ("methods", "datasets", "sweep", "grid"):
+            action.help = argparse.SUPPRESS
 
 
 def cmd_reproduce(args):
     from bench.plan.inputs import run_inputs
-    from bench.report.reproduce import cells, plan_runs
+    from bench.report.reproduce import cells, plan_runs, reproduce_line
     from bench.run.executors import make_executor
     from bench.run.launch import launch
 
@@ -93,11 +98,9 @@ def cmd_reproduce(args):
                              progress=not args.no_progress)
     args.methods, args.datasets, args.seeds = "-", "-", args.seeds or "0,1,2"
     inputs = run_inputs(args, executor.world_size)
-    runs = plan_runs(chosen, inputs["seeds"], args.out, inputs["flags"], inputs["sets"])
-    settings = len({c.setting for c in chosen})
-    print(f"{args.paper}: {len(chosen)} published numbers in {settings} setting{'s' * (settings > 1)} x "
-          f"{len(inputs['seeds'])} seeds: {len(runs)} runs on the authors' recipes; compare with: bench report "
-          f"{args.out} --compare paper", flush=True)
+    runs = plan_runs(chosen, inputs["seeds"], args.out, inputs["flags"], inputs["sets"], inputs["presets"],
+                     inputs["config_files"])
+    print(reproduce_line(args.paper, chosen, inputs["seeds"], runs, args.out), flush=True)
     return launch(runs, executor, args.out, force=args.force, dry_run=args.dry_run, wait=args.wait)
 
 

@@ -17,7 +17,8 @@ def test_the_ldam_drw_cifar_table_is_every_row_with_a_bench_method_at_every_sett
     assert len(chosen) == 8 * 9 and all(c.epochs == 200 and "model.name=resnet32" in c.sets for c in chosen)
     assert main(["reproduce", "ldam_drw", "--table", "cifar", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("ldam_drw: 72 published numbers in 8 settings x 3 seeds: 216 runs on the authors' recipes")
+    assert out.startswith("ldam_drw: 72 published numbers (9 methods, 8 settings) x 3 seeds = 216 runs, each on the "
+                          "authors' recipe")
     assert "dry run: 216 to start, 0 skipped; ~" in out and " device-hours (inline executor)" in out
     # the same runs (ids) as bench run plans for those methods and settings
     run = plan(["ldam_drw"], ["cifar10_lt"], [1], "results", sets=["dataset.profile=step",
@@ -36,6 +37,15 @@ def test_a_published_paper_plans_its_cells_with_the_published_model_and_its_need
     mislas, left = cells("mislas")
     assert all(c.dataset != "places_lt" for c in mislas)
     assert left[0].startswith("left out: erm_mixup on places_lt, published with model resnet152")
+
+
+def test_presets_and_config_files_reach_every_cell(tmp_path):
+    sam, _ = cells("sam", "cifar")
+    path = tmp_path / "lr.yaml"
+    path.write_text("train:\n  lr: 0.05\n")
+    runs = plan_runs(sam, [0], "out", {}, [], ["quick"], [str(path)])
+    assert {(r.cfg["train"]["lr"], r.cfg["train"]["warmup_epochs"]) for r in runs} == {(0.05, 1)}  # quick: warm-up 1
+    assert {r.cfg["model"]["name"] for r in runs} == {"resnet32"}  # the published model wins over the preset's
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -51,7 +51,7 @@ def test_user_layers_round_trip_and_each_value_names_its_layer(tmp_path):
     lines = _lines(text)
     assert lines["train.lr"].endswith("# --set train.lr=0.05")
     assert lines["dataset.imbalance_ratio"].endswith("# --set dataset.imbalance_ratio=10")
-    assert lines["train.epochs"].endswith("# command-line flags")
+    assert lines["train.epochs"].endswith("# --epochs")
     assert lines["model.name"].split() == ["name:", "small_cnn", "#", "preset", "'quick'"]
     assert lines["method.name"].strip().startswith("# name: ldam_drw") and lines["method.name"].endswith("# --method")
     assert lines["augment.image_size"].strip().startswith("# image_size: 224")
@@ -70,7 +70,7 @@ def test_a_recipe_a_rescaled_schedule_and_a_two_stage_parent_are_named():
     assert "#   epochs: 9" in text  # the parent's, commented out: it is planned from the same layers
     ride = _lines(show_config("ride", "imagenet_lt", 0, [], [], {}, []))
     assert ride["train.milestones"].split("#")[0].split() == ["milestones:", "[60,", "80]"]
-    assert ride["train.milestones"].endswith("# method 'ride''s imagenet_lt_resnext50 recipe")
+    assert ride["train.milestones"].endswith("# the authors' recipe of ride for imagenet_lt_resnext50")
     rescaled = _lines(show_config("ldam_drw", "inat2018", 0, [], [], {"train.epochs": 45}, []))
     assert rescaled["train.milestones"].split("#")[0].split() == ["milestones:", "[15,", "30]"]
     assert rescaled["train.milestones"].endswith("# --epochs 45 (rescaled from 90 epochs)")
@@ -83,3 +83,4 @@ def test_bench_config_prints_without_torch_and_refuses_bad_input_in_one_line():
     from bench.cli import main
 
     assert main(["config", "--method", "nope", "--dataset", "cifar10_lt"]) == 2
+    assert main(["config", "--method", "erm,ldam_drw", "--dataset", "cifar10_lt"]) == 2

@@ -5,8 +5,8 @@ Adding a loss: one file in bench/parts/losses/ declaring PART = Part("loss", ...
 Adding an algorithm (its own model, step, views): one file in bench/algorithms/ with its Params, its Part of kind
 "algorithm" (PART) and its class (a stage computation: STAGES in that file). Methods, losses, algorithms and stage
 computations are found by bench.registry.discover; nothing else names them. Adding a class-weights, sampler,
-schedule or mix part: an entry in the PARTS tuple of bench/parts/weights.py, samplers.py, schedules.py or mix.py
-(a head also needs its module in bench/models/classifiers.py).
+schedule, head or mix part: an entry in the PARTS tuple of bench/parts/weights.py, samplers.py, schedules.py,
+heads.py or mix.py (a head's build returns its module; the built-in ones are in bench/models/classifiers.py).
 Outside the package: the modules named in BENCH_PLUGINS (comma-separated; a package stands for each of its modules)
 are imported after the built-in entries, and what each declares the same way is registered (register_declared),
 with a dataset (DATASET) or a model (MODEL) as well.

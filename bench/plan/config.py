@@ -134,9 +134,10 @@ def set_key(cfg, key, value, source):
 
 def merge(cfg, tree, source, origin: dict[str, str] | None = None):
     """Merge a nested mapping (from YAML) into cfg, rejecting unknown keys; `origin` (when given) records `source`
-    as where each key's value came from."""
+    as where each key's value came from. A section written with nothing under it (`augment:`) sets nothing."""
     if not isinstance(tree, dict):
         raise BenchError(f"{source} must be a YAML mapping of config sections, not {type(tree).__name__}")
+    tree = {k: v for k, v in tree.items() if not (v is None and isinstance(DEFAULTS.get(k), dict))}
     for key, value in flatten(tree).items():
         set_key(cfg, key, value, source)
         if origin is not None:
@@ -413,7 +414,8 @@ def recipe_layers(m, d, dataset_section, shared=False) -> list:
     if not shared and dataset_section["profile"] == "exp" and isinstance(ratio, (int, float)) \
             and not isinstance(ratio, bool):
         keys.append(f"{d.name}@{ratio:g}")
-    return [(f"method {m.name!r}'s {key} recipe", m.recipes[key]) for key in keys if key in m.recipes]
+    return [(f"the authors' recipe of {m.name} for {key.replace('@', ' at ratio ')}", m.recipes[key]) for key in keys
+            if key in m.recipes]
 
 
 def layered(m, d, recipes, seed, presets, config_files, flags, sets, origin: dict[str, str] | None = None):
@@ -457,6 +459,11 @@ def layered(m, d, recipes, seed, presets, config_files, flags, sets, origin: dic
     return cfg, user_keys, scaled, given
 
 
+FLAG_NAMES = {"train.epochs": "--epochs", "dataset.root": "--data-root", "run.device": "--device",
+              "train.precision": "--precision", "run.compile": "--compile", "run.progress": "--no-progress",
+              "run.loggers": "--logger", "train.world_size": "how the run is launched"}
+
+
 def apply_flags(cfg, flags, origin: dict[str, str] | None = None) -> list:
     """Command-line flags (--epochs, ...); --epochs scales the recipe's schedule to the new length. Returns what
     the scaling changed (scale_schedule)."""
@@ -465,7 +472,7 @@ def apply_flags(cfg, flags, origin: dict[str, str] | None = None) -> list:
         if value is not None:
             set_key(cfg, key, value, "command-line flags")
             if origin is not None:
-                origin[key] = "command-line flags"
+                origin[key] = FLAG_NAMES.get(key, "command-line flags")
     if (flags or {}).get("train.epochs") is None:
         return []
     before = copy.deepcopy(flatten(cfg))

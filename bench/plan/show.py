@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from bench.errors import BenchError
 from bench.methods.registry import METHODS, PARTS
 from bench.plan import config as config_mod
 from bench.plan.runs import PlannedRun, parent_sets, plan
@@ -68,8 +69,7 @@ def config_lines(cfg: RunConfig, origin: dict[str, str], parent: RunConfig | Non
     lines = []
     sections: Mapping[str, Any] = cfg
     for section, values in sections.items():
-        written = [key for key in values if f"{section}.{key}" not in skipped]
-        lines.append(f"{section}:" if written else f"{section}: {{}}")
+        lines.append(f"{section}:")  # with every key commented out it reads as an empty section
         width = max(len(f"{key}: {value_text(value)}") for key, value in values.items())
         for key, value in values.items():
             dotted, text = f"{section}.{key}", f"{key}: {value_text(value)}"
@@ -83,12 +83,15 @@ def config_lines(cfg: RunConfig, origin: dict[str, str], parent: RunConfig | Non
 def show_config(method: str, dataset: str, seed: int, presets: list[str], config_files: list[str],
                 flags: dict[str, Any], sets: list[str], out: str = "results") -> str:
     """The text `bench config` prints: the run's config, then its parent's (commented out) for a two-stage method."""
+    if "," in method or "," in dataset:
+        raise BenchError("bench config shows one run: give one --method and one --dataset (bench run takes lists)")
     runs = plan([method], [dataset], [seed], out, presets, config_files, flags, sets)
     child = runs[-1]
     origin: dict[str, str] = {}
     config_mod.resolve(method, dataset, seed, presets, config_files, flags, sets, origin=origin)
+    again = f" --epochs {flags['train.epochs']}" if flags.get("train.epochs") else ""
     text = [f"# bench config: {method} on {dataset}, seed {seed}: run {child.run_dir.name}",
-            "# --config on this file plans the same run (method, dataset and seed come from the command line)",
+            f"# the same run: bench run --methods {method} --datasets {dataset} --seeds {seed}{again} --config FILE",
             *config_lines(child.cfg, origin, runs[0].cfg if len(runs) > 1 else None)]
     parent = METHODS[method].parent
     if parent and len(runs) > 1:

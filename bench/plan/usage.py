@@ -22,7 +22,7 @@ from bench.runconfig import RunConfig
 
 TRAINING = ("train.epochs", "train.batch_size", "train.lr", "train.momentum", "train.nesterov", "train.weight_decay",
             "train.warmup_epochs", "train.milestones", "train.milestone_fractions", "train.lr_decay",
-            "train.schedule", "train.drop_last", "eval.every")
+            "train.schedule", "train.cosine_offset", "train.drop_last", "eval.every")
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,8 @@ RULES = (
     Rule(("method.schedule", "method.defer_epoch"), lambda c: not _rebalances(c),
          lambda c: f"{c['method']['name']} has no class weights in the loss it trains with and the instance "
                    "sampler: nothing acts on the re-balancing switch"),
+    Rule(("method.defer_epoch",), lambda c: c["method"]["schedule"] != "deferred",
+         lambda c: f"only the deferred schedule reads it, and method.schedule is {c['method']['schedule']}"),
     Rule(("method.sam_rho",), lambda c: _algorithm(c) == "sam" and bool(c["method"].get("sam_rho_schedule")),
          lambda c: "method.sam_rho_schedule gives rho per epoch"),
 )

@@ -5,6 +5,7 @@ default), so that `bench report --compare paper` puts exactly those cells beside
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.errors import BenchError
@@ -98,7 +99,8 @@ def cells(paper: str, table: str | None = None) -> tuple[list[Cell], list[str]]:
     return kept, left
 
 
-def plan_runs(chosen: list[Cell], seeds: list[int], out: str, flags: dict, sets: list[str]) -> list:
+def plan_runs(chosen: list[Cell], seeds: list[int], out: str, flags: dict, sets: list[str],
+              presets: Sequence[str] = (), config_files: Sequence[str] = ()) -> list:
     """The planned runs of the cells (bench.plan.runs.plan, each on the authors' recipe with the published model and,
     unless --epochs is given, the published epochs), every run once (a parent two cells share, too)."""
     from bench.plan.runs import plan
@@ -106,7 +108,19 @@ def plan_runs(chosen: list[Cell], seeds: list[int], out: str, flags: dict, sets:
     runs: dict = {}
     for cell in chosen:
         cell_flags = {**flags, "train.epochs": flags.get("train.epochs") or cell.epochs}
-        for run in plan([cell.method], [cell.dataset], seeds, out, flags=cell_flags, sets=[*cell.sets, *sets]):
+        for run in plan([cell.method], [cell.dataset], seeds, out, list(presets), list(config_files), cell_flags,
+                        [*cell.sets, *sets]):
             first = runs.setdefault(run.run_dir, run)
             first.named = first.named or run.named
     return list(runs.values())
+
+
+def reproduce_line(paper: str, chosen: list[Cell], seeds: list[int], runs: list, out: str) -> str:
+    """What `bench reproduce` plans, in one line: numbers (methods x settings) x seeds = runs (+ parents)."""
+    methods, settings = len({c.method for c in chosen}), len({c.setting for c in chosen})
+    named = sum(run.named for run in runs)
+    parents = f" + {len(runs) - named} parent runs" if len(runs) > named else ""
+    return (f"{paper}: {len(chosen)} published numbers ({methods} method{'s' * (methods > 1)}, {settings} "
+            f"setting{'s' * (settings > 1)}) x {len(seeds)} seed{'s' * (len(seeds) > 1)} = {named} runs{parents}, "
+            f"each on the authors' recipe with the published model and epochs unless set otherwise; then: bench "
+            f"report {out} --compare paper")
