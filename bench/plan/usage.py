@@ -155,7 +155,8 @@ RULES = (
          lambda c: f"{c['method']['name']} has no class weights in the loss it trains with and the instance "
                    "sampler: nothing acts on the re-balancing switch"),
     Rule(("method.defer_epoch",), lambda c: c["method"]["schedule"] != "deferred",
-         lambda c: f"only the deferred schedule reads it, and method.schedule is {c['method']['schedule']}"),
+         lambda c: f"method.defer_epoch is used only by schedule deferred, and {c['method']['name']}'s schedule is "
+                   f"{c['method']['schedule']}"),
     Rule(("method.sam_rho",), lambda c: _algorithm(c) == "sam" and bool(c["method"].get("sam_rho_schedule")),
          lambda c: "method.sam_rho_schedule gives rho per epoch"),
 )
