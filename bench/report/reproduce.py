@@ -26,6 +26,7 @@ class Cell:
     method: str
     sets: tuple[str, ...]  # the --set items that make the setting (profile, ratio) and the published model
     epochs: int
+    model: str  # the published model (its model.name item ends `sets`)
 
 
 def papers() -> list[str]:
@@ -46,11 +47,7 @@ def _cell(key: tuple, method: str, model: str, epochs: int) -> Cell:
     stage = STAGES["posthoc"].get(METHODS[method].stage.get("posthoc", "none"))
     if stage is not None and stage.needs_validation:
         sets.append("eval.selection=best_val")
-    return Cell(_label(*key), dataset, method, (*sets, f"model.name={model}"), int(epochs))
-
-
-def model_of(cell: Cell) -> str:
-    return cell.sets[-1].split("=", 1)[1]
+    return Cell(_label(*key), dataset, method, (*sets, f"model.name={model}"), int(epochs), model)
 
 
 def ldam_cells() -> list[Cell]:
@@ -90,10 +87,10 @@ def cells(paper: str, table: str | None = None) -> tuple[list[Cell], list[str]]:
     if not chosen:
         have = sorted({t for t, datasets in TABLES.items() for c in found if c.dataset in datasets})
         raise BenchError(f"{paper} publishes no {table} number; its tables: {', '.join(have)}")
-    left = [f"left out: {c.method} on {c.setting}, published with model {model_of(c)}, which bench does not build "
+    left = [f"left out: {c.method} on {c.setting}, published with model {c.model}, which bench does not build "
             f"(bench run with --set model.name=timm:... and model.weights=... runs a stand-in)"
-            for c in chosen if model_of(c) not in MODELS]
-    kept = [c for c in chosen if model_of(c) in MODELS]
+            for c in chosen if c.model not in MODELS]
+    kept = [c for c in chosen if c.model in MODELS]
     if not kept:
         raise BenchError(f"none of {paper}'s published numbers can be reproduced here: {'; '.join(left)}")
     return kept, left
