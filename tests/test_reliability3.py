@@ -140,7 +140,8 @@ def test_force_on_a_child_keeps_its_finished_parent(cifar_root, two_stage, tmp_p
     ("la_posthoc", ["stage.epochs=3"], "stage.epochs would change nothing in la_posthoc"),
     ("la_posthoc", ["stage.bn=update"], "stage.bn would change nothing"),
     ("lws", ["stage.classifier_lr_factor=0.5"], "stage.classifier_lr_factor would change nothing in lws"),
-    ("crt", ["stage.max_norm_at=epoch"], "stage.max_norm_at would change nothing in crt"),
+    ("crt", ["stage.max_norm_at=epoch"], "stage.max_norm_at=epoch would change nothing in crt on cifar10_lt "
+                                         "(stage.max_norm=null: no MaxNorm projection)"),
     ("la_posthoc", ["eval.save_logits=never"], "la_posthoc is computed from its parent's saved logits, and "
                                                "eval.save_logits=never keeps none"),
 ])

@@ -265,3 +265,26 @@ def test_own_loss_algorithms_report_their_own_classifier_and_probability_scale()
         if method in ("paco", "bcl", "sade", "ride_ea"):
             assert PARTS.probability_scale({**m, "loss": "ldam", "s": 30.0}) == scale  # the loss part is not read
 
+
+
+@pytest.mark.parametrize("method, reads", [("erm", False), ("focal", False), ("ldam", True)])
+def test_a_hyper_parameter_no_part_reads_leaves_the_run_id(method, reads):
+    """The iNaturalist preset sets max_m 0.3 for every method: erm and focal have no margin, so their ids may not
+    depend on it; ldam's does."""
+    from bench.plan.config import config_hash
+
+    cfg = resolve(method, "inat2018", 0)
+    assert cfg["method"]["max_m"] == 0.3
+    assert ("method.max_m" in unused_keys(cfg)) != reads
+    other = copy.deepcopy(cfg)
+    other["method"]["max_m"] = 0.5
+    assert (config_hash(cfg) != config_hash(other)) == reads
+
+
+def test_a_one_stage_run_reads_no_stage_setting():
+    cfg = resolve("erm", "cifar10_lt", 0)
+    assert {k for k in unused_keys(cfg) if k.startswith("stage.")} == {
+        f"stage.{k}" for k in cfg["stage"] if k not in ("posthoc", "train", "parent")}
+    crt = resolve("crt", "cifar10_lt", 0)
+    assert "stage.epochs" not in unused_keys(crt) and "stage.reinit_init" not in unused_keys(crt)
+    assert "stage.reinit_init" in unused_keys(resolve("lws", "cifar10_lt", 0))  # keeps its classifier: no draw

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from bench.errors import BenchError
-from bench.methods.registry import METHODS, PARTS
+from bench.methods.registry import METHODS
 from bench.plan import config as config_mod
 from bench.plan.runs import PlannedRun, parent_sets, plan
 from bench.plan.usage import unused_keys
@@ -28,14 +28,8 @@ def value_text(value: Any) -> str:
 
 
 def not_read(cfg: RunConfig) -> dict[str, str]:
-    """{dotted key: why} of the keys the run does not read: the unused-key rules, and the method hyper-parameters
-    none of its parts declares."""
-    out = dict(unused_keys(cfg))
-    used = {param.key for _, part in PARTS.chosen(cfg["method"]) for param in part.params}
-    for key in PARTS.params:
-        if key not in used:
-            out.setdefault(f"method.{key}", "no part of the method reads it")
-    return out
+    """{dotted key: why} of the keys the run does not read (bench.plan.usage)."""
+    return unused_keys(cfg)
 
 
 def left_out(cfg: RunConfig, parent: RunConfig | None) -> dict[str, str]:

@@ -6,8 +6,8 @@ out of the run id where a preset, a flag or a recipe set it (config_hash); the r
 variant and shown config. Each rule names the keys, when they are unused and why; tests/test_usage.py walks every
 key x method family against these rules and trains both values of each rule's keys to show the run is the same.
 
-Keys not in the table are used by every run whose checks accept them (the parts' own hyper-parameters are refused by
-their parts' declarations: bench/parts/part.py, PARTS.check).
+Keys not in the table are used by every run whose checks accept them, but for the method hyper-parameters none of the
+run's parts declares (bench/parts/part.py: a user's are refused by PARTS.check; a preset's leave the run id).
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bench.errors import BenchError
 from bench.images.keys import IMAGE_LIST_ONLY, IN_MEMORY_ONLY, RANDAUGMENT, TRAIN_AUGMENT
 from bench.parts.part import Stage, Traits
+from bench.plan.schema import KEYS
 from bench.runconfig import RunConfig
 
 TRAINING = ("train.epochs", "train.batch_size", "train.lr", "train.momentum", "train.nesterov", "train.weight_decay",
@@ -112,7 +114,22 @@ def _no_decay(cfg: RunConfig) -> str:
     return _warms_up_throughout(cfg)
 
 
+# a two-stage run's settings: every key of the stage section but which computation it is (and its parent's id)
+STAGE_SETTINGS = tuple(key.name for key in KEYS if key.name.startswith("stage.")
+                       and key.name not in ("stage.posthoc", "stage.train", "stage.parent"))
+
+
+def _one_stage(cfg: RunConfig) -> bool:
+    return cfg["stage"]["posthoc"] == "none" and cfg["stage"]["train"] == "none"
+
+
 RULES = (
+    Rule(STAGE_SETTINGS, _one_stage,
+         lambda c: f"{c['method']['name']} is one-stage: no stage computation reads the stage section"),
+    Rule(("stage.reinit_init",), lambda c: not c["stage"]["reinit"],
+         lambda c: "stage.reinit=false: stage 2 keeps the parent's classifier, nothing is drawn"),
+    Rule(("stage.max_norm_at",), lambda c: c["stage"]["max_norm"] is None,
+         lambda c: "stage.max_norm=null: no MaxNorm projection"),
     Rule(IMAGE_LIST_ONLY, lambda c: not _image_list(c),
          lambda c: f"{c['dataset']['name']} is held in memory: no image file is decoded, cropped or resized"),
     Rule(IN_MEMORY_ONLY, _image_list,
@@ -174,7 +191,26 @@ def unused_keys(cfg: RunConfig) -> dict[str, str]:
     if stage is not None and stage.unused is not None:  # what the stage computation declares it does not read
         for key, reason in stage.unused(cfg).items():
             out.setdefault(key, reason)
+    for key in _undeclared_params(cfg):
+        out.setdefault(f"method.{key}", UNDECLARED)
     return out
+
+
+UNDECLARED = "no part of the method reads it"  # a user's: PARTS.check names the parts that do
+
+
+def _undeclared_params(cfg: RunConfig) -> list[str]:
+    """The method hyper-parameters (a preset sets them for every method: the iNat preset's max_m) that none of the
+    run's parts declares; none where a part is one this bench does not know (a plugin not loaded: read as written).
+    A part the run does not use still counts: its parameters may shape the network (a normed head's scale s)."""
+    from bench.methods.registry import PARTS
+
+    try:
+        chosen = PARTS.chosen(cfg["method"])
+    except (KeyError, BenchError):
+        return []
+    used = {param.key for _, part in chosen for param in part.params}
+    return [key for key in PARTS.params if key not in used and key in cfg["method"]]
 
 
 # Values that make the same run as another value of the key: the run id, the report's variants and its shown
