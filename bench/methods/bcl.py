@@ -1,4 +1,4 @@
-from bench.methods.spec import BEST_TEST, CIFAR10_POLICY, Method
+from bench.methods.spec import CIFAR10_POLICY, Method
 
 # FlamieZhu/Balanced-Contrastive-Learning has no CIFAR code; the CIFAR recipe is the one the paper's CIFAR-LT
 # numbers are cited with and re-implementations use (sumyeongahn/CUDA_LTR, YuMJie/ConCutMix; issue 7): ResNet-32,
@@ -27,5 +27,4 @@ METHOD = Method(
     recipe_source="CIFAR: CUDA_LTR / ConCutMix BCL scripts (the official repository has none); ImageNet-LT, "
                   "iNaturalist: FlamieZhu/Balanced-Contrastive-Learning README.md, main.py",
     deviations=("the CIFAR recipe is not the authors': their repository has no CIFAR code (no setting)",
-                CIFAR10_POLICY,
-                BEST_TEST))
+                CIFAR10_POLICY))

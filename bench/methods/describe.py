@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench.methods import transcribed
 from bench.methods.registry import METHODS, PARTS, STAGES
 from bench.parts.part import DEFAULT_PART, KINDS
 
@@ -127,9 +128,17 @@ def recipe_entries() -> list[tuple]:
             cells.setdefault(recipe_cell(method, dataset), []).append(dataset.name)
         if all(cell.startswith("shared preset") for cell in cells):
             cells = {"the dataset's shared recipe preset (bench list datasets)": ["every dataset"]}
-        entries.append((method.name, source, [(", ".join(names), cell) for cell, names in cells.items()],
-                        list(method.deviations)))
+        entries.append((method.name, "; ".join(x for x in (source, _transcribed_in(method.name)) if x),
+                        [(", ".join(names), cell) for cell, names in cells.items()],
+                        list(method.deviations) + [transcribed.deviation_line(*d)
+                                                   for d in transcribed.deviations(method.name)]))
     return entries
+
+
+def _transcribed_in(method: str) -> str:
+    """Where the authors' configs of `method` are transcribed key by key (bench/methods/transcripts/)."""
+    found = {f"{c.file} ({c.repository})": None for c in transcribed.cells().values() if method in c.methods}
+    return f"transcribed key by key: bench/methods/transcripts/{', '.join(found)}" if found else ""
 
 
 SHARED_NOTE = "run.recipe=shared runs every method on the dataset's shared recipe instead (apples to apples)."
@@ -155,8 +164,12 @@ def recipes_page() -> str:
              "(bench/methods/); do not edit -->", "",
              "Which recipe each method runs on each dataset (the authors', from the source named, or the dataset's "
              "shared preset), and every deliberate deviation from the official code with the setting that restores "
-             "the official behaviour (\"no setting\" where none can). `bench list recipes` prints the same; `bench "
-             "config` shows the resolved values of one run and the layer each came from.", "", SHARED_NOTE]
+             "the official behaviour (\"no setting\" where none can). The deviations of the form \"the authors' "
+             "KEY=VALUE on SETTINGS\" come from the key-by-key transcriptions of the official code in "
+             "bench/methods/transcripts/ "
+             "(tests/test_transcripts.py checks every run behind a published number against them). `bench list "
+             "recipes` prints the same; `bench config` shows the resolved values of one run and the layer each came "
+             "from.", "", SHARED_NOTE]
     for name, source, cells, deviations in recipe_entries():
         lines += ["", f"## `{name}`", ""]
         if source:

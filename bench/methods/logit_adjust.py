@@ -4,7 +4,8 @@ from bench.methods.spec import Method
 # main.py): ResNet-32, SGD 0.1 with Nesterov momentum 0.9, batch 128, L2 1e-4 in the loss (= weight decay 2e-4),
 # linear warm-up, then x0.1 at three epochs: CIFAR-10-LT 1241 epochs (warm-up 20, decays at 604, 926, 1128),
 # CIFAR-100-LT 1419 epochs (warm-up 22, decays at 691, 1059, 1290). The released data are the ratio-100 sets.
-_LONG = dict(lr=0.1, nesterov=True, weight_decay=2e-4, batch_size=128, lr_decay=0.1, schedule="step")
+_LONG = dict(lr=0.1, nesterov=True, weight_decay=2e-4, batch_size=128, lr_decay=0.1, schedule="step",
+             drop_last=True)  # utils.py:181 drop_remainder, main.py:51 int(N / 128) steps an epoch
 
 
 def _decays(epochs: int, *at: int) -> dict:
@@ -23,5 +24,8 @@ METHOD = Method(
                 "is Cao et al.'s (no setting)", "the official warm-up and decays are applied per step, bench's "
                 "per epoch (no setting)", "the official L2 term leaves BN parameters out; bench decays every "
                 "parameter (no setting)", "the official pixels are x / 255 - 0.5; bench normalises with the "
-                "dataset's mean and std (no setting)"),
+                "dataset's mean and std, and pads the crop with mid-grey, not black (no setting)", "the official "
+                "classifier's weights start from N(0, 0.01); bench's linear head draws Kaiming-normal weights (no "
+                "setting)", "the official data are the released long-tailed tfrecords; bench draws the subset with "
+                "dataset.data_seed (no setting)"),
 )

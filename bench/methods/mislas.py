@@ -23,23 +23,22 @@ RECIPES = {
     "cifar10_lt@10": _stage2(0.1, 0.0, 0.2),
     "cifar100_lt@100": _stage2(0.4, 0.1, 0.2), "cifar100_lt@50": _stage2(0.3, 0.0, 0.1),
     "cifar100_lt@10": _stage2(0.2, 0.0, 0.1),
-    "imagenet_lt": _stage2(0.3, 0.0, 0.05, batch_size=256, weight_decay=5e-4),
+    # the network its erm_mixup parent trains there (the child loads it)
+    "imagenet_lt": {**_stage2(0.3, 0.0, 0.05, batch_size=256, weight_decay=5e-4), "model": {"name": "resnet50"}},
     "inat2018": _stage2(0.3, 0.0, 0.05, batch_size=256, weight_decay=1e-4),
     "places_lt": _stage2(0.4, 0.1, 0.05, batch_size=256, weight_decay=5e-4),
 }
 
 METHOD = Method(
     "mislas", "MiSLAS stage 2 on a finished erm_mixup run: label-aware smoothing, classifier + per-class scales, "
-    "BN statistics shifted, class-uniform sampling (Zhong et al. 2021)", "",
-    dict(loss="las", sampler="class_uniform"), parent="erm_mixup",
+    "BN statistics shifted, class-aware sampling (Zhong et al. 2021)", "",
+    dict(loss="las", sampler="class_aware"), parent="erm_mixup",
     stage=dict(train="classifier_and_scales", bn="update", epochs=10, lr=0.1, weight_decay=2e-4,
                classifier_lr_factor=0.5),
     recipes=RECIPES,
     recipe_source="dvlab-research/MiSLAS config/{cifar10,cifar100,imagenet,ina2018,places}/*_stage2_mislas.yaml",
-    deviations=("stage 1 is erm_mixup on the dataset's recipe; the official stage 1 on ImageNet-LT, iNaturalist "
-                "and Places-LT trains 180 / 200 / 90 epochs with a cosine schedule, batch 256 (erm_mixup's "
-                "recipe takes their mixup alpha 0.2; the rest: --preset or the parent's train.* keys)",
-                "Places-LT: the official backbone is an ImageNet-pretrained ResNet-152 (model.name, model.weights)",
-                "class-uniform sampling draws images independently; the official ClassAwareSampler cycles classes "
-                "(method.sampler=class_aware)"),
+    deviations=("the official stage-2 loop stops after ceil(N / batch) + 1 batches an epoch (N the long-tailed "
+                "training set: train_stage2.py:294-320); bench's epoch draws N images (no setting)",
+                "Places-LT: the official shifted BN re-estimates only the new last block's statistics; bench's "
+                "stage.bn=update re-estimates the whole backbone's (no setting)"),
 )

@@ -1,4 +1,4 @@
-from bench.methods.spec import BEST_TEST, CIFAR10_POLICY, Method
+from bench.methods.spec import CIFAR10_POLICY, Method
 
 # dvlab-research/Parametric-Contrastive-Learning PaCo/LT/sh/CIFAR100_train_imb0.01.sh (the CIFAR-100-LT scripts;
 # bench applies them to CIFAR-10-LT too, which the repository has no script for): 400 epochs, batch 128, SGD lr
@@ -11,7 +11,8 @@ from bench.methods.spec import BEST_TEST, CIFAR10_POLICY, Method
 # the key view 'sim' (bench: moco_sim).
 # What is not reproduced is declared in `deviations` below.
 _LARGE = dict(epochs=400, batch_size=128, lr=0.02, momentum=0.9, nesterov=False, weight_decay=5e-4, warmup_epochs=10,
-              schedule="cosine", cosine_offset=1)  # paco_lt.py: cos(pi (epoch - W + 1) / (epochs - W + 1))
+              schedule="cosine", cosine_offset=1,  # paco_lt.py: cos(pi (epoch - W + 1) / (epochs - W + 1))
+              drop_last=True)  # paco_lt.py:420-422 DataLoader(drop_last=True)
 _VIEWS = dict(policy="timm_randaugment", randaugment_ops=2, randaugment_magnitude=10, color_jitter=0.4,
               train_crop="random_resized")
 _METHOD = dict(paco_dim=128, paco_queue=8192, paco_alpha=0.05, paco_key_view="moco_sim")
@@ -34,5 +35,4 @@ METHOD = Method(
                 "the official ResNeXt-50 ImageNet-LT script adds grayscale and blur before RandAugment on the query "
                 "view (randclsstack) (no setting)",
                 "the official code gathers keys across GPUs into one queue; with several processes each keeps its "
-                "own (no setting)",
-                BEST_TEST))
+                "own (no setting)"))

@@ -19,6 +19,8 @@ METHOD = Method(
                                                                   ride_reweight_factor=0.02)},
         "inat2018_resnet50": {"train": {**_LARGE, "lr": 0.2, "batch_size": 512},
                               "augment": dict(train_crop="random_resized"),  # data_loader: RandomResizedCrop(224)
-                              "method": dict(defer_epoch=80, ride_diversity=-0.2, ride_reweight_factor=0.015)},
+                              # RIDELoss's own max_m 0.5 (model/loss.py:125), not the iNat preset's 0.3
+                              "method": dict(defer_epoch=80, ride_diversity=-0.2, ride_reweight_factor=0.015,
+                                             max_m=0.5)},
     },
     recipe_source="frank-xwang/RIDE-LongTailRecognition configs/*_ride.json")

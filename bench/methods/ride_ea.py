@@ -9,5 +9,7 @@ METHOD = Method(
     parts=dict(loss="ldam", head="normed", sampler="class_uniform", algorithm="ride_router"), parent="ride",
     stage=dict(train="router", epochs=5, lr=0.01, weight_decay=5e-4, batch_size=512),
     recipes={"imagenet_lt_resnext50": {"method": dict(ride_router_top_k=50)},
-             "inat2018_resnet50": {"method": dict(ride_router_top_k=50)}},
+             # the margin of its parent's loss (ride's iNaturalist recipe: RIDELoss's default 0.5), which the router
+             # network's experts were trained with
+             "inat2018_resnet50": {"method": dict(ride_router_top_k=50, max_m=0.5)}},
     recipe_source="frank-xwang/RIDE-LongTailRecognition configs/*_ride_ea.json")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.report.collect import recipe_settings, setting_label
+from bench.report.collect import setting_label
 from bench.report.tables import Entry, Notes, Table, cell_entry, selection_phrase
 
 PAPER_FILE = Path(__file__).with_name("paper_ldam_drw.yaml")
@@ -105,6 +105,7 @@ def _published_rows(cells, cols, labels, expected, notes, as_error, used):
             if entry:
                 used.add(entry["paper"])
                 _flag_recipe(cell, entry, where, notes)
+                _flag_transcription(method, setting, cell.runs if cell else [], where, notes)
         rows.append((f"{label} = {row_name}", row))
     for paper in sorted(used):
         notes.add(f"{papers[paper]['source']}: top-1 as published, the {papers[paper]['selection']}")
@@ -132,14 +133,17 @@ def _flag_recipe(cell, entry, where, notes):
     if deviations and runs:
         notes.add(f"{entry['method']}: what differs from the official code behind its published numbers, as declared "
                   f"(docs/recipes.md, bench list recipes): {'; '.join(deviations)}")
-    if entry.get("recipe") == "authors":
-        ratio = entry.get("imbalance_ratio")
-        settings = recipe_settings(entry["method"], entry["dataset"], "exp" if ratio is not None else "natural", ratio)
-        differ = sorted({f"{k}={_get(r.config, k)} (theirs {v})" for r in runs for k, v in settings.items()
-                         if k != "train.epochs" and _get(r.config, k) != v})
-        if differ:
-            notes.add(f"{where}: our runs differ from the authors' recipe behind the published number in "
-                      f"{', '.join(differ)} (bench list recipes; run.recipe=authors runs it)")
+
+
+def _flag_transcription(method, setting, runs, where, notes):
+    """Each key where a run beside a published number differs from the authors' transcription
+    (bench/methods/transcripts/): a declared deviation, a preset, a flag."""
+    from bench.report.closed import differences, setting_of
+
+    differ = sorted({d for r in runs for d in differences(method, setting_of(*setting[:3]), r.config)})
+    if differ:
+        notes.add(f"{where}: our runs differ from the authors' code behind the published number in "
+                  f"{', '.join(differ)} (docs/recipes.md; --set restores each)")
 
 
 def compare_table(cells, settings, labels, select, as_error=False):
@@ -182,14 +186,16 @@ def _ldam_rows(cells, ldam_cols, cols, labels, expected, notes, as_error):
     for label in labels:
         method = METHODS.get(method_of.get(label))
         paper_row = method.paper_row if method else ""
-        if not paper_row or not any(paper_row in numbers[_paper_key(s, numbers)] for s in ldam_cols):
+        if method is None or not paper_row or not any(paper_row in numbers[_paper_key(s, numbers)] for s in ldam_cols):
             continue
         row = []
         for setting in cols:
             key = _paper_key(setting, numbers)
             paper = numbers[key].get(paper_row) if key else None
-            row.append(_cell_text(cells.get((setting, label)), paper, expected, notes,
-                                  f"{label} on {setting_label(setting)}", as_error))
+            cell, where = cells.get((setting, label)), f"{label} on {setting_label(setting)}"
+            row.append(_cell_text(cell, paper, expected, notes, where, as_error))
+            if paper is not None:
+                _flag_transcription(method.name, setting, cell.runs if cell else [], where, notes)
         rows.append((f"{label} = {paper_row}", row))
     return rows
 

@@ -40,14 +40,19 @@ def _label(dataset: str, profile: str | None, ratio: float | None) -> str:
 def _cell(key: tuple, method: str, model: str, epochs: int) -> Cell:
     """The cell of a published number; a method whose stage computation selects on validation (tau_norm) runs
     under eval.selection=best_val, as its authors' does."""
-    from bench.methods.registry import METHODS, STAGES
-
     dataset, profile, ratio = key
     sets = [] if profile is None else [f"dataset.profile={profile}", f"dataset.imbalance_ratio={ratio:g}"]
-    stage = STAGES["posthoc"].get(METHODS[method].stage.get("posthoc", "none"))
-    if stage is not None and stage.needs_validation:
-        sets.append("eval.selection=best_val")
+    sets += method_sets(method)
     return Cell(_label(*key), dataset, method, (*sets, f"model.name={model}"), int(epochs), model)
+
+
+def method_sets(method: str) -> list[str]:
+    """The --set items a method needs to run as its authors' does: a stage computation that selects on validation
+    (tau_norm) runs under eval.selection=best_val."""
+    from bench.methods.registry import METHODS, STAGES
+
+    stage = STAGES["posthoc"].get(METHODS[method].stage.get("posthoc", "none"))
+    return ["eval.selection=best_val"] if stage is not None and stage.needs_validation else []
 
 
 def ldam_cells() -> list[Cell]:
