@@ -1,4 +1,4 @@
-from bench.methods.spec import CIFAR10_POLICY, Method
+from bench.methods.spec import CIFAR10_POLICY, HEAD_INIT, Method
 
 # Ren et al., NeurIPS 2020, and jiawei-ren/BalancedMetaSoftmax-Classification
 # config/CIFAR{10,100}_LT/balanced_softmax_imba200.yaml (the only ratio released) with utils.CosineAnnealingLRWarmup
@@ -22,5 +22,5 @@ METHOD = Method(
     deviations=("the official warm-up rises from 0.05 to 0.0986 (bench's from 0.1 / 36 to 0.1) (no setting)",
                 "no official recipe for ratios other than 200: they run the dataset's shared recipe",
                 "the official long-tailed subset is an unseeded draw, another each run; bench's is fixed by "
-                "dataset.data_seed (no setting)", CIFAR10_POLICY),
+                "dataset.data_seed (no setting)", CIFAR10_POLICY, HEAD_INIT),
 )

@@ -1,4 +1,4 @@
-from bench.methods.spec import Method
+from bench.methods.spec import HEAD_INIT, Method
 
 # run_networks.py:157-160, 247, 255: the scheduler steps before each epoch
 STAGE2_COSINE = ("the official stage-2 cosine steps before each epoch: epoch e of E trains at lr x 0.5 (1 + cos(pi "
@@ -19,5 +19,5 @@ METHOD = Method(
     recipes={"inat2018_resnet50": {"stage": dict(epochs=30, weight_decay=1e-4)},
              "places_lt_resnet50": {"stage": dict(batch_size=256, lr=0.1)}},
     recipe_source="facebookresearch/classifier-balancing config/{ImageNet_LT,iNaturalist18,Places_LT}/cls_crt.yaml",
-    deviations=(STAGE2_COSINE,),
+    deviations=(STAGE2_COSINE, f"stage 1: {HEAD_INIT}"),
 )

@@ -1,5 +1,5 @@
 from bench.methods.erm_sam import SHOT_GROUPS
-from bench.methods.spec import Method
+from bench.methods.spec import HEAD_INIT, Method
 
 # val-iisc/Saddle-LongTail run.sh: CE+DRW+SAM, rho 0.5 on CIFAR-10-LT (line 8), 0.8 on CIFAR-100-LT (line 18);
 # ImageNet-LT (line 34, imnet_train_sam.py): ResNet-50, batch 256, wd 2e-4 (its default), DRW from epoch 60, rho 0.05 /
@@ -17,5 +17,4 @@ METHOD = Method(
                           "augment": dict(train_crop="random_resized", color_jitter=0.4),
                           "method": dict(sam_rho_schedule=[[0, 0.05], [5, 0.1], [75, 0.2]])}},
     recipe_source="val-iisc/Saddle-LongTail run.sh, imnet_train_sam.py, inat_train_sam.py",
-    deviations=(SHOT_GROUPS, "on ImageNet-LT and iNaturalist the official CE head is nn.Linear with PyTorch's "
-                "default initialisation; bench's linear head draws Kaiming-normal weights (no setting)"))
+    deviations=(SHOT_GROUPS, f"ImageNet-LT and iNaturalist: {HEAD_INIT}"))

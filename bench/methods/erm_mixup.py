@@ -1,4 +1,4 @@
-from bench.methods.spec import Method
+from bench.methods.spec import HEAD_INIT, Method
 
 # mixup (Zhang et al., ICLR 2018): alpha 1.0 on CIFAR (BagofTricks-LT's CIFAR-LT setting, MiSLAS's CIFAR stage 1);
 # alpha 0.2 on the ImageNet-scale datasets, as mixup's ImageNet experiments and dvlab-research/MiSLAS
@@ -24,6 +24,5 @@ METHOD = Method(
     recipes={"cifar10_lt": CIFAR, "cifar100_lt": CIFAR, "imagenet_lt": IMAGENET, "inat2018": INAT, "places_lt": PLACES},
     recipe_source="dvlab-research/MiSLAS config/{cifar10,cifar100,imagenet,ina2018,places}/*_stage1_mixup.yaml, "
                   "train_stage1.py",
-    deviations=("the official classifier keeps PyTorch's default initialisation; bench's linear head draws "
-                "Kaiming-normal weights (no setting)",),
+    deviations=(f"ImageNet-LT, iNaturalist, Places-LT: {HEAD_INIT}",),
 )

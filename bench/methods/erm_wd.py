@@ -1,4 +1,4 @@
-from bench.methods.spec import Method
+from bench.methods.spec import HEAD_INIT, Method
 
 # Alshammari et al., CVPR 2022, and ShadeAlsha/LTR-weight-balancing demo1_first-stage-training.py: CE, SGD
 # lr 0.01, momentum 0.9, weight decay 5e-3 (found by grid search on CIFAR-100-LT), cosine to 0. The demo, on
@@ -6,8 +6,7 @@ from bench.methods.spec import Method
 # epochs and batch size follow the dataset's recipe. The transcription: bench/methods/transcripts/la_bs_wb.yaml.
 DEVIATIONS = ("the demo keeps the first n_c images of each class (no draw); bench draws the subset with "
               "dataset.data_seed (no setting)", "the demo reports the logits averaged over the image and its "
-              "horizontal flip (no setting)", "the demo's classifier keeps PyTorch's default initialisation; "
-              "bench's linear head draws Kaiming-normal weights (no setting)")
+              "horizontal flip (no setting)", HEAD_INIT)
 METHOD = Method(
     "erm_wd", "cross-entropy with the weight-balancing paper's tuned weight decay 5e-3 (lr 0.01, cosine): stage 1 "
     "of wb", "", dict(loss="ce"), train=dict(weight_decay=5e-3, lr=0.01, schedule="cosine", warmup_epochs=0),

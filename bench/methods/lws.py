@@ -1,5 +1,5 @@
 from bench.methods.crt import STAGE2_COSINE
-from bench.methods.spec import Method
+from bench.methods.spec import HEAD_INIT, Method
 
 # Kang et al., ICLR 2020 (Decoupling), and facebookresearch/classifier-balancing config/*/cls_lws.yaml +
 # models/TauNormClassifier.py: the parent's classifier kept and frozen, one learnable scale per class on its logits
@@ -13,5 +13,5 @@ METHOD = Method(
     recipes={"inat2018_resnet50": {"stage": dict(weight_decay=1e-4)},
              "places_lt_resnet50": {"stage": dict(batch_size=256, lr=0.1)}},
     recipe_source="facebookresearch/classifier-balancing config/{ImageNet_LT,iNaturalist18,Places_LT}/cls_lws.yaml",
-    deviations=(STAGE2_COSINE,),
+    deviations=(STAGE2_COSINE, f"stage 1: {HEAD_INIT}"),
 )

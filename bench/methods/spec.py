@@ -33,6 +33,10 @@ class Method:
 # the official codes that report the epoch best on the test set
 BEST_TEST = ("the official code reports the epoch best on the test set (eval.selection=best_test, labelled "
              "optimistic)")
+# the official codes whose linear classifier is nn.Linear's default draw (bench/methods/transcripts/: the
+# method.head entries)
+HEAD_INIT = ("the official linear classifier keeps PyTorch's default initialisation (uniform, a = sqrt(5)); bench's "
+             "linear head draws Kaiming-normal weights (no setting)")
 # DeepVoltaire/AutoAugment autoaugment.py CIFAR10Policy, which the official CIFAR codes of Balanced Softmax, PaCo and
 # BCL use in place of torchvision's AutoAugment (docs/data.md)
 CIFAR10_POLICY = ("augment.policy=autoaugment_cifar is torchvision's AutoAugment; the official code's CIFAR10Policy "
