@@ -252,8 +252,9 @@ def test_bench_list_recipes_says_which_recipe_applies_where_and_how_to_restore_t
     crt = text.split("\ncrt  [")[1].split("\nlws  [")[0]
     assert "inat2018: authors' (stage.epochs=30, stage.weight_decay=0.0001)" in crt
     assert "places_lt: authors' (stage.batch_size=256, stage.lr=0.1)" in crt
-    assert ("deviation: the authors' stage.start=best_val on imagenet_lt; inat2018; places_lt: stage 2 starts from "
-            "the parent's last epoch") in crt and "(--set stage.start=best_val)" in crt
+    assert ("deviation: the authors' stage.start=best_val, stage 1 eval.selection=best_val on imagenet_lt; places_lt: "
+            "stage 2 starts from the parent's last epoch") in crt
+    assert "(--set stage.start=best_val --set eval.selection=best_val)" in crt
     assert ("erm  [transcribed key by key: bench/methods/transcripts/ldam_drw.yaml (kaidic/LDAM-DRW)]\n    every "
             "dataset: the dataset's shared recipe preset") in text
     assert "the authors' stage.start=best_val on cifar100_lt@100" in text.split("\nwb  [")[1]

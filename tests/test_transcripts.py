@@ -6,8 +6,10 @@ import copy
 
 import pytest
 
+from bench.errors import BenchError
 from bench.methods import transcribed
 from bench.methods.registry import METHODS, PARTS
+from bench.plan.runs import plan
 from bench.plan.schema import BY_NAME
 from bench.report import closed, transcript_check
 
@@ -134,3 +136,27 @@ def test_the_recipe_listing_and_its_page_carry_every_declared_deviation():
 
     page = recipes_page()
     assert all(transcribed.deviation_line(*d) in page for m in METHODS for d in transcribed.deviations(m))
+
+
+def test_every_printed_restore_plans_and_gives_the_authors_values():
+    """The --set items each deviation line prints, applied together on each of its settings, plan, and the run then
+    differs from its authors on none of those keys: the restores bench prints work as printed."""
+    from bench.report.reproduce import method_sets
+
+    broken = []
+    for method in METHODS:
+        for settings, keys, why in transcribed.deviations(method):
+            if "no setting" in why:
+                continue
+            items = [item.removeprefix("--set ") for item in transcribed.restore_items(keys)]
+            for setting in settings:
+                s = transcribed.parse_setting(setting)
+                try:
+                    run = plan([method], [s.dataset], [0], "results", sets=[*s.sets, *method_sets(method), *items])[-1]
+                except BenchError as exc:
+                    broken.append(f"{method} at {setting} with {items}: {exc}")
+                    continue
+                left = [d for d in closed.differences(method, setting, run.cfg)
+                        if d.split("=")[0] in {k.removeprefix("stage 1 ") for k, _ in keys}]
+                broken += [f"{method} at {setting} with {items} still differs: {d}" for d in left]
+    assert broken == []

@@ -7,6 +7,4 @@ METHOD = Method(
     "lift", "LIFT (Shi et al., ICML 2024): frozen CLIP ViT-B/16 with AdaptFormer in every block, a text-initialised "
     "cosine classifier (s 25), logit-adjusted loss, test-time ensembling of five crops", "",
     dict(loss="logit_adjust", algorithm="foundation", tuning="adaptformer", s=25.0, tte=True),
-    recipes=foundation.recipes(), recipe_source=foundation.SOURCE,
-    deviations=("fp32 by default so that it runs on a CPU; LIFT trains under AMP (--precision fp16)",),
-)
+    recipes=foundation.recipes(), recipe_source=foundation.SOURCE)

@@ -133,14 +133,14 @@ def cell_of(method: str, setting: str) -> Cell | None:
     return found[0] if found else None
 
 
-def deviations(method: str) -> list[tuple[str, list[tuple[str, Any]], str]]:
+def deviations(method: str) -> list[tuple[list[str], list[tuple[str, Any]], str]]:
     """[(settings, [(key, the authors' value)], why)] of the keys where bench deliberately runs `method` on another
     value than its authors (its cells and its parent cells: "stage 1 KEY"), the keys one reason covers on the same
-    settings together."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    settings together (restored together)."""
+    found: dict[tuple[tuple[str, ...], str], dict[str, Any]] = {}
     for key, value, why, settings in _declared(method):
-        found.setdefault((settings_text(settings), why), {})[key] = value
-    return [(settings, list(keys.items()), why) for (settings, why), keys in found.items()]
+        found.setdefault((tuple(settings), why), {})[key] = value
+    return [(list(settings), list(keys.items()), why) for (settings, why), keys in found.items()]
 
 
 def _declared(method: str) -> list[tuple[str, Any, str, list[str]]]:
@@ -172,10 +172,14 @@ def flow(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
 
 
-def deviation_line(settings: str, keys: list[tuple[str, Any]], why: str) -> str:
+def restore_items(keys: list[tuple[str, Any]]) -> list[str]:
+    """The --set items that give bench the authors' values of `keys` (no spaces: one shell word each)."""
+    return [f"--set {key.removeprefix('stage 1 ')}={flow(value).replace(', ', ',')}" for key, value in keys]
+
+
+def deviation_line(settings: list[str], keys: list[tuple[str, Any]], why: str) -> str:
     """One declared deviation: the keys with the authors' values, where, why bench differs, and the settings that
     restore them (none where the reason says "no setting")."""
     theirs = ", ".join(f"{key}={flow(value)}" for key, value in keys)
-    restore = "" if "no setting" in why else \
-        " (" + " ".join(f"--set {key.removeprefix('stage 1 ')}={flow(value)}" for key, value in keys) + ")"
-    return f"the authors' {theirs} on {settings}: {why}{restore}"
+    restore = "" if "no setting" in why else " (" + " ".join(restore_items(keys)) + ")"
+    return f"the authors' {theirs} on {settings_text(settings)}: {why}{restore}"

@@ -390,7 +390,7 @@ def check_used(cfg, given):
     """A key the user set that the run does not use (bench/plan/usage.py) would change its id and nothing else: refused,
     saying why. A two-stage child's keys outside its method and stage sections also reach its parent, which may use
     them (the child's id follows the parent's): they are left to the parent's check."""
-    from bench.plan.usage import UNDECLARED, unused_keys
+    from bench.plan.usage import NOT_READ_BY_STAGE, UNDECLARED, unused_keys
 
     defaults = default_keys()
     for key, why in unused_keys(cfg).items():
@@ -399,7 +399,7 @@ def check_used(cfg, given):
             continue
         if stage_kind(cfg) is not None and section not in CHILD_SECTIONS:
             continue
-        if stage_kind(cfg) is None and section == "stage" or why == UNDECLARED:
+        if stage_kind(cfg) is None and section == "stage" or why == UNDECLARED or why.startswith(NOT_READ_BY_STAGE):
             continue  # check_stage names the methods that read them, PARTS.check the parts
         raise BenchError(f"{key}={cfg[section][leaf]} would change nothing in {cfg['method']['name']} on "
                          f"{cfg['dataset']['name']} ({why}) but the run id; remove it")

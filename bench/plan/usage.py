@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.errors import BenchError
 from bench.images.keys import IMAGE_LIST_ONLY, IN_MEMORY_ONLY, RANDAUGMENT, TRAIN_AUGMENT
-from bench.parts.part import Stage, Traits
+from bench.parts.part import STAGE_KEYS, Stage, Traits
 from bench.plan.schema import KEYS
 from bench.runconfig import RunConfig
 
@@ -188,6 +188,10 @@ def unused_keys(cfg: RunConfig) -> dict[str, str]:
             for key in rule.keys:
                 out.setdefault(key, reason)
     stage = _stage(cfg)
+    if stage is not None:  # the stage keys its computation does not read (Stage.reads: setting one is refused)
+        for key in STAGE_SETTINGS:
+            if key.split(".")[1] in STAGE_KEYS and key.split(".")[1] not in stage.reads:
+                out.setdefault(key, f"{NOT_READ_BY_STAGE} (stage.{stage.key}={stage.value})")
     if stage is not None and stage.unused is not None:  # what the stage computation declares it does not read
         for key, reason in stage.unused(cfg).items():
             out.setdefault(key, reason)
@@ -196,7 +200,9 @@ def unused_keys(cfg: RunConfig) -> dict[str, str]:
     return out
 
 
-UNDECLARED = "no part of the method reads it"  # a user's: PARTS.check names the parts that do
+# a user's setting of these is refused by PARTS.check (which names the parts that read it) and check_stage
+UNDECLARED = "no part of the method reads it"
+NOT_READ_BY_STAGE = "the run's stage computation does not read it"
 
 
 def _undeclared_params(cfg: RunConfig) -> list[str]:

@@ -73,8 +73,9 @@ def compare(cell: transcribed.Cell, cfg: RunConfig, sections: tuple[str, ...] = 
     without a declared deviation, a declared deviation where the values agree."""
     where = f"{cell.file} cell {cell.name}{what}"
     read = read_keys(cfg, sections)
+    live = {entry.deviation for key, entry in cell.keys.items() if key in read}
     out = [f"{where}: {key} is declared a deviation but the run does not read it: move it to the cells whose runs do"
-           for key, entry in cell.keys.items() if entry.deviation and key not in read
+           for key, entry in cell.keys.items() if entry.deviation and key not in read and entry.deviation not in live
            and (not sections or key.split(".")[0] in sections)]
     for key, ours in read.items():
         entry = cell.keys.get(key)
