@@ -53,6 +53,7 @@ class Cell:
     keys: dict[str, Entry] = field(default_factory=dict)
     parent: str = ""
     repository: str = ""
+    extends: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def cells() -> dict[str, Cell]:
         keys.update({k: _entry(f"{cell['file']} cell {name}", k, v) for k, v in (cell.get("keys") or {}).items()})
         return Cell(name, cell["file"], tuple(cell.get("methods") or ()),
                     tuple(cell.get("settings") or (base.settings if base else ())), keys,
-                    cell.get("parent") or (base.parent if base else ""), cell["repository"])
+                    cell.get("parent") or (base.parent if base else ""), cell["repository"], cell.get("extends") or "")
 
     return {name: resolved(name) for name in raw}
 

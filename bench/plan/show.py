@@ -27,21 +27,16 @@ def value_text(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("\n...").strip()
 
 
-def not_read(cfg: RunConfig) -> dict[str, str]:
-    """{dotted key: why} of the keys the run does not read (bench.plan.usage)."""
-    return unused_keys(cfg)
-
-
 def left_out(cfg: RunConfig, parent: RunConfig | None) -> dict[str, str]:
     """{dotted key: why} of the keys a config file must not set for this run: its identity, what it does not read,
     and for a two-stage child what a config file would also set in its parent (every key outside the method and
     stage sections reaches the parent: the ones whose values differ come from each run's own layers) or, computed
     without training, its method section (its parent's)."""
     out = dict(IDENTITY)
-    out.update({key: f"not read: {why}" for key, why in not_read(cfg).items() if key not in out})
+    out.update({key: f"not read: {why}" for key, why in unused_keys(cfg).items() if key not in out})
     if parent is None:
         return out
-    mine, theirs, unread = config_mod.flatten(cfg), config_mod.flatten(parent), not_read(parent)
+    mine, theirs, unread = config_mod.flatten(cfg), config_mod.flatten(parent), unused_keys(parent)
     for key, value in mine.items():
         section = key.split(".")[0]
         if section == "method" and config_mod.stage_kind(cfg) == "posthoc":

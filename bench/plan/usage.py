@@ -189,9 +189,9 @@ def unused_keys(cfg: RunConfig) -> dict[str, str]:
                 out.setdefault(key, reason)
     stage = _stage(cfg)
     if stage is not None:  # the stage keys its computation does not read (Stage.reads: setting one is refused)
-        for key in STAGE_SETTINGS:
-            if key.split(".")[1] in STAGE_KEYS and key.split(".")[1] not in stage.reads:
-                out.setdefault(key, f"{NOT_READ_BY_STAGE} (stage.{stage.key}={stage.value})")
+        for leaf in STAGE_KEYS:
+            if leaf not in stage.reads:
+                out.setdefault(f"stage.{leaf}", f"{NOT_READ_BY_STAGE} (stage.{stage.key}={stage.value})")
     if stage is not None and stage.unused is not None:  # what the stage computation declares it does not read
         for key, reason in stage.unused(cfg).items():
             out.setdefault(key, reason)

@@ -16,7 +16,8 @@ from bench.errors import BenchError
 from bench.methods import transcribed
 from bench.plan import config as config_mod
 from bench.plan.experiment import RUNTIME_KEYS
-from bench.plan.show import IDENTITY, not_read
+from bench.plan.show import IDENTITY
+from bench.plan.usage import unused_keys
 from bench.runconfig import RunConfig
 
 EXCLUDED = {
@@ -38,7 +39,7 @@ def _runtime(key: str) -> bool:
 def read_keys(cfg: RunConfig, sections: tuple[str, ...] = (), besides: tuple[str, ...] = ()) -> dict[str, Any]:
     """{dotted key: value} of the keys a transcription gives for this run (module docstring), within `sections`
     (none: all) and outside `besides`."""
-    unread = not_read(cfg)
+    unread = unused_keys(cfg)
     return {key: value for key, value in config_mod.flatten(cfg).items()
             if not _runtime(key) and key not in EXCLUDED and key not in unread
             and (not sections or key.split(".")[0] in sections) and key.split(".")[0] not in besides}

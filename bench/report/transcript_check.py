@@ -7,7 +7,7 @@ from __future__ import annotations
 from bench.methods import transcribed
 from bench.methods.registry import METHODS
 from bench.plan.runs import PlannedRun, plan
-from bench.report.closed import child_sections, compare
+from bench.report.closed import child_sections, compare, setting_of
 from bench.report.reproduce import LDAM, ldam_cells, method_sets, papers, published_cells
 
 
@@ -41,18 +41,14 @@ def required() -> list[tuple[str, str]]:
     for paper in papers():
         found = ldam_cells() if paper == LDAM else published_cells(paper)
         for c in found:
-            out[(c.method, _setting_text(c.dataset, c.sets))] = None
+            items = dict(item.split("=", 1) for item in c.sets)
+            ratio = items.get("dataset.imbalance_ratio")
+            out[(c.method, setting_of(c.dataset, items.get("dataset.profile"), float(ratio) if ratio else None))] = None
     for method in METHODS.values():
         for key in method.recipes:
             for setting in recipe_settings(key):
                 out[(method.name, setting)] = None
     return list(out)
-
-
-def _setting_text(dataset: str, sets: tuple[str, ...]) -> str:
-    items = dict(item.split("=", 1) for item in sets)
-    ratio, profile = items.get("dataset.imbalance_ratio"), items.get("dataset.profile")
-    return dataset + (f"@{ratio}" if ratio else "") + (f"/{profile}" if profile and profile != "exp" else "")
 
 
 def recipe_settings(key: str) -> list[str]:
