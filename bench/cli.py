@@ -44,7 +44,7 @@ def build_parser():
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_run, _add_tune, _add_reproduce, _add_config, _add_report, _add_export, _add_status_and_cancel,
-                _add_perf, _add_list):
+                _add_perf, _add_list, _add_data):
         add(sub)
     return parser
 
@@ -224,6 +224,30 @@ def _add_list(sub):
     lst.add_argument("what", choices=["methods", "parts", "datasets", "models", "presets", "recipes", "keys"])
 
 
+def _add_data(sub):
+    data = sub.add_parser("data", help="your own datasets: add a dataset YAML file by name, describe any dataset")
+    verbs = data.add_subparsers(dest="verb", required=True)
+    add = verbs.add_parser("add", help="check a dataset YAML file and record its name (name: in it, else the file "
+                                       "name) for --datasets")
+    add.add_argument("file", help="the dataset YAML file (docs/own-data.md)")
+    describe = verbs.add_parser("describe", help="classes, images per split, imbalance ratio, Gini coefficient, shot "
+                                                 "groups, per-class counts, bad and duplicate images, fingerprint")
+    describe.add_argument("dataset", help="a dataset name (bench list datasets) or a dataset YAML file")
+    describe.add_argument("--plot", metavar="PNG", help="also draw the per-class counts into this PNG file")
+    describe.add_argument("--set", action="append", default=[], nargs="+", metavar="KEY=VALUE",
+                          help="as bench run's (e.g. dataset.imbalance_ratio=10)")
+
+
+def cmd_data(args):
+    from bench.plan.data import add_dataset, describe_dataset
+
+    if args.verb == "add":
+        print(add_dataset(args.file))
+    else:
+        print(describe_dataset(args.dataset, [item for group in args.set for item in group], args.plot), end="")
+    return 0
+
+
 def cmd_list(what):
     if what in ("methods", "parts", "recipes"):
         from bench.methods import describe
@@ -232,9 +256,11 @@ def cmd_list(what):
                "recipes": describe.describe_recipes}[what]())
         return 0
     if what == "datasets":
+        from bench.datasets.custom.added import added
         from bench.datasets.registry import DATASETS
 
         rows = [(d.name, f"{d.description} (recipe preset: {d.recipe})") for d in DATASETS.values()]
+        rows += [(name, f"your dataset file {file} (bench data add)") for name, file in added().items()]
     elif what == "models":
         from bench.models.registry import MODELS
 
@@ -358,7 +384,7 @@ def cmd_report(args):
 
 COMMANDS = {"run": cmd_run, "tune": cmd_tune, "reproduce": cmd_reproduce, "config": cmd_config,
             "report": cmd_report, "export": cmd_export, "status": cmd_status, "cancel": cmd_cancel, "perf": cmd_perf,
-            "list": lambda args: cmd_list(args.what)}
+            "list": lambda args: cmd_list(args.what), "data": cmd_data}
 
 
 def _main(argv=None):

@@ -65,6 +65,8 @@ class MethodSection(TypedDict):
 
 class DatasetSection(TypedDict):
     name: str
+    file: str | None
+    fingerprint: str | None
     root: str | None
     imbalance_ratio: float | None
     profile: str

@@ -122,10 +122,10 @@ def run_aggregation(cfg: RunConfig, run_dir: Path, parent_dir: Path, device: tor
     import torch
 
     from bench.algorithms.posthoc import finished_parent, write_child_result
-    from bench.datasets.registry import DATASETS
+    from bench.datasets.registry import for_config
 
     parent = finished_parent(parent_dir)
-    data = DATASETS[cfg["dataset"]["name"]].load(cfg)
+    data = for_config(cfg).load(cfg)
     pipe = data.pipeline(cfg, device)
     torch.manual_seed(int(cfg["train"]["seed"]))
     model = parent_model(cfg, data, parent_dir, parent, device)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, NamedTuple
@@ -85,6 +86,9 @@ class ImageListData:
     # unreadable image is named
     sources: dict = field(default_factory=dict)
     inputs: list = field(default_factory=list)  # files besides the lists a run reads, with their sha256
+    # the encoded bytes of an item whose "path" is a key into a Hugging Face dataset (bench/datasets/custom/hub.py);
+    # None: the paths are files
+    reader: Callable[[str], bytes] | None = None
 
     @property
     def train_labels(self):
@@ -322,11 +326,11 @@ def load_inat2018(cfg: RunConfig):
 DATASETS = (
     DatasetInfo("imagenet_lt", "ImageNet-LT (OLTR split lists + ImageNet images), 1000 classes, 1280..5 per class",
                 "imagenet_lt_resnext50", load_imagenet_lt, 1000, 1280, 50000, natural=True, train_size=115846,
-                selection="official"),
+                selection="official", in_memory=False),
     DatasetInfo("places_lt", "Places-LT (OLTR split lists + Places365 images), 365 classes, 4980..5 per class",
                 "places_lt_resnet50", load_places_lt, 365, 4980, 36500, natural=True, train_size=62500,
-                selection="official"),
+                selection="official", in_memory=False),
     DatasetInfo("inat2018", "iNaturalist 2018 (COCO-style JSON or list files), 8142 classes, 1000..2 per class",
                 "inat2018_resnet50", load_inat2018, 8142, 1000, 24426, natural=True, train_size=437513,
-                eval_split="val"),
+                eval_split="val", in_memory=False),
 )

@@ -4,7 +4,7 @@ loader and the sizes the cost model and the plan read without loading it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bench.runconfig import RunConfig
@@ -28,6 +28,25 @@ class DatasetInfo:
     # validation protocol of eval.selection=best_val (bench.datasets.selection): "half" of the evaluation set,
     # "official" val list, or "" (none: best_val is refused)
     selection: str = "half"
+    in_memory: bool = True  # images held as tensors (CIFAR's path); False: image files decoded per batch
+    # a dataset declared in a YAML file (bench/datasets/custom/): the file, its data's fingerprint (in the run id),
+    # the built-in dataset whose method recipes it takes, the config values the file gives (merged after the recipe
+    # preset) and why they were chosen; its profile may be natural (its own counts) or exp / step (a long-tail draw)
+    file: str = ""
+    fingerprint: str = ""
+    like: str = ""
+    layer: dict = field(default_factory=dict)
+    why: str = ""
+
+    @property
+    def recipe_name(self) -> str:
+        """The dataset name the methods' per-dataset recipes are looked up by."""
+        return self.like or self.name
+
+    @property
+    def either(self) -> bool:
+        """Its own counts (profile natural) or a long-tail draw (exp / step) both apply."""
+        return bool(self.file)
 
     def load(self, cfg: RunConfig) -> Dataset:
         return self.loader(cfg)

@@ -38,7 +38,8 @@ def build_result(cfg: RunConfig, data, device, state, last, run_dir, status="don
         seed=cfg["train"]["seed"], head=resolve_head(cfg["method"]), train_class_counts=data.train_counts,
         test_class_counts=data.test_counts, class_names=data.class_names,
         data={"data_seed": cfg["dataset"]["data_seed"], "imbalance_ratio": cfg["dataset"]["imbalance_ratio"],
-              "profile": cfg["dataset"]["profile"], "train_indices_sha256": data.train_indices_sha256},
+              "profile": cfg["dataset"]["profile"], "train_indices_sha256": data.train_indices_sha256,
+              **(getattr(data, "source", None) or {})},  # a dataset YAML file: its file, fingerprint, drawn splits
         shot_rule=shot_rule(data.train_counts, e_cfg),
         last=_block(last) if last else None,
         best={**_block(state.best), "selected_on": "val" if e_cfg["selection"] == "best_val" else "test"}

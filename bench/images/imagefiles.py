@@ -63,6 +63,7 @@ class Files(torch.utils.data.Dataset):
         self.recipe = jpeg.Recipe.from_cfg(cfg)
         self.on_device = cfg["loader"]["decode"] == "device"
         self.device = device
+        self.reader = getattr(data, "reader", None)  # a Hugging Face dataset's rows (bench/datasets/custom/hub.py)
         self.splits = {}
         for split, items in (("train", data.train_items), ("eval", data.eval_items), ("val", data.val_items)):
             if items:
@@ -85,7 +86,7 @@ class Files(torch.utils.data.Dataset):
         path = os.fsdecode(s.paths[index])
         label = int(s.labels[index])
         try:
-            data = read(path)
+            data = read(path) if self.reader is None else bytearray(self.reader(path))
             if self.on_device:
                 if split != "train":
                     return torch.frombuffer(data, dtype=torch.uint8).clone(), None, label

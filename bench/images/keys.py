@@ -5,8 +5,10 @@ and the stage computations' declarations read them)."""
 IMAGE_LIST_ONLY = ("dataset.image_root", "dataset.split_dir", "dataset.path_rewrite", "augment.image_size",
                    "augment.resize", "augment.color_jitter", "augment.train_crop", "augment.normalize", "loader.decode",
                    "loader.reduced_decode")
-# read only for datasets held in memory (a long-tail draw from a balanced set; padding crop, rotation)
-IN_MEMORY_ONLY = ("dataset.data_seed", "augment.crop_padding", "augment.rotation")
+# read only for datasets held in memory (padding crop, rotation)
+IN_MEMORY_ONLY = ("augment.crop_padding", "augment.rotation")
+# read only where bench draws a long-tailed subset (dataset.profile exp or step)
+LONG_TAIL_DRAW = ("dataset.data_seed",)
 # the training view's augmentation
 TRAIN_AUGMENT = ("augment.crop_padding", "augment.flip", "augment.rotation", "augment.policy",
                  "augment.randaugment_ops", "augment.randaugment_magnitude", "augment.cutout", "augment.color_jitter",

@@ -352,12 +352,12 @@ def resolve(method, dataset, seed, presets=(), config_files=(), flags=None, sets
     """Build and validate the full config of one run (every key present and checked: a RunConfig). Raises BenchError
     on bad input. `origin` (when given) is filled with {dotted key: the layer its value came from} for every key a
     layer set (the others are the defaults; bench config prints them)."""
-    from bench.datasets.registry import DATASETS
+    from bench.datasets.registry import lookup
     from bench.methods.registry import METHODS
     from bench.models.registry import MODELS
 
     m = METHODS.get_or_fail(method)
-    d = DATASETS.get_or_fail(dataset)
+    d = lookup(dataset)
     layers = (seed, presets, config_files, flags, sets)
     found: dict[str, str] = {}
     cfg, user_keys, scaled, given = layered(m, d, [], *layers, origin=found)
@@ -411,11 +411,11 @@ def recipe_layers(m, d, dataset_section, shared=False) -> list:
     dataset at its imbalance ratio (cifar100_lt@100, the ratio read from `dataset_section`). `shared`
     (run.recipe=shared): the preset's key only, what a method needs to run at all there (its network, views,
     stage-2 settings), without the per-dataset and per-ratio schedules."""
-    keys = m.recipe_keys(d.recipe, d.recipe if shared else d.name)
+    keys = m.recipe_keys(d.recipe, d.recipe if shared else d.recipe_name)
     ratio = dataset_section["imbalance_ratio"]
     if not shared and dataset_section["profile"] == "exp" and isinstance(ratio, (int, float)) \
             and not isinstance(ratio, bool):
-        keys.append(f"{d.name}@{ratio:g}")
+        keys.append(f"{d.recipe_name}@{ratio:g}")
     return [(f"the authors' recipe of {m.name} for {key.replace('@', ' at ratio ')}", m.recipes[key]) for key in keys
             if key in m.recipes]
 
@@ -426,6 +426,11 @@ def layered(m, d, recipes, seed, presets, config_files, flags, sets, origin: dic
     the user set there). `origin`: filled with the layer each key's value came from (merge)."""
     cfg = copy.deepcopy(DEFAULTS)
     merge(cfg, load_preset(d.recipe), f"dataset preset {d.recipe!r}", origin)
+    if d.file:  # a dataset YAML file: its own values, and where it is (bench/datasets/custom/declare.py)
+        merge(cfg, d.layer, f"dataset file {d.file} ({d.why})", origin)
+        cfg["dataset"]["file"], cfg["dataset"]["fingerprint"] = d.file, d.fingerprint
+        if origin is not None:
+            origin["dataset.file"] = origin["dataset.fingerprint"] = "--datasets (the dataset file and its data)"
     merge(cfg, {"method": dict(m.parts), "stage": dict(m.stage), "train": dict(m.train)}, f"method {m.name!r}",
           origin)
     for source, tree in recipes:
@@ -442,13 +447,18 @@ def layered(m, d, recipes, seed, presets, config_files, flags, sets, origin: dic
         given.update(flatten(tree) if isinstance(tree, dict) else ())
         user_keys.update(k.split(".", 1)[1] for k in flatten(tree)
                          if isinstance(tree, dict) and k.startswith("method."))
+        if isinstance(tree, dict) and isinstance(tree.get("dataset"), dict) and \
+                {"file", "fingerprint"} & set(tree["dataset"]):
+            raise BenchError(f"dataset.file and dataset.fingerprint in {source} are set by --datasets (a dataset "
+                             "YAML file, or a name bench data add recorded); remove them")
         if isinstance(tree, dict) and "world_size" in (tree.get("train") or {}):
             raise BenchError(f"train.world_size in {source} is set by how a run is launched (torchrun, a SLURM "
                              "profile's tasks_per_job), not by a config file; remove it")
     scaled = apply_flags(cfg, flags, origin)
     for item in sets:
         key, value = parse_set(item)
-        if key in ("method.name", "dataset.name", "train.seed", "stage.parent", "train.world_size"):
+        if key in ("method.name", "dataset.name", "train.seed", "stage.parent", "train.world_size", "dataset.file",
+                   "dataset.fingerprint"):
             raise BenchError(f"set {key} with --methods / --datasets / --seeds, not --set (a two-stage method's parent "
                              "run is planned for you; the world size is how the run is launched: torchrun, a SLURM "
                              "profile's tasks_per_job)")
@@ -488,7 +498,15 @@ def apply_flags(cfg, flags, origin: dict[str, str] | None = None) -> list:
 def check_dataset_shape(cfg, d):
     """A natural split takes no synthetic long-tail options; a synthetic one needs them."""
     dataset = d.name
-    if d.natural:  # a fixed published split: the synthetic long-tail options do not apply (their defaults, or the
+    if d.either and cfg["dataset"]["profile"] == "natural":  # a dataset file's own counts
+        if cfg["dataset"]["imbalance_ratio"] is not None:
+            raise BenchError(f"{dataset} keeps its own class counts (dataset.profile=natural), so "
+                             "dataset.imbalance_ratio does not apply; set dataset.profile=exp or step with it")
+    elif d.either:
+        if cfg["dataset"]["imbalance_ratio"] is None:
+            raise BenchError(f"a long-tail draw from {dataset} (dataset.profile={cfg['dataset']['profile']}) needs "
+                             "dataset.imbalance_ratio")
+    elif d.natural:  # a fixed published split: the synthetic long-tail options do not apply (their defaults, or the
         # values this check settles, as a resolved config holds them: bench config's output, a run's config.yaml)
         ratio = cfg["dataset"]["imbalance_ratio"]
         if cfg["dataset"]["profile"] not in ("exp", "natural") or ratio not in (100.0, None):

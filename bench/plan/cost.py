@@ -45,13 +45,13 @@ def measured_speeds(out):
 
 def estimate(run, speeds):
     """(seconds, how the speed was obtained) for one planned run; seconds is None when no speed is known."""
-    from bench.datasets.registry import DATASETS
+    from bench.datasets.registry import for_config
     from bench.models.registry import MODELS
 
     cfg = run.cfg
-    info = DATASETS[cfg["dataset"]["name"]]
+    info = for_config(cfg)
     d = cfg["dataset"]
-    if info.natural:
+    if d["profile"] == "natural":
         train = info.train_size
     else:
         train = sum(long_tail_counts(info.n_max, info.num_classes, d["imbalance_ratio"], d["profile"]))

@@ -58,8 +58,10 @@ def plan(methods, datasets, seeds, out, presets=(), config_files=(), flags=None,
     for seed in seeds:  # the configs below are resolved once, with the first seed
         if not isinstance(seed, int) or isinstance(seed, bool) or not ok(seed):
             raise BenchError(f"seed {seed!r} must be {phrase} below 2**63")
+    from bench.datasets.registry import forget
     from bench.methods.registry import METHODS
 
+    forget()  # a dataset YAML file's images are read afresh by each command
     runs: list[PlannedRun] = []
     seen: dict[Path, PlannedRun] = {}
 

@@ -54,6 +54,10 @@ WD_SEARCH = Search("log", 0.1, 10.0, relative=True)
 KEYS = (
     # ------------------------------------------------------------------ dataset
     Key("dataset.name", None, "the dataset (bench list datasets)", types=(str,)),
+    Key("dataset.file", None, "a dataset declared in a YAML file: the file (set by --datasets FILE or a name recorded "
+        "by bench data add)", types=(str, NONE), runtime=True),
+    Key("dataset.fingerprint", None, "a dataset declared in a YAML file: the sha256 of its images, labels and splits "
+        "(set from the data; a run refuses other data)", types=(str, NONE)),
     Key("dataset.root", None, "the data root; null: $BENCH_DATA, else ./data", types=(str, NONE), runtime=True),
     Key("dataset.imbalance_ratio", 100.0, "n_max / n_min of the long-tailed subset (null for natural splits)",
         types=(float, int, NONE), check=lambda v: v is None or v >= 1, phrase="at least 1",

@@ -19,7 +19,8 @@ from bench.plan.usage import unused_keys
 from bench.runconfig import RunConfig
 
 IDENTITY = {"method.name": "--method", "dataset.name": "--dataset", "train.seed": "--seed",
-            "stage.parent": "planned for a two-stage method", "train.world_size": "how the run is launched"}
+            "stage.parent": "planned for a two-stage method", "train.world_size": "how the run is launched",
+            "dataset.file": "--dataset (a dataset YAML file)", "dataset.fingerprint": "--dataset (its data)"}
 
 
 def value_text(value: Any) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import BenchError
-from bench.images.keys import IMAGE_LIST_ONLY, IN_MEMORY_ONLY, RANDAUGMENT, TRAIN_AUGMENT
+from bench.images.keys import IMAGE_LIST_ONLY, IN_MEMORY_ONLY, LONG_TAIL_DRAW, RANDAUGMENT, TRAIN_AUGMENT
 from bench.parts.part import STAGE_KEYS, Stage, Traits
 from bench.plan.schema import KEYS
 from bench.runconfig import RunConfig
@@ -35,6 +35,15 @@ class Rule:
 
 
 def _image_list(cfg: RunConfig) -> bool:
+    """The run's images are files decoded per batch (ImageNet-LT's path), not tensors in memory (CIFAR's). A
+    dataset YAML file says which (bench/datasets/custom/declare.py); the built-in ones with a published split are
+    the image-list ones."""
+    if cfg["dataset"].get("file"):
+        from bench.datasets.registry import find
+
+        info = find(cfg)
+        if info is not None:
+            return not info.in_memory
     return cfg["dataset"]["profile"] == "natural"
 
 
@@ -133,8 +142,9 @@ RULES = (
     Rule(IMAGE_LIST_ONLY, lambda c: not _image_list(c),
          lambda c: f"{c['dataset']['name']} is held in memory: no image file is decoded, cropped or resized"),
     Rule(IN_MEMORY_ONLY, _image_list,
-         lambda c: f"{c['dataset']['name']} is a published split of image files: no long-tail draw, padding crop or "
-                   "rotation"),
+         lambda c: f"{c['dataset']['name']} is a split of image files: no padding crop or rotation"),
+    Rule(LONG_TAIL_DRAW, lambda c: c["dataset"]["profile"] == "natural",
+         lambda c: f"{c['dataset']['name']} keeps its own class counts (dataset.profile=natural): no long-tail draw"),
     Rule(TRAIN_AUGMENT, lambda c: _zeroshot(c), lambda c: f"{c['method']['name']} trains nothing (zero-shot)"),
     Rule(TRAINING, lambda c: _zeroshot(c), lambda c: f"{c['method']['name']} trains nothing (zero-shot)"),
     Rule(TRAIN_AUGMENT, lambda c: _algorithm(c) == "foundation" and not _image_list(c),
@@ -248,9 +258,9 @@ def _weights(cfg: RunConfig) -> object:
 
 
 def _eval_split(cfg: RunConfig) -> object:
-    from bench.datasets.registry import DATASETS
+    from bench.datasets.registry import find
 
-    info, split = DATASETS.get(cfg["dataset"]["name"]), cfg["dataset"]["eval_split"]
+    info, split = find(cfg), cfg["dataset"]["eval_split"]
     return None if info is not None and split == (info.eval_split or "test") else split
 
 

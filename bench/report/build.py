@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from bench.errors import BenchError
@@ -48,6 +49,20 @@ def summary(runs, folders, notes=()):
             + "".join(f"; {note}" for note in notes))
 
 
+def data_headers(runs) -> str:
+    """`bench data describe`'s summary of each dataset file's data the runs trained on (one per fingerprint and
+    setting), as an indented block before the tables; '' when no run trained on a dataset file."""
+    from bench.datasets.custom.summary import from_result, text
+
+    seen: dict = {}
+    for run in runs:
+        data = (run.result or {}).get("data") or {}
+        if data.get("fingerprint") and run.result.get("train_class_counts"):
+            seen.setdefault((run.dataset, data["fingerprint"], data.get("train_indices_sha256")), run.result)
+    blocks = ["\n".join("    " + line for line in text(from_result(r)).splitlines()) for r in seen.values()]
+    return "".join(block + "\n\n" for block in blocks)
+
+
 def check_report_out(out):
     """--out must be a folder that exists or can be made, and be writable: checked before any file is written."""
     from bench.run.launch import check_output_dir
@@ -73,7 +88,8 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
     shown_metric = "top1" if metric in ("accuracy", "error") else metric
     cells = aggregate(runs, select, as_error)
     tables, settings, labels = build_tables(cells, select, as_error, compare, shown_metric, priors, baseline, studies)
-    markdown = summary(collected, folders, notes) + "\n\n" + "\n".join(to_markdown(t) for t in tables)
+    markdown = summary(collected, folders, notes) + "\n\n" + data_headers(collected) + "\n".join(
+        to_markdown(t) for t in tables)
     print(markdown)
     if out is None:
         return tables
@@ -88,7 +104,7 @@ def report(folders, out=None, latex=False, csv=False, plots=False, compare=None,
         from bench.report.tables import selection_phrase
 
         text = page.render(listed, cells, tables, settings, labels, select, folders, summary(collected, folders, notes),
-                           selection_phrase(select, list(cells.values())))
+                           selection_phrase(select, list(cells.values())), textwrap.dedent(data_headers(collected)))
         written.append(page.write(out / "report.html", text))
         print(f"report.html: {len(text.encode()) / 1024:.0f} KB, self-contained (opens offline)")
     assert len(set(written)) == len(written), "two outputs share a file name"

@@ -83,8 +83,7 @@ def declared_config(cfg) -> dict:
     """{dotted key: value} bench gives the run's method on its dataset before any user input: the defaults, the
     dataset's recipe preset, the method's parts, stage and train settings and its authors' recipes for the run's
     ratio, with the schedule rescaled to the run's epochs as --epochs does."""
-    d = cfg["dataset"]
-    return _scaled({**_declared(cfg["method"]["name"], d["name"]), **_authors(cfg)},
+    return _scaled({**_declared(cfg["method"]["name"], _dataset_ref(cfg)), **_authors(cfg)},
                    cfg.get("train", {}).get("epochs"))
 
 
@@ -111,18 +110,39 @@ def _authors(cfg) -> dict:
     compared with, so a run on the shared recipe (run.recipe=shared, or written before the recipe existed)
     shows where it differs and never shares a cell with one on the authors' recipe."""
     d = cfg["dataset"]
-    return recipe_settings(cfg["method"]["name"], d["name"], d.get("profile"), d.get("imbalance_ratio"))
+    return recipe_settings(cfg["method"]["name"], _dataset_ref(cfg), d.get("profile"), d.get("imbalance_ratio"))
+
+
+def _dataset_ref(cfg) -> str:
+    """A run's dataset as _dataset_info finds it: a dataset YAML file by its path, the others by name."""
+    d = cfg["dataset"]
+    return str(d.get("file") or d["name"])
+
+
+@functools.cache
+def _dataset_info(ref: str):
+    """The DatasetInfo of a built-in dataset or a dataset YAML file (its recipe preset, the file's own values), or None
+    where it is unknown or cannot be read now (a plugin not loaded, a file moved since the run)."""
+    from bench.datasets.registry import DATASETS, is_file_name
+
+    if not is_file_name(ref):
+        return DATASETS.get(ref)
+    from bench.datasets.custom.declare import user_info
+
+    try:
+        return user_info(ref)
+    except (BenchError, OSError):
+        return None
 
 
 @functools.cache
 def recipe_settings(method, dataset, profile, ratio):
     """{dotted key: value} the authors' recipes of `method` set on `dataset` with that profile and imbalance ratio
     (the ratio None on a natural split); {} for a method or dataset this bench does not know."""
-    from bench.datasets.registry import DATASETS
     from bench.methods.registry import METHODS
     from bench.plan.config import recipe_layers
 
-    info, spec = DATASETS.get(dataset), METHODS.get(method)
+    info, spec = _dataset_info(dataset), METHODS.get(method)
     if info is None or spec is None:
         return {}
     out: dict = {}
@@ -136,15 +156,16 @@ def _declared(method, dataset):
     """The flat config bench gives `method` on `dataset` before any user input: the defaults, the dataset's
     recipe preset and the method's own parts, stage and train settings (unknown names: the defaults); the
     authors' recipes for the run's ratio are added by config_differences."""
-    from bench.datasets.registry import DATASETS
     from bench.methods.registry import METHODS
     from bench.plan.config import load_preset, merge
 
     cfg = copy.deepcopy(DEFAULTS)
     try:
-        info, spec = DATASETS.get(dataset), METHODS.get(method)
+        info, spec = _dataset_info(dataset), METHODS.get(method)
         if info is not None:
             merge(cfg, load_preset(info.recipe), info.recipe)
+            merge(cfg, info.layer, "the dataset file")  # a dataset YAML file's own values ({} for the others)
+            cfg["dataset"]["file"], cfg["dataset"]["fingerprint"] = info.file or None, info.fingerprint or None
         if spec is not None:
             merge(cfg, {"method": dict(spec.parts), "stage": dict(spec.stage), "train": dict(spec.train)}, method)
     except Exception:  # noqa: BLE001 - a preset or method this bench no longer has: compare with the defaults

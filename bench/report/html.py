@@ -112,8 +112,8 @@ def _wide(svg):
     return found is not None and float(found.group(1)) > WIDE_PT
 
 
-def render(runs, cells, tables, settings, labels, select, folders, summary_line, selection):
-    """The page as a string."""
+def render(runs, cells, tables, settings, labels, select, folders, summary_line, selection, datasets=""):
+    """The page as a string; `datasets`: the summaries of the dataset files' data (bench.report.build.data_headers)."""
     import jinja2
 
     sink = figures.SvgSink()
@@ -136,7 +136,7 @@ def render(runs, cells, tables, settings, labels, select, folders, summary_line,
     env = jinja2.Environment(loader=jinja2.PackageLoader("bench.report", "."), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     return env.get_template(TEMPLATE).render(
-        summary=summary_line, selection=selection, folders=[str(f) for f in folders],
+        summary=summary_line, selection=selection, folders=[str(f) for f in folders], datasets=datasets,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), tables=[_table(t) for t in tables],
         settings=settings_view, runs=details)
 

@@ -168,9 +168,9 @@ def check_devices(runs, local_device):
 
 def load_data(run):
     """The run's dataset, loaded as the run will load it (files present, checksums, split lists)."""
-    from bench.datasets.registry import DATASETS
+    from bench.datasets.registry import for_config
 
-    return DATASETS[run.cfg["dataset"]["name"]].load(run.cfg)
+    return for_config(run.cfg).load(run.cfg)
 
 
 def check_sizes(cfg: RunConfig, dataset, shape):

@@ -78,7 +78,8 @@ def _execute_child(run, force, algorithm):
 
 def dataset_key(cfg: RunConfig):
     """Runs with equal keys load the same data (best_val splits the evaluation set)."""
-    return json.dumps([cfg["dataset"], cfg["eval"]["selection"] == "best_val"], sort_keys=True)
+    return json.dumps([cfg["dataset"], cfg["eval"]["selection"] == "best_val", cfg["augment"]["normalize"]],
+                      sort_keys=True)
 
 
 def summary_line(result):
@@ -128,7 +129,7 @@ def execute(runs, force=False, progress=True, cache=None):
 
 
 def _execute_one(run, force, progress, cache):
-    from bench.datasets.registry import DATASETS
+    from bench.datasets.registry import for_config
     from bench.engine import distributed
     from bench.engine.choose import algorithm_class
     from bench.engine.trainer import train_run
@@ -139,7 +140,7 @@ def _execute_one(run, force, progress, cache):
     key = dataset_key(run.cfg)
     if key not in cache:
         cache.clear()  # hold one dataset at a time
-        cache[key] = DATASETS[run.cfg["dataset"]["name"]].load(run.cfg)
+        cache[key] = for_config(run.cfg).load(run.cfg)
     data = cache[key]
     if not distributed.is_main():  # with several processes (DDP) rank 0 owns the run folder
         distributed.barrier()

@@ -1,0 +1,209 @@
+"""A dataset file read into its catalogue: the classes, the train / test / val images with integer labels (given, or
+drawn per class from train with a recorded seed), every image's record (bench.datasets.custom.scan), and the
+fingerprint that identifies the data in run ids. Bad data is one BenchError here, before any run starts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from bench.datasets.custom.scan import Record, Scanner
+from bench.datasets.custom.sources import Entry, file_entries
+from bench.datasets.custom.spec import UserSpec, read_spec
+from bench.errors import BenchError
+
+SHOWN = 5  # bad images named in a message
+
+
+@dataclass
+class Catalog:
+    spec: UserSpec
+    classes: list[str]
+    splits: dict  # split -> list of (Entry, label index), train always, test always, val when given or drawn
+    records: dict  # Entry.key -> Record
+    drawn: dict  # split -> {"from": "train", "per_class": x, "seed": s} for the splits drawn from train
+    skipped: list = field(default_factory=list)  # (Entry, reason) left out by bad_images: skip
+    duplicates: list = field(default_factory=list)  # groups of entries with the same content
+    reader: Callable[[str], bytes] | None = None  # encoded bytes of a Hub row; None: files read from disk
+    fingerprint: str = ""
+
+    def counts(self, split: str) -> list[int]:
+        c = Counter(label for _, label in self.splits.get(split, []))
+        return [c.get(i, 0) for i in range(len(self.classes))]
+
+    @property
+    def gray(self) -> bool:
+        return all(self.records[e.key].gray for items in self.splits.values() for e, _ in items)
+
+    @property
+    def side(self) -> int:
+        """The median longer side of the training images."""
+        sides = sorted(max(self.records[e.key].width, self.records[e.key].height) for e, _ in self.splits["train"])
+        return sides[len(sides) // 2]
+
+
+def _given(spec: UserSpec) -> tuple[dict, list[str], Callable[[str], bytes] | None]:
+    """({split: entries} of the splits the source gives, the source's class names, the Hub reader)."""
+    if spec.format != "huggingface":
+        return {s: file_entries(spec, s) for s in spec.sources}, [], None
+    from bench.datasets.custom.hub import HubReader, class_names, hub_entries, hub_splits
+
+    splits = hub_splits(spec)
+    found = {s: hub_entries(spec, s, ds) for s, ds in splits.items()}
+    return found, class_names(splits["train"], spec), HubReader(splits, spec.hub.get("image_column", "image"))
+
+
+def _classes(spec: UserSpec, given: dict, source_names: list[str]) -> tuple[list[str], bool]:
+    """(class names in label order, whether labels are written as indices)."""
+    labels = [e.label for items in given.values() for e in items]
+    by_index = spec.format != "imagefolder" and all(lab.isdecimal() and lab.isascii() for lab in labels)
+    if spec.classes:
+        return list(spec.classes), by_index
+    if by_index:
+        top = max(int(e.label) for e in given["train"])
+        names = source_names if len(source_names) > top else [str(i) for i in range(top + 1)]
+        return list(names), True
+    return sorted({e.label for e in given["train"]}), False
+
+
+def _labelled(spec: UserSpec, split: str, items: list[Entry], classes: list[str], by_index: bool) -> list:
+    index = {name: i for i, name in enumerate(classes)}
+    out = []
+    for e in items:
+        label = int(e.label) if by_index else index.get(e.label)
+        if label is None or label >= len(classes):
+            listed = f"the {len(classes)} classes of the dataset file's classes:" if spec.classes else \
+                "the classes of the training split"
+            what = "a test class absent from training" if split != "train" and not spec.classes else \
+                "a label outside the class list"
+            raise BenchError(f"{e.where}: label {e.label!r} is {what} ({listed} {', '.join(classes[:8])}"
+                             f"{', ...' if len(classes) > 8 else ''}); fix the label, or list every class under "
+                             "classes: in the dataset file")
+        out.append((e, label))
+    return out
+
+
+def _scan(spec: UserSpec, given: dict, reader) -> dict:
+    scanner = Scanner(str(spec.file.parent))
+    records: dict[str, Record] = {}
+    prefix = ""
+    if reader is not None:
+        from bench.datasets.custom.hub import fingerprint_files
+
+        prefix = "|".join(fingerprint_files(reader.splits[s]) for s in sorted(reader.splits))
+    for items in given.values():
+        for e in items:
+            if reader is None:
+                records[e.key] = scanner.file(e.key)
+            elif prefix:
+                records[e.key] = scanner.blob(f"{prefix}|{e.key}", partial(reader, e.key))
+            else:
+                from bench.datasets.custom.scan import inspect
+
+                records[e.key] = inspect(reader(e.key))
+    scanner.save()
+    return records
+
+
+def _bad(spec: UserSpec, labelled: dict, records: dict) -> list:
+    bad = [(e, records[e.key].error) for items in labelled.values() for e, _ in items if records[e.key].error]
+    if bad and spec.bad_images == "refuse":
+        named = "; ".join(f"{e.key} ({e.where}): {why}" for e, why in bad[:SHOWN])
+        raise BenchError(f"{len(bad)} image(s) cannot be read whole: {named}{'; ...' if len(bad) > SHOWN else ''}; "
+                         "replace or remove them, or set bad_images: skip in the dataset file to leave them out")
+    return bad
+
+
+def draw(items: list, num_classes: int, amount: float, seed: int, what: str) -> tuple[list, list]:
+    """(kept, drawn): per class, a seeded random `amount` (a fraction, rounded down, or a number of images) of
+    `items` is drawn; every class keeps at least one image."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray([label for _, label in items], dtype=np.int64)
+    take = np.zeros(len(items), dtype=bool)
+    for cls in range(num_classes):
+        idx = np.flatnonzero(labels == cls)
+        k = int(amount) if amount >= 1 else int(len(idx) * amount)
+        if k >= len(idx) and k > 0:
+            raise BenchError(f"class {cls} has {len(idx)} training image(s), so drawing {k} per class for {what} "
+                             "leaves it none; give split: a smaller value, or a separate "
+                             f"{what} folder or file")
+        take[idx[rng.permutation(len(idx))[:k]]] = True
+    return [it for it, t in zip(items, take) if not t], [it for it, t in zip(items, take) if t]
+
+
+def _split(spec: UserSpec, labelled: dict, num_classes: int) -> dict:
+    drawn = {}
+    for split, amount, offset in (("test", spec.split.test, 0), ("val", spec.split.val, 1)):
+        if split in labelled or amount == 0:
+            continue
+        labelled["train"], labelled[split] = draw(labelled["train"], num_classes, amount, spec.split.seed + offset,
+                                                  split)
+        drawn[split] = {"from": "train", "per_class": amount, "seed": spec.split.seed + offset}
+    if "test" not in labelled:
+        raise BenchError(f"dataset file {spec.file} gives no test images and split.test is 0; give test: or a "
+                         "split.test fraction")
+    return drawn
+
+
+def _check_classes(spec: UserSpec, classes: list[str], labelled: dict) -> None:
+    train = Counter(label for _, label in labelled["train"])
+    empty = [c for c in range(len(classes)) if not train.get(c)]
+    if empty:
+        raise BenchError(f"class {classes[empty[0]]!r} has no training image ({len(empty)} such class(es)) in "
+                         f"{spec.file}; every class needs at least one (remove it from classes:, or add images)")
+
+
+def _duplicates(labelled: dict, records: dict) -> list:
+    seen: dict[str, list] = {}
+    for split, items in labelled.items():
+        for e, _ in items:
+            if records[e.key].sha256:
+                seen.setdefault(records[e.key].sha256, []).append((split, e))
+    return [group for group in seen.values() if len(group) > 1]
+
+
+def _fingerprint(spec: UserSpec, classes: list[str], labelled: dict, records: dict) -> str:
+    data = {"spec": spec.identity(), "classes": classes,
+            "splits": {s: sorted([e.rel, label, records[e.key].sha256] for e, label in items)
+                       for s, items in labelled.items()}}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def build(spec: UserSpec) -> Catalog:
+    given, source_names, reader = _given(spec)
+    classes, by_index = _classes(spec, given, source_names)
+    labelled = {s: _labelled(spec, s, items, classes, by_index) for s, items in given.items()}
+    records = _scan(spec, given, reader)
+    fingerprint = _fingerprint(spec, classes, labelled, records)  # of the data as given, before any draw
+    bad = _bad(spec, labelled, records)
+    skip = {e.key for e, _ in bad}
+    labelled = {s: [(e, label) for e, label in items if e.key not in skip] for s, items in labelled.items()}
+    _check_classes(spec, classes, labelled)
+    drawn = _split(spec, labelled, len(classes))
+    return Catalog(spec, classes, labelled, records, drawn, bad, _duplicates(labelled, records), reader, fingerprint)
+
+
+_BUILT: dict = {}
+
+
+def forget() -> None:
+    """Read the data again at the next catalog() (a new command: the images may have changed since)."""
+    _BUILT.clear()
+
+
+def catalog(file: str | Path) -> Catalog:
+    """The catalogue of a dataset file, built once per command (bench.plan.runs.plan calls forget) for the same file
+    content."""
+    spec = read_spec(file)
+    key = (str(spec.file), spec.file.stat().st_mtime_ns, repr(spec))
+    if key not in _BUILT:
+        _BUILT.clear()
+        _BUILT[key] = build(spec)
+    return _BUILT[key]

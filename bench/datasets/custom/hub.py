@@ -1,0 +1,173 @@
+"""format: huggingface: a dataset from the Hub by name, a folder written by `save_to_disk`, or parquet files, read
+through the `datasets` library (pip install 'bench[hf]'). Its images are read as encoded bytes (the Image feature
+with decode=False), so they go through bench's own decoding like image files.
+
+Nothing runs that the file did not ask for: a Hub dataset with a loading script is refused unless the dataset file
+says trust_remote_code: true. A Hub dataset is downloaded once into the Hugging Face cache (~/.cache/huggingface,
+$HF_HOME) and read from there offline (HF_HUB_OFFLINE=1, or no network) afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from bench.datasets.custom.sources import Entry
+from bench.datasets.custom.spec import UserSpec
+from bench.errors import BenchError
+
+DEFAULT_SPLITS = {"train": "train", "test": "test", "val": "validation"}
+_OPENED: dict = {}  # (source, hub keys) -> Dataset or DatasetDict: opened once per process
+
+
+def _library():
+    try:
+        import datasets
+    except ImportError:
+        raise BenchError("format: huggingface needs the datasets library; pip install 'bench[hf]' (or pip install "
+                         "datasets)") from None
+    datasets.disable_progress_bars()  # bench prints its own progress
+    return datasets
+
+
+def _open_hub(name: str, spec: UserSpec) -> Any:
+    datasets = _library()
+    kwargs: dict[str, Any] = {"revision": spec.hub.get("revision")}
+    if spec.hub.get("config"):
+        kwargs["name"] = spec.hub["config"]
+    if spec.hub.get("trust_remote_code"):
+        kwargs["trust_remote_code"] = True  # only ever when the dataset file says so
+    try:
+        return datasets.load_dataset(name, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the library's errors for offline, missing and scripted datasets vary
+        text = (str(exc).splitlines() or [type(exc).__name__])[0]
+        if "trust_remote_code" in text or "loading script" in text.lower() or ".py" in text:
+            raise BenchError(f"Hub dataset {name} runs its own loading script, which bench does not run unless the "
+                             f"dataset file {spec.file} says trust_remote_code: true ({text[:160]})") from None
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "offline" in text.lower() or "connect" in text.lower()
+        if offline:
+            raise BenchError(f"Hub dataset {name} is not in the local Hugging Face cache and the Hub cannot be "
+                             "reached; load it once on a machine with internet access (it is then cached), or save "
+                             "it with save_to_disk and give that folder as train") from None
+        raise BenchError(f"Hub dataset {name} cannot be loaded ({type(exc).__name__}: {text[:200]}); check the name, "
+                         "config and revision in the dataset file") from None
+
+
+def _open_local(path: Path) -> Any:
+    datasets = _library()
+    try:
+        if path.is_dir() and ((path / "state.json").is_file() or (path / "dataset_dict.json").is_file()):
+            return datasets.load_from_disk(str(path))
+        if path.suffix == ".parquet":
+            return datasets.load_dataset("parquet", data_files=str(path))
+        return datasets.load_dataset(str(path))  # a folder of data files (parquet, ...) in the Hub's layout
+    except BenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        text = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise BenchError(f"{path} cannot be read by the datasets library ({type(exc).__name__}: {text[:200]}); give "
+                         "a folder written by save_to_disk, parquet files, or a Hub name") from None
+
+
+def opened(source: str, spec: UserSpec) -> Any:
+    key = (source, tuple(sorted((k, str(v)) for k, v in spec.hub.items())))
+    if key not in _OPENED:
+        local = Path(source)
+        _OPENED[key] = _open_local(local) if local.is_absolute() and local.exists() else _open_hub(source, spec)
+    return _OPENED[key]
+
+
+def _split_of(found: Any, wanted: str | None, source: str, required: bool) -> Any:
+    """A Dataset from a Dataset or DatasetDict; None where an optional split is absent."""
+    if not hasattr(found, "keys"):  # a single Dataset
+        return found if wanted in (None, "train") or required else None
+    if wanted in found:
+        return found[wanted]
+    if required:
+        raise BenchError(f"{source} has no split {wanted!r} (its splits: {', '.join(found)}); set train_split, "
+                         "test_split or val_split in the dataset file")
+    return None
+
+
+def _columns(ds: Any, spec: UserSpec, source: str) -> tuple[str, str]:
+    image, label = spec.hub.get("image_column", "image"), spec.hub.get("label_column", "label")
+    for key, column in (("image_column", image), ("label_column", label)):
+        if column not in ds.column_names:
+            raise BenchError(f"{source} has no column {column!r} (its columns: {', '.join(ds.column_names)}); set "
+                             f"{key} in the dataset file")
+    return image, label
+
+
+def hub_splits(spec: UserSpec) -> dict:
+    """{split: prepared Dataset} of every split the file gives or the source has (train always)."""
+    out = {}
+    for split in ("train", "test", "val"):
+        given = split in spec.sources
+        source = spec.sources[split] if given else spec.sources["train"]
+        wanted = spec.hub.get(f"{split}_split", DEFAULT_SPLITS[split])
+        if split != "train" and not given and f"{split}_split" not in spec.hub and not hasattr(
+                opened(source, spec), "keys"):
+            continue
+        ds = _split_of(opened(source, spec), wanted, source, required=given or f"{split}_split" in spec.hub)
+        if ds is None:
+            continue
+        image, _ = _columns(ds, spec, source)
+        datasets = _library()
+        if isinstance(ds.features.get(image), datasets.Image):
+            ds = ds.cast_column(image, datasets.Image(decode=False))
+        out[split] = ds
+    return out
+
+
+def class_names(ds: Any, spec: UserSpec) -> list[str]:
+    """The names of a ClassLabel label column ([] for plain values)."""
+    feature = ds.features.get(spec.hub.get("label_column", "label"))
+    return list(getattr(feature, "names", None) or [])
+
+
+def hub_entries(spec: UserSpec, split: str, ds: Any) -> list[Entry]:
+    _, label = _columns(ds, spec, spec.sources.get(split, spec.sources["train"]))
+    return [Entry(f"{split}/{row}", str(value), f"row {row} of the {split} split", f"{split}/{row}")
+            for row, value in enumerate(ds[label])]
+
+
+def fingerprint_files(ds: Any) -> str:
+    """What identifies a Dataset's stored rows for the record cache: its arrow files with size and mtime ('' when
+    it has none, an in-memory dataset: read every time)."""
+    parts = []
+    for item in getattr(ds, "cache_files", None) or []:
+        try:
+            stat = os.stat(item["filename"])
+        except (OSError, KeyError, TypeError):
+            return ""
+        parts.append(f"{item['filename']}|{stat.st_size}|{stat.st_mtime_ns}")
+    return ";".join(parts)
+
+
+class HubReader:
+    """The encoded bytes of a row's image: 'split/row' -> bytes (picklable: DataLoader workers read through it)."""
+
+    def __init__(self, splits: dict, image_column: str):
+        self.splits, self.image = splits, image_column
+
+    def __call__(self, key: str) -> bytes:
+        split, row = key.rsplit("/", 1)
+        value = self.splits[split][int(row)][self.image]
+        if isinstance(value, dict):
+            if value.get("bytes"):
+                return bytes(value["bytes"])
+            if value.get("path"):
+                return Path(value["path"]).read_bytes()
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value)
+        if isinstance(value, str):
+            return Path(value).read_bytes()
+        if hasattr(value, "save"):  # a decoded PIL image (a column that is not an Image feature)
+            import io
+
+            buffer = io.BytesIO()
+            value.save(buffer, format="PNG")
+            return buffer.getvalue()
+        raise BenchError(f"the {split} split's image column holds {type(value).__name__} values, not images; set "
+                         "image_column in the dataset file")

@@ -1,0 +1,214 @@
+"""A dataset of one's own in one YAML file (bench/datasets/custom/): an image folder, a csv file and a Hugging Face
+dataset (save_to_disk and parquet, read by the datasets library itself, no mock) each run a one-stage, a two-stage
+and a post-hoc method; `bench data describe` counts what the files hold; the run id follows the data, not where the
+file is; bad data is one line and exit 2 before any run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from owndata import TEST, TRAIN, files_per_class, write_csv, write_folder, write_hub
+
+from bench.cli import main
+from bench.datasets.custom.summary import gini
+from bench.datasets.longtail import long_tail_counts
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path_factory.getbasetemp() / "bench-cache"))
+    monkeypatch.setenv("BENCH_DATASETS", str(tmp_path_factory.getbasetemp() / "names.yaml"))
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory):
+    root = tmp_path_factory.mktemp("own")
+    birds, owls = write_hub(root / "hub")
+    return {"folder": write_folder(root / "folder"), "csv": write_csv(root / "csv"), "hub": birds, "parquet": owls}
+
+
+def results(out: Path) -> dict:
+    return {p.parent.name.split("__")[1]: json.loads(p.read_text()) for p in out.glob("*/result.json")}
+
+
+@pytest.mark.parametrize("kind", ["folder", "csv", "hub", "parquet"])
+def test_every_format_runs_a_one_stage_a_two_stage_and_a_posthoc_method(own, kind, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", "--methods", "erm,crt,la_posthoc", "--datasets", str(own[kind]), "--preset", "quick",
+                 "--epochs", "2", "--no-progress", "--out", str(out)]) == 0
+    found = results(out)
+    assert sorted(found) == ["crt", "erm", "la_posthoc"] and {r["status"] for r in found.values()} == {"done"}
+    erm = found["erm"]
+    drawn = kind == "parquet"  # 2 test images per class drawn from train
+    assert erm["train_class_counts"] == [n - 2 * drawn for n in TRAIN.values()]
+    assert erm["test_class_counts"] == [2 if drawn else TEST] * 3
+    assert erm["class_names"] == list(TRAIN)
+    assert erm["data"]["file"] == str(own[kind]) and len(erm["data"]["fingerprint"]) == 64
+    assert erm["data"]["drawn"] == ({"test": {"from": "train", "per_class": 2.0, "seed": 5}} if drawn else {})
+    in_memory = kind != "csv"  # 16-24 px images are held in memory; the csv's 96 px JPEGs are decoded per batch
+    assert erm["config"]["model"]["name"] == "small_cnn" and ("crop_padding" in erm["config"]["augment"])
+    assert (erm["config"]["augment"]["image_size"] == 72) == (not in_memory)
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0  # the data's summary heads the report; each method is one row
+    shown = capsys.readouterr().out
+    assert f"    dataset {erm['dataset']} ({own[kind]}, " in shown and f"fingerprint (images, labels, splits): " \
+        f"{erm['data']['fingerprint']}" in shown
+    assert "| erm | " in shown and "| crt | " in shown and "| la_posthoc | " in shown
+    # `bench config`'s output as a config file plans the same run
+    assert main(["config", "--method", "erm", "--dataset", str(own[kind]), "--preset", "quick", "--epochs", "2"]) == 0
+    shown = capsys.readouterr().out
+    (tmp_path / "erm.yaml").write_text(shown)
+    assert main(["run", "--methods", "erm", "--datasets", str(own[kind]), "--config", str(tmp_path / "erm.yaml"),
+                 "--out", str(out)]) == 0
+    assert "skip" in capsys.readouterr().out and len(list(out.glob("*__erm__*"))) == 1
+
+
+def test_the_recipe_follows_image_size_and_class_count_and_bench_config_names_it(own, capsys):
+    assert main(["config", "--method", "ldam_drw", "--dataset", str(own["folder"])]) == 0
+    shown = capsys.readouterr().out
+    assert "24 px images held in memory, 3 classes: the recipes of cifar10_lt (preset cifar_lt)" in shown
+    assert "name: resnet32" in shown and "epochs: 200" in shown
+    assert main(["config", "--method", "ldam_drw", "--dataset", str(own["csv"])]) == 0
+    shown = capsys.readouterr().out
+    assert "72 px image files decoded per batch, 3 classes: the recipes of imagenet_lt" in shown
+    assert "name: resnext50_32x4d" in shown and "image_size: 72" in shown and "many_above: 20" in shown
+
+
+def _describe(target, capsys, *extra):
+    assert main(["data", "describe", str(target), *extra]) == 0
+    return capsys.readouterr().out
+
+
+def test_describe_counts_what_the_files_hold(own, capsys, tmp_path):
+    folder = own["folder"].parent / "photos"
+    train, test = files_per_class(folder / "train"), files_per_class(folder / "test")
+    out = _describe(own["folder"], capsys, "--plot", str(tmp_path / "counts.png"))
+    assert f"classes: 3; images: {sum(train.values())} train, {sum(test.values())} test" in out
+    counts = [train[c] for c in sorted(train)]  # cat 30, dog 9, fox 4
+    assert f"imbalance ratio (largest / smallest training class): {max(counts) / min(counts):.1f}" in out
+    assert f"Gini coefficient of the training counts: {gini(counts):.3f}" in out
+    assert "many 0, medium 1, few 2" in out  # none above 100; 30 is not below 20, 9 and 4 are
+    assert "training images per class (largest first): cat 30, dog 9, fox 4" in out
+    assert (tmp_path / "counts.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    csv_rows = (own["csv"].parent / "train.csv").read_text().splitlines()[1:]
+    out = _describe(own["csv"], capsys)
+    assert f"images: {len(csv_rows)} train, {3 * TEST} test" in out and "many 1, medium 1, few 1" in out
+    out = _describe(own["parquet"], capsys)
+    assert "images: 37 train, 6 test" in out and "test: drawn from train, 2 images of each class, seed 5" in out
+
+
+def test_gini_is_zero_when_balanced_and_closed_form_otherwise():
+    assert gini([5, 5, 5]) == 0
+    # sorted [1, 2, 7], n 3, total 10: ((2*0-2)*1 + 0*2 + 2*7) / 30 = 12 / 30
+    assert gini([7, 1, 2]) == pytest.approx(0.4)
+
+
+def _run_id(target, capsys, *sets):
+    assert main(["config", "--method", "erm", "--dataset", str(target), *[a for s in sets for a in ("--set", s)]]) == 0
+    return capsys.readouterr().out.splitlines()[0].rsplit("run ", 1)[1]
+
+
+def test_the_run_id_follows_the_data_not_where_the_file_is(tmp_path, capsys):
+    first = write_folder(tmp_path / "a")
+    before = _run_id(first, capsys)
+    moved = tmp_path / "elsewhere" / "b"
+    shutil.copytree(first.parent, moved)  # file and data moved together (new paths, new modification times)
+    assert _run_id(moved / "pets.yaml", capsys) == before
+    (moved / "pets.yaml").write_text((moved / "pets.yaml").read_text() + "# a comment changes nothing\n")
+    assert _run_id(moved / "pets.yaml", capsys) == before
+    image = moved / "photos" / "train" / "dog" / "0.png"
+    from PIL import Image
+
+    Image.new("RGB", (24, 20), (1, 2, 3)).save(image)  # one image's content
+    changed = _run_id(moved / "pets.yaml", capsys)
+    assert changed != before
+    (moved / "photos" / "train" / "dog" / "0.png").rename(moved / "photos" / "train" / "fox" / "9.png")
+    assert _run_id(moved / "pets.yaml", capsys) not in (before, changed)  # a label
+    # a split drawn differently
+    (moved / "pets.yaml").write_text("name: pets\nformat: imagefolder\ntrain: photos/train\nsplit: {test: 1}\n")
+    drawn = _run_id(moved / "pets.yaml", capsys)
+    (moved / "pets.yaml").write_text("name: pets\nformat: imagefolder\ntrain: photos/train\n"
+                                     "split: {test: 1, seed: 7}\n")
+    assert _run_id(moved / "pets.yaml", capsys) != drawn
+
+
+def test_a_run_planned_on_other_data_is_refused_when_it_loads(tmp_path):
+    from bench.datasets.registry import for_config, forget
+    from bench.errors import BenchError
+    from bench.plan.config import resolve
+
+    target = write_folder(tmp_path / "d")
+    cfg = resolve("erm", str(target), 0, presets=["quick"])
+    cfg["dataset"]["fingerprint"] = "0" * 64
+    forget()
+    with pytest.raises(BenchError, match="changed after this run was planned"):
+        for_config(cfg).load(cfg)
+
+
+def test_a_drawn_split_takes_the_same_share_of_every_class_and_keeps_its_seed(tmp_path, capsys):
+    root = tmp_path / "d"
+    write_folder(root, counts={"a": 20, "b": 11, "c": 5})
+    (root / "d.yaml").write_text("format: imagefolder\ntrain: photos/train\nsplit: {test: 0.2, val: 1, seed: 3}\n"
+                                 "shot_groups: {many_above: 10, few_below: 5}\n")
+    from bench.datasets.custom.catalog import catalog, forget
+
+    forget()
+    cat = catalog(root / "d.yaml")
+    # test: int(0.2 * n) per class (4, 2, 1), then val: 1 per class, from what is left
+    assert cat.counts("test") == [4, 2, 1] and cat.counts("val") == [1, 1, 1] and cat.counts("train") == [15, 8, 3]
+    again = [e.key for e, _ in cat.splits["test"]]
+    forget()
+    assert [e.key for e, _ in catalog(root / "d.yaml").splits["test"]] == again
+    out = _describe(root / "d.yaml", capsys)
+    assert "test: drawn from train, 0.2 of the images of each class, seed 3" in out
+    assert "val: drawn from train, 1 images of each class, seed 4" in out and "many 1, medium 1, few 1" in out
+
+
+def test_a_balanced_folder_made_long_tailed_as_cifar_lt(tmp_path):
+    root = tmp_path / "d"
+    write_folder(root, counts={"a": 12, "b": 12, "c": 12, "d": 12})
+    (root / "lt.yaml").write_text("format: imagefolder\ntrain: photos/train\ntest: photos/test\n"
+                                  "long_tail: {profile: exp, ratio: 10}\n")
+    from bench.datasets.registry import for_config, forget
+    from bench.plan.config import resolve
+
+    forget()
+    cfg = resolve("erm", str(root / "lt.yaml"), 0, presets=["quick"])
+    data = for_config(cfg).load(cfg)
+    assert data.train_counts == long_tail_counts(12, 4, 10.0, "exp") == [12, 5, 2, 1]
+    cfg = resolve("erm", str(root / "lt.yaml"), 0, presets=["quick"], sets=["dataset.imbalance_ratio=2",
+                                                                            "dataset.profile=step"])
+    assert for_config(cfg).load(cfg).train_counts == [12, 12, 6, 6]
+
+
+def test_normalisation_is_computed_from_the_training_images(tmp_path):
+    target = write_folder(tmp_path / "d")
+    from PIL import Image
+
+    from bench.datasets.registry import for_config, forget
+    from bench.plan.config import resolve
+
+    forget()
+    cfg = resolve("erm", str(target), 0, presets=["quick"])
+    data = for_config(cfg).load(cfg)
+    pixels = np.concatenate([np.asarray(Image.open(p).convert("RGB"), dtype=np.float64).reshape(-1, 3) / 255
+                             for p in sorted((target.parent / "photos" / "train").rglob("*.png"))])
+    assert data.mean == pytest.approx(tuple(pixels.mean(0)), abs=1e-6)
+    assert data.std == pytest.approx(tuple(pixels.std(0)), abs=1e-6)
+    assert data.in_channels == 3 and tuple(data.train_x.shape[1:]) == (3, 24, 24)  # held square at its side
+
+
+def test_bench_data_add_records_the_name(own, tmp_path, capsys):
+    assert main(["data", "add", str(own["folder"])]) == 0
+    assert "added dataset pets" in capsys.readouterr().out
+    assert main(["list", "datasets"]) == 0
+    listed = [line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines()]
+    assert ["pets", f"your dataset file {own['folder']} (bench data add)"] in listed
+    out = tmp_path / "r"
+    assert main(["run", "--methods", "erm", "--datasets", "pets", "--preset", "quick", "--epochs", "1",
+                 "--no-progress", "--out", str(out)]) == 0
+    assert [p.name.split("__")[0] for p in out.iterdir() if p.name != ".bench"] == ["pets-natural"]
