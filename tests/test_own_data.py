@@ -212,3 +212,51 @@ def test_bench_data_add_records_the_name(own, tmp_path, capsys):
     assert main(["run", "--methods", "erm", "--datasets", "pets", "--preset", "quick", "--epochs", "1",
                  "--no-progress", "--out", str(out)]) == 0
     assert [p.name.split("__")[0] for p in out.iterdir() if p.name != ".bench"] == ["pets-natural"]
+
+
+def test_a_list_file_with_class_indices_names_and_an_images_folder(own, tmp_path, capsys):
+    """format: list ('<path> <label>' lines, ImageNet-LT's), labels by index, names from classes:, paths relative to
+    images:; a given val folder selects for eval.selection=best_val (the official protocol)."""
+    src = own["csv"].parent
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    for split in ("train", "test"):
+        rows = (src / f"{split}.csv").read_text().splitlines()[1:]
+        (lists / f"{split}.txt").write_text("".join(f"{p} {list(TRAIN).index(n)}\n" for p, n in
+                                                    (r.split(",") for r in rows)))
+    (tmp_path / "l.yaml").write_text("format: list\ntrain: lists/train.txt\ntest: lists/test.txt\n"
+                                     f"val: lists/test.txt\nimages: {src}\nclasses: [ant, bee, wasp]\nmean: [0.5, 0.5, 0.5]\n"
+                                     "std: [0.25, 0.25, 0.25]\n")
+    from bench.datasets.registry import for_config, forget
+    from bench.plan.config import resolve
+
+    forget()
+    cfg = resolve("erm", str(tmp_path / "l.yaml"), 0, presets=["quick"], sets=["eval.selection=best_val"])
+    data = for_config(cfg).load(cfg)
+    assert not data.in_memory and data.class_names == ["ant", "bee", "wasp"] and data.train_counts == [30, 9, 4]
+    assert data.mean == (0.5, 0.5, 0.5) and data.std == (0.25, 0.25, 0.25)
+    assert data.selection["protocol"] == "official" and len(data.val_items) == len(data.eval_items) == 9
+    assert data.train_items[0][0] == str(src / "images" / "cat_0.jpg")
+
+
+def test_grey_images_are_held_in_one_channel_and_dry_run_prices_the_runs(own, tmp_path, capsys):
+    from bench.datasets.registry import for_config, forget
+    from bench.plan.config import resolve
+
+    forget()
+    cfg = resolve("erm", str(own["hub"]), 0, presets=["quick"])
+    data = for_config(cfg).load(cfg)
+    assert data.in_channels == 1 and tuple(data.train_x.shape[1:]) == (1, 16, 16) and len(data.mean) == 1
+    assert main(["run", "--methods", "erm,crt", "--datasets", str(own["hub"]), "--preset", "quick", "--dry-run",
+                 "--out", str(tmp_path / "r")]) == 0
+    shown = capsys.readouterr().out
+    assert "birds-natural__erm__seed0__" in shown and "birds-natural__crt__seed0__" in shown
+    assert not (tmp_path / "r").exists()
+
+
+def test_describe_takes_the_built_in_datasets_too(capsys):
+    out = _describe("fashion_mnist_lt", capsys, "--set", "dataset.imbalance_ratio=10")
+    counts = long_tail_counts(6000, 10, 10.0, "exp")
+    assert f"classes: 10; images: {sum(counts):,} train, 10,000 test" in out
+    assert f"imbalance ratio (largest / smallest training class): {6000 / counts[-1]:.1f}" in out
+    assert "many 10, medium 0, few 0" in out and "fingerprint" not in out

@@ -117,6 +117,10 @@ def plot(s: dict, path: Path) -> None:
     t = s["thresholds"]
     ax.axhline(t["many_above"], color="grey", lw=0.8, ls="--")
     ax.axhline(t["few_below"], color="grey", lw=0.8, ls=":")
+    names = s["class_names"] or [str(c) for c in range(s["classes"])]
+    if len(order) <= 30:
+        ax.set_xticks(range(len(order)), [names[c] for c in order], rotation=45 if len(order) > 6 else 0,
+                      ha="right" if len(order) > 6 else "center")
     ax.set_xlabel("class (largest training class first)")
     ax.set_ylabel("images")
     ax.set_title(f"{s['dataset']}: {s['classes']} classes, imbalance ratio {s['imbalance_ratio']:.1f}")
