@@ -225,8 +225,8 @@ def test_a_list_file_with_class_indices_names_and_an_images_folder(own, tmp_path
         (lists / f"{split}.txt").write_text("".join(f"{p} {list(TRAIN).index(n)}\n" for p, n in
                                                     (r.split(",") for r in rows)))
     (tmp_path / "l.yaml").write_text("format: list\ntrain: lists/train.txt\ntest: lists/test.txt\n"
-                                     f"val: lists/test.txt\nimages: {src}\nclasses: [ant, bee, wasp]\nmean: [0.5, 0.5, 0.5]\n"
-                                     "std: [0.25, 0.25, 0.25]\n")
+                                     f"val: lists/test.txt\nimages: {src}\nclasses: [ant, bee, wasp]\n"
+                                     "mean: [0.5, 0.5, 0.5]\nstd: [0.25, 0.25, 0.25]\n")
     from bench.datasets.registry import for_config, forget
     from bench.plan.config import resolve
 
