@@ -9,12 +9,11 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from bench.datasets.custom.scan import Record, Scanner
+from bench.datasets.custom.scan import Scanner
 from bench.datasets.custom.sources import Entry, file_entries
 from bench.datasets.custom.spec import UserSpec, read_spec
 from bench.errors import BenchError
@@ -92,22 +91,13 @@ def _labelled(spec: UserSpec, split: str, items: list[Entry], classes: list[str]
 
 def _scan(spec: UserSpec, given: dict, reader) -> dict:
     scanner = Scanner(str(spec.file.parent))
-    records: dict[str, Record] = {}
+    keys = list(dict.fromkeys(e.key for items in given.values() for e in items))
     prefix = ""
     if reader is not None:
         from bench.datasets.custom.hub import fingerprint_files
 
         prefix = "|".join(fingerprint_files(reader.splits[s]) for s in sorted(reader.splits))
-    for items in given.values():
-        for e in items:
-            if reader is None:
-                records[e.key] = scanner.file(e.key)
-            elif prefix:
-                records[e.key] = scanner.blob(f"{prefix}|{e.key}", partial(reader, e.key))
-            else:
-                from bench.datasets.custom.scan import inspect
-
-                records[e.key] = inspect(reader(e.key))
+    records = scanner.records(keys, reader, prefix, what=str(spec.file))
     scanner.save()
     return records
 

@@ -59,4 +59,6 @@ def user_info(file: str | Path) -> DatasetInfo:
 def load_user(file: str, cfg: RunConfig):
     from bench.datasets.custom.load import load
 
-    return load(catalog(file), cfg)
+    data = load(catalog(file), cfg)
+    data.source["recipe"] = user_info(file).why  # result.json names the recipe bench chose
+    return data

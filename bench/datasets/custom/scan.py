@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -47,12 +48,13 @@ def inspect(data: bytes) -> Record:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             gray = image.mode in ("1", "L", "LA", "I", "I;16", "F")
-            pixels = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+            pixels = np.asarray(image.convert("RGB"))
     except Exception as exc:  # noqa: BLE001 - any undecodable file: recorded with its reason
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         return Record(sha, f"{type(exc).__name__}: {reason}", 0, 0, False, ())
-    flat = pixels.reshape(-1, 3)
-    sums = tuple(float(v) for v in flat.sum(0)) + tuple(float(v) for v in (flat**2).sum(0)) + (float(len(flat)),)
+    flat = pixels.reshape(-1, 3).astype(np.uint32)  # exact integer sums, in 0..1 units below
+    first, second = flat.sum(0, dtype=np.uint64), (flat * flat).sum(0, dtype=np.uint64)
+    sums = tuple(float(v) / 255 for v in first) + tuple(float(v) / 255**2 for v in second) + (float(len(flat)),)
     return Record(sha, "", int(pixels.shape[1]), int(pixels.shape[0]), gray, sums)
 
 
@@ -63,8 +65,19 @@ def _record(row: list) -> Record:
 MISSING = Record("", "the file does not exist", 0, 0, False, ())
 
 
+PARALLEL_FROM = 64  # images read by a thread pool from this many on (decoding, hashing and sums release the GIL)
+
+
+def _threads() -> int:
+    try:
+        return max(1, min(len(os.sched_getaffinity(0)), 16))
+    except AttributeError:  # not Linux
+        return max(1, min(os.cpu_count() or 1, 16))
+
+
 class Scanner:
-    """Records of image files, cached per folder of the dataset file."""
+    """Records of image files (cached by path, size and modification time) or of a Hugging Face dataset's rows
+    (cached under its arrow files' identity), in one cache file per dataset file's folder."""
 
     def __init__(self, name: str):
         self.path = cache_dir() / "images" / f"{hashlib.sha256(name.encode()).hexdigest()[:24]}.v{VERSION}.json"
@@ -74,24 +87,50 @@ class Scanner:
             self.known = {}
         self.changed = False
 
-    def file(self, path: str) -> Record:
+    def _cache_key(self, key: str, read: Callable[[str], bytes] | None, prefix: str) -> str | None:
+        if read is not None:
+            return f"{prefix}|{key}" if prefix else None  # a dataset held only in memory: not cached
         try:
-            stat = os.stat(path)
+            stat = os.stat(key)
         except OSError:
-            return MISSING
-        key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
-        if key not in self.known:
-            with open(path, "rb") as f:
-                self.known[key] = list(inspect(f.read()))
-            self.changed = True
-        return _record(self.known[key])
+            return ""  # missing
+        return f"{key}|{stat.st_size}|{stat.st_mtime_ns}"
 
-    def blob(self, key: str, read: Callable[[], bytes]) -> Record:
-        """A record cached under `key` (a Hugging Face dataset's fingerprint and row), read only when absent."""
-        if key not in self.known:
-            self.known[key] = list(inspect(read()))
-            self.changed = True
-        return _record(self.known[key])
+    def records(self, keys: list[str], read: Callable[[str], bytes] | None = None, prefix: str = "",
+                what: str = "") -> dict[str, Record]:
+        """{key: Record} of image files (`read` None) or of rows whose bytes `read(key)` gives, the uncached ones
+        read by a thread pool."""
+        cache_keys = {key: self._cache_key(key, read, prefix) for key in keys}
+        todo = [k for k, c in cache_keys.items() if c is None or (c and c not in self.known)]
+        if len(todo) >= 1000:
+            print(f"reading {len(todo):,} images of {what} once: their hashes, whether they decode, their pixel "
+                  f"statistics (cached in {self.path.parent})", file=sys.stderr, flush=True)
+
+        def one(key: str) -> Record:
+            if read is not None:
+                return inspect(read(key))
+            with open(key, "rb") as f:
+                return inspect(f.read())
+
+        if len(todo) >= PARALLEL_FROM and _threads() > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(_threads()) as pool:
+                found = dict(zip(todo, pool.map(one, todo)))
+        else:
+            found = {k: one(k) for k in todo}
+        out = {}
+        for key, cache_key in cache_keys.items():
+            if cache_key == "":
+                out[key] = MISSING
+            elif cache_key is None:
+                out[key] = found[key]
+            else:
+                if key in found:
+                    self.known[cache_key] = list(found[key])
+                    self.changed = True
+                out[key] = _record(self.known[cache_key])
+        return out
 
     def save(self) -> None:
         if self.changed:
