@@ -106,12 +106,18 @@ def test_a_hub_dataset_without_the_named_columns(sources, tmp_path, capsys):
     refused(root / "birds.yaml", capsys, "has no column 'image' (its columns: picture, kind)", "image_column")
 
 
-def test_an_offline_machine_asked_for_a_hub_dataset_it_has_not_cached(tmp_path, capsys, monkeypatch):
+def test_an_offline_machine_asked_for_a_hub_dataset_it_has_not_cached(tmp_path, monkeypatch):
+    """In a fresh process (the Hub library reads HF_HUB_OFFLINE when imported), with an empty Hugging Face cache."""
+    from conftest import bench_process
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     (tmp_path / "hub.yaml").write_text("format: huggingface\ntrain: nobody-here/no-such-dataset\n")
-    refused(tmp_path / "hub.yaml", capsys, "Hub dataset nobody-here/no-such-dataset is not in the local Hugging Face "
-                                           "cache and the Hub cannot be reached")
+    done = bench_process(["run", "--methods", "erm", "--datasets", str(tmp_path / "hub.yaml"), "--out",
+                          str(tmp_path / "results")], timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "Hub dataset nobody-here/no-such-dataset is not in the local Hugging Face cache and the Hub cannot be " \
+           "reached" in done.stderr and not (tmp_path / "results").exists()
 
 
 @pytest.mark.parametrize("text, phrase", [
@@ -133,3 +139,12 @@ def test_a_dataset_file_may_not_take_a_built_in_name(sources, tmp_path, capsys):
     root = copy(sources, "folder", tmp_path)
     (root / "x.yaml").write_text("name: cifar10_lt\nformat: imagefolder\ntrain: photos/train\n")
     refused(root / "x.yaml", capsys, "is named cifar10_lt, a built-in dataset")
+
+
+def test_a_dataset_with_a_loading_script_is_refused(tmp_path, capsys):
+    """The datasets library itself finds the script (no mock); bench names the way out."""
+    (tmp_path / "scripted").mkdir()
+    (tmp_path / "scripted" / "scripted.py").write_text("raise SystemExit('a loading script bench must not run')\n")
+    (tmp_path / "s.yaml").write_text("format: huggingface\ntrain: scripted\n")
+    refused(tmp_path / "s.yaml", capsys, "needs its own loading script", "trust_remote_code: true",
+            "refs/convert/parquet")

@@ -42,9 +42,7 @@ def _open_hub(name: str, spec: UserSpec) -> Any:
         return datasets.load_dataset(name, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the library's errors for offline, missing and scripted datasets vary
         text = (str(exc).splitlines() or [type(exc).__name__])[0]
-        if "trust_remote_code" in text or "loading script" in text.lower() or ".py" in text:
-            raise BenchError(f"Hub dataset {name} runs its own loading script, which bench does not run unless the "
-                             f"dataset file {spec.file} says trust_remote_code: true ({text[:160]})") from None
+        _refuse_script(f"Hub dataset {name}", text, spec)
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "offline" in text.lower() or "connect" in text.lower()
         if offline:
             raise BenchError(f"Hub dataset {name} is not in the local Hugging Face cache and the Hub cannot be "
@@ -52,6 +50,17 @@ def _open_hub(name: str, spec: UserSpec) -> Any:
                              "it with save_to_disk and give that folder as train") from None
         raise BenchError(f"Hub dataset {name} cannot be loaded ({type(exc).__name__}: {text[:200]}); check the name, "
                          "config and revision in the dataset file") from None
+
+
+def _refuse_script(what: str, text: str, spec: UserSpec | None) -> None:
+    """One line for a dataset that needs its own loading script (Python code bench does not run on its own)."""
+    if "script" not in text.lower() and "trust_remote_code" not in text:
+        return
+    asked = spec is not None and spec.hub.get("trust_remote_code")
+    raise BenchError(f"{what} needs its own loading script ({text[:120]}); bench runs none unless the dataset file "
+                     "says trust_remote_code: true" + (", and the installed datasets library (4.0 or later) runs none "
+                     "at all" if asked else "") + ": use its parquet conversion (revision: refs/convert/parquet) or a "
+                     "copy saved with save_to_disk") from None
 
 
 def _open_local(path: Path) -> Any:
@@ -62,10 +71,9 @@ def _open_local(path: Path) -> Any:
         if path.suffix == ".parquet":
             return datasets.load_dataset("parquet", data_files=str(path))
         return datasets.load_dataset(str(path))  # a folder of data files (parquet, ...) in the Hub's layout
-    except BenchError:
-        raise
     except Exception as exc:  # noqa: BLE001
         text = (str(exc).splitlines() or [type(exc).__name__])[0]
+        _refuse_script(str(path), text, None)
         raise BenchError(f"{path} cannot be read by the datasets library ({type(exc).__name__}: {text[:200]}); give "
                          "a folder written by save_to_disk, parquet files, or a Hub name") from None
 
