@@ -78,6 +78,9 @@ def test_the_recipe_follows_image_size_and_class_count_and_bench_config_names_it
     shown = capsys.readouterr().out
     assert "72 px image files decoded per batch, 3 classes: the recipes of imagenet_lt" in shown
     assert "name: resnext50_32x4d" in shown and "image_size: 72" in shown and "many_above: 20" in shown
+    assert "normalize: auto" in shown  # the dataset's own statistics, not the preset's ImageNet ones
+    assert main(["config", "--method", "erm", "--dataset", str(own["csv"]), "--set", "dataset.split_dir=lists"]) == 2
+    assert "names its own images and splits" in capsys.readouterr().err
 
 
 def _describe(target, capsys, *extra):

@@ -7,6 +7,8 @@ IMAGE_LIST_ONLY = ("dataset.image_root", "dataset.split_dir", "dataset.path_rewr
                    "loader.reduced_decode")
 # read only for datasets held in memory (padding crop, rotation)
 IN_MEMORY_ONLY = ("augment.crop_padding", "augment.rotation")
+# read only by the built-in image-list datasets (a dataset YAML file names its own images and splits)
+LIST_FILES = ("dataset.image_root", "dataset.split_dir", "dataset.path_rewrite", "dataset.eval_split")
 # read only where bench draws a long-tailed subset (dataset.profile exp or step)
 LONG_TAIL_DRAW = ("dataset.data_seed",)
 # the training view's augmentation

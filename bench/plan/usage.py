@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import BenchError
-from bench.images.keys import IMAGE_LIST_ONLY, IN_MEMORY_ONLY, LONG_TAIL_DRAW, RANDAUGMENT, TRAIN_AUGMENT
+from bench.images.keys import IMAGE_LIST_ONLY, IN_MEMORY_ONLY, LIST_FILES, LONG_TAIL_DRAW, RANDAUGMENT, TRAIN_AUGMENT
 from bench.parts.part import STAGE_KEYS, Stage, Traits
 from bench.plan.schema import KEYS
 from bench.runconfig import RunConfig
@@ -143,6 +143,8 @@ RULES = (
          lambda c: f"{c['dataset']['name']} is held in memory: no image file is decoded, cropped or resized"),
     Rule(IN_MEMORY_ONLY, _image_list,
          lambda c: f"{c['dataset']['name']} is a split of image files: no padding crop or rotation"),
+    Rule(LIST_FILES, lambda c: bool(c["dataset"].get("file")),
+         lambda c: f"{c['dataset']['name']} is a dataset file, which names its own images and splits"),
     Rule(LONG_TAIL_DRAW, lambda c: c["dataset"]["profile"] == "natural",
          lambda c: f"{c['dataset']['name']} keeps its own class counts (dataset.profile=natural): no long-tail draw"),
     Rule(TRAIN_AUGMENT, lambda c: _zeroshot(c), lambda c: f"{c['method']['name']} trains nothing (zero-shot)"),

@@ -33,8 +33,10 @@ def _layer(cat: Catalog, in_memory: bool, size: int) -> dict:
     profile, ratio = spec.long_tail if spec.long_tail else ("natural", None)
     layer: dict = {"dataset": {"profile": profile, "imbalance_ratio": ratio},
                    "eval": {"many_above": spec.many_above, "few_below": spec.few_below}}
+    if not in_memory:  # the dataset's own statistics (the recipe preset's are ImageNet's or iNaturalist's)
+        layer["augment"] = {"normalize": "auto"}
     if not in_memory and spec.image_size:  # the crop; the test resize keeps ImageNet's 256/224
-        layer["augment"] = {"image_size": size, "resize": round(size * 256 / 224)}
+        layer["augment"].update(image_size=size, resize=round(size * 256 / 224))
     return layer
 
 
