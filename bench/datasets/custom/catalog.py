@@ -9,6 +9,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +38,11 @@ class Catalog:
         c = Counter(label for _, label in self.splits.get(split, []))
         return [c.get(i, 0) for i in range(len(self.classes))]
 
-    @property
+    @cached_property
     def gray(self) -> bool:
         return all(self.records[e.key].gray for items in self.splits.values() for e, _ in items)
 
-    @property
+    @cached_property
     def side(self) -> int:
         """The median longer side of the training images."""
         sides = sorted(max(self.records[e.key].width, self.records[e.key].height) for e, _ in self.splits["train"])

@@ -40,9 +40,20 @@ def _layer(cat: Catalog, in_memory: bool, size: int) -> dict:
     return layer
 
 
+_INFO: dict = {}  # id of a catalogue -> (the catalogue, its DatasetInfo): the plan asks for it many times
+
+
 def user_info(file: str | Path) -> DatasetInfo:
     """The DatasetInfo of a dataset file (its catalogue is built, so bad data fails here, before any run)."""
     cat = catalog(file)
+    known = _INFO.get(id(cat))
+    if known is None or known[0] is not cat:
+        _INFO.clear()
+        known = _INFO[id(cat)] = (cat, _info(cat))
+    return known[1]
+
+
+def _info(cat: Catalog) -> DatasetInfo:
     spec = cat.spec
     size = spec.image_size or cat.side
     in_memory = size <= IN_MEMORY_MAX
