@@ -230,6 +230,7 @@ def _add_data(sub):
     add = verbs.add_parser("add", help="check a dataset YAML file and record its name (name: in it, else the file "
                                        "name) for --datasets")
     add.add_argument("file", help="the dataset YAML file (docs/own-data.md)")
+    add.add_argument("--replace", action="store_true", help="point a name recorded for another file at this one")
     describe = verbs.add_parser("describe", help="classes, images per split, imbalance ratio, Gini coefficient, shot "
                                                  "groups, per-class counts, bad and duplicate images, fingerprint")
     describe.add_argument("dataset", help="a dataset name (bench list datasets) or a dataset YAML file")
@@ -242,7 +243,7 @@ def cmd_data(args):
     from bench.plan.data import add_dataset, describe_dataset
 
     if args.verb == "add":
-        print(add_dataset(args.file))
+        print(add_dataset(args.file, args.replace))
     else:
         print(describe_dataset(args.dataset, [item for group in args.set for item in group], args.plot), end="")
     return 0

@@ -6,6 +6,7 @@ file is; bad data is one line and exit 2 before any run."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def test_the_recipe_follows_image_size_and_class_count_and_bench_config_names_it
     assert "name: resnet32" in shown and "epochs: 200" in shown
     assert main(["config", "--method", "ldam_drw", "--dataset", str(own["csv"])]) == 0
     shown = capsys.readouterr().out
-    assert "72 px image files decoded per batch, 3 classes: the recipes of imagenet_lt" in shown
+    assert "72 px image files decoded per batch, crop 72, 3 classes: the recipes of imagenet_lt" in shown
     assert "name: resnext50_32x4d" in shown and "image_size: 72" in shown and "many_above: 20" in shown
     assert "normalize: auto" in shown  # the dataset's own statistics, not the preset's ImageNet ones
     assert main(["config", "--method", "erm", "--dataset", str(own["csv"]), "--set", "dataset.split_dir=lists"]) == 2
@@ -147,11 +148,19 @@ def test_a_run_planned_on_other_data_is_refused_when_it_loads(tmp_path):
     from bench.plan.config import resolve
 
     target = write_folder(tmp_path / "d")
-    cfg = resolve("erm", str(target), 0, presets=["quick"])
-    cfg["dataset"]["fingerprint"] = "0" * 64
     forget()
+    cfg = resolve("erm", str(target), 0, presets=["quick"])
+    image = target.parent / "photos" / "train" / "cat" / "0.png"
+    stat = image.stat()
+    data = bytearray(image.read_bytes())
+    from PIL import Image
+
+    Image.new("RGB", (24, 20), (9, 9, 9)).save(image)  # in the same command (no forget): read again at load
     with pytest.raises(BenchError, match="changed after this run was planned"):
         for_config(cfg).load(cfg)
+    image.write_bytes(data)  # the planned data again, its old modification time: the run loads
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert for_config(cfg).load(cfg).train_counts == list(TRAIN.values())
 
 
 def test_a_drawn_split_takes_the_same_share_of_every_class_and_keeps_its_seed(tmp_path, capsys):
@@ -280,3 +289,90 @@ def test_every_method_plans_on_a_dataset_file_of_either_kind(own, tmp_path):
                         sets=["eval.selection=best_val"] if method == "tau_norm" else [])
             assert runs[-1].cfg["method"]["name"] == method and runs[-1].cfg["dataset"]["file"] == str(own[kind])
     assert not (tmp_path / "r").exists()
+
+
+def test_runs_on_other_data_of_one_name_are_other_settings_in_the_report(tmp_path, capsys):
+    first = write_folder(tmp_path / "a")
+    second = tmp_path / "b"
+    shutil.copytree(first.parent, second)
+    from PIL import Image
+
+    Image.new("RGB", (24, 20), (1, 2, 3)).save(second / "photos" / "train" / "dog" / "0.png")
+    out = tmp_path / "r"
+    for target in (first, second / "pets.yaml"):
+        assert main(["run", "--methods", "erm", "--datasets", str(target), "--preset", "quick", "--epochs", "1",
+                     "--no-progress", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0
+    shown = capsys.readouterr().out
+    prints = sorted(json.loads(p.read_text())["data"]["fingerprint"][:8] for p in out.glob("*/result.json"))
+    assert len(prints) == 2 and prints[0] != prints[1] and "already counted" not in shown
+    assert all(f"pets [{p}] natural" in shown for p in prints)
+
+
+def test_settings_that_change_nothing_keep_the_id_or_are_refused(tmp_path, capsys):
+    target = write_folder(tmp_path / "d")  # 24 x 20 images: their median side is 24
+    before = _run_id(target, capsys)
+    target.write_text(target.read_text() + "image_size: 24\n")
+    assert _run_id(target, capsys) == before
+    for extra, phrase in (("split: {test: 0.3}\n", "split.test draws nothing: test is given"),
+                          ("split: {seed: 3}\n", "split.seed draws nothing")):
+        (tmp_path / "x.yaml").write_text(target.read_text() + extra)
+        shutil.copy(tmp_path / "x.yaml", target.parent / "x.yaml")
+        assert main(["data", "describe", str(target.parent / "x.yaml")]) == 2
+        assert phrase in capsys.readouterr().err
+
+
+def test_a_test_image_seen_in_training_is_refused_unless_allowed(tmp_path, capsys):
+    target = write_folder(tmp_path / "d")
+    photos = target.parent / "photos"
+    shutil.copy(photos / "train" / "dog" / "3.png", photos / "test" / "dog" / "copy.png")
+    assert main(["data", "describe", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "1 training image(s) also appear (same content) in test or val" in err and "duplicates: allow" in err
+    target.write_text(target.read_text() + "duplicates: allow\n")
+    out = _describe(target, capsys)
+    assert "1 group(s) of images with the same content:" in out and "copy.png" in out
+
+
+def test_describe_counts_a_drawn_val_split_and_split_hashes_differ_between_datasets(tmp_path, capsys):
+    a = write_folder(tmp_path / "a")
+    b = write_folder(tmp_path / "b", seed=9)  # other pixels, the same counts
+    a.write_text(a.read_text() + "split: {val: 1}\n")
+    out = _describe(a, capsys)
+    assert "images: 40 train, 9 test, 3 val (they select with eval.selection=best_val)" in out
+    hashes = [_describe(t, capsys).split("training split sha256: ")[1].split()[0] for t in (a, b)]
+    assert hashes[0] != hashes[1]
+
+
+def test_an_image_rewritten_with_its_old_size_and_time_is_read_again(tmp_path, capsys):
+    target = write_folder(tmp_path / "d")
+    from PIL import Image
+
+    image = target.parent / "photos" / "train" / "cat" / "raw.ppm"  # uncompressed: a pixel byte can change
+    Image.new("RGB", (24, 20), (50, 60, 70)).save(image)
+    before = _run_id(target, capsys)
+    stat, data = image.stat(), bytearray(image.read_bytes())
+    data[-1] ^= 0xFF  # the last pixel's blue value: the same size, other content
+    image.write_bytes(bytes(data))
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as cp -p or rsync -t leave it
+    assert _run_id(target, capsys) != before
+
+
+def test_bench_data_add_keeps_a_name_recorded_for_another_file(own, tmp_path, capsys):
+    other = tmp_path / "other"
+    shutil.copytree(own["folder"].parent, other)
+    assert main(["data", "add", str(own["folder"])]) == 0
+    assert main(["data", "add", str(other / "pets.yaml")]) == 2
+    assert f"dataset name pets is recorded for {own['folder']}" in capsys.readouterr().err
+    assert main(["data", "add", str(other / "pets.yaml"), "--replace"]) == 0
+    assert main(["data", "add", str(own["folder"]), "--replace"]) == 0
+
+
+def test_the_natural_profile_on_a_long_tailed_file_needs_no_ratio(tmp_path, capsys):
+    root = tmp_path / "d"
+    write_folder(root, counts={"a": 12, "b": 12, "c": 12, "d": 12})
+    (root / "lt.yaml").write_text("format: imagefolder\ntrain: photos/train\ntest: photos/test\n"
+                                  "long_tail: {profile: exp, ratio: 10}\n")
+    out = _describe(root / "lt.yaml", capsys, "--set", "dataset.profile=natural")
+    assert "images: 48 train" in out

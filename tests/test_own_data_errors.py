@@ -148,3 +148,21 @@ def test_a_dataset_with_a_loading_script_is_refused(tmp_path, capsys):
     (tmp_path / "s.yaml").write_text("format: huggingface\ntrain: scripted\n")
     refused(tmp_path / "s.yaml", capsys, "needs its own loading script", "trust_remote_code: true",
             "refs/convert/parquet")
+
+
+def test_hub_columns_given_the_wrong_way_round(sources, tmp_path, capsys):
+    root = copy(sources, "hub", tmp_path)
+    (root / "birds.yaml").write_text("format: huggingface\ntrain: saved\nimage_column: kind\nlabel_column: picture\n")
+    err = refused(root / "birds.yaml", capsys, "column 'picture' holds PngImageFile values, not class labels")
+    assert len(err) < 300
+
+
+def test_a_file_that_is_no_image_and_labels_counted_from_one(sources, tmp_path, capsys):
+    root = copy(sources, "csv", tmp_path)
+    (root / "images" / "cat_2.jpg").write_text("not an image")
+    refused(root / "bugs.yaml", capsys, "cat_2.jpg", "not an image file PIL can read")
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "train.txt").write_text("".join(f"../csv/images/cat_{i}.jpg {1 + i % 2}\n" for i in range(3, 9)))
+    (lists / "l.yaml").write_text("format: list\ntrain: train.txt\nallow_outside: true\n")
+    refused(lists / "l.yaml", capsys, "class '0' has no training image", "labels written as numbers count from 0")

@@ -35,6 +35,7 @@ class LongTailData:
     val_x: torch.Tensor | None = None  # eval.selection=best_val: the selection half of the test set
     val_y: torch.Tensor | None = None
     selection: dict | None = None  # how val and reported images were split (bench.datasets.selection)
+    split_sha256: str = ""  # a dataset file's training split (bench/datasets/custom/load.py); "": the indices' hash
 
     @property
     def train_counts(self):
@@ -50,7 +51,7 @@ class LongTailData:
 
     @property
     def train_indices_sha256(self):
-        return indices_sha256(self.train_indices)
+        return self.split_sha256 or indices_sha256(self.train_indices)
 
     @property
     def in_channels(self):

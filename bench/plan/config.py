@@ -499,6 +499,8 @@ def check_dataset_shape(cfg, d):
     """A natural split takes no synthetic long-tail options; a synthetic one needs them."""
     dataset = d.name
     if d.either and cfg["dataset"]["profile"] == "natural":  # a dataset file's own counts
+        if cfg["dataset"]["imbalance_ratio"] == d.layer["dataset"]["imbalance_ratio"]:  # the file's long_tail:
+            cfg["dataset"]["imbalance_ratio"] = None  # ratio, which its own counts do not read
         if cfg["dataset"]["imbalance_ratio"] is not None:
             raise BenchError(f"{dataset} keeps its own class counts (dataset.profile=natural), so "
                              "dataset.imbalance_ratio does not apply; set dataset.profile=exp or step with it")

@@ -8,10 +8,10 @@ from pathlib import Path
 from bench.errors import BenchError
 
 
-def add_dataset(file: str) -> str:
+def add_dataset(file: str, replace: bool = False) -> str:
     """Check the dataset file (its data is read: bad data fails here) and record its name (name: in it, else the file
-    name) for --datasets; the line to print."""
-    from bench.datasets.custom.added import add
+    name) for --datasets; the line to print. A name recorded for another file is kept unless `replace`."""
+    from bench.datasets.custom.added import add, added
     from bench.datasets.registry import forget, is_file_name, lookup
 
     if not is_file_name(file):
@@ -19,6 +19,10 @@ def add_dataset(file: str) -> str:
     forget()
     info = lookup(file)  # refuses a built-in dataset's name
     chosen = info.name
+    earlier = added().get(chosen)
+    if earlier not in (None, info.file) and not replace:
+        raise BenchError(f"dataset name {chosen} is recorded for {earlier}; give {info.file} another name: in the "
+                         "file, or pass --replace to point the name at it")
     where = add(chosen, Path(info.file))
     return (f"added dataset {chosen}: {info.file} ({info.num_classes} classes, {info.train_size:,} training images; "
             f"{info.why}); recorded in {where}; use --datasets {chosen}")

@@ -378,7 +378,20 @@ STATUS_RANK = {"done": 0, "failed": 1, "incomplete": 2}
 def identity(run):
     """What makes two run folders the same run: method, configuration, dataset setting and seed (a copied or
     renamed folder is the same run; the folder name is not)."""
-    return (run.method, run.variant, run.setting, run.seed, run.config.get("stage", {}).get("parent"))
+    return (run.method, run.variant, run.setting, run.seed, run.config.get("stage", {}).get("parent"),
+            (run.config.get("dataset") or {}).get("fingerprint"))  # a dataset file's data: other data, another run
+
+
+def label_data_versions(runs) -> None:
+    """Runs of one dataset name on different data (a dataset file edited, or two files of one name) become
+    different settings: the name gets the data's fingerprint, 'skin [602a25eb]'."""
+    versions: dict[str, set] = {}
+    for run in runs:
+        versions.setdefault(run.dataset, set()).add((run.config.get("dataset") or {}).get("fingerprint"))
+    for run in runs:
+        fingerprint = (run.config.get("dataset") or {}).get("fingerprint")
+        if len(versions[run.dataset]) > 1 and fingerprint:
+            run.dataset = f"{run.dataset} [{fingerprint[:8]}]"
 
 
 def _rank(run):
@@ -421,6 +434,7 @@ def collect(folders, notes=None):
         if other is None or _rank(run) < _rank(other):
             by_id[key] = run
     runs = list(by_id.values())
+    label_data_versions(runs)
     if notes is not None:
         copies = len(seen_paths) - ignored - len(stale) - len(runs)
         if copies:

@@ -33,6 +33,7 @@ class Catalog:
     duplicates: list = field(default_factory=list)  # groups of entries with the same content
     reader: Callable[[str], bytes] | None = None  # encoded bytes of a Hub row; None: files read from disk
     fingerprint: str = ""
+    side: int = 0  # the size the images are used at: the file's image_size, else the training images' median side
 
     def counts(self, split: str) -> list[int]:
         c = Counter(label for _, label in self.splits.get(split, []))
@@ -42,11 +43,11 @@ class Catalog:
     def gray(self) -> bool:
         return all(self.records[e.key].gray for items in self.splits.values() for e, _ in items)
 
-    @cached_property
-    def side(self) -> int:
-        """The median longer side of the training images."""
-        sides = sorted(max(self.records[e.key].width, self.records[e.key].height) for e, _ in self.splits["train"])
-        return sides[len(sides) // 2]
+
+def median_side(items: list, records: dict) -> int:
+    """The median longer side of the images that decode (0 when none does)."""
+    sides = sorted(max(records[e.key].width, records[e.key].height) for e, _ in items if not records[e.key].error)
+    return sides[len(sides) // 2] if sides else 0
 
 
 def _given(spec: UserSpec) -> tuple[dict, list[str], Callable[[str], bytes] | None]:
@@ -83,7 +84,7 @@ def _labelled(spec: UserSpec, split: str, items: list[Entry], classes: list[str]
                 "the classes of the training split"
             what = "a test class absent from training" if split != "train" and not spec.classes else \
                 "a label outside the class list"
-            raise BenchError(f"{e.where}: label {e.label!r} is {what} ({listed} {', '.join(classes[:8])}"
+            raise BenchError(f"{e.where}: label {e.label[:40]!r} is {what} ({listed} {', '.join(classes[:8])}"
                              f"{', ...' if len(classes) > 8 else ''}); fix the label, or list every class under "
                              "classes: in the dataset file")
         out.append((e, label))
@@ -147,8 +148,10 @@ def _check_classes(spec: UserSpec, classes: list[str], labelled: dict) -> None:
     train = Counter(label for _, label in labelled["train"])
     empty = [c for c in range(len(classes)) if not train.get(c)]
     if empty:
+        fix = "remove it from classes:, or add images" if spec.classes else \
+            "labels written as numbers count from 0, so a class between them needs images too; or name the classes"
         raise BenchError(f"class {classes[empty[0]]!r} has no training image ({len(empty)} such class(es)) in "
-                         f"{spec.file}; every class needs at least one (remove it from classes:, or add images)")
+                         f"{spec.file}; every class needs at least one ({fix})")
 
 
 def _duplicates(labelled: dict, records: dict) -> list:
@@ -160,8 +163,20 @@ def _duplicates(labelled: dict, records: dict) -> list:
     return [group for group in seen.values() if len(group) > 1]
 
 
-def _fingerprint(spec: UserSpec, classes: list[str], labelled: dict, records: dict) -> str:
-    data = {"spec": spec.identity(), "classes": classes,
+def _leaks(spec: UserSpec, groups: list) -> None:
+    """The same image content in train and in test or val: a test image the model has seen, refused unless the file
+    says duplicates: allow."""
+    leaks = [group for group in groups if {split for split, _ in group} - {"train"} and
+             any(split == "train" for split, _ in group)]
+    if leaks and spec.duplicates == "refuse":
+        named = "; ".join(" = ".join(f"{split} {e.key}" for split, e in group) for group in leaks[:3])
+        raise BenchError(f"{len(leaks)} training image(s) also appear (same content) in test or val: {named}"
+                         f"{'; ...' if len(leaks) > 3 else ''}; remove the copies (from one split, or the duplicate "
+                         "files a split is drawn from), or set duplicates: allow in the dataset file")
+
+
+def _fingerprint(spec: UserSpec, classes: list[str], labelled: dict, records: dict, side: int) -> str:
+    data = {"spec": spec.identity(side), "classes": classes,
             "splits": {s: sorted([e.rel, label, records[e.key].sha256] for e, label in items)
                        for s, items in labelled.items()}}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
@@ -172,13 +187,16 @@ def build(spec: UserSpec) -> Catalog:
     classes, by_index = _classes(spec, given, source_names)
     labelled = {s: _labelled(spec, s, items, classes, by_index) for s, items in given.items()}
     records = _scan(spec, given, reader)
-    fingerprint = _fingerprint(spec, classes, labelled, records)  # of the data as given, before any draw
+    side = spec.image_size or median_side(labelled["train"], records)
+    fingerprint = _fingerprint(spec, classes, labelled, records, side)  # of the data as given, before any draw
     bad = _bad(spec, labelled, records)
     skip = {e.key for e, _ in bad}
     labelled = {s: [(e, label) for e, label in items if e.key not in skip] for s, items in labelled.items()}
     _check_classes(spec, classes, labelled)
     drawn = _split(spec, labelled, len(classes))
-    return Catalog(spec, classes, labelled, records, drawn, bad, _duplicates(labelled, records), reader, fingerprint)
+    duplicates = _duplicates(labelled, records)
+    _leaks(spec, duplicates)
+    return Catalog(spec, classes, labelled, records, drawn, bad, duplicates, reader, fingerprint, side)
 
 
 _BUILT: dict = {}
@@ -189,12 +207,12 @@ def forget() -> None:
     _BUILT.clear()
 
 
-def catalog(file: str | Path) -> Catalog:
+def catalog(file: str | Path, fresh: bool = False) -> Catalog:
     """The catalogue of a dataset file, built once per command (bench.plan.runs.plan calls forget) for the same file
-    content."""
+    content; `fresh`: read the data again now (a run about to load it: it must be the data it was planned on)."""
     spec = read_spec(file)
     key = (str(spec.file), spec.file.stat().st_mtime_ns, repr(spec))
-    if key not in _BUILT:
+    if fresh or key not in _BUILT:
         _BUILT.clear()
         _BUILT[key] = build(spec)
     return _BUILT[key]

@@ -59,7 +59,9 @@ def _info(cat: Catalog) -> DatasetInfo:
     in_memory = size <= IN_MEMORY_MAX
     like = closest_builtin(in_memory, len(cat.classes))
     counts = cat.counts("train")
-    where = f"{size} px images held in memory" if in_memory else f"{size} px image files decoded per batch"
+    crop = spec.image_size or 224  # the recipe preset's crop unless the file gives its size
+    where = f"{size} px images held in memory" if in_memory else \
+        f"{size} px image files decoded per batch, crop {crop}"
     why = f"{where}, {len(cat.classes)} classes: the recipes of {like} (preset {LIKE[like]})"
     return DatasetInfo(
         name=spec.name, description=f"your dataset from {spec.file} ({spec.format}; {why})", recipe=LIKE[like],
@@ -72,6 +74,6 @@ def _info(cat: Catalog) -> DatasetInfo:
 def load_user(file: str, cfg: RunConfig):
     from bench.datasets.custom.load import load
 
-    data = load(catalog(file), cfg)
+    data = load(catalog(file, fresh=True), cfg)  # the data as it is now, checked against the planned fingerprint
     data.source["recipe"] = user_info(file).why  # result.json names the recipe bench chose
     return data

@@ -27,7 +27,11 @@ def _library():
     except ImportError:
         raise BenchError("format: huggingface needs the datasets library; pip install 'bench[hf]' (or pip install "
                          "datasets)") from None
-    datasets.disable_progress_bars()  # bench prints its own progress
+    datasets.disable_progress_bars()  # bench prints its own progress, and one line per problem
+    datasets.logging.set_verbosity_error()
+    import huggingface_hub
+
+    huggingface_hub.utils.logging.set_verbosity_error()  # no retry warnings when the Hub cannot be reached
     return datasets
 
 
@@ -43,7 +47,9 @@ def _open_hub(name: str, spec: UserSpec) -> Any:
     except Exception as exc:  # noqa: BLE001 - the library's errors for offline, missing and scripted datasets vary
         text = (str(exc).splitlines() or [type(exc).__name__])[0]
         _refuse_script(f"Hub dataset {name}", text, spec)
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "offline" in text.lower() or "connect" in text.lower()
+        words = f"{type(exc).__name__} {text}".lower()
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or any(
+            w in words for w in ("offline", "connect", "name or service", "max retries", "timed out", "resolve"))
         if offline:
             raise BenchError(f"Hub dataset {name} is not in the local Hugging Face cache and the Hub cannot be "
                              "reached; load it once on a machine with internet access (it is then cached), or save "
@@ -135,9 +141,15 @@ def class_names(ds: Any, spec: UserSpec) -> list[str]:
 
 
 def hub_entries(spec: UserSpec, split: str, ds: Any) -> list[Entry]:
-    _, label = _columns(ds, spec, spec.sources.get(split, spec.sources["train"]))
+    source = spec.sources.get(split, spec.sources["train"])
+    _, label = _columns(ds, spec, source)
+    values = ds[label]
+    wrong = next((v for v in values if isinstance(v, bool) or not isinstance(v, (int, str))), None)
+    if wrong is not None:
+        raise BenchError(f"{source}'s column {label!r} holds {type(wrong).__name__} values, not class labels (whole "
+                         "numbers or names); set label_column (and image_column) in the dataset file")
     return [Entry(f"{split}/{row}", str(value), f"row {row} of the {split} split", f"{split}/{row}")
-            for row, value in enumerate(ds[label])]
+            for row, value in enumerate(values)]
 
 
 def fingerprint_files(ds: Any) -> str:

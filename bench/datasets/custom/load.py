@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sys
 
 import numpy as np
 
@@ -34,11 +35,15 @@ def training_items(cat: Catalog, cfg: RunConfig) -> tuple[list, np.ndarray]:
     if d["profile"] == "natural":
         return items, np.arange(len(items))
     n_max = min(cat.counts("train"))
+    if max(cat.counts("train")) > 1.5 * n_max:
+        print(f"warning: {cat.spec.name}'s training classes are not balanced ({max(cat.counts('train'))} to {n_max} "
+              f"images), so its long-tail draw keeps at most {n_max} per class (the smallest class), class 0 "
+              f"({cat.classes[0]}) the head", file=sys.stderr, flush=True)
     counts = long_tail_counts(n_max, len(cat.classes), d["imbalance_ratio"], d["profile"])
     if min(counts) < 1:
         raise BenchError(f"{cat.spec.name} with imbalance ratio {d['imbalance_ratio']:g} ({d['profile']}) leaves class "
                          f"{counts.index(min(counts))} no training image (its smallest class has {n_max}); use a "
-                         "smaller dataset.imbalance_ratio")
+                         "smaller long_tail.ratio in the dataset file (or --set dataset.imbalance_ratio)")
     keep = select_long_tail([label for _, label in items], counts, d["data_seed"])
     return [items[i] for i in keep], keep
 
@@ -91,7 +96,7 @@ def in_memory(cat: Catalog, cfg: RunConfig):
     data = LongTailData(name=cat.spec.name, num_classes=len(cat.classes), train_x=_tensor(cat, train, size, cat.gray),
                         train_y=_labels(train), test_x=_tensor(cat, cat.splits["test"], size, cat.gray),
                         test_y=_labels(cat.splits["test"]), mean=mean, std=std, train_indices=keep,
-                        class_names=list(cat.classes))
+                        class_names=list(cat.classes), split_sha256=_list_sha256(cat, train))
     if cfg["eval"]["selection"] == "best_val":
         if "val" in cat.splits:
             from bench.datasets.selection import describe

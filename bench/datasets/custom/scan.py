@@ -1,6 +1,7 @@
 """Every image of a dataset file read once: its content hash (the dataset's fingerprint), whether it decodes whole,
 its size and colour, and its pixel sums (the normalisation statistics). Records are cached by file (path, size,
-modification time) or by a Hugging Face dataset's own fingerprint, so a dataset is read in full the first time only.
+modification and change time, inode) or by a Hugging Face dataset's arrow files, so a dataset is read in full the
+first time only.
 
 The cache folder is $BENCH_CACHE, else $XDG_CACHE_HOME/bench, else ~/.cache/bench; deleting it only costs a re-read.
 """
@@ -18,7 +19,7 @@ from typing import NamedTuple
 
 from bench.store.atomic import write_json
 
-VERSION = 1  # of the record layout: a new layout is a new cache file
+VERSION = 2  # of the record layout: a new layout is a new cache file
 
 
 class Record(NamedTuple):
@@ -50,8 +51,12 @@ def inspect(data: bytes) -> Record:
             gray = image.mode in ("1", "L", "LA", "I", "I;16", "F")
             pixels = np.asarray(image.convert("RGB"))
     except Exception as exc:  # noqa: BLE001 - any undecodable file: recorded with its reason
+        from PIL import UnidentifiedImageError
+
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        return Record(sha, f"{type(exc).__name__}: {reason}", 0, 0, False, ())
+        if isinstance(exc, UnidentifiedImageError):
+            reason = "not an image file PIL can read"
+        return Record(sha, f"{type(exc).__name__}: {reason[:120]}", 0, 0, False, ())
     flat = pixels.reshape(-1, 3).astype(np.uint32)  # exact integer sums, in 0..1 units below
     first, second = flat.sum(0, dtype=np.uint64), (flat * flat).sum(0, dtype=np.uint64)
     sums = tuple(float(v) / 255 for v in first) + tuple(float(v) / 255**2 for v in second) + (float(len(flat)),)
@@ -94,7 +99,9 @@ class Scanner:
             stat = os.stat(key)
         except OSError:
             return ""  # missing
-        return f"{key}|{stat.st_size}|{stat.st_mtime_ns}"
+        # the change time too: a file rewritten with its old size and modification time (cp -p, rsync -t) is read
+        # again
+        return f"{key}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|{stat.st_ino}"
 
     def records(self, keys: list[str], read: Callable[[str], bytes] | None = None, prefix: str = "",
                 what: str = "") -> dict[str, Record]:

@@ -40,6 +40,7 @@ KEYS = {
     "std": "normalisation std per channel (given with mean)",
     "shot_groups": "{many_above: 100, few_below: 20}: the many/medium/few-shot thresholds",
     "bad_images": "refuse (default) or skip: unreadable, truncated or missing images",
+    "duplicates": "refuse (default) or allow: the same image (content) in train and in test or val",
     "images": "csv / list: the folder the paths are relative to (default: the csv file's folder)",
     "allow_outside": "csv / list: paths may leave that folder (default false)",
     "image_column": "huggingface: the image column (default image)",
@@ -76,16 +77,19 @@ class UserSpec:
     many_above: int = 100
     few_below: int = 20
     bad_images: str = "refuse"
+    duplicates: str = "refuse"  # the same image content in train and in test or val
     images: Path | None = None
     allow_outside: bool = False
     hub: dict = field(default_factory=dict)  # the huggingface keys
 
-    def identity(self) -> dict:
-        """What the spec says about the data beside where it is: part of the dataset's fingerprint (a moved file
-        with the same content keeps its runs)."""
-        return {"format": self.format, "given": sorted(self.sources), "split": [self.split.test, self.split.val,
-                self.split.seed], "classes": list(self.classes), "image_size": self.image_size,
-                "mean": self.mean, "std": self.std, "bad_images": self.bad_images,
+    def identity(self, side: int) -> dict:
+        """What the spec says about the data beside where it is, as it acts: part of the dataset's fingerprint (a
+        moved file with the same content keeps its runs; a key written with the value it has anyway changes
+        nothing). `side`: the image size the data is used at (the file's image_size, else the images')."""
+        drawn = {s: getattr(self.split, s) for s in ("test", "val") if s not in self.sources and getattr(self.split, s)}
+        return {"format": self.format, "given": sorted(self.sources), "drawn": drawn,
+                "seed": self.split.seed if drawn else None, "size": side, "mean": self.mean, "std": self.std,
+                "bad_images": self.bad_images, "duplicates": self.duplicates,
                 "hub": {k: v for k, v in self.hub.items() if k != "trust_remote_code"}}
 
 
@@ -128,6 +132,18 @@ def _split(path: Path, value: Any) -> Split:
         if v >= 1 and v != int(v):
             raise _fail(path, f"{key} is a fraction below 1 or a whole number of images per class, got {v!r}")
     return Split(float(test), float(val), _number(path, "split.seed", value.get("seed", 0), 0, integer=True))
+
+
+def _split_used(path: Path, value: Any, sources: dict) -> None:
+    """A split: key that draws nothing (its split is given) would change the run id and nothing else: refused."""
+    if not isinstance(value, dict):
+        return
+    for key in ("test", "val"):
+        if key in value and key in sources:
+            raise _fail(path, f"split.{key} draws nothing: {key} is given; remove split.{key}")
+    if "seed" in value and all(key in sources or not value.get(key, 0.2 if key == "test" else 0)
+                               for key in ("test", "val")):
+        raise _fail(path, "split.seed draws nothing: no split is drawn from train; remove it")
 
 
 def _long_tail(path: Path, value: Any) -> tuple | None:
@@ -211,6 +227,10 @@ def read_spec(file: str | Path) -> UserSpec:
     bad = data.get("bad_images", "refuse")
     if bad not in ("refuse", "skip"):
         raise _fail(path, f"bad_images must be refuse or skip, got {bad!r}")
+    duplicates = data.get("duplicates", "refuse")
+    if duplicates not in ("refuse", "allow"):
+        raise _fail(path, f"duplicates must be refuse or allow, got {duplicates!r}")
+    _split_used(path, data.get("split"), sources)
     trust = data.get("trust_remote_code", False)
     if not isinstance(trust, bool):
         raise _fail(path, f"trust_remote_code must be true or false, got {trust!r}")
@@ -220,7 +240,7 @@ def read_spec(file: str | Path) -> UserSpec:
     return UserSpec(
         file=path, name=name, format=fmt, sources=sources, split=_split(path, data.get("split")),
         long_tail=_long_tail(path, data.get("long_tail")), classes=tuple(str(c) for c in classes), image_size=size,
-        mean=mean, std=std, many_above=many, few_below=few, bad_images=bad,
+        mean=mean, std=std, many_above=many, few_below=few, bad_images=bad, duplicates=duplicates,
         images=Path(_location(path, "csv", images, "images")) if images is not None else None,
         allow_outside=bool(data.get("allow_outside", False)),
         hub={k: data[k] for k in hub_keys if k in data})

@@ -50,6 +50,7 @@ def _file_facts(info: Any) -> dict:
 
     cat = catalog(info.file)
     return {"file": info.file, "format": cat.spec.format, "recipe": info.why, "fingerprint": cat.fingerprint,
+            "val_images": len(cat.splits.get("val", [])),
             "drawn": cat.drawn,
             "skipped": [{"image": e.key, "where": e.where, "why": why} for e, why in cat.skipped],
             "duplicates": [[f"{split}: {e.key}" for split, e in group] for group in cat.duplicates]}
@@ -72,6 +73,8 @@ def from_result(result: dict) -> dict:
 
 def text(s: dict, shown: int = 10) -> str:
     images = ", ".join(f"{n:,} {split}" for split, n in s["images"].items())
+    if s.get("val_images") and "val" not in s["images"]:
+        images += f", {s['val_images']:,} val (they select with eval.selection=best_val)"
     g, t = s["shot_groups"], s["thresholds"]
     lines = [f"dataset {s['dataset']}" + (f" ({s['file']}, {s['format']})" if "file" in s else ""),
              f"  classes: {s['classes']}; images: {images}",
