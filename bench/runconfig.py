@@ -19,6 +19,8 @@ class MethodSection(TypedDict):
     algorithm: str
     gamma: float
     focal_form: str
+    lade_alpha: float
+    lade_lambda: float
     smooth_head: float
     smooth_tail: float
     max_m: float
@@ -27,6 +29,7 @@ class MethodSection(TypedDict):
     vs_gamma: float
     vs_tau: float
     beta: float
+    grw_rho: float
     class_aware_per_visit: int
     defer_epoch: int | None
     mix_alpha: float

@@ -45,6 +45,21 @@ def inverse_frequency_weights(class_counts: Sequence[int]) -> torch.Tensor:
     return _tensor(weights)
 
 
+GRW_RHO = Param("grw_rho", 1.0, "exponent rho of generalized re-weighting, w_c proportional to (n_c / N)^-rho",
+                source="Megvii-BaseDetection/cvpods cvpods/modeling/losses/grw_loss.py:40 (exp_scale=1.0; DisAlign's "
+                       "ImageNet-LT config sets 1.2)", check=lambda v: v >= 0, phrase="non-negative",
+                search=Search("linear", 0.0, 1.25))
+
+
+def grw_weights(class_counts: Sequence[int], rho: float) -> torch.Tensor:
+    """Generalized re-weighting (Zhang et al., CVPR 2021, DisAlign): w_c = (n_c / N)^-rho, normalised to sum to the
+    number of classes (cvpods grw_loss.py:21-30). rho = 0 gives all ones, rho = 1 the inverse frequency."""
+    counts = np.asarray(class_counts, dtype=np.float64)
+    weights = np.power(counts / counts.sum(), -rho)
+    weights = weights / np.sum(weights) * len(counts)
+    return _tensor(weights)
+
+
 # build(class_counts, method_cfg) -> float32 tensor of C weights, or None
 NONE = Part("weights", "none", "no class weights", build=lambda counts, m: None)
 CB = Part("weights", "cb", "class-balanced weights (1 - beta) / (1 - beta^n_c), normalised to sum to C",
@@ -52,4 +67,7 @@ CB = Part("weights", "cb", "class-balanced weights (1 - beta) / (1 - beta^n_c), 
           build=lambda counts, m: class_balanced_weights(counts, m["beta"]))
 INVERSE_FREQUENCY = Part("weights", "inverse_frequency", "weights proportional to 1 / n_c, normalised to sum to C",
                          build=lambda counts, m: inverse_frequency_weights(counts))
-PARTS = (NONE, CB, INVERSE_FREQUENCY)
+GRW = Part("weights", "grw", "generalized re-weighting (n_c / N)^-rho, normalised to sum to C", params=(GRW_RHO,),
+           source="Zhang et al., CVPR 2021 (DisAlign); Megvii-BaseDetection/cvpods grw_loss.py",
+           build=lambda counts, m: grw_weights(counts, m["grw_rho"]))
+PARTS = (NONE, CB, INVERSE_FREQUENCY, GRW)
