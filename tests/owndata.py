@@ -79,5 +79,31 @@ def write_hub(root: Path, seed=2) -> tuple[Path, Path]:
     return root / "birds.yaml", root / "owls.yaml"
 
 
+def write_hub_large(root: Path, seed=3) -> Path:
+    """A DatasetDict of 80x96 RGB JPEG-encoded images (image, label columns) saved with save_to_disk, root/hawks.yaml:
+    decoded per batch by the image-list pipeline's workers, through the rows' bytes."""
+    import io
+
+    import datasets
+
+    rng = np.random.default_rng(seed)
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=list(TRAIN))})
+
+    def split(per_class):
+        images, labels = [], []
+        for cls, n in enumerate(per_class):
+            for _ in range(n):
+                buffer = io.BytesIO()
+                image(rng, cls, 80, 96).save(buffer, format="JPEG", quality=90)
+                images.append({"bytes": buffer.getvalue(), "path": None})
+                labels.append(cls)
+        return datasets.Dataset.from_dict({"image": images, "label": labels}, features=features)
+
+    datasets.DatasetDict({"train": split(TRAIN.values()), "test": split([TEST] * len(TRAIN))}).save_to_disk(
+        str(root / "large"))
+    (root / "hawks.yaml").write_text("name: hawks\nformat: huggingface\ntrain: large\nimage_size: 72\n")
+    return root / "hawks.yaml"
+
+
 def files_per_class(folder: Path) -> dict:
     return {d: len(os.listdir(folder / d)) for d in sorted(os.listdir(folder))}

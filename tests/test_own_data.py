@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from owndata import TEST, TRAIN, files_per_class, write_csv, write_folder, write_hub
+from owndata import TEST, TRAIN, files_per_class, write_csv, write_folder, write_hub, write_hub_large
 
 from bench.cli import main
 from bench.datasets.custom.summary import gini
@@ -29,14 +29,15 @@ def _cache(tmp_path_factory, monkeypatch):
 def own(tmp_path_factory):
     root = tmp_path_factory.mktemp("own")
     birds, owls = write_hub(root / "hub")
-    return {"folder": write_folder(root / "folder"), "csv": write_csv(root / "csv"), "hub": birds, "parquet": owls}
+    return {"folder": write_folder(root / "folder"), "csv": write_csv(root / "csv"), "hub": birds, "parquet": owls,
+            "hub_files": write_hub_large(root / "hub")}
 
 
 def results(out: Path) -> dict:
     return {p.parent.name.split("__")[1]: json.loads(p.read_text()) for p in out.glob("*/result.json")}
 
 
-@pytest.mark.parametrize("kind", ["folder", "csv", "hub", "parquet"])
+@pytest.mark.parametrize("kind", ["folder", "csv", "hub", "parquet", "hub_files"])
 def test_every_format_runs_a_one_stage_a_two_stage_and_a_posthoc_method(own, kind, tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["run", "--methods", "erm,crt,la_posthoc", "--datasets", str(own[kind]), "--preset", "quick",
@@ -49,10 +50,11 @@ def test_every_format_runs_a_one_stage_a_two_stage_and_a_posthoc_method(own, kin
     assert erm["test_class_counts"] == [2 if drawn else TEST] * 3
     assert erm["class_names"] == list(TRAIN)
     assert erm["data"]["file"] == str(own[kind]) and len(erm["data"]["fingerprint"]) == 64
-    chosen = "imagenet_lt (preset imagenet_lt_resnext50)" if kind == "csv" else "cifar10_lt (preset cifar_lt)"
+    chosen = "imagenet_lt (preset imagenet_lt_resnext50)" if kind in ("csv", "hub_files") else \
+        "cifar10_lt (preset cifar_lt)"
     assert erm["data"]["recipe"].endswith(f"3 classes: the recipes of {chosen}")
     assert erm["data"]["drawn"] == ({"test": {"from": "train", "per_class": 2.0, "seed": 5}} if drawn else {})
-    in_memory = kind != "csv"  # 16-24 px images are held in memory; the csv's 96 px JPEGs are decoded per batch
+    in_memory = kind not in ("csv", "hub_files")  # 16-24 px images are held in memory, 96 px ones decoded per batch
     assert erm["config"]["model"]["name"] == "small_cnn" and ("crop_padding" in erm["config"]["augment"])
     assert (erm["config"]["augment"]["image_size"] == 72) == (not in_memory)
     capsys.readouterr()
