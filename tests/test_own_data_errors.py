@@ -166,3 +166,13 @@ def test_a_file_that_is_no_image_and_labels_counted_from_one(sources, tmp_path, 
     (lists / "train.txt").write_text("".join(f"../csv/images/cat_{i}.jpg {1 + i % 2}\n" for i in range(3, 9)))
     (lists / "l.yaml").write_text("format: list\ntrain: train.txt\nallow_outside: true\n")
     refused(lists / "l.yaml", capsys, "class '0' has no training image", "labels written as numbers count from 0")
+
+
+def test_a_split_name_for_a_single_hub_dataset(sources, tmp_path, capsys):
+    import datasets
+
+    root = copy(sources, "hub", tmp_path)
+    datasets.load_from_disk(str(root / "saved"))["train"].save_to_disk(str(root / "one"))  # a Dataset, no splits
+    (root / "one.yaml").write_text("format: huggingface\ntrain: one\nimage_column: picture\nlabel_column: kind\n"
+                                   "test_split: test\n")
+    refused(root / "one.yaml", capsys, "test_split names a split of a DatasetDict", "is one Dataset")

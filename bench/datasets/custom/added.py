@@ -34,10 +34,6 @@ def added() -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
-def added_file(name: str) -> str | None:
-    return added().get(name)
-
-
 def add(name: str, file: Path) -> Path:
     """Record `name` -> `file` (replacing an earlier entry of that name); the registry file's path."""
     names = added()

@@ -16,7 +16,7 @@ import numpy as np
 
 from bench.datasets.custom.scan import Scanner
 from bench.datasets.custom.sources import Entry, file_entries
-from bench.datasets.custom.spec import UserSpec, read_spec
+from bench.datasets.custom.spec import IN_MEMORY_MAX, UserSpec, read_spec
 from bench.errors import BenchError
 
 SHOWN = 5  # bad images named in a message
@@ -34,6 +34,11 @@ class Catalog:
     reader: Callable[[str], bytes] | None = None  # encoded bytes of a Hub row; None: files read from disk
     fingerprint: str = ""
     side: int = 0  # the size the images are used at: the file's image_size, else the training images' median side
+
+    @property
+    def in_memory(self) -> bool:
+        """Held as tensors (CIFAR's path); else decoded from their files (or Hub rows) per batch."""
+        return self.side <= IN_MEMORY_MAX
 
     def counts(self, split: str) -> list[int]:
         c = Counter(label for _, label in self.splits.get(split, []))

@@ -14,7 +14,6 @@ from functools import partial
 from pathlib import Path
 
 from bench.datasets.custom.catalog import Catalog, catalog
-from bench.datasets.custom.spec import IN_MEMORY_MAX
 from bench.datasets.info import DatasetInfo
 from bench.runconfig import RunConfig
 
@@ -55,8 +54,7 @@ def user_info(file: str | Path) -> DatasetInfo:
 
 def _info(cat: Catalog) -> DatasetInfo:
     spec = cat.spec
-    size = spec.image_size or cat.side
-    in_memory = size <= IN_MEMORY_MAX
+    size, in_memory = cat.side, cat.in_memory
     like = closest_builtin(in_memory, len(cat.classes))
     counts = cat.counts("train")
     crop = spec.image_size or 224  # the recipe preset's crop unless the file gives its size

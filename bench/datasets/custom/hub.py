@@ -18,7 +18,6 @@ from bench.datasets.custom.spec import UserSpec
 from bench.errors import BenchError
 
 DEFAULT_SPLITS = {"train": "train", "test": "test", "val": "validation"}
-_OPENED: dict = {}  # (source, hub keys) -> Dataset or DatasetDict: opened once per process
 
 
 def _library():
@@ -85,17 +84,13 @@ def _open_local(path: Path) -> Any:
 
 
 def opened(source: str, spec: UserSpec) -> Any:
-    key = (source, tuple(sorted((k, str(v)) for k, v in spec.hub.items())))
-    if key not in _OPENED:
-        local = Path(source)
-        _OPENED[key] = _open_local(local) if local.is_absolute() and local.exists() else _open_hub(source, spec)
-    return _OPENED[key]
+    """The Dataset or DatasetDict of a local path or a Hub name (read afresh by each catalogue: a run re-reads)."""
+    local = Path(source)
+    return _open_local(local) if local.is_absolute() and local.exists() else _open_hub(source, spec)
 
 
-def _split_of(found: Any, wanted: str | None, source: str, required: bool) -> Any:
-    """A Dataset from a Dataset or DatasetDict; None where an optional split is absent."""
-    if not hasattr(found, "keys"):  # a single Dataset
-        return found if wanted in (None, "train") or required else None
+def _split_of(found: Any, wanted: str, source: str, required: bool) -> Any:
+    """A split of a DatasetDict; None where an optional split is absent."""
     if wanted in found:
         return found[wanted]
     if required:
@@ -114,18 +109,26 @@ def _columns(ds: Any, spec: UserSpec, source: str) -> tuple[str, str]:
 
 
 def hub_splits(spec: UserSpec) -> dict:
-    """{split: prepared Dataset} of every split the file gives or the source has (train always)."""
-    out = {}
+    """{split: prepared Dataset} of every split the file gives or the source has (train always). A single Dataset is
+    the split it is given as; a DatasetDict's splits are named by train_split, test_split and val_split."""
+    out: dict = {}
+    sources: dict[str, Any] = {}  # each source opened once
     for split in ("train", "test", "val"):
-        given = split in spec.sources
+        given, named = split in spec.sources, f"{split}_split" in spec.hub
         source = spec.sources[split] if given else spec.sources["train"]
-        wanted = spec.hub.get(f"{split}_split", DEFAULT_SPLITS[split])
-        if split != "train" and not given and f"{split}_split" not in spec.hub and not hasattr(
-                opened(source, spec), "keys"):
-            continue
-        ds = _split_of(opened(source, spec), wanted, source, required=given or f"{split}_split" in spec.hub)
-        if ds is None:
-            continue
+        found = sources[source] = sources[source] if source in sources else opened(source, spec)
+        if not hasattr(found, "keys"):  # a single Dataset
+            if named:
+                raise BenchError(f"{split}_split names a split of a DatasetDict, and {source} is one Dataset; remove "
+                                 f"{split}_split, or give the {split} images as {split}: in the dataset file")
+            if split != "train" and not given:
+                continue
+            ds = found
+        else:
+            ds = _split_of(found, spec.hub.get(f"{split}_split", DEFAULT_SPLITS[split]), source,
+                           required=given or named or split == "train")
+            if ds is None:
+                continue
         image, _ = _columns(ds, spec, source)
         datasets = _library()
         if isinstance(ds.features.get(image), datasets.Image):

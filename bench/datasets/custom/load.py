@@ -13,7 +13,6 @@ import numpy as np
 
 from bench.datasets.custom.catalog import Catalog
 from bench.datasets.custom.scan import statistics
-from bench.datasets.custom.spec import IN_MEMORY_MAX
 from bench.datasets.longtail import long_tail_counts, select_long_tail
 from bench.errors import BenchError
 from bench.runconfig import RunConfig
@@ -90,7 +89,7 @@ def _labels(items: list):
 def in_memory(cat: Catalog, cfg: RunConfig):
     from bench.datasets.base import LongTailData
 
-    size = cat.spec.image_size or cat.side
+    size = cat.side
     train, keep = training_items(cat, cfg)
     mean, std = normalisation(cat, cfg, True)
     data = LongTailData(name=cat.spec.name, num_classes=len(cat.classes), train_x=_tensor(cat, train, size, cat.gray),
@@ -143,8 +142,7 @@ def image_list(cat: Catalog, cfg: RunConfig):
 
 def load(cat: Catalog, cfg: RunConfig):
     check_fingerprint(cat, cfg)
-    size = cat.spec.image_size or cat.side
-    data = in_memory(cat, cfg) if size <= IN_MEMORY_MAX else image_list(cat, cfg)
+    data = in_memory(cat, cfg) if cat.in_memory else image_list(cat, cfg)
     # what result.json's data records besides the long-tail draw (bench/engine/result.py)
     data.source = {"file": str(cat.spec.file), "format": cat.spec.format, "fingerprint": cat.fingerprint,
                    "drawn": cat.drawn, "skipped": len(cat.skipped)}

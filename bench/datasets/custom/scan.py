@@ -73,13 +73,6 @@ MISSING = Record("", "the file does not exist", 0, 0, False, ())
 PARALLEL_FROM = 64  # images read by a thread pool from this many on (decoding, hashing and sums release the GIL)
 
 
-def _threads() -> int:
-    try:
-        return max(1, min(len(os.sched_getaffinity(0)), 16))
-    except AttributeError:  # not Linux
-        return max(1, min(os.cpu_count() or 1, 16))
-
-
 class Scanner:
     """Records of image files (cached by path, size and modification time) or of a Hugging Face dataset's rows
     (cached under its arrow files' identity), in one cache file per dataset file's folder."""
@@ -119,10 +112,13 @@ class Scanner:
             with open(key, "rb") as f:
                 return inspect(f.read())
 
-        if len(todo) >= PARALLEL_FROM and _threads() > 1:
+        from bench.images.imagefiles import worker_count  # the CPUs this process may use, as the loader's workers
+
+        threads = worker_count("auto")
+        if len(todo) >= PARALLEL_FROM and threads > 1:
             from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(_threads()) as pool:
+            with ThreadPoolExecutor(threads) as pool:
                 found = dict(zip(todo, pool.map(one, todo)))
         else:
             found = {k: one(k) for k in todo}
