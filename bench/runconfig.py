@@ -154,6 +154,7 @@ class StageSection(TypedDict):
     classifier_lr_factor: float
     max_norm: float | None
     max_norm_at: str
+    disalign_form: str
 
 
 class RunSection(TypedDict):

@@ -10,6 +10,8 @@ official Decoupling, weight-balancing and MiSLAS "shift learning" code). What tr
     classifier             the linear head (re-initialised with stage.reinit, as cRT; else the parent's)
     scales                 one scale per class on the head's logits, z_c * s_c from 1 (LWS); head frozen
     classifier_and_scales  both (MiSLAS), the head at stage.classifier_lr_factor x the LR
+    disalign               DisAlign's gate, magnitude and margin per class on the frozen head's logits
+                           (bench.models.classifiers.DisAlign, stage.disalign_form)
 
 with its own epochs, LR (cosine from stage.lr to 0, no warm-up), weight decay and batch size; the loss,
 class weights and sampler are the child method's parts. stage.max_norm projects every classifier row
@@ -74,7 +76,7 @@ class Stage2:
         Returns (model, optimizer parameter groups)."""
         from torch import nn
 
-        from bench.models.classifiers import ClassScale
+        from bench.models.classifiers import ClassScale, DisAlign
 
         state = self.parent_weights()
         own = model.state_dict()
@@ -96,6 +98,10 @@ class Stage2:
         for p in model.parameters():
             p.requires_grad_(False)
         groups: list[dict[str, Any]] = []
+        if train == "disalign":  # the gate, magnitudes and margins drawn after the parent's weights are in
+            model = nn.Sequential(model[0], DisAlign(model[1], model[0].out_features, num_classes,
+                                                     self.s["disalign_form"]))
+            groups.append({"params": model[1].calibration(), "lr_scale": 1.0})
         if train in ("classifier", "classifier_and_scales"):
             groups.append({"params": list(model[1].parameters()), "lr_scale": self.s["classifier_lr_factor"]})
         if train in ("scales", "classifier_and_scales"):
@@ -158,8 +164,10 @@ class Stage2:
     def record(self) -> dict:
         """What result.json keeps of the parent and the recipe."""
         stage: Mapping[str, Any] = self.s
-        keys = ("train", "reinit", "reinit_init", "bn", "epochs", "lr", "weight_decay", "batch_size",
-                "classifier_lr_factor", "max_norm", "max_norm_at")
+        keys = ["train", "reinit", "reinit_init", "bn", "epochs", "lr", "weight_decay", "batch_size",
+                "classifier_lr_factor", "max_norm", "max_norm_at"]
+        if stage["train"] == "disalign":
+            keys.append("disalign_form")
         return {"run_id": self.parent_dir.name, "method": self.parent.get("method"),
                 "result_sha256": self.parent_sha256, "max_norm_cap": self.cap,
                 "stage": {k: stage[k] for k in keys}}
@@ -213,11 +221,15 @@ class Stage2Algorithm(StandardAlgorithm):
         return [Stage2Rules(self.stage)]
 
 
+_HEAD_KEYS = tuple(k for k in STAGE_KEYS if k != "disalign_form")  # what the classifier and scales kinds read
 STAGES = (Stage("train", "classifier", "the linear head (re-initialised with stage.reinit)",
-                build=lambda: Stage2Algorithm, reads=STAGE_KEYS, interchangeable=True),
+                build=lambda: Stage2Algorithm, reads=_HEAD_KEYS, interchangeable=True),
           Stage("train", "scales", "one scale per class on the frozen head's logits (LWS)",
                 build=lambda: Stage2Algorithm, interchangeable=True,
-                reads=tuple(k for k in STAGE_KEYS if k not in ("classifier_lr_factor", "reinit", "reinit_init",
+                reads=tuple(k for k in _HEAD_KEYS if k not in ("classifier_lr_factor", "reinit", "reinit_init",
                                                                 "max_norm", "max_norm_at"))),
           Stage("train", "classifier_and_scales", "the head and the scales (MiSLAS)", build=lambda: Stage2Algorithm,
-                reads=STAGE_KEYS, interchangeable=True))
+                reads=_HEAD_KEYS, interchangeable=True),
+          Stage("train", "disalign", "DisAlign's gate, magnitude and margin per class on the frozen head's logits",
+                build=lambda: Stage2Algorithm,
+                reads=("bn", "start", "epochs", "lr", "weight_decay", "batch_size", "disalign_form")))

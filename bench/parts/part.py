@@ -104,8 +104,9 @@ class Part:
     revision: int = 1
 
 
+# the stage.* settings a computation may read
 STAGE_KEYS = ("reinit", "reinit_init", "bn", "start", "epochs", "lr", "weight_decay", "batch_size",
-              "classifier_lr_factor", "max_norm", "max_norm_at")  # the stage.* settings a computation may read
+              "classifier_lr_factor", "max_norm", "max_norm_at", "disalign_form")
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,13 @@ KEYS = (
         types=(float, int, NONE), check=lambda v: v is None or 0 <= v <= 1,
         phrase="in [0, 1] (the cap between the smallest and the largest row norm of the parent's classifier)"),
     Key("stage.max_norm_at", "step", "project MaxNorm after every step or every epoch", choices=("step", "epoch")),
+    Key("stage.disalign_form", "code", "DisAlign's calibration of the frozen head's logits z with the gate s = "
+        "sigmoid(v.x + c): code, (1 + s scale) z + s bias, the official classification layer (scale from 1, v from "
+        "0.1); paper, s (scale z + bias) + (1 - s) z, the paper's and the detection head's (scale from 1, v ~ N(0, "
+        "0.01), c 0)",
+        choices=("code", "paper"),
+        source="Megvii-BaseDetection/cvpods cvpods/layers/wrappers.py DisAlignLinear; "
+               "cvpods/modeling/roi_heads/disalign_fast_rcnn.py"),
     # ------------------------------------------------------------------ run (how it executes)
     Key("run.device", "auto", "auto, cpu, cuda or cuda:N", runtime=True),
     Key("run.progress", True, "progress bars and lines", runtime=True),
