@@ -19,12 +19,15 @@ class MethodSection(TypedDict):
     algorithm: str
     gamma: float
     focal_form: str
+    gcl_noise_mul: float
+    gcl_margin: float
+    gcl_gamma: float
+    s: float
     lade_alpha: float
     lade_lambda: float
     smooth_head: float
     smooth_tail: float
     max_m: float
-    s: float
     la_tau: float
     vs_gamma: float
     vs_tau: float
@@ -34,6 +37,9 @@ class MethodSection(TypedDict):
     defer_epoch: int | None
     mix_alpha: float
     cutmix_prob: float
+    experts: int
+    reduce_experts: bool
+    balpoe_taus: list[Any]
     bcl_alpha: float
     bcl_beta: float
     bcl_temperature: float
@@ -55,8 +61,6 @@ class MethodSection(TypedDict):
     paco_queue: int
     paco_momentum: float
     paco_key_view: str
-    experts: int
-    reduce_experts: bool
     ride_diversity: float
     ride_reweight_factor: float
     ride_router_top_k: int

@@ -190,7 +190,7 @@ def test_method_section_is_derived_from_the_part_declarations():
             "bcl_temperature", "bcl_hidden", "bcl_dim", "ride_router_top_k",
             "ride_router_pos_weight", "tuning", "peft_dim", "vpt_length", "head_init", "prompts", "tte",
             "tte_expand", "micro_batch", "cutmix_prob", "class_aware_per_visit", "lade_alpha", "lade_lambda",
-            "grw_rho"} == set(PARTS.params) - {"consistency"}
+            "grw_rho", "gcl_noise_mul", "gcl_margin", "gcl_gamma", "balpoe_taus"} == set(PARTS.params) - {"consistency"}
     assert [p.key for p in bench_test_plugin.PART.params] == ["consistency"]
     assert PARTS.users["beta"] == [("weights", "cb"), ("sampler", "class_balanced")]
     for part in (p for registry in PARTS.kinds.values() for p in registry.values()):
@@ -220,8 +220,8 @@ def test_a_hyper_parameter_no_part_uses_is_refused_naming_the_parts_that_do(tmp_
 
 
 @pytest.mark.parametrize("item, message", [
-    ("method.loss=ldm", "method.loss must be one of ce, focal, lade, las, ldam, logit_adjust, balanced_softmax, "
-                        "softmax_bce, vs, got 'ldm' (did you mean 'ldam'?)"),
+    ("method.loss=ldm", "method.loss must be one of ce, focal, gcl, lade, las, ldam, logit_adjust, "
+                        "balanced_softmax, softmax_bce, vs, got 'ldm' (did you mean 'ldam'?)"),
     ("method.mix=mixpu", "method.mix must be one of none, mixup, cutmix"),
     ("method.mix_alpha=0", "method.mix_alpha must be positive, got 0"),
     ("method.la_tau=-1", "method.la_tau must be non-negative, got -1"),

@@ -23,7 +23,7 @@ ALL_METHODS = list(METHODS)
 # two-stage methods: tests/test_stages.py; the foundation-model methods (a CLIP, 2-epoch runs of each on this
 # fixture with the toy clip_tiny): tests/test_foundation.py
 TRAINED = [m for m in METHODS if not METHODS[m].parent and METHODS[m].parts.get("algorithm") != "foundation"]
-OWN_NETWORK = [m for m in TRAINED if METHODS[m].parts.get("algorithm") in ("ride", "sade", "paco", "bcl")]
+OWN_NETWORK = [m for m in TRAINED if METHODS[m].parts.get("algorithm") in ("ride", "sade", "paco", "bcl", "balpoe")]
 FIXTURE_SETS = ["dataset.verify=false", "dataset.download=false"]
 
 
@@ -97,8 +97,8 @@ def test_every_method_end_to_end(cifar_root, tmp_path, dataset, num_classes, ext
     assert set(found) == set(methods)
     for method, (result, run_dir) in found.items():
         check_result(result, run_dir, 2, num_classes)
-        assert result["head"] == ("normed" if method.startswith("ldam") or method in ("ride", "sade", "bcl")
-                                  else "linear")
+        normed = ("ride", "sade", "bcl", "balpoe", "gcl_stage1")
+        assert result["head"] == ("normed" if method.startswith("ldam") or method in normed else "linear")
     erm = metrics(found["erm"][1])
     # deferred methods train exactly like their base until the switch (epoch 1 of 2), then differ
     for deferred, base in (("drw", "erm"), ("drs", "erm"), ("ldam_drw", "ldam")):

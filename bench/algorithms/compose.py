@@ -40,17 +40,28 @@ class Composition:
         self.loss.set_rebalancing(rebalancing)
         order = self.sampler.epoch_order(generator, rebalancing)
         self.mixer = PARTS.build("mix", self.mix_name, self.method_cfg, generator)
+        self.loss.reseed(generator)  # a loss that draws (GCL) after the mixer: the others' draws stay as they were
         return order, rebalancing
 
     def mixer_state(self) -> str | None:
-        """The mixer's random state inside an epoch (a mid-epoch checkpoint), as text; None without mixing."""
+        """The random state inside an epoch (a mid-epoch checkpoint), as text: the mixer's; with a loss that draws,
+        {"mixer": ..., "loss": its generator's state}; None without either."""
         import json
 
-        return None if self.mixer is None else json.dumps(self.mixer.rng.bit_generator.state)
+        mixer = None if self.mixer is None else json.dumps(self.mixer.rng.bit_generator.state)
+        if self.loss.generator is None:
+            return mixer
+        return json.dumps({"mixer": mixer, "loss": self.loss.generator.get_state().tolist()})
 
     def restore_mixer(self, text: str | None) -> None:
         import json
 
+        import torch
+
+        if text is not None and self.loss.generator is not None:
+            saved = json.loads(text)
+            self.loss.generator.set_state(torch.tensor(saved["loss"], dtype=torch.uint8))
+            text = saved["mixer"]
         if text is not None and self.mixer is not None:
             self.mixer.rng.bit_generator.state = json.loads(text)
 

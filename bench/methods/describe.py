@@ -38,7 +38,7 @@ def describe_methods():
         shown = ", ".join(f"{kind} {head if kind == 'head' else parts[kind]}" for kind in KINDS)
         params = [(p.key, method.parts.get(p.key, p.default)) for kind in KINDS
                   for p in PARTS.get(kind, parts[kind]).params]
-        params = list(dict.fromkeys(params))  # beta of weights cb and sampler class_balanced once
+        params = list(dict(params).items())  # beta of weights cb and sampler class_balanced once
         row = method.description + (f" [paper row: {method.paper_row}]" if method.paper_row else "")
         lines.append(f"{method.name:<{width}}  {row}")
         if method.parent:
@@ -93,12 +93,12 @@ def _recipe_lines(method, width):
     if not method.recipes:
         return []
     return [f"{'':<{width}}    authors' recipes ({method.recipe_source}): " + "; ".join(
-        f"{preset}: " + ", ".join(f"{k}={_value(v)}" for k, v in flatten(recipe).items())
-        for preset, recipe in method.recipes.items())]
+        f"{preset}: {_settings(recipe)}" for preset, recipe in method.recipes.items())]
 
 
 def _settings(recipe):
-    return ", ".join(f"{k}={_value(v)}" for k, v in flatten(recipe).items())
+    """A recipe's settings; an empty one is the method's own values (the authors' recipe at that dataset)."""
+    return ", ".join(f"{k}={_value(v)}" for k, v in flatten(recipe).items()) or "the method's own values"
 
 
 def recipe_cell(method, dataset):

@@ -36,6 +36,7 @@ class PartLoss(nn.Module):
                 self._scalars[name] = value
         self.register_buffer("class_weights", weight)
         self.rebalancing = True
+        self.generator = torch.Generator() if part.draws else None  # the part's draws (Part.draws), on the CPU
 
     def set_rebalancing(self, on: bool) -> None:
         """Class weights apply from now on (True) or not (False)."""
@@ -49,7 +50,14 @@ class PartLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         constants = {name: getattr(self, name) for name in self._buffers_of_part}
         assert self.part.forward is not None  # every loss part declares its formula
+        if self.generator is not None:
+            constants["generator"] = self.generator
         return self.part.forward(logits, target, self.weight, **constants, **self._scalars)
+
+    def reseed(self, generator: torch.Generator) -> None:
+        """A loss that draws (Part.draws) takes its epoch's seed from the epoch's generator; others draw nothing."""
+        if self.generator is not None:
+            self.generator.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
 
 
 def build_loss(method_cfg: Mapping[str, Any], class_counts: Sequence[int],

@@ -98,6 +98,9 @@ class Part:
     # the loss trains (LDAM: s on the cosines); probabilities for calibration metrics (ECE, NLL) are
     # softmax(scale * output); accuracy is unchanged
     probability_scale: str | None = None
+    # a loss drawing random numbers at each call (GCL's noise): forward gets `generator`, a CPU torch.Generator
+    # reseeded from the epoch's generator and saved in mid-epoch checkpoints (bench.algorithms.compose)
+    draws: bool = False
     traits: Traits = Traits()  # algorithms only
     # bumped when what the part computes changes without a config key saying so: a run using it gets a new run id
     # (bench.plan.config.config_hash), so results of the old computation are never taken for the new one
