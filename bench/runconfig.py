@@ -68,6 +68,10 @@ class MethodSection(TypedDict):
     sade_tau: float
     sam_rho: float
     sam_rho_schedule: list[Any] | None
+    imbsam_eta: int
+    imbsam_tail_weight: float
+    focal_sam_gamma: float
+    focal_sam_lambda: float
 
 
 class DatasetSection(TypedDict):

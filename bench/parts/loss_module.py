@@ -54,6 +54,12 @@ class PartLoss(nn.Module):
             constants["generator"] = self.generator
         return self.part.forward(logits, target, self.weight, **constants, **self._scalars)
 
+    def per_image(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The per-image losses of a loss part that declares them (Part.per_image), class weights multiplying them."""
+        constants = {name: getattr(self, name) for name in self._buffers_of_part}
+        assert self.part.per_image and self.part.forward is not None
+        return self.part.forward(logits, target, self.weight, **constants, **self._scalars, reduction="none")
+
     def reseed(self, generator: torch.Generator) -> None:
         """A loss that draws (Part.draws) takes its epoch's seed from the epoch's generator; others draw nothing."""
         if self.generator is not None:

@@ -78,6 +78,7 @@ class Traits:
     experts: bool = False  # trains a multi-expert network (method.experts, its backbone must host experts)
     fixed_experts: int | None = None  # ... with exactly this many experts
     clip: bool = False  # adapts a CLIP model (the foundation-model track)
+    per_image_loss: str | None = None  # needs the loss part's per-image losses (Part.per_image) (why)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,9 @@ class Part:
     # a loss drawing random numbers at each call (GCL's noise): forward gets `generator`, a CPU torch.Generator
     # reseeded from the epoch's generator and saved in mid-epoch checkpoints (bench.algorithms.compose)
     draws: bool = False
+    # a loss whose forward also takes reduction="none" and returns the per-image losses (class weights multiplying
+    # them): what the algorithms that weight images by class need (bench.algorithms.split_sam)
+    per_image: bool = False
     traits: Traits = Traits()  # algorithms only
     # bumped when what the part computes changes without a config key saying so: a run using it gets a new run id
     # (bench.plan.config.config_hash), so results of the old computation are never taken for the new one

@@ -31,16 +31,16 @@ def setup(class_counts: Sequence[int], max_m: float, s: float) -> dict[str, Any]
 
 
 def forward(cosine: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None, margins: torch.Tensor,
-            s: float) -> torch.Tensor:
+            s: float, reduction: str = "mean") -> torch.Tensor:
     """The margin is subtracted from the target logit only; all logits are scaled by s."""
     import torch
     import torch.nn.functional as F
 
     is_target = F.one_hot(target, cosine.shape[1]).bool()
     shifted = torch.where(is_target, cosine - margins[target].unsqueeze(1), cosine)
-    return F.cross_entropy(s * shifted, target, weight=weight)
+    return F.cross_entropy(s * shifted, target, weight=weight, reduction=reduction)
 
 
 PART = Part("loss", "ldam", "LDAM: CE(s (cos - m_y on the target), y), m_c proportional to n_c^(-1/4)",
-            params=(MAX_M, S), setup=setup, forward=forward, head="normed", probability_scale="s",
+            params=(MAX_M, S), setup=setup, forward=forward, head="normed", probability_scale="s", per_image=True,
             source="Cao et al., NeurIPS 2019; kaidic/LDAM-DRW losses.py")

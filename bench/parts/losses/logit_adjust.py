@@ -33,15 +33,15 @@ def setup_balanced(class_counts: Sequence[int]) -> dict[str, Any]:
 
 
 def forward(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
-            offsets: torch.Tensor) -> torch.Tensor:
+            offsets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     import torch.nn.functional as F
 
-    return F.cross_entropy(logits + offsets, target, weight=weight)
+    return F.cross_entropy(logits + offsets, target, weight=weight, reduction=reduction)
 
 
 PART = Part("loss", "logit_adjust", "logit-adjusted CE: CE(z + tau log pi, y); predictions on plain z",
-            params=(LA_TAU,), setup=setup, forward=forward, source="Menon et al., ICLR 2021")
+            params=(LA_TAU,), setup=setup, forward=forward, source="Menon et al., ICLR 2021", per_image=True)
 BALANCED_SOFTMAX = Part("loss", "balanced_softmax", "Balanced Softmax: CE(z + log n, y) (= logit_adjust, tau 1)",
-                        setup=setup_balanced, forward=forward,
+                        setup=setup_balanced, forward=forward, per_image=True,
                         source="Ren et al., NeurIPS 2020; jiawei-ren/BalancedMetaSoftmax-Classification")
 PARTS = (PART, BALANCED_SOFTMAX)

@@ -33,12 +33,12 @@ def setup(class_counts: Sequence[int], vs_gamma: float, vs_tau: float) -> dict[s
 
 
 def forward(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None, delta: torch.Tensor,
-            iota: torch.Tensor) -> torch.Tensor:
+            iota: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     import torch.nn.functional as F
 
-    return F.cross_entropy(logits / delta + iota, target, weight=weight)
+    return F.cross_entropy(logits / delta + iota, target, weight=weight, reduction=reduction)
 
 
 PART = Part("loss", "vs", "VS loss: CE(z (n/n_max)^gamma + tau log pi, y); predictions on plain z",
-            params=(VS_GAMMA, VS_TAU), setup=setup, forward=forward,
+            params=(VS_GAMMA, VS_TAU), setup=setup, forward=forward, per_image=True,
             source="Kini et al., NeurIPS 2021; orparask/VS-Loss")
