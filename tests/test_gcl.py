@@ -139,3 +139,12 @@ def test_a_gcl_run_resumes_mid_epoch_exactly_with_its_noise(cifar_root, tmp_path
     argv = ["run", "--methods", "gcl_stage1", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress",
             "--data-root", str(cifar_root), "--set", *SETS[:-1]]
     assert len(resumes_exactly(argv, tmp_path, 3)["metrics"]) == 2
+
+
+def test_each_process_of_a_distributed_run_draws_its_own_clouds():
+    loss = build_loss({"loss": "gcl", **STAGES["stage1"][0]}, [100, 10, 1])
+    draws = []
+    for rank in (0, 0, 1):
+        loss.reseed(torch.Generator().manual_seed(7), rank)
+        draws.append(torch.normal(0.0, 1.0, (5,), generator=loss.generator))
+    assert torch.equal(draws[0], draws[1]) and not torch.equal(draws[0], draws[2])

@@ -206,3 +206,16 @@ def test_a_focal_sam_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
             "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
             "eval.batch_size=100", "--data-root", str(cifar_root)]
     assert len(resumes_exactly(argv, tmp_path, 3)["metrics"]) == 2
+
+
+def test_a_split_sam_method_refuses_several_processes():
+    """Step 2's backward reuses step 1's forward pass, whose gradients DistributedDataParallel averages only once: a
+    multi-process run would perturb each process along its own shard's gradient."""
+    from bench.errors import BenchError
+    from bench.plan.config import check_algorithm
+
+    cfg = resolve("imbsam", "cifar100_lt", 0)
+    check_algorithm(cfg)
+    cfg["train"]["world_size"] = 2
+    with pytest.raises(BenchError, match="method imbsam trains in one process only"):
+        check_algorithm(cfg)

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from bench.parts.mix import Mixer
 
 
+def process_rank() -> int:
+    """This process's rank in a distributed run (0 otherwise)."""
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
 class Composition:
     def __init__(self, cfg: RunConfig, class_counts: Sequence[int], train_labels: torch.Tensor,
                  device: torch.device) -> None:
@@ -40,7 +47,7 @@ class Composition:
         self.loss.set_rebalancing(rebalancing)
         order = self.sampler.epoch_order(generator, rebalancing)
         self.mixer = PARTS.build("mix", self.mix_name, self.method_cfg, generator)
-        self.loss.reseed(generator)  # a loss that draws (GCL) after the mixer: the others' draws stay as they were
+        self.loss.reseed(generator, process_rank())  # a loss that draws (GCL) after the mixer: others unchanged
         return order, rebalancing
 
     def mixer_state(self) -> str | None:

@@ -7,6 +7,7 @@ weight u_c of its class c, and a sharpness-aware part, weight v_c, as both offic
        g_plain steps the base optimizer (SGD with momentum and weight decay).
 
 B is the whole batch (not a class's count). Both forward passes run in train mode (no BN switch in either code).
+One process only: step 2's backward reuses step 1's forward, which DistributedDataParallel would not average.
 rho is method.sam_rho, or per epoch from method.sam_rho_schedule, as SAM's.
 
     imbsam     u_c = 1, v_c = 0 for a class with at least method.imbsam_eta training images; u_c = 0,
@@ -110,6 +111,8 @@ FOCAL_SAM_LAMBDA = Param("focal_sam_lambda", 0.5, "Focal-SAM: lambda of the shar
                          check=lambda v: v >= 0, phrase="non-negative", search=Search("linear", 0.1, 1.2))
 
 _TRAITS = Traits(step_cost=2.0, no_fp16="two backward passes a step",
+                 one_process="its second backward pass reuses the first forward pass, whose gradients "
+                             "DistributedDataParallel averages over the processes only once",
                  no_mix="it weights each image's loss by its class, one label per image",
                  per_image_loss="it weights each image's loss by its class")
 IMBSAM = Part("algorithm", "imbsam", "ImbSAM: SAM on the tail classes' loss only (under imbsam_eta images, times "

@@ -29,5 +29,7 @@ METHOD = Method(
                               "method": dict(balpoe_taus=[-1.0, 1.0, 3.0], mix_alpha=0.2)},
     },
     recipe_source="emasa/BalPoE-CalibratedLT configs/mixup/standard_training/config_*_bs-experts.json",
-    deviations=("no official recipe for Places-LT (no config or data loader): it runs the dataset's shared recipe",),
+    deviations=("the official ImageNet-LT and iNaturalist runs use DataParallel over 2 and 4 GPUs, with per-GPU BN "
+                "(32 and 128 images); bench normalises over the whole batch in one process (no setting)",
+                "no official recipe for Places-LT (no config or data loader): it runs the dataset's shared recipe",),
 )

@@ -24,6 +24,8 @@ METHOD = Method(
                 "classifier (no setting)",
                 "the official loader draws batches from an endless shuffle, ceil(N / 256) full batches an epoch, the "
                 "last one running into the next epoch's order; bench's last batch of an epoch is partial (no setting)",
+                "the official runs spread each batch of 256 over 8 GPUs with per-GPU BN (32 images; stage 2's BN "
+                "statistics follow those batches); bench normalises over the whole batch in one process (no setting)",
                 "stage.disalign_form=code is the official classification layer, (1 + s scale) z + s bias; the "
                 "paper's s (scale z + bias) + (1 - s) z is stage.disalign_form=paper",
                 "no official recipe for CIFAR-LT, iNaturalist 2018 or Places-LT (the README lists them; their configs "

@@ -1,7 +1,8 @@
 from bench.methods.spec import Method
 
-# Zhou et al., ICCV 2023 (ImbSAM), and cool-xuan/Imbalanced_SAM @ c65f41e scripts/train.py with its argparse defaults
-# (the only recipe: CIFAR-100-LT, ratio 100): CE with SAM on the tail classes' loss only (under 20 training images,
+# Zhou et al., ICCV 2023 (ImbSAM), and cool-xuan/Imbalanced_SAM @ c65f41e scripts/train.py with --opt imbsam and its
+# other argparse defaults (the only recipe: CIFAR-100-LT, ratio 100; the released script needs its train_model call
+# patched to run): CE with SAM on the tail classes' loss only (under 20 training images,
 # times 2) and a plain gradient on the others' (imbsam.py, utils/trainval.py:110-145), rho 0.05, batch 64, lr 0.01,
 # momentum 0.9, weight decay 1e-3, CosineAnnealingLR over 200 epochs stepped before each epoch. The transcription:
 # bench/methods/transcripts/imbsam.yaml.
@@ -12,7 +13,8 @@ METHOD = Method(
     recipes={"cifar100_lt@100": {"train": dict(epochs=200, batch_size=64, lr=0.01, momentum=0.9, nesterov=False,
                                                weight_decay=1e-3, warmup_epochs=0, schedule="cosine",
                                                cosine_offset=1)}},
-    recipe_source="cool-xuan/Imbalanced_SAM scripts/train.py (argparse defaults), imbsam.py, utils/trainval.py",
+    recipe_source="cool-xuan/Imbalanced_SAM scripts/train.py (--opt imbsam, other argparse defaults), imbsam.py, "
+                  "utils/trainval.py",
     deviations=("the official test averages the logits of each image and its horizontal flip (utils/eval_funcs.py); "
                 "bench tests the image alone (no setting)",
                 "the official long-tailed subset keeps the first n_c images of each class in CIFAR's order; bench "

@@ -60,10 +60,11 @@ class PartLoss(nn.Module):
         assert self.part.per_image and self.part.forward is not None
         return self.part.forward(logits, target, self.weight, **constants, **self._scalars, reduction="none")
 
-    def reseed(self, generator: torch.Generator) -> None:
-        """A loss that draws (Part.draws) takes its epoch's seed from the epoch's generator; others draw nothing."""
+    def reseed(self, generator: torch.Generator, rank: int = 0) -> None:
+        """A loss that draws (Part.draws) takes its epoch's seed from the epoch's generator, plus the process's rank
+        (each process of a distributed run draws for its own images); others draw nothing."""
         if self.generator is not None:
-            self.generator.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
+            self.generator.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)) + rank)
 
 
 def build_loss(method_cfg: Mapping[str, Any], class_counts: Sequence[int],

@@ -79,6 +79,7 @@ class Traits:
     fixed_experts: int | None = None  # ... with exactly this many experts
     clip: bool = False  # adapts a CLIP model (the foundation-model track)
     per_image_loss: str | None = None  # needs the loss part's per-image losses (Part.per_image) (why)
+    one_process: str | None = None  # cannot train in several processes (train.world_size > 1) (why)
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,9 @@ def check_algorithm(cfg):
                          "gradient scaler; use --precision bf16 or fp32")
     if traits.no_mix and m["mix"] != "none":
         raise BenchError(f"method {m['name']} cannot mix batches ({traits.no_mix}); use method.mix=none")
+    if traits.one_process and cfg["train"].get("world_size", 1) > 1:
+        raise BenchError(f"method {m['name']} trains in one process only ({traits.one_process}); launch it without "
+                         "torchrun or a multi-task SLURM profile")
     if traits.per_image_loss and not PARTS.get("loss", m["loss"]).per_image:
         able = ", ".join(name for name, p in PARTS.kinds["loss"].items() if p.per_image)
         raise BenchError(f"method {m['name']} needs each image's loss ({traits.per_image_loss}), which loss "
