@@ -6,6 +6,7 @@ same logits). Values and gradients on random inputs; the method's recipes; an ex
 from __future__ import annotations
 
 import contextlib
+import copy
 from types import SimpleNamespace
 
 import numpy as np
@@ -82,8 +83,18 @@ def test_a_step_mixes_the_batch_and_trains_every_expert():
     assert algorithm.method.mixer is not None and algorithm.taus.tolist() == [0.0, 1.0, 2.0]
     step = Step(net=model, model=model, optimizer=torch.optim.SGD(params, lr=0.1), autocast=contextlib.nullcontext,
                 memory_format=torch.contiguous_format)
+    x, y = torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 0])
+    # the loss the step must take: the batch mixed as the mixer draws it, lam L(y) + (1 - lam) L(partner)
+    state, twin = algorithm.method.mixer_state(), copy.deepcopy(model)
+    mixed, (_, partner, lam) = algorithm.method.mix_batch(x, y)
+    cosines = twin(mixed, experts=True)
+    expected = lam * balpoe_loss(cosines, y, 30.0, algorithm.log_prior, algorithm.taus) + (1 - lam) * balpoe_loss(
+        cosines, partner, 30.0, algorithm.log_prior, algorithm.taus)
+    assert 0 < lam < 1 and not torch.equal(partner, y)
+    algorithm.method.restore_mixer(state)
     before = [p.detach().clone() for p in model.heads.parameters()]
-    loss, logits = algorithm.train_step(step, torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 0]))
+    loss, logits = algorithm.train_step(step, x, y)
+    torch.testing.assert_close(loss, expected.detach())
     assert all(not torch.equal(b, p) for b, p in zip(before, model.heads.parameters()))
     assert logits.shape == (4, 3) and algorithm.probability_scale() == 30.0 and torch.isfinite(loss)
 

@@ -122,7 +122,8 @@ def test_stage2_trains_only_the_calibration_on_the_parents_frozen_model(cifar_ro
     ("crt", ["stage.disalign_form=paper"], "stage.disalign_form would change nothing in crt"),
     ("disalign", ["stage.reinit=true"], "stage.reinit would change nothing in disalign"),
     ("disalign", ["stage.max_norm=0.5"], "stage.max_norm would change nothing in disalign"),
-    ("disalign", ["stage.train=classifier"], "stage.train"),
+    ("disalign", ["stage.train=classifier"], "stage.train=classifier would make disalign (stage.train=disalign) "
+                                             "another method under its name; use method crt"),
 ])
 def test_keys_disalign_does_not_read_are_refused(tmp_path, capsys, method, sets, message):
     argv = ["run", "--methods", method, "--datasets", "cifar10_lt", "--dry-run", "--out", str(tmp_path / "r"),

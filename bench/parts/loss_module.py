@@ -47,18 +47,22 @@ class PartLoss(nn.Module):
         weights = self.class_weights  # a registered buffer: a tensor, or None without class weights
         return weights if self.rebalancing and isinstance(weights, torch.Tensor) else None
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        constants = {name: getattr(self, name) for name in self._buffers_of_part}
-        assert self.part.forward is not None  # every loss part declares its formula
+    def _arguments(self) -> dict[str, Any]:
+        """What the part's forward takes besides (logits, target, weight): its constants, and its generator if it
+        draws (Part.draws)."""
+        arguments = {name: getattr(self, name) for name in self._buffers_of_part} | self._scalars
         if self.generator is not None:
-            constants["generator"] = self.generator
-        return self.part.forward(logits, target, self.weight, **constants, **self._scalars)
+            arguments["generator"] = self.generator
+        return arguments
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        assert self.part.forward is not None  # every loss part declares its formula
+        return self.part.forward(logits, target, self.weight, **self._arguments())
 
     def per_image(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The per-image losses of a loss part that declares them (Part.per_image), class weights multiplying them."""
-        constants = {name: getattr(self, name) for name in self._buffers_of_part}
         assert self.part.per_image and self.part.forward is not None
-        return self.part.forward(logits, target, self.weight, **constants, **self._scalars, reduction="none")
+        return self.part.forward(logits, target, self.weight, **self._arguments(), reduction="none")
 
     def reseed(self, generator: torch.Generator, rank: int = 0) -> None:
         """A loss that draws (Part.draws) takes its epoch's seed from the epoch's generator, plus the process's rank

@@ -213,9 +213,9 @@ def check_algorithm(cfg):
         raise BenchError(f"method {m['name']} trains in one process only ({traits.one_process}); launch it without "
                          "torchrun or a multi-task SLURM profile")
     if traits.per_image_loss and not PARTS.get("loss", m["loss"]).per_image:
-        able = ", ".join(name for name, p in PARTS.kinds["loss"].items() if p.per_image)
+        able = [name for name, p in PARTS.kinds["loss"].items() if p.per_image]
         raise BenchError(f"method {m['name']} needs each image's loss ({traits.per_image_loss}), which loss "
-                         f"{m['loss']} does not give; use method.loss={' or '.join(able.split(', '))}")
+                         f"{m['loss']} does not give; use method.loss={' or '.join(able)}")
     if traits.experts:
         check_experts(cfg, traits.fixed_experts)
     check_clip(cfg)
