@@ -61,6 +61,11 @@ class MethodSection(TypedDict):
     paco_queue: int
     paco_momentum: float
     paco_key_view: str
+    proco_alpha: float
+    proco_temperature: float
+    proco_dim: int
+    proco_hidden: int
+    proco_scale: float
     ride_diversity: float
     ride_reweight_factor: float
     ride_router_top_k: int

@@ -23,7 +23,8 @@ ALL_METHODS = list(METHODS)
 # two-stage methods: tests/test_stages.py; the foundation-model methods (a CLIP, 2-epoch runs of each on this
 # fixture with the toy clip_tiny): tests/test_foundation.py
 TRAINED = [m for m in METHODS if not METHODS[m].parent and METHODS[m].parts.get("algorithm") != "foundation"]
-OWN_NETWORK = [m for m in TRAINED if METHODS[m].parts.get("algorithm") in ("ride", "sade", "paco", "bcl", "balpoe")]
+OWN_NETWORK = [m for m in TRAINED if METHODS[m].parts.get("algorithm") in ("ride", "sade", "paco", "bcl", "balpoe",
+                                                                            "proco")]
 FIXTURE_SETS = ["dataset.verify=false", "dataset.download=false"]
 
 
@@ -86,8 +87,9 @@ PER_CLASS = ["erm", "drw", "drs", "ldam", "ldam_drw", "cb", "reweight", "resampl
              "logit_adjust", "balanced_softmax", *OWN_NETWORK]
 
 
+# proco's recipes drop the last partial batch of 256, and the 10-class fixture has 242 images: it trains on 100 classes
 @pytest.mark.parametrize("dataset,num_classes,extra,methods", [
-    ("cifar10_lt", 10, [], TRAINED),
+    ("cifar10_lt", 10, [], [m for m in TRAINED if m != "proco"]),
     ("cifar100_lt", 100, ["dataset.imbalance_ratio=10", "model.name=small_cnn"], PER_CLASS),
 ])
 def test_every_method_end_to_end(cifar_root, tmp_path, dataset, num_classes, extra, methods):

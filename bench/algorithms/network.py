@@ -20,7 +20,7 @@ def resolve_head(method_cfg: Mapping[str, Any]) -> str:
 
     own = PARTS.get("algorithm", method_cfg.get("algorithm", "standard")).traits.head
     if own is not None:
-        return own
+        return own(method_cfg) if callable(own) else own
     head = method_cfg["head"]
     return PARTS.get("loss", method_cfg["loss"]).head if head == "auto" else head
 

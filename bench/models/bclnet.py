@@ -10,7 +10,7 @@ from torch import nn
 from bench.models.classifiers import NormedLinear
 
 
-def _head(features: int, hidden: int, dim: int) -> nn.Sequential:
+def projection_head(features: int, hidden: int, dim: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, dim))
 
 
@@ -21,7 +21,7 @@ class BCLNet(nn.Module):
         super().__init__()
         features = int(backbone.out_features)  # type: ignore[arg-type]
         self.backbone, self.classifier = backbone, NormedLinear(features, num_classes)
-        self.head, self.head_fc = _head(features, hidden, dim), _head(features, hidden, dim)
+        self.head, self.head_fc = projection_head(features, hidden, dim), projection_head(features, hidden, dim)
 
     def forward(self, x: torch.Tensor, contrastive: bool = False):
         h = self.backbone(x)

@@ -72,7 +72,9 @@ class Traits:
     reads_switch: bool = False  # acts on the re-balancing switch itself (method.schedule), besides weights, sampler
     no_mix: str | None = None  # cannot mix batches (why)
     no_fp16: str | None = None  # cannot run under fp16's gradient scaler (why)
-    head: str | None = None  # builds its own classifier, of this kind (method.head is not used)
+    # builds its own classifier, of this kind (method.head is not used); a function of the method section where its
+    # own hyper-parameters choose the kind (ProCo's scale: linear or normed)
+    head: str | Callable[[Mapping[str, Any]], str] | None = None
     own_network: bool = False  # builds its own network and loads no pretrained weights (model.weights)
     step_cost: float = 1.0  # a step's time relative to the standard step's (the dry-run cost)
     experts: bool = False  # trains a multi-expert network (method.experts, its backbone must host experts)
