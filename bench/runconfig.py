@@ -45,6 +45,10 @@ class MethodSection(TypedDict):
     bcl_temperature: float
     bcl_hidden: int
     bcl_dim: int
+    dirmixe_lambda: float
+    dirmixe_power: float
+    dirmixe_trials: int
+    dirmixe_concentration: float
     tuning: str
     peft_dim: int
     vpt_length: int

@@ -192,7 +192,8 @@ def test_method_section_is_derived_from_the_part_declarations():
             "tte_expand", "micro_batch", "cutmix_prob", "class_aware_per_visit", "lade_alpha", "lade_lambda",
             "grw_rho", "gcl_noise_mul", "gcl_margin", "gcl_gamma", "balpoe_taus", "imbsam_eta",
             "imbsam_tail_weight", "focal_sam_gamma", "focal_sam_lambda", "proco_alpha", "proco_temperature",
-            "proco_dim", "proco_hidden", "proco_scale"} == set(PARTS.params) - {"consistency"}
+            "proco_dim", "proco_hidden", "proco_scale", "dirmixe_lambda", "dirmixe_power", "dirmixe_trials",
+            "dirmixe_concentration"} == set(PARTS.params) - {"consistency"}
     assert [p.key for p in bench_test_plugin.PART.params] == ["consistency"]
     assert PARTS.users["beta"] == [("weights", "cb"), ("sampler", "class_balanced")]
     for part in (p for registry in PARTS.kinds.values() for p in registry.values()):

@@ -175,10 +175,15 @@ def test_the_log_bessel_recurrence_is_the_official_bit_for_bit_overflows_include
     nu + 1 and nu too, where its in-place division reaches the values it recorded)."""
     gen = torch.Generator().manual_seed(nu)
     x = torch.cat([torch.logspace(-3, 5, 61, dtype=torch.float64),
-                   torch.rand(40, generator=gen, dtype=torch.float64) * 2000,
-                   torch.tensor([0.0023883310435035784, 0.0016220062119181328], dtype=torch.float64)])
+                   torch.rand(40, generator=gen, dtype=torch.float64) * 2000])
     ours, theirs = log_bessel_pair(nu, x.clone()), miller_recurrence(torch.tensor(nu).int(), x.clone())
     assert torch.equal(ours[0], theirs[0]) and torch.equal(ours[1], theirs[1])
+    # alone, these overflow at order nu + 1 or nu themselves (nu 63, 511): the aliased in-place division
+    for tiny in (0.0023883310435035784, 0.0016220062119181328):
+        one = torch.tensor([tiny], dtype=torch.float64)
+        ours, theirs = log_bessel_pair(nu, one.clone()), miller_recurrence(torch.tensor(nu).int(), one.clone())
+        assert torch.equal(ours[0], theirs[0]) and torch.equal(ours[1], theirs[1])
+    ours = log_bessel_pair(nu, x.clone())
     # and they are log ive where the recurrence, started at order 2 nu, is accurate (ProCo's nu, 63 and 511, x below
     # 2 nu; ProCo's large concentrations, far above, are where it drifts): scipy's, where it does not underflow
     moderate = (x > 1) & (x < 2 * nu) & (nu >= 63)
@@ -257,8 +262,9 @@ def test_concentration_at_the_random_start_and_its_clamp():
     reference = np.log(ive(63, kappa.double().numpy())) + kappa.double().numpy() - 63 * np.log(kappa.double().numpy())
     np.testing.assert_allclose(logc.numpy(), reference, rtol=2e-7)  # the official float32 log of kappa
     stats.mean = torch.nn.functional.one_hot(torch.tensor([0, 1, 2]), 128).float() * torch.tensor([[1.0], [0.0],
-                                                                                                    [0.9999999]])
-    assert stats.concentration()[0].tolist()[:2] == [1e5, 0.0]  # R = 1: infinite, clamped; R = 0: no concentration
+                                                                                                    [1.0000001]])
+    # R = 1: infinite, clamped; R = 0: no concentration; R rounded above 1: negative, also 1e5 (the official clamps)
+    assert stats.concentration()[0].tolist() == [1e5, 0.0, 1e5]
 
 
 def test_the_network_and_its_classifier_kinds():
@@ -272,6 +278,9 @@ def test_the_network_and_its_classifier_kinds():
     h = linear.backbone(x)
     torch.testing.assert_close(logits, h @ linear.classifier.weight.T + linear.classifier.bias)
     torch.testing.assert_close(z.norm(dim=1), torch.ones(5))
+    head = [(type(m).__name__, getattr(m, "in_features", getattr(m, "num_features", None)),
+             getattr(m, "out_features", None)) for m in linear.head]
+    assert head == [("Linear", h.shape[1], 16), ("BatchNorm1d", 16, None), ("ReLU", None, None), ("Linear", 16, 8)]
     cos = F.normalize(normed.backbone(x), dim=1) @ F.normalize(normed.classifier.weight, dim=0)
     torch.testing.assert_close(normed(x), 30 * cos)
     assert resolve_head({"algorithm": "proco", "proco_scale": 0.0}) == "linear"

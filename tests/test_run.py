@@ -24,7 +24,7 @@ ALL_METHODS = list(METHODS)
 # fixture with the toy clip_tiny): tests/test_foundation.py
 TRAINED = [m for m in METHODS if not METHODS[m].parent and METHODS[m].parts.get("algorithm") != "foundation"]
 OWN_NETWORK = [m for m in TRAINED if METHODS[m].parts.get("algorithm") in ("ride", "sade", "paco", "bcl", "balpoe",
-                                                                            "proco")]
+                                                                            "proco", "dirmixe")]
 FIXTURE_SETS = ["dataset.verify=false", "dataset.download=false"]
 
 
@@ -99,7 +99,7 @@ def test_every_method_end_to_end(cifar_root, tmp_path, dataset, num_classes, ext
     assert set(found) == set(methods)
     for method, (result, run_dir) in found.items():
         check_result(result, run_dir, 2, num_classes)
-        normed = ("ride", "sade", "bcl", "balpoe", "gcl_stage1")
+        normed = ("ride", "sade", "bcl", "balpoe", "gcl_stage1", "dirmixe")
         assert result["head"] == ("normed" if method.startswith("ldam") or method in normed else "linear")
     erm = metrics(found["erm"][1])
     # deferred methods train exactly like their base until the switch (epoch 1 of 2), then differ

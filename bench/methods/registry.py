@@ -30,7 +30,7 @@ ORDER = ("erm", "resample", "reweight", "cb", "focal", "cb_focal", "ldam", "ldam
          # multi-expert (algorithms ride, sade); contrastive (paco, bcl)
          "ride", "sade", "paco", "bcl",
          # the 2021-2025 baselines trained in one stage
-         "lade", "gcl_stage1", "balpoe", "imbsam", "focal_sam", "proco",
+         "lade", "gcl_stage1", "balpoe", "dirmixe", "imbsam", "focal_sam", "proco",
          # foundation-model track (algorithm foundation: a CLIP model, frozen except what the method tunes)
          "clip_zeroshot", "linear_probe", "full_finetune", "lift",
          # two-stage: computed from (post-hoc) or trained on (stage 2) a finished parent run (Method.parent)
