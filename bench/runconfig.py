@@ -63,8 +63,8 @@ class MethodSection(TypedDict):
     paco_temperature: float
     paco_dim: int
     paco_queue: int
-    paco_momentum: float
     paco_key_view: str
+    paco_momentum: float
     proco_alpha: float
     proco_temperature: float
     proco_dim: int

@@ -24,7 +24,7 @@ ALL_METHODS = list(METHODS)
 # fixture with the toy clip_tiny): tests/test_foundation.py
 TRAINED = [m for m in METHODS if not METHODS[m].parent and METHODS[m].parts.get("algorithm") != "foundation"]
 OWN_NETWORK = [m for m in TRAINED if METHODS[m].parts.get("algorithm") in ("ride", "sade", "paco", "bcl", "balpoe",
-                                                                            "proco", "dirmixe")]
+                                                                            "proco", "dirmixe", "gpaco")]
 FIXTURE_SETS = ["dataset.verify=false", "dataset.download=false"]
 
 

@@ -28,7 +28,7 @@ ORDER = ("erm", "resample", "reweight", "cb", "focal", "cb_focal", "ldam", "ldam
          # sharpness-aware minimisation (algorithm sam)
          "erm_sam", "drw_sam", "ldam_drw_sam", "vs_sam",
          # multi-expert (algorithms ride, sade); contrastive (paco, bcl)
-         "ride", "sade", "paco", "bcl",
+         "ride", "sade", "paco", "gpaco", "bcl",
          # the 2021-2025 baselines trained in one stage
          "lade", "gcl_stage1", "balpoe", "dirmixe", "imbsam", "focal_sam", "proco",
          # foundation-model track (algorithm foundation: a CLIP model, frozen except what the method tunes)

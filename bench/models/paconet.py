@@ -58,3 +58,30 @@ class PaCoNet(nn.Module):
         queue[where] = keys.to(queue.dtype)
         queue_labels[where] = labels
         ptr.copy_((ptr + len(keys)) % queue.shape[0])
+
+
+class GPaCoNet(nn.Module):
+    """GPaCo's network (Cui et al., TPAMI 2023; GPaCo/LT/moco/builder.py): PaCo's without the momentum encoder. The
+    backbone, a linear classifier on its pooled feature, an MLP Linear - ReLU - Linear - ReLU - Linear (no BN) whose
+    output is L2-normalised, a queue of keys. forward(x): the logits; forward(x, keys_from=v2): both views through the
+    same network, one forward each, (logits of both views stacked, q, k)."""
+
+    enqueue = PaCoNet.enqueue
+
+    def __init__(self, backbone: nn.Module, num_classes: int, dim: int, queue: int):
+        super().__init__()
+        features = int(backbone.out_features)  # type: ignore[arg-type]
+        self.backbone, self.classifier = backbone, nn.Linear(features, num_classes)
+        self.projector = nn.Sequential(nn.Linear(features, features), nn.ReLU(), nn.Linear(features, features),
+                                       nn.ReLU(), nn.Linear(features, dim))
+        self.register_buffer("queue", F.normalize(torch.randn(queue, dim), dim=0))  # as the official init
+        self.register_buffer("queue_labels", torch.randint(num_classes, (queue,)))
+        self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+
+    def forward(self, x: torch.Tensor, keys_from: torch.Tensor | None = None):
+        h = self.backbone(x)
+        if keys_from is None:
+            return self.classifier(h)
+        h_k = self.backbone(keys_from)
+        q, k = F.normalize(self.projector(h), dim=1), F.normalize(self.projector(h_k), dim=1)
+        return torch.cat([self.classifier(h), self.classifier(h_k)]), q, k
