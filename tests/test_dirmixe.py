@@ -224,3 +224,22 @@ def test_the_loss_is_the_draws_mean_plus_lambda_times_their_upper_semi_variance(
     spread = ((losses4 - losses4.mean()) ** 2 * (losses4 > losses4.mean())).sum() / 2
     torch.testing.assert_close(dirmixe_loss(z, labels, 1.0, prior, w4, k4, 1.3, 4.0, True),
                                losses4.mean() + 4.0 * spread)
+
+
+def test_dirmixe_tta_aggregates_a_finished_dirmixe_run(cifar_root, tmp_path):
+    """The child trains only SADE's aggregation weights on the unlabelled test images; with no learning its
+    prediction is its parent's mean of experts."""
+    from test_sade_tta import ARGS, _predictions, _runs
+
+    out = tmp_path / "out"
+    assert main(["run", "--methods", "dirmixe_tta", "--data-root", str(cifar_root), "--out", str(out), *ARGS,
+                 "stage.lr=1e-12"]) == 0
+    runs = _runs(out)
+    child, parent = runs["dirmixe_tta"], runs["dirmixe"]
+    s = child[0]["selection"]
+    assert s["posthoc"] == "sade_aggregation" and "without their labels" in s["transductive"]
+    assert s["aggregation_weights"] == pytest.approx([1 / 3] * 3, abs=1e-6)
+    assert np.array_equal(_predictions(child[1]), _predictions(parent[1]))
+    assert child[0]["parent"]["run_id"] == parent[1].name
+    cfg = resolve("dirmixe_tta", "imagenet_lt", 0)
+    assert (cfg["stage"]["lr"], cfg["stage"]["batch_size"]) == (0.025, 64)

@@ -34,7 +34,8 @@ ORDER = ("erm", "resample", "reweight", "cb", "focal", "cb_focal", "ldam", "ldam
          # foundation-model track (algorithm foundation: a CLIP model, frozen except what the method tunes)
          "clip_zeroshot", "linear_probe", "full_finetune", "lift",
          # two-stage: computed from (post-hoc) or trained on (stage 2) a finished parent run (Method.parent)
-         "la_posthoc", "tau_norm", "crt", "lws", "disalign", "gcl", "mislas", "wb", "sade_tta", "ride_ea")
+         "la_posthoc", "tau_norm", "crt", "lws", "disalign", "gcl", "mislas", "wb", "sade_tta", "dirmixe_tta",
+         "ride_ea")
 
 METHODS = Registry("method")
 for _method in sorted(discover("bench.methods", Method, ("METHOD",)),
