@@ -128,21 +128,32 @@ def test_the_semi_variance_starts_where_the_official_flag_turns():
         assert not algorithm.variance
         algorithm.start_epoch(first, torch.Generator().manual_seed(0))
         assert algorithm.variance and first == {200: 160, 180: 144, 100: 80}[epochs]
+        algorithm.start_epoch(epochs - 1, torch.Generator().manual_seed(0))  # and on to the last epoch
+        assert algorithm.variance
 
 
 @pytest.mark.parametrize("dataset_type", ["CIFAR", "ImageNet"])
-def test_the_components_are_the_official_ones(dataset_type):
-    counts = [50, 30, 30, 9, 4, 1]
+@pytest.mark.parametrize("counts", [[50, 30, 30, 9, 4, 1], [int(500 * 0.01 ** (i / 99)) for i in range(100)]])
+def test_the_components_are_the_official_ones(dataset_type, counts):
+    """Exactly, but for the order among tied classes (CIFAR-100-LT's tail has many): the official sorts order ties
+    their own way (a declared deviation); bench's stable sort gives each tie group the same set of values."""
     official = LogitAdjustExpertLoss(counts, dataset_type=dataset_type)
     official.generate_weights()
     expected = torch.stack([official.weights1, official.weights2, official.weights3]).numpy()
-    np.testing.assert_allclose(components(counts), expected, rtol=1e-6)
+    ours = components(counts)
+    np.testing.assert_allclose(ours[:2], expected[:2], rtol=1e-6)
+    counts = np.asarray(counts)
+    for c in np.unique(counts):
+        tied = counts == c
+        np.testing.assert_allclose(np.sort(ours[2][tied]), np.sort(expected[2][tied]), rtol=1e-6)
+        if tied.sum() == 1:
+            np.testing.assert_allclose(ours[2][tied], expected[2][tied], rtol=1e-6)
 
 
 def test_the_pool_draws_around_each_component():
     ws, ks = prior_pool(COUNTS, 3000, 10000.0, np.random.default_rng(0))
     comps = components(COUNTS)
-    assert set(np.bincount(ks)) and all(900 < n < 1100 for n in np.bincount(ks))
+    assert len(np.bincount(ks)) == 3 and all(900 < n < 1100 for n in np.bincount(ks))
     for k in range(3):
         np.testing.assert_allclose(ws[ks == k].mean(0), comps[k], rtol=0.05, atol=1e-4)
     np.testing.assert_allclose(ws.sum(1), 1.0, rtol=1e-5)

@@ -62,3 +62,38 @@ def test_two_process_gloo_run(cifar_root, tmp_path, busy_cpus, attempt):
     assert {p.name for p in run_dir.iterdir()} == {"checkpoint.pt", "checkpoint.prev.pt", "config.yaml",
                                                    "metrics.jsonl", "predictions.npz", "logits.npz", "result.json",
                                                    "run.lock"}
+
+
+GATHER = """
+import json, sys, torch, torch.distributed as dist
+from bench.algorithms.protocol import gathered
+from bench.models.paconet import GPaCoNet
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+torch.manual_seed(0)  # the same start on both processes, as DDP's first broadcast
+backbone = torch.nn.Flatten()
+backbone.out_features = 4
+net = GPaCoNet(backbone, 3, 2, 8)
+keys = torch.full((2, 2), float(rank + 1))
+net.enqueue(gathered(keys), gathered(torch.tensor([rank, rank])))
+out = {"gathered": gathered(torch.tensor([rank * 10, rank * 10 + 1])).tolist(), "queue": net.queue[:4].tolist(),
+       "labels": net.queue_labels[:4].tolist(), "ptr": int(net.queue_ptr)}
+open(sys.argv[1] + f"/rank{rank}.json", "w").write(json.dumps(out))
+dist.barrier()
+dist.destroy_process_group()
+"""
+
+
+def test_every_process_gathers_the_same_tensors_and_queues_every_process_s_keys(tmp_path):
+    """bench.algorithms.protocol.gathered over 2 gloo processes: both hold [rank 0's; rank 1's] (ProCo's statistics,
+    PaCo's and GPaCo's queue, as the official all_gather)."""
+    script = tmp_path / "gather.py"
+    script.write_text(GATHER)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+                           str(script), str(tmp_path)], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1]
+    assert ranks[0]["gathered"] == [0, 1, 10, 11] and ranks[0]["labels"] == [0, 0, 1, 1] and ranks[0]["ptr"] == 4
+    assert ranks[0]["queue"] == [[1.0, 1.0], [1.0, 1.0], [2.0, 2.0], [2.0, 2.0]]

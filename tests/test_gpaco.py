@@ -12,7 +12,6 @@ from types import SimpleNamespace
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from test_preempt import resumes_exactly
 
 from bench.algorithms.gpaco import GPaCoAlgorithm
@@ -235,4 +234,6 @@ def test_the_network_predicts_with_the_plain_classifier():
     x = torch.randn(3, 1, 8, 8)
     ours.eval()
     torch.testing.assert_close(ours(x), ours.classifier(ours.backbone(x)))
-    assert F.normalize(ours.queue, dim=0).shape == (16, 8)
+    fresh = GPaCoNet(Backbone(TinyEncoder(8)), 3, 8, 16)  # the official start: randn normalised over the K keys
+    torch.testing.assert_close(fresh.queue.norm(dim=0), torch.ones(8))
+    assert fresh.queue.shape == (16, 8) and int(fresh.queue_ptr) == 0 and set(fresh.queue_labels.tolist()) <= {0, 1, 2}

@@ -80,7 +80,7 @@ class DirMixEAlgorithm(ExpertAlgorithm):
         self.s = float(m["s"])
         batches = len(self.data.train_labels) / t["batch_size"]
         size = m["dirmixe_trials"] * max(1, int(batches) if t["drop_last"] else int(np.ceil(batches)))
-        rng = np.random.default_rng([t["seed"], 0xD1])  # the official pool: numpy's global generator, seed 123
+        rng = np.random.default_rng([t["seed"], 0xD1])  # the official pool: numpy's global generator (a deviation)
         ws, ks = prior_pool(self.data.train_counts, size, m["dirmixe_concentration"], rng)
         self.pool_w, self.pool_k = torch.from_numpy(ws), torch.from_numpy(ks)
         counts = torch.tensor(np.asarray(self.data.train_counts, dtype=np.float32))
@@ -97,6 +97,8 @@ class DirMixEAlgorithm(ExpertAlgorithm):
         return order, rebalance
 
     def train_step(self, s: Step, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next `trials` draws of the shuffled pool (wrapping around if an epoch ever has more batches than the
+        pool was drawn for: a sampler of another length; the official code would run short)."""
         import torch
 
         m = self.cfg["method"]

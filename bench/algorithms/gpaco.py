@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from bench.algorithms.paco import PACO_PARAMS, PaCoAlgorithm, paco_loss
+from bench.algorithms.protocol import gathered
 from bench.algorithms.step import Step
 from bench.models.registry import MODELS
 from bench.parts.part import Part, Traits
@@ -46,7 +47,7 @@ class GPaCoAlgorithm(PaCoAlgorithm):
         loss = paco_loss(anchors, contrast, contrast_labels, logits.float(), both, self.log_prior, m["paco_alpha"],
                          m["paco_beta"], m["paco_gamma"], m["paco_temperature"])
         s.optimize(loss)
-        model.enqueue(k.detach().float(), labels)
+        model.enqueue(gathered(k.detach().float()), gathered(labels))  # every process's keys (builder.py:86-99)
         return loss.detach(), logits[:len(labels)].detach()
 
 

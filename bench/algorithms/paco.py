@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
-from bench.algorithms.protocol import log_prior
+from bench.algorithms.protocol import gathered, log_prior
 from bench.algorithms.standard import StandardAlgorithm
 from bench.algorithms.step import Step
 from bench.models.registry import MODELS
@@ -89,7 +89,7 @@ class PaCoAlgorithm(StandardAlgorithm):
         loss = paco_loss(q.float(), contrast, contrast_labels, logits.float(), labels, self.log_prior,
                          m["paco_alpha"], m["paco_beta"], m["paco_gamma"], m["paco_temperature"])
         s.optimize(loss)
-        model.enqueue(k.detach().float(), labels)
+        model.enqueue(gathered(k.detach().float()), gathered(labels))  # every process's keys (moco/builder.py)
         return loss.detach(), logits.detach()
 
 

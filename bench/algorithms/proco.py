@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from bench.algorithms.protocol import log_prior
+from bench.algorithms.protocol import gathered, log_prior
 from bench.algorithms.standard import StandardAlgorithm
 from bench.algorithms.step import Step
 from bench.models.registry import MODELS
@@ -32,18 +32,6 @@ if TYPE_CHECKING:
     from torch import nn
 
     from bench.models.vmf import ClassStatistics
-
-
-def gathered(tensor: torch.Tensor) -> torch.Tensor:
-    """The tensor of every process, concatenated in rank order (loss/proco.py:257-264); itself in one process."""
-    import torch
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return tensor
-    parts = [torch.zeros_like(tensor) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, tensor.contiguous())
-    return torch.cat(parts)
 
 
 class ProCoStatistics:

@@ -156,6 +156,19 @@ def log_prior(class_counts: Any, device: torch.device, eps: float = 0.0) -> torc
     return log_tensor(counts / counts.sum(), device, eps)
 
 
+def gathered(tensor: torch.Tensor) -> torch.Tensor:
+    """The tensor of every process, concatenated in rank order (the official codes' all_gather: ProCo's statistics,
+    PaCo's and GPaCo's queue); itself in one process. No gradient flows through it."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return tensor
+    parts = [torch.zeros_like(tensor) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts)
+
+
 EVENTS = ("before_run", "before_train_epoch", "after_train_step", "after_train_epoch", "before_evaluation",
           "after_evaluation", "after_checkpoint", "after_epoch", "after_run", "after_result")
 """A hook is an object with any of these methods (all optional; Hook gives each a no-op), called by

@@ -18,8 +18,12 @@ METHOD = Method(
     },
     recipe_source="scongl/DirMixE configs/train/cifar10.json, cifar100.json, imagenet.json, model/loss.py",
     deviations=(
-        "the official pool of test priors is drawn once from numpy's global generator seeded 123 for every run; "
-        "bench draws it from the run's seed (no setting)",
+        "the official pool of test priors is drawn once from numpy's global generator, in the state the data set-up "
+        "leaves it (train.py seeds 123; the CIFAR datasets re-seed 0 before drawing their subsets): the same pool "
+        "for every run; bench draws it from the run's seed (no setting)",
+        "the inverse prior of tied classes: bench swaps ranks with a stable sort (as its sade); the official CIFAR "
+        "code's torch.sort and ImageNet code's numpy argsort order ties their own way, so tied tail classes may "
+        "take other head values (no setting)",
         "the official prediction is SADE's test-time aggregation on re-sampled Dirichlet test sets "
         "(test_training_*_dirmixe.py); bench reports the plain mean of the experts on the dataset's test split "
         "(no setting)",

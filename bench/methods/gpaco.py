@@ -25,8 +25,9 @@ METHOD = Method(
         "the official ImageNet-LT key view is 'randclsstack' (crop, flip, jitter, grayscale 0.2, blur 0.5, then "
         "RandAugment n3 m10); bench has no such view and draws moco_sim, the iNaturalist script's (no setting)",
         "the official runs split the batch of 128 over 4 (ImageNet-LT) or 8 (iNaturalist) GPUs: each GPU's anchors "
-        "contrast with its own batch and the queue, BN per GPU; bench trains the whole batch in one process, and "
-        "with several processes each keeps its own queue (no setting)",
+        "contrast with its own batch and the queue, BN per GPU; bench trains the whole batch in one process (no "
+        "setting; a launch on 4 or 8 processes has their per-process batches, and every process's keys enter the "
+        "queue, as theirs)",
         "no GPaCo recipe for CIFAR-LT (no script) or Places-LT (GPaCo/LT/paco_fp16_places.py passes 9 arguments to "
         "the 8 of GPaCo's builder): both run the dataset's shared recipe with PaCo's CIFAR defaults"),
 )

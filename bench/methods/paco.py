@@ -34,7 +34,5 @@ METHOD = Method(
                 CIFAR10_POLICY,
                 "the official ResNeXt-50 ImageNet-LT script adds grayscale and blur before RandAugment on the query "
                 "view (randclsstack) (no setting)",
-                "the official code gathers keys across GPUs into one queue; with several processes each keeps its "
-                "own (no setting)",
                 "the official CIFAR key view blurs with PIL's GaussianBlur, no kernel cut-off; bench's simclr_blur "
                 "truncates it to a 3-pixel kernel at 32 px (no setting)"))
