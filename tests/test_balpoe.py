@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from test_preempt import resumes_exactly
+from test_preempt import fixture_run, resumes_exactly
 
 from bench.algorithms.balpoe import BalPoEAlgorithm, balpoe_loss
 from bench.algorithms.protocol import log_prior
@@ -115,7 +115,5 @@ def test_the_recipes_apply_per_dataset_and_three_experts_are_required(tmp_path, 
 
 
 def test_a_balpoe_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
-    argv = ["run", "--methods", "balpoe", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set",
-            "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
-            "eval.batch_size=100", "--data-root", str(cifar_root)]
+    argv = fixture_run("balpoe", cifar_root)
     assert len(resumes_exactly(argv, tmp_path, 2)["metrics"]) == 2

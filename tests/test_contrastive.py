@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 from scipy.stats import binomtest
-from test_preempt import resumes_exactly
+from test_preempt import fixture_run, resumes_exactly
 from torchvision.transforms.v2 import functional as TF
 
 from bench.algorithms.bcl import balanced_contrastive_loss
@@ -158,9 +158,7 @@ def test_bcl_prototypes_come_from_the_classifier_and_train_it():
 
 @pytest.mark.parametrize("method, epochs, extra", [("paco", 2, ["method.paco_queue=100"]), ("bcl", 1, [])])
 def test_a_contrastive_run_resumes_mid_epoch_exactly(cifar_root, tmp_path, method, epochs, extra):
-    argv = ["run", "--methods", method, "--datasets", "cifar10_lt", "--epochs", str(epochs), "--no-progress", "--set",
-            "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
-            "eval.batch_size=100", *extra, "--data-root", str(cifar_root)]
+    argv = fixture_run(method, cifar_root, *extra, epochs=epochs)
     assert len(resumes_exactly(argv, tmp_path, 3)["metrics"]) == epochs
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from test_preempt import resumes_exactly
+from test_preempt import fixture_run, resumes_exactly
 
 from bench.algorithms.dirmixe import DirMixEAlgorithm, components, dirmixe_loss, prior_pool
 from bench.algorithms.step import Step
@@ -212,9 +212,7 @@ def test_dirmixe_needs_three_experts(tmp_path, capsys):
 
 
 def test_a_dirmixe_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
-    argv = ["run", "--methods", "dirmixe", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set",
-            "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
-            "eval.batch_size=100", "--data-root", str(cifar_root)]
+    argv = fixture_run("dirmixe", cifar_root)
     assert len(resumes_exactly(argv, tmp_path, 2)["metrics"]) == 2
 
 

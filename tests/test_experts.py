@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from test_preempt import resumes_exactly
+from test_preempt import fixture_run, resumes_exactly
 
 from bench.algorithms.ride import diversity_temperature, ride_loss
 from bench.algorithms.sade import SADEAlgorithm, inverse_prior, sade_loss
@@ -153,9 +153,7 @@ def test_bad_expert_settings_are_one_line_before_anything_runs(tmp_path, capsys,
 
 
 def test_a_ride_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
-    argv = ["run", "--methods", "ride", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set",
-            "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
-            "eval.batch_size=100", "--data-root", str(cifar_root)]
+    argv = fixture_run("ride", cifar_root)
     reference = resumes_exactly(argv, tmp_path, 2)
     assert [m["rebalancing"] for m in reference["metrics"]] == [False, True]  # DRW (and the temperature) at 1
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import torch
 import torch.nn as nn
-from test_preempt import resumes_exactly
+from test_preempt import fixture_run, resumes_exactly
 
 from bench.algorithms.gpaco import GPaCoAlgorithm
 from bench.algorithms.step import Step
@@ -223,9 +223,7 @@ def test_the_recipes_apply_per_dataset():
 
 
 def test_a_gpaco_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
-    argv = ["run", "--methods", "gpaco", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set",
-            "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
-            "eval.batch_size=100", "--data-root", str(cifar_root)]
+    argv = fixture_run("gpaco", cifar_root)
     assert len(resumes_exactly(argv, tmp_path, 2)["metrics"]) == 2
 
 

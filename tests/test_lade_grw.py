@@ -92,10 +92,7 @@ def test_every_method_takes_them_with_set(tmp_path):
 def test_a_lade_run_with_grw_weights_resumes_mid_epoch_exactly(cifar_root, tmp_path):
     """The named method on its recipe's dataset, with GRW weights switched on at the deferred epoch: stopped by
     SIGTERM mid-epoch and resumed, the same metrics, predictions and weights as a run never stopped."""
-    from test_preempt import resumes_exactly
+    from test_preempt import fixture_run, resumes_exactly
 
-    argv = ["run", "--methods", "lade", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set",
-            "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
-            "eval.batch_size=100", "method.weights=grw", "method.schedule=deferred", "method.defer_epoch=1",
-            "--data-root", str(cifar_root)]
+    argv = fixture_run("lade", cifar_root, "method.weights=grw", "method.schedule=deferred", "method.defer_epoch=1")
     assert len(resumes_exactly(argv, tmp_path, 3)["metrics"]) == 2

@@ -35,6 +35,13 @@ def position(out):
     return decode(ckpt.read_bytes(), "cpu")["state"]["position"]
 
 
+def fixture_run(method, root, *sets, epochs=2):
+    """`bench run` argv of one method on the CIFAR-10 fixture: the small CNN, batch 64, `sets` added."""
+    return ["run", "--methods", method, "--datasets", "cifar10_lt", "--epochs", str(epochs), "--no-progress", "--set",
+            "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
+            "eval.batch_size=100", *sets, "--data-root", str(root)]
+
+
 def resumes_exactly(argv, tmp_path, batch):
     """`bench run argv` to the end in one folder; in another stopped by SIGTERM at its `batch`-th step (of the
     first epoch) and run again: the same result, metrics, predictions and weights. Returns the snapshot."""

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from scipy.special import ive
-from test_preempt import resumes_exactly
+from test_preempt import fixture_run, resumes_exactly
 
 from bench.algorithms.network import resolve_head
 from bench.algorithms.proco import ProCoAlgorithm, ProCoStatistics
@@ -348,7 +348,5 @@ def test_the_recipes_apply_per_dataset(tmp_path, capsys):
 
 
 def test_a_proco_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
-    argv = ["run", "--methods", "proco", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set",
-            "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
-            "eval.batch_size=100", "method.proco_hidden=32", "method.proco_dim=16", "--data-root", str(cifar_root)]
+    argv = fixture_run("proco", cifar_root, "method.proco_hidden=32", "method.proco_dim=16")
     assert len(resumes_exactly(argv, tmp_path, 2)["metrics"]) == 2

@@ -200,11 +200,9 @@ def test_what_the_split_cannot_do_is_refused_before_anything_runs(tmp_path, caps
 
 
 def test_a_focal_sam_run_resumes_mid_epoch_exactly(cifar_root, tmp_path):
-    from test_preempt import resumes_exactly
+    from test_preempt import fixture_run, resumes_exactly
 
-    argv = ["run", "--methods", "focal_sam", "--datasets", "cifar10_lt", "--epochs", "2", "--no-progress", "--set",
-            "dataset.verify=false", "dataset.download=false", "model.name=small_cnn", "train.batch_size=64",
-            "eval.batch_size=100", "--data-root", str(cifar_root)]
+    argv = fixture_run("focal_sam", cifar_root)
     assert len(resumes_exactly(argv, tmp_path, 3)["metrics"]) == 2
 
 
