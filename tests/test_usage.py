@@ -123,6 +123,7 @@ CASES = [  # (method, sets that make the rule apply, keys the rule leaves unused
      ["train.lr_decay", "train.milestone_fractions"]),
     ("erm", ["model.name=small_cnn", "train.milestones=[0]", "train.warmup_epochs=0"], ["train.milestone_fractions"]),
     ("erm_sam", ["model.name=small_cnn", "method.sam_rho_schedule=[[0,0.05],[1,0.1]]"], ["method.sam_rho"]),
+    ("focal_sam", ["model.name=small_cnn", "method.sam_rho_schedule=[[0,0.05],[1,0.1]]"], ["method.sam_rho"]),
     ("erm", ["model.name=small_cnn", "train.warmup_epochs=2"], ["train.schedule", "train.lr_decay",
                                                                 "train.milestone_fractions", "train.cosine_offset"]),
     ("erm", ["model.name=small_cnn"], ["train.cosine_offset"]),  # the step schedule

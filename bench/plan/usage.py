@@ -186,7 +186,7 @@ RULES = (
     Rule(("method.defer_epoch",), lambda c: c["method"]["schedule"] != "deferred",
          lambda c: f"method.defer_epoch is used only by schedule deferred, and {c['method']['name']}'s schedule is "
                    f"{c['method']['schedule']}"),
-    Rule(("method.sam_rho",), lambda c: _algorithm(c) == "sam" and bool(c["method"].get("sam_rho_schedule")),
+    Rule(("method.sam_rho",), lambda c: bool(c["method"].get("sam_rho_schedule")),
          lambda c: "method.sam_rho_schedule gives rho per epoch"),
 )
 
