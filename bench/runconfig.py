@@ -45,6 +45,16 @@ class MethodSection(TypedDict):
     bcl_temperature: float
     bcl_hidden: int
     bcl_dim: int
+    deit_student: str
+    deit_alpha: float
+    deit_drop_path: float
+    deit_beta: float
+    deit_mixup_alpha: float
+    deit_cutmix_alpha: float
+    deit_switch_prob: float
+    deit_smoothing: float
+    deit_erasing: float
+    deit_mix_deferred: bool
     dirmixe_lambda: float
     dirmixe_power: float
     dirmixe_trials: int

@@ -193,7 +193,9 @@ def test_method_section_is_derived_from_the_part_declarations():
             "grw_rho", "gcl_noise_mul", "gcl_margin", "gcl_gamma", "balpoe_taus", "imbsam_eta",
             "imbsam_tail_weight", "focal_sam_gamma", "focal_sam_lambda", "proco_alpha", "proco_temperature",
             "proco_dim", "proco_hidden", "proco_scale", "dirmixe_lambda", "dirmixe_power", "dirmixe_trials",
-            "dirmixe_concentration"} == set(PARTS.params) - {"consistency"}
+            "dirmixe_concentration", "deit_student", "deit_alpha", "deit_drop_path", "deit_beta", "deit_mixup_alpha",
+            "deit_cutmix_alpha", "deit_switch_prob", "deit_smoothing", "deit_erasing",
+            "deit_mix_deferred"} == set(PARTS.params) - {"consistency"}
     assert [p.key for p in bench_test_plugin.PART.params] == ["consistency"]
     assert PARTS.users["beta"] == [("weights", "cb"), ("sampler", "class_balanced")]
     for part in (p for registry in PARTS.kinds.values() for p in registry.values()):

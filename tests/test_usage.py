@@ -37,7 +37,7 @@ OTHER = {
 }
 WALKED_ALIASES = {("ldam_drw", "method.head")}  # OTHER's normed is what auto gives LDAM: the same run, one id
 FAMILIES = ("erm", "ldam_drw", "erm_mixup", "erm_sam", "ride", "sade", "paco", "bcl", "crt", "mislas", "ride_ea",
-            "la_posthoc", "sade_tta", "lift", "linear_probe", "clip_zeroshot")
+            "la_posthoc", "sade_tta", "lift", "linear_probe", "clip_zeroshot", "deit_lt")
 CLIP = ["model.name=clip_tiny", "model.weights=null"]
 
 

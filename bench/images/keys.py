@@ -16,4 +16,4 @@ TRAIN_AUGMENT = ("augment.crop_padding", "augment.flip", "augment.rotation", "au
                  "augment.randaugment_ops", "augment.randaugment_magnitude", "augment.cutout", "augment.color_jitter",
                  "augment.train_crop")
 # the augment.policy values that read augment.randaugment_ops and augment.randaugment_magnitude
-RANDAUGMENT = ("randaugment", "timm_randaugment")
+RANDAUGMENT = ("randaugment", "timm_randaugment", "timm_randaugment_inc")

@@ -21,14 +21,16 @@ from typing import Any
 
 import torch
 
-POLICIES = ("none", "autoaugment_cifar", "autoaugment_imagenet", "randaugment", "timm_randaugment")
+POLICIES = ("none", "autoaugment_cifar", "autoaugment_imagenet", "randaugment", "timm_randaugment",
+            "timm_randaugment_inc")
 IMAGENET_MEAN_255 = (124, 116, 104)  # round(255 x ImageNet mean): the fill PaCo's and BCL's RandAugment use
 
 
 def make_policy(policy: str, ops: int = 2, magnitude: int = 9) -> Any:
     """The augment section's policy as a callable on (uint8 batch, generator)."""
-    if policy == "timm_randaugment":
-        return TimmRandAugment(ops, magnitude)
+    if policy in ("timm_randaugment", "timm_randaugment_inc"):
+        return TimmRandAugment(ops, magnitude, increasing=policy == "timm_randaugment_inc",
+                               interpolation="bicubic" if policy == "timm_randaugment_inc" else "random")
     return BatchPolicy(policy, ops, magnitude)
 
 
@@ -38,14 +40,29 @@ class TimmRandAugment:
     magnitude drawn from N(magnitude, 0.5) clipped to [0, 10], relative translations, bilinear or bicubic at
     random, fill (124, 116, 104). It runs timm's own code on PIL images, one image at a time on the CPU, with
     Python's and NumPy's global generators seeded from the epoch's generator for each image (and restored after),
-    so an image's draw does not depend on the worker or on the images before it."""
+    so an image's draw does not depend on the worker or on the images before it.
 
-    def __init__(self, ops: int, magnitude: int):
+    `increasing`: timm's '-inc1' variant (the operations whose severity grows with the magnitude: DeiT's
+    'rand-m9-mstd0.5-inc1', policy timm_randaugment_inc), and `interpolation` bicubic, as DeiT's create_transform
+    passes it (transforms_factory.py: aa_params['interpolation'] for any interpolation but 'random')."""
+
+    def __init__(self, ops: int, magnitude: int, increasing: bool = False, interpolation: str = "random"):
         from timm.data.auto_augment import rand_augment_transform
 
-        config = f"rand-n{ops}-m{magnitude}-mstd0.5"
-        self.t = {3: rand_augment_transform(config, {"translate_const": 100, "img_mean": IMAGENET_MEAN_255}),
-                  1: rand_augment_transform(config, {"translate_const": 100, "img_mean": IMAGENET_MEAN_255[:1]})}
+        config = f"rand-n{ops}-m{magnitude}-mstd0.5" + ("-inc1" if increasing else "")
+        extra: dict = {}
+        if interpolation != "random":
+            from timm.data.transforms import str_to_pil_interp
+
+            extra["interpolation"] = str_to_pil_interp(interpolation)
+        self.t = {3: rand_augment_transform(config, {"translate_const": 100, "img_mean": IMAGENET_MEAN_255, **extra}),
+                  1: rand_augment_transform(config, {"translate_const": 100, "img_mean": IMAGENET_MEAN_255[:1],
+                                                     **extra})}
+        for t in self.t.values():
+            for op in t.ops:
+                if op.name.startswith("Posterize"):
+                    op.aug_fn = posterize
+
 
     def one(self, image: torch.Tensor, seed: int) -> torch.Tensor:
         import random
@@ -68,6 +85,18 @@ class TimmRandAugment:
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         seeds = torch.randint(0, 2**32 - 1, (len(images),), generator=generator).tolist()
         return torch.stack([self.one(x, s) for x, s in zip(images, seeds)]).to(images.device)
+
+
+def posterize(img: Any, bits_to_keep: int, **_: Any) -> Any:
+    """timm's posterize as the Pillow of its day ran it: 0 bits kept (PosterizeIncreasing at magnitude 10, which
+    '-inc1' reaches through its magnitude noise) gives a black image, where Pillow 11 and later refuse 0 bits."""
+    from PIL import Image, ImageOps
+
+    if bits_to_keep >= 8:
+        return img
+    if bits_to_keep <= 0:
+        return Image.new(img.mode, img.size)
+    return ImageOps.posterize(img, bits_to_keep)
 
 
 def _torchvision(policy: str, ops: int, magnitude: int) -> Any:

@@ -35,7 +35,9 @@ ORDER = ("erm", "resample", "reweight", "cb", "focal", "cb_focal", "ldam", "ldam
          "clip_zeroshot", "linear_probe", "full_finetune", "lift",
          # two-stage: computed from (post-hoc) or trained on (stage 2) a finished parent run (Method.parent)
          "la_posthoc", "tau_norm", "crt", "lws", "disalign", "gcl", "mislas", "wb", "sade_tta", "dirmixe_tta",
-         "ride_ea")
+         "ride_ea",
+         # distilled from a finished parent run (DeiT-LT: a ViT student, the parent the CNN teacher)
+         "deit_lt")
 
 METHODS = Registry("method")
 for _method in sorted(discover("bench.methods", Method, ("METHOD",)),

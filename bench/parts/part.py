@@ -82,6 +82,12 @@ class Traits:
     clip: bool = False  # adapts a CLIP model (the foundation-model track)
     per_image_loss: str | None = None  # needs the loss part's per-image losses (Part.per_image) (why)
     one_process: str | None = None  # cannot train in several processes (train.world_size > 1) (why)
+    own_optimizer: str | None = None  # builds its own optimizer, not SGD (which): train.momentum, train.nesterov unused
+    # in-memory data: trains on its own view (what), which reads augment.policy (only these values) and the RandAugment
+    # keys but no padding crop, flip, rotation or Cutout
+    own_view: tuple[str, tuple[str, ...]] | None = None
+    # trains its own network in one stage, with the method's parent run as a frozen teacher (no stage computation)
+    distils_parent: bool = False
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,12 @@ def check_algorithm(cfg):
                          f"{m['loss']} does not give; use method.loss={' or '.join(able)}")
     if traits.experts:
         check_experts(cfg, traits.fixed_experts)
+    from bench.plan.usage import image_list
+
+    if traits.own_view is not None and cfg["augment"]["policy"] not in traits.own_view[1] and not image_list(cfg):
+        raise BenchError(f"method {m['name']} trains on its own view of in-memory images ({traits.own_view[0]}), "
+                         f"which takes augment.policy={' or '.join(traits.own_view[1])}, not "
+                         f"{cfg['augment']['policy']}")
     check_clip(cfg)
 
 
@@ -563,17 +569,27 @@ def stage_kind(cfg):
     return "posthoc" if s["posthoc"] != "none" else "train" if s["train"] != "none" else None
 
 
+def distils_parent(name: str) -> bool:
+    """Method `name` trains in one stage with its parent run as a frozen teacher (DeiT-LT), rather than a stage-2
+    computation on the parent's weights or files."""
+    from bench.methods.registry import METHODS
+
+    part = PARTS.kinds["algorithm"].get(METHODS[name].parts.get("algorithm", "standard"))
+    return bool(METHODS[name].parent) and part is not None and part.traits.distils_parent
+
+
 def two_stage_methods():
     from bench.methods.registry import METHODS
 
-    return [name for name in METHODS if METHODS[name].parent]
+    return [name for name in METHODS if METHODS[name].parent and not distils_parent(name)]
 
 
 def check_stage(cfg, method, user_keys=frozenset()):
     """A two-stage method either computes a post-hoc rule or trains something in stage 2, sensibly."""
     s = cfg["stage"]
-    if not method.parent:
-        changed = sorted(f"stage.{k}" for k, v in s.items() if v != DEFAULTS["stage"][k])
+    part = PARTS.kinds["algorithm"].get(cfg["method"].get("algorithm", "standard"))
+    if not method.parent or (part is not None and part.traits.distils_parent):
+        changed = sorted(f"stage.{k}" for k, v in s.items() if v != DEFAULTS["stage"][k] and k != "parent")
         if changed:
             raise BenchError(f"{', '.join(changed)} apply to two-stage methods ({', '.join(two_stage_methods())}); "
                              f"{method.name} is trained in one stage, so they would change nothing but the run id: "

@@ -94,8 +94,10 @@ KEYS = (
         source="RIDE / SADE CIFAR recipes use 15 (RandomRotation(15))"),
     Key("augment.policy", "none", "per-image policy after crop and flip: AutoAugment (CIFAR-10 or ImageNet "
         "policy) or RandAugment, torchvision's operations and distributions; timm_randaugment: timm's "
-        "rand-n{ops}-m{magnitude}-mstd0.5 (PaCo's and BCL's large-dataset recipes)",
-        choices=("none", "autoaugment_cifar", "autoaugment_imagenet", "randaugment", "timm_randaugment")),
+        "rand-n{ops}-m{magnitude}-mstd0.5 (PaCo's and BCL's large-dataset recipes); timm_randaugment_inc: its "
+        "-inc1 variant with bicubic interpolation (DeiT's rand-m9-mstd0.5-inc1)",
+        choices=("none", "autoaugment_cifar", "autoaugment_imagenet", "randaugment", "timm_randaugment",
+                 "timm_randaugment_inc")),
     Key("augment.randaugment_ops", 2, "RandAugment: operations per image", check=_between(1, 14),
         phrase="from 1 to 14", source="torchvision RandAugment (num_ops=2)"),
     Key("augment.randaugment_magnitude", 9, "RandAugment: magnitude bin of every operation", check=_between(0, 30),

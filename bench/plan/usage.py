@@ -34,7 +34,7 @@ class Rule:
     why: Callable[[RunConfig], str]  # what the error and the docs say
 
 
-def _image_list(cfg: RunConfig) -> bool:
+def image_list(cfg: RunConfig) -> bool:
     """The run's images are files decoded per batch (ImageNet-LT's path), not tensors in memory (CIFAR's). A
     dataset YAML file says which (bench/datasets/custom/declare.py); the built-in ones with a published split are
     the image-list ones."""
@@ -62,6 +62,11 @@ def _traits(cfg: RunConfig) -> Traits:
 
     part = PARTS.kinds["algorithm"].get(_algorithm(cfg))
     return part.traits if part is not None else Traits()
+
+
+def _own_view(cfg: RunConfig) -> str:
+    view = _traits(cfg).own_view
+    return view[0] if view else ""
 
 
 def _tuning(cfg: RunConfig) -> str | None:
@@ -139,9 +144,9 @@ RULES = (
          lambda c: "stage.reinit=false: stage 2 keeps the parent's classifier, nothing is drawn"),
     Rule(("stage.max_norm_at",), lambda c: c["stage"]["max_norm"] is None,
          lambda c: "stage.max_norm=null: no MaxNorm projection"),
-    Rule(IMAGE_LIST_ONLY, lambda c: not _image_list(c),
+    Rule(IMAGE_LIST_ONLY, lambda c: not image_list(c),
          lambda c: f"{c['dataset']['name']} is held in memory: no image file is decoded, cropped or resized"),
-    Rule(IN_MEMORY_ONLY, _image_list,
+    Rule(IN_MEMORY_ONLY, image_list,
          lambda c: f"{c['dataset']['name']} is a split of image files: no padding crop or rotation"),
     Rule(LIST_FILES, lambda c: bool(c["dataset"].get("file")),
          lambda c: f"{c['dataset']['name']} is a dataset file, which names its own images and splits"),
@@ -149,9 +154,12 @@ RULES = (
          lambda c: f"{c['dataset']['name']} keeps its own class counts (dataset.profile=natural): no long-tail draw"),
     Rule(TRAIN_AUGMENT, lambda c: _zeroshot(c), lambda c: f"{c['method']['name']} trains nothing (zero-shot)"),
     Rule(TRAINING, lambda c: _zeroshot(c), lambda c: f"{c['method']['name']} trains nothing (zero-shot)"),
-    Rule(TRAIN_AUGMENT, lambda c: _algorithm(c) == "foundation" and not _image_list(c),
+    Rule(TRAIN_AUGMENT, lambda c: _algorithm(c) == "foundation" and not image_list(c),
          lambda c: f"{c['method']['name']} trains on its own view of in-memory images (a random resized crop and "
                    "flip at the model's side, LIFT's)"),
+    Rule(("augment.crop_padding", "augment.flip", "augment.rotation", "augment.cutout"),
+         lambda c: _traits(c).own_view is not None and not image_list(c),
+         lambda c: f"{c['method']['name']} trains on its own view of in-memory images ({_own_view(c)})"),
     Rule(("augment.randaugment_ops", "augment.randaugment_magnitude"),
          lambda c: c["augment"]["policy"] not in RANDAUGMENT,
          lambda c: f"only RandAugment reads them, and augment.policy is {c['augment']['policy']}"),
@@ -170,6 +178,8 @@ RULES = (
     Rule(("method.head",), lambda c: _traits(c).head is not None,
          lambda c: f"{c['method']['name']} has its own classifier"),
     Rule(("method.loss", "method.weights"), lambda c: _own_loss(c) is not None, lambda c: str(_own_loss(c))),
+    Rule(("train.momentum", "train.nesterov"), lambda c: _traits(c).own_optimizer is not None,
+         lambda c: f"{c['method']['name']} trains with {_traits(c).own_optimizer}"),
     Rule(("method.sampler", "method.s", "method.head_init", "method.micro_batch"), _zeroshot,
          lambda c: f"{c['method']['name']} trains nothing (zero-shot: the text classifier at CLIP's own scale)"),
     Rule(("method.peft_dim",), lambda c: _tuning(c) not in (None, "adaptformer", "lora"),

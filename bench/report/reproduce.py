@@ -105,11 +105,15 @@ def plan_runs(chosen: list[Cell], seeds: list[int], out: str, flags: dict, sets:
               presets: Sequence[str] = (), config_files: Sequence[str] = ()) -> list:
     """The planned runs of the cells (bench.plan.runs.plan, each on the authors' recipe with the published model and,
     unless --epochs is given, the published epochs), every run once (a parent two cells share, too)."""
+    from bench.plan.config import distils_parent
     from bench.plan.runs import plan
 
     runs: dict = {}
     for cell in chosen:
-        cell_flags = {**flags, "train.epochs": flags.get("train.epochs") or cell.epochs}
+        # --epochs reaches a parent too: a distilling method's published epochs are its own (its recipe's), and its
+        # teacher trains on the teacher's recipe
+        own = None if distils_parent(cell.method) else cell.epochs
+        cell_flags = {**flags, "train.epochs": flags.get("train.epochs") or own}
         for run in plan([cell.method], [cell.dataset], seeds, out, list(presets), list(config_files), cell_flags,
                         [*cell.sets, *sets]):
             first = runs.setdefault(run.run_dir, run)
