@@ -45,6 +45,11 @@ class MethodSection(TypedDict):
     bcl_temperature: float
     bcl_hidden: int
     bcl_dim: int
+    ccsam_flat_ratio: float
+    ccsam_noise_ratio: float
+    ccsam_div: float
+    ccsam_up_limit: float
+    ccsam_adver_reg: float
     deit_student: str
     deit_alpha: float
     deit_drop_path: float

@@ -195,7 +195,8 @@ def test_method_section_is_derived_from_the_part_declarations():
             "proco_dim", "proco_hidden", "proco_scale", "dirmixe_lambda", "dirmixe_power", "dirmixe_trials",
             "dirmixe_concentration", "deit_student", "deit_alpha", "deit_drop_path", "deit_beta", "deit_mixup_alpha",
             "deit_cutmix_alpha", "deit_switch_prob", "deit_smoothing", "deit_erasing",
-            "deit_mix_deferred"} == set(PARTS.params) - {"consistency"}
+            "deit_mix_deferred", "ccsam_flat_ratio", "ccsam_noise_ratio", "ccsam_div", "ccsam_up_limit",
+            "ccsam_adver_reg"} == set(PARTS.params) - {"consistency"}
     assert [p.key for p in bench_test_plugin.PART.params] == ["consistency"]
     assert PARTS.users["beta"] == [("weights", "cb"), ("sampler", "class_balanced")]
     for part in (p for registry in PARTS.kinds.values() for p in registry.values()):

@@ -102,7 +102,7 @@ class Stage2:
             model = nn.Sequential(model[0], DisAlign(model[1], model[0].out_features, num_classes,
                                                      self.s["disalign_form"]))
             groups.append({"params": model[1].calibration(), "lr_scale": 1.0})
-        if train in ("classifier", "classifier_and_scales"):
+        if train in ("classifier", "classifier_and_scales", "ccsam"):
             groups.append({"params": list(model[1].parameters()), "lr_scale": self.s["classifier_lr_factor"]})
         if train in ("scales", "classifier_and_scales"):
             groups.append({"params": list(model[2].parameters()), "lr_scale": 1.0})

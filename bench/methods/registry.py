@@ -30,11 +30,11 @@ ORDER = ("erm", "resample", "reweight", "cb", "focal", "cb_focal", "ldam", "ldam
          # multi-expert (algorithms ride, sade); contrastive (paco, bcl)
          "ride", "sade", "paco", "gpaco", "bcl",
          # the 2021-2025 baselines trained in one stage
-         "lade", "gcl_stage1", "balpoe", "dirmixe", "imbsam", "focal_sam", "proco",
+         "lade", "gcl_stage1", "balpoe", "dirmixe", "imbsam", "focal_sam", "ccsam_stage1", "proco",
          # foundation-model track (algorithm foundation: a CLIP model, frozen except what the method tunes)
          "clip_zeroshot", "linear_probe", "full_finetune", "lift",
          # two-stage: computed from (post-hoc) or trained on (stage 2) a finished parent run (Method.parent)
-         "la_posthoc", "tau_norm", "crt", "lws", "disalign", "gcl", "mislas", "wb", "sade_tta", "dirmixe_tta",
+         "la_posthoc", "tau_norm", "crt", "lws", "disalign", "gcl", "ccsam", "mislas", "wb", "sade_tta", "dirmixe_tta",
          "ride_ea",
          # distilled from a finished parent run (DeiT-LT: a ViT student, the parent the CNN teacher)
          "deit_lt")
