@@ -59,6 +59,7 @@ class MethodSection(TypedDict):
     deit_switch_prob: float
     deit_smoothing: float
     deit_erasing: float
+    deit_micro_batch: int
     deit_mix_deferred: bool
     dirmixe_lambda: float
     dirmixe_power: float

@@ -5,6 +5,7 @@ does not read, and an exact mid-epoch resume."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import random
 import shutil
@@ -242,3 +243,94 @@ def test_posterize_to_no_bits_is_black_as_timms_pillow_gave_it():
     assert all(op.aug_fn is posterize for op in policy.t[3].ops if op.name.startswith("Posterize"))
     out = policy(torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8), torch.Generator().manual_seed(0))
     assert out.shape == (16, 3, 32, 32) and out.dtype == torch.uint8
+
+
+class RecordingTeacher:
+    """A stand-in teacher: records what it reads, answers fixed labels."""
+
+    def __init__(self, labels):
+        self.seen, self.answer = [], labels
+
+    def labels(self, x, autocast):
+        self.seen.append(x.clone())
+        return self.answer[:len(x)]
+
+
+def bare_algorithm(mixing, erasing=0.25, micro_batch=128, num_classes=5):
+    from types import SimpleNamespace
+
+    from bench.algorithms.deit_lt import PARAMS, DeiTLTAlgorithm
+    from bench.models.deit import DeiTInput
+
+    algo = object.__new__(DeiTLTAlgorithm)
+    m = {p.key: p.default for p in PARAMS}
+    algo.cfg = {"method": {**m, "deit_erasing": erasing, "deit_micro_batch": micro_batch}}
+    algo.data = SimpleNamespace(num_classes=num_classes)
+    algo.rng, algo.mixing, algo.rebalancing = np.random.RandomState(3), mixing, False
+    algo.front = DeiTInput((0.5, 0.4, 0.3), (0.2, 0.25, 0.3), 16)
+    algo.class_weight = torch.linspace(0.5, 2.0, num_classes)
+    algo.teacher = RecordingTeacher(torch.arange(16) % num_classes)
+    return algo
+
+
+def test_the_teacher_reads_the_erased_mixed_batch_and_mixing_stops_with_the_switch():
+    x, y = torch.randn(8, 3, 16, 16), torch.arange(8) % 5
+    mixed = bare_algorithm(mixing=True)
+    out, targets, teacher_labels = mixed.prepare(x, y, None)
+    assert torch.equal(mixed.teacher.seen[0], out) and targets.shape == (8, 5) and not torch.equal(out, x)
+    plain = bare_algorithm(mixing=False, erasing=0.0)
+    out, targets, _ = plain.prepare(x, y, None)
+    assert torch.equal(out, x) and torch.equal(targets, y) and torch.equal(plain.teacher.seen[0], x)
+    assert plain.distillation_weight() is None
+    plain.rebalancing = True
+    assert torch.equal(plain.distillation_weight(), plain.class_weight)
+
+
+def test_the_erased_box_holds_n01_noise_in_the_students_space():
+    algo = bare_algorithm(mixing=False, erasing=1.0)
+    x = torch.zeros(4, 3, 16, 16)
+    seeds = np.random.RandomState(3).randint(0, 2**31 - 1, size=4).tolist()  # what erase() draws first
+    erased = algo.front(algo.erase(x))
+    for i, seed in enumerate(seeds):
+        top, left, h, w = erase_box(16, 16, 1.0, random.Random(seed))
+        noise = torch.randn((3, h, w), generator=torch.Generator().manual_seed(seed))
+        assert torch.allclose(erased[i, :, top:top + h, left:left + w], noise, atol=1e-5)
+
+
+def test_a_step_is_the_mean_of_its_micro_batches_gradients():
+    """deit_micro_batch 4 on a batch of 8: the gradient equals the mean of the two micro-batches' mean losses' (the
+    official accumulation), which a single pass over the 8 (one loss mean) does not give with class weights on."""
+    from bench.algorithms.step import Step
+
+    torch.manual_seed(0)
+    student = build_student("deit_tiny_distilled", 5, 0.0, (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
+    x, y = torch.randn(8, 3, 32, 32), torch.tensor([0, 0, 0, 1, 2, 3, 4, 4])
+    grads = {}
+    for size in (4, 8):
+        algo = bare_algorithm(mixing=False, erasing=0.0, micro_batch=size)
+        algo.rebalancing = True
+        net = copy.deepcopy(student)
+        step = Step(net, net, torch.optim.SGD(net.parameters(), lr=0.0), contextlib.nullcontext,
+                    torch.contiguous_format, None)
+        algo.train_step(step, x, y)
+        grads[size] = net.vit.head_dist.weight.grad.clone()
+    net = copy.deepcopy(student)
+    teacher = torch.arange(16) % 5
+    losses = []
+    for part in (slice(0, 4), slice(4, 8)):
+        cls, dist = net(x[part])
+        losses.append(deit_lt_loss(cls, dist, y[part], teacher[:4], 0.5, torch.linspace(0.5, 2.0, 5)))
+    ((losses[0] + losses[1]) / 2).backward()
+    assert torch.allclose(grads[4], net.vit.head_dist.weight.grad, atol=1e-6)
+    assert not torch.allclose(grads[4], grads[8], atol=1e-6)
+
+
+def test_the_teacher_reads_image_lists_normalised_as_it_trained():
+    from bench.algorithms.teacher import statistics
+    from bench.datasets.imagelist import IMAGENET_MEAN, INAT_MEAN
+
+    inat = resolve("ldam_drw_sam", "inat2018", 0)
+    assert torch.allclose(statistics(inat)[0].flatten(), torch.tensor(INAT_MEAN))
+    inat["augment"]["normalize"] = "imagenet"
+    assert torch.allclose(statistics(inat)[0].flatten(), torch.tensor(IMAGENET_MEAN))
+    assert resolve("deit_lt", "inat2018", 0)["augment"]["normalize"] == "imagenet"  # the child: ImageNet's

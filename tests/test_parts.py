@@ -194,7 +194,7 @@ def test_method_section_is_derived_from_the_part_declarations():
             "imbsam_tail_weight", "focal_sam_gamma", "focal_sam_lambda", "proco_alpha", "proco_temperature",
             "proco_dim", "proco_hidden", "proco_scale", "dirmixe_lambda", "dirmixe_power", "dirmixe_trials",
             "dirmixe_concentration", "deit_student", "deit_alpha", "deit_drop_path", "deit_beta", "deit_mixup_alpha",
-            "deit_cutmix_alpha", "deit_switch_prob", "deit_smoothing", "deit_erasing",
+            "deit_cutmix_alpha", "deit_switch_prob", "deit_smoothing", "deit_erasing", "deit_micro_batch",
             "deit_mix_deferred", "ccsam_flat_ratio", "ccsam_noise_ratio", "ccsam_div", "ccsam_up_limit",
             "ccsam_adver_reg"} == set(PARTS.params) - {"consistency"}
     assert [p.key for p in bench_test_plugin.PART.params] == ["consistency"]

@@ -2,7 +2,7 @@
 distillation token (bench.models.deit), trained from scratch, distilled from a CNN teacher that is a finished bench
 run (the method's parent: its final epoch, frozen, in eval mode).
 
-One step (engine.py:60-250, losses.py:34-115, main.py:158-172, 236-238, 331-355, 421-474):
+One step (engine.py:60-250, losses.py:14-115, main.py:158-172, 236-238, 331-355, 421-474):
 
     1. RandomErasing per image (timm's, 'pixel' mode: probability method.deit_erasing, one box of 2-33% of the
        area, aspect ratio log-uniform in [0.3, 1/0.3], filled with N(0, 1) noise in the student's normalised space);
@@ -19,18 +19,23 @@ One step (engine.py:60-250, losses.py:34-115, main.py:158-172, 236-238, 331-355,
        beta^n_c) normalised to sum to C (method.deit_beta), F.cross_entropy's weighted mean;
     5. AdamW (no weight decay on 1-D parameters and tokens, bench.models.deit.weight_decay_groups).
 
+A step is micro-batches of method.deit_micro_batch images (the official 128 per GPU, accumulated over 4 steps and
+averaged over the GPUs): each micro-batch draws its own mixing and averages its own (weighted) losses, and the
+gradient is the mean over the micro-batches, as the official accumulation gives it.
+
 The prediction is the mean of the two tokens' logits. Each step draws its erasing boxes, its mixing and its seed for
-drop-path from the epoch's NumPy generator (saved in mid-epoch checkpoints), so a resumed run trains exactly as an
-uninterrupted one.
+drop-path from the epoch's NumPy generator (seeded with the process's rank as well, as the official seed + rank;
+saved in mid-epoch checkpoints), so a resumed run trains exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -118,9 +123,8 @@ class DeiTLTAlgorithm(StandardAlgorithm):
         self.side = student_side(m["deit_student"])
         if self.data.in_memory:  # DeiT's crop, upsampling to the student's side (datasets.py:578-611)
             a = self.cfg["augment"]
-            policy = a["policy"] == "timm_randaugment_inc"
-            kind = f"deit_n{a['randaugment_ops']}_m{a['randaugment_magnitude']}" if policy else "rrc_flip"
-            self.views = (f"{kind}@{self.side}",)
+            ops = a["randaugment_ops"] if a["policy"] == "timm_randaugment_inc" else 0  # 0: no RandAugment
+            self.views = (f"deit_n{ops}_m{a['randaugment_magnitude']}@{self.side}",)
         elif self.cfg["augment"]["image_size"] != self.side:
             raise BenchError(f"{m['deit_student']} reads {self.side} px images; set augment.image_size={self.side}")
         model = build_student(m["deit_student"], self.data.num_classes, m["deit_drop_path"], tuple(self.data.mean),
@@ -151,8 +155,11 @@ class DeiTLTAlgorithm(StandardAlgorithm):
     def start_epoch(self, epoch: int, generator: torch.Generator) -> tuple[torch.Tensor, bool]:
         import torch
 
+        from bench.algorithms.compose import process_rank
+
         order, self.rebalancing = super().start_epoch(epoch, generator)
-        self.rng = np.random.RandomState(int(torch.randint(0, 2**32 - 1, (1,), generator=generator)))
+        seed = int(torch.randint(0, 2**32 - 1, (1,), generator=generator))
+        self.rng = np.random.RandomState((seed + process_rank()) % 2**32)  # each process its own draws (seed + rank)
         self.mixing = not self.rebalancing or bool(self.cfg["method"]["deit_mix_deferred"])
         return order, self.rebalancing
 
@@ -175,22 +182,45 @@ class DeiTLTAlgorithm(StandardAlgorithm):
             out[i, :, top:top + h, left:left + w] = ((pixels[:c] - front.in_mean[0]) / front.in_std[0]).to(x.dtype)
         return out
 
+    def prepare(self, x: torch.Tensor, labels: torch.Tensor, autocast: Any) -> tuple:
+        """One micro-batch's (erased and mixed images, targets: soft when mixed, teacher's labels)."""
+        x, targets = self.erase(x), labels
+        if self.mixing:
+            x, targets = timm_mix(x, labels, self.data.num_classes, self.cfg["method"], self.rng)
+        return x, targets, self.teacher.labels(x, autocast)
+
+    def distillation_weight(self) -> torch.Tensor | None:
+        """The distillation CE's class weights: the class-balanced ones from the deferral epoch, else none."""
+        return self.class_weight if self.rebalancing else None
+
     def train_step(self, s: Step, images: Any, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Micro-batches of method.deit_micro_batch, their gradients accumulated (each loss over their number), one
+        optimizer step; under DDP the processes' gradients are averaged once, after the last micro-batch."""
         import torch
 
         m = self.cfg["method"]
-        x = self.erase(images[0] if isinstance(images, tuple) else images)
-        targets = labels
-        if self.mixing:
-            x, targets = timm_mix(x, labels, self.data.num_classes, m, self.rng)
-        teacher_labels = self.teacher.labels(x, s.autocast)
-        torch.manual_seed(int(self.rng.randint(0, 2**31 - 1)))  # drop-path's draws, reproducible on resume
-        with s.autocast():
-            cls_logits, dist_logits = s.net(x.contiguous(memory_format=s.memory_format))
-        loss = deit_lt_loss(cls_logits.float(), dist_logits.float(), targets, teacher_labels, m["deit_alpha"],
-                            self.class_weight if self.rebalancing else None)
-        s.optimize(loss)
-        return loss.detach(), ((cls_logits + dist_logits) / 2).detach()
+        images = images[0] if isinstance(images, tuple) else images
+        pieces = list(zip(images.split(m["deit_micro_batch"]), labels.split(m["deit_micro_batch"])))
+        s.optimizer.zero_grad(set_to_none=True)
+        total, outputs = torch.zeros((), device=labels.device), []
+        for i, (x, y) in enumerate(pieces):
+            x, targets, teacher_labels = self.prepare(x, y, s.autocast)
+            torch.manual_seed(int(self.rng.randint(0, 2**31 - 1)))  # drop-path's draws, reproducible on resume
+            last = i == len(pieces) - 1
+            with contextlib.nullcontext() if last or not hasattr(s.net, "no_sync") else cast(Any, s.net).no_sync():
+                with s.autocast():
+                    cls_logits, dist_logits = s.net(x.contiguous(memory_format=s.memory_format))
+                loss = deit_lt_loss(cls_logits.float(), dist_logits.float(), targets, teacher_labels,
+                                    m["deit_alpha"], self.distillation_weight()) / len(pieces)
+                (s.scaler.scale(loss) if s.scaler is not None else loss).backward()
+            total = total + loss.detach()
+            outputs.append(((cls_logits + dist_logits) / 2).detach())
+        if s.scaler is None:
+            s.optimizer.step()
+        else:
+            s.scaler.step(s.optimizer)
+            s.scaler.update()
+        return total, torch.cat(outputs)
 
     def position_state(self) -> Any:
         state = self.rng.get_state(legacy=False)
@@ -234,6 +264,11 @@ PARAMS = (
           "--smoothing 0.1", check=lambda v: 0 <= v < 1, phrase="in [0, 1)"),
     Param("deit_erasing", 0.25, "RandomErasing's probability per image", source=f"{_OFFICIAL} arguments.py "
           "--reprob 0.25 (--remode pixel, --recount 1)", check=lambda v: 0 <= v <= 1, phrase="in [0, 1]"),
+    Param("deit_micro_batch", 128, "images a micro-batch: each draws its own mixing and averages its own losses, "
+          "and the step's gradient is the mean over the micro-batches (the official 128 per GPU, accumulated)",
+          source=f"{_OFFICIAL} sh/train_*.sh --batch-size 128 (per process), --accum-iter 4; engine.py:218-250",
+          check=lambda v: isinstance(v, int) and 2 <= v <= 65536 and v % 2 == 0,
+          phrase="an even number from 2 to 65536"),
     Param("deit_mix_deferred", False, "keep Mixup / CutMix and the soft-target loss after the deferral epoch (the "
           "official ImageNet-LT and iNaturalist scripts); false stops them there (the CIFAR scripts' "
           "--no-mixup-drw)", source=f"{_OFFICIAL} engine.py:81-136, main.py:453-474"),

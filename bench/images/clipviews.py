@@ -5,7 +5,8 @@ transforms upsample CIFAR's PIL images in the official code):
 
     rrc_flip@S        RandomResizedCrop(S) (scale (0.08, 1), ratio (3/4, 4/3), bilinear) + RandomHorizontalFlip
     deit_n{N}_m{M}@S  DeiT's training view (val-iisc/DeiT-LT datasets.py, timm's create_transform): RandomResizedCrop(S)
-                      bicubic + RandomHorizontalFlip + timm's RandAugment 'rand-n{N}-m{M}-mstd0.5-inc1' (bicubic);
+                      bicubic + RandomHorizontalFlip + timm's RandAugment 'rand-n{N}-m{M}-mstd0.5-inc1' (bicubic; N 0:
+                      none);
                       its RandomErasing and Mixup/CutMix act on the batch (bench.algorithms.deit_lt)
     fivecrop{k}+{e}@S the k-th (0..4: top-left, top-right, bottom-left, bottom-right, centre) of FiveCrop(S) after
                       Resize(S + e): LIFT's test-time ensembling views (e = expand, 24 for ViT-B/16)
@@ -47,13 +48,15 @@ class ClipView:
         if self.name == "deit":  # index, expand: RandAugment's operations and magnitude
             from bench.images.policies import TimmRandAugment
 
-            self.policy = TimmRandAugment(self.index, self.expand, increasing=True, interpolation="bicubic")
+            self.policy = TimmRandAugment(self.index, self.expand, increasing=True, interpolation="bicubic") \
+                if self.index else None
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self.name == "rrc_flip":
             return self.rrc_flip(x, generator)
         if self.name == "deit":
-            return self.policy(self.rrc_flip(x, generator, bicubic=True), generator)
+            out = self.rrc_flip(x, generator, bicubic=True)
+            return self.policy(out, generator) if self.policy is not None else out
         return self.five_crop(x)
 
     def rrc_flip(self, x: torch.Tensor, generator: torch.Generator, bicubic: bool = False) -> torch.Tensor:

@@ -38,20 +38,25 @@ METHOD = Method(
         "the teacher is bench's ldam_drw_sam run (LDAM-DRW with SAM, Saddle-LongTail's, which the README offers as "
         "a teacher); the README's numbers distil from PaCo + SAM teachers trained outside the repository (no "
         "setting)",
-        "the official step is 4 accumulated micro-batches of 128 on each of 2 (CIFAR) or 4 GPUs; bench takes the "
-        "whole batch at once (the same gradient: the ViT has no batch norm)",
+        "the official sampler yields full micro-batches only; bench's last batch of an epoch is partial (CIFAR-10 "
+        "IF100: 13 steps an epoch where theirs has 12, its micro-batches of 128 accumulated as theirs) (no setting)",
         "timm's scheduler warms up from 1e-6, ends its cosine at 1e-5 and steps at every accumulation window; "
         "bench's warm-up rises from lr / 5, its cosine ends at 0, and it steps per epoch (no setting)",
         "repeated augmentation (timm's RASampler: about a third of the images, 3 augmentations each, an epoch) is "
         "not implemented: every image is drawn once an epoch (no setting)",
         "the teacher reads the mixed batch normalised as it trained (CIFAR: the dataset's statistics); the official "
         "teacher reads the student's ImageNet-normalised tensor (no setting)",
-        "bicubic resizes use torchvision's tensor kernel, the official transforms PIL's: pixels differ slightly; "
-        "attention is timm's, the official xformers' memory-efficient kernel (no setting)",
+        "bicubic resizes use torchvision's tensor kernel, the official transforms PIL's: pixels differ slightly; the "
+        "image-list test resize is bilinear, theirs bicubic; attention is timm's, the official xformers' "
+        "memory-efficient kernel (no setting)",
+        "the README's CIFAR-10-LT ratio-50 student was trained with 256 images per GPU (its checkpoint's name), "
+        "not the script's 128: 2048 a step at lr 5e-4 (--set train.batch_size=2048 train.lr=5e-4 "
+        "method.deit_micro_batch=256 runs that)",
         "the official ImageNet-LT and iNaturalist scripts keep Mixup after the re-weighting epoch, a path that "
         "does not move the batch to the GPU (engine.py:106-124) and likely fails as shipped; bench runs it as "
         "written (method.deit_mix_deferred=true)",
         BEST_TEST,
-        "no official recipe for CIFAR ratio 10, Places-LT or Fashion-MNIST-LT: they run DeiT's defaults (AdamW, lr "
-        "5e-4, wd 0.05, 5 warm-up epochs, cosine) with re-weighting from 0.9 of the epochs (bench's choice)"),
+        "no official recipe for CIFAR ratio 10, Places-LT or Fashion-MNIST-LT: they run AdamW at lr 5e-4 (not scaled "
+        "to the batch), wd 0.05, 5 warm-up epochs, a cosine, re-weighting from 0.9 of the epochs, and DeiT's view "
+        "without RandAugment unless augment.policy=timm_randaugment_inc (bench's choice)"),
 )
