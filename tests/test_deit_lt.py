@@ -334,3 +334,24 @@ def test_the_teacher_reads_image_lists_normalised_as_it_trained():
     inat["augment"]["normalize"] = "imagenet"
     assert torch.allclose(statistics(inat)[0].flatten(), torch.tensor(IMAGENET_MEAN))
     assert resolve("deit_lt", "inat2018", 0)["augment"]["normalize"] == "imagenet"  # the child: ImageNet's
+
+
+def test_a_deit_lt_run_is_priced_and_measured_as_its_student_not_its_teacher(tmp_path):
+    """model.name is the teacher's (resnet32); the speed the dry run assumes and the one a finished run measures are
+    the student's, so a deit_lt run never passes for a fast ResNet-32 run (nor slows ldam_drw_sam's estimates)."""
+    import json
+    from types import SimpleNamespace
+
+    from bench.algorithms.deit_lt import ASSUMED_SPEED
+    from bench.plan.cost import estimate, measured_speeds
+
+    cfg = resolve("deit_lt", "cifar10_lt", 0)
+    seconds, how = estimate(SimpleNamespace(cfg=cfg), {})
+    assert how.startswith(f"{ASSUMED_SPEED['deit_b16_distilled']:.0f} img/s assumed") and "x1.2" in how
+    run = tmp_path / "cifar10_lt-exp100-ds0__deit_lt__seed0__00000000"
+    run.mkdir()
+    (run / "result.json").write_text(json.dumps({"status": "done", "dataset": "cifar10_lt", "config": cfg,
+                                                 "timing": {"train_images_per_second": 100.0}}))
+    assert measured_speeds(tmp_path) == {("cifar10_lt", "deit_b16_distilled"): [pytest.approx(120.0)]}
+    teacher = SimpleNamespace(cfg=resolve("ldam_drw_sam", "cifar10_lt", 0))
+    assert "measured" not in estimate(teacher, measured_speeds(tmp_path))[1]

@@ -88,6 +88,9 @@ class Traits:
     own_view: tuple[str, tuple[str, ...]] | None = None
     # trains its own network in one stage, with the method's parent run as a frozen teacher (no stage computation)
     distils_parent: bool = False
+    # the network it trains when it is not model.name's (DeiT-LT's student; model.name is its teacher's): (name,
+    # assumed training images/s) from the method section, for the cost model's measured and assumed speeds
+    network: Callable[[Mapping[str, Any]], tuple[str, float]] | None = None
 
 
 @dataclass(frozen=True)

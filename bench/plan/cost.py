@@ -25,6 +25,20 @@ def step_cost(cfg: RunConfig):
     return float(part.traits.step_cost) if part is not None else 1.0
 
 
+def network(cfg: Any) -> tuple[str, float | None]:
+    """(the network a run trains, its assumed images/s or None): the algorithm's own (Traits.network: DeiT-LT's
+    student) or model.name's."""
+    from bench.methods.registry import PARTS
+    from bench.models.registry import MODELS
+
+    m = cfg.get("method") or {}
+    part = PARTS.kinds["algorithm"].get(m.get("algorithm", "standard"))
+    if part is not None and part.traits.network is not None:
+        return part.traits.network(m)
+    info = MODELS.get(cfg["model"]["name"])
+    return str(cfg["model"]["name"]), (info.assumed_images_per_second if info is not None else None)
+
+
 def measured_speeds(out):
     """{(dataset, model): [train images/s of finished runs, as standard steps]} under the results folder (a SAM
     run's measured speed counts double: its images cost two passes)."""
@@ -35,7 +49,7 @@ def measured_speeds(out):
             continue
         try:
             speed = float(result["timing"]["train_images_per_second"]) * step_cost(result["config"])
-            key = (str(result["dataset"]), str(result["config"]["model"]["name"]))
+            key = (str(result["dataset"]), network(result["config"])[0])
         except (KeyError, TypeError, ValueError):
             continue  # not a result bench wrote: no speed from it
         if speed > 0:
@@ -60,13 +74,16 @@ def estimate(run, speeds):
     evals = -(-epochs // cfg["eval"]["every"])
     if cfg["method"].get("tuning") == "zeroshot":  # zero-shot CLIP trains nothing: one evaluation
         epochs, evals = 0, 1
-    measured = speeds.get((d["name"], cfg["model"]["name"]))
+    name, assumed = network(cfg)
+    measured = speeds.get((d["name"], name))
     if measured:
         speed, source = statistics.median(measured), f"measured ({len(measured)} runs)"
     else:
-        speed, source = MODELS.get_or_fail(cfg["model"]["name"]).assumed_images_per_second, "assumed"
+        if assumed is None:
+            MODELS.get_or_fail(name)  # an unknown model: its registry's error
+        speed, source = assumed or 0.0, "assumed"
         if not speed:
-            return None, f"no measured or assumed speed for {cfg['model']['name']}; run one to measure it"
+            return None, f"no measured or assumed speed for {name}; run one to measure it"
     cost = 1 / 3 if stage2 else step_cost(cfg)
     images = train * epochs * cost + info.test_size * evals / 3  # evaluation: ~3x cheaper per image
     note = (" (stage 2: a third of a training step)" if stage2 else
