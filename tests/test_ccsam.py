@@ -163,3 +163,12 @@ def test_both_stages_resume_mid_epoch_exactly(cifar_root, tmp_path):
     for out in (plain, cut):
         shutil.rmtree(out / parent_dir.name)
     assert snapshot(cut) == snapshot(plain)
+
+
+def test_a_class_with_one_image_is_refused_in_one_sentence(cifar_root, tmp_path, capsys):
+    """The official radius divides by (n_c - 1)^(1/4): a class of one image (the fixture's last at ratio 100) would
+    train on infinities; the run fails with the reason instead."""
+    from bench.cli import main
+
+    assert main([*fixture_run("ccsam_stage1", cifar_root, epochs=1), "--out", str(tmp_path / "o")]) != 0
+    assert "a class here has fewer than 2 training images" in capsys.readouterr().out

@@ -87,9 +87,11 @@ PER_CLASS = ["erm", "drw", "drs", "ldam", "ldam_drw", "cb", "reweight", "resampl
              "logit_adjust", "balanced_softmax", *OWN_NETWORK]
 
 
-# proco's recipes drop the last partial batch of 256, and the 10-class fixture has 242 images: it trains on 100 classes
+# proco's recipes drop the last partial batch of 256, and the 10-class fixture has 242 images: it trains on 100 classes;
+# ccsam_stage1's radius divides by n_c - 1, and the fixture's last class has 1 image (refused: tests/test_ccsam.py
+# trains it at ratio 10)
 @pytest.mark.parametrize("dataset,num_classes,extra,methods", [
-    ("cifar10_lt", 10, [], [m for m in TRAINED if m != "proco"]),
+    ("cifar10_lt", 10, [], [m for m in TRAINED if m not in ("proco", "ccsam_stage1")]),
     ("cifar100_lt", 100, ["dataset.imbalance_ratio=10", "model.name=small_cnn"], PER_CLASS),
 ])
 def test_every_method_end_to_end(cifar_root, tmp_path, dataset, num_classes, extra, methods):

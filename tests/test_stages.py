@@ -144,8 +144,8 @@ def test_tau_norm_needs_a_validation_split_and_stage_keys_need_a_two_stage_metho
     assert "tau_norm chooses tau on a validation split; add --set eval.selection=best_val" in capsys.readouterr().err
     assert main(["run", "--methods", "erm", "--datasets", "cifar10_lt", "--out", str(tmp_path / "o"), "--dry-run",
                  "--set", "stage.taus=[1]"]) == 2
-    assert ("stage.taus apply to two-stage methods (la_posthoc, tau_norm, crt, lws, disalign, gcl, mislas, wb, "
-            "sade_tta, dirmixe_tta, ride_ea); erm is trained in one stage") in capsys.readouterr().err
+    assert ("stage.taus apply to two-stage methods (la_posthoc, tau_norm, crt, lws, disalign, gcl, ccsam, mislas, "
+            "wb, sade_tta, dirmixe_tta, ride_ea); erm is trained in one stage") in capsys.readouterr().err
     assert main(["run", "--methods", "tau_norm", "--datasets", "cifar10_lt", "--out", str(tmp_path / "o"),
                  "--dry-run", "--set", "eval.selection=best_val"]) == 0
     out = capsys.readouterr().out
