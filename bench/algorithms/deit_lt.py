@@ -30,12 +30,11 @@ saved in mid-epoch checkpoints), so a resumed run trains exactly as an uninterru
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import random
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -206,20 +205,15 @@ class DeiTLTAlgorithm(StandardAlgorithm):
         for i, (x, y) in enumerate(pieces):
             x, targets, teacher_labels = self.prepare(x, y, s.autocast)
             torch.manual_seed(int(self.rng.randint(0, 2**31 - 1)))  # drop-path's draws, reproducible on resume
-            last = i == len(pieces) - 1
-            with contextlib.nullcontext() if last or not hasattr(s.net, "no_sync") else cast(Any, s.net).no_sync():
+            with s.accumulating(last=i == len(pieces) - 1):
                 with s.autocast():
                     cls_logits, dist_logits = s.net(x.contiguous(memory_format=s.memory_format))
                 loss = deit_lt_loss(cls_logits.float(), dist_logits.float(), targets, teacher_labels,
                                     m["deit_alpha"], self.distillation_weight()) / len(pieces)
-                (s.scaler.scale(loss) if s.scaler is not None else loss).backward()
+                s.backward(loss)
             total = total + loss.detach()
             outputs.append(((cls_logits + dist_logits) / 2).detach())
-        if s.scaler is None:
-            s.optimizer.step()
-        else:
-            s.scaler.step(s.optimizer)
-            s.scaler.update()
+        s.step()
         return total, torch.cat(outputs)
 
     def position_state(self) -> Any:

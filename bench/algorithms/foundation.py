@@ -12,7 +12,7 @@ crops. Zero-shot trains nothing: its run is one evaluation (epoch -1 in metrics.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from bench.algorithms.standard import StandardAlgorithm
 from bench.algorithms.step import Step
@@ -90,19 +90,14 @@ class FoundationAlgorithm(StandardAlgorithm):
         outputs: list[torch.Tensor] = []
         pieces = list(zip(images.split(size), labels.split(size)))
         for i, (x, y) in enumerate(pieces):
-            last = i == len(pieces) - 1  # DDP: gradients are averaged over processes once, after the last
-            with contextlib.nullcontext() if last or not hasattr(s.net, "no_sync") else cast(Any, s.net).no_sync():
+            with s.accumulating(last=i == len(pieces) - 1):
                 with s.autocast():
                     logits = s.net(x)
                 loss = self.method.loss_value(logits.float(), (y, None, 1.0)) * (len(y) / len(labels))
-                (s.scaler.scale(loss) if s.scaler is not None else loss).backward()
+                s.backward(loss)
             total = total + loss.detach()
             outputs.append(logits.detach())
-        if s.scaler is None:
-            s.optimizer.step()
-        else:
-            s.scaler.step(s.optimizer)
-            s.scaler.update()
+        s.step()
         return total, torch.cat(outputs)
 
     def predict(self, model: nn.Module, pipe: Any, batch_size: int, autocast: Any, split: str = "test") -> torch.Tensor:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:  # torch only for the annotations: the algorithm files import this module without torch
     import torch
@@ -36,10 +36,26 @@ class Step:
     def optimize(self, loss: torch.Tensor) -> None:
         """zero_grad, backward and step, through the gradient scaler under fp16."""
         self.optimizer.zero_grad(set_to_none=True)
+        self.backward(loss)
+        self.step()
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """loss.backward(), scaled under fp16 (a micro-batch's share of an accumulated step, or the whole step)."""
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def step(self) -> None:
+        """The optimizer step on the gradients accumulated since zero_grad, through the scaler under fp16."""
         if self.scaler is None:
-            loss.backward()
             self.optimizer.step()
         else:
-            self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
+
+    def accumulating(self, last: bool) -> AbstractContextManager[Any]:
+        """The context of one micro-batch of an accumulated step: under DDP the processes' gradients are averaged
+        once, at the last micro-batch (no_sync before it); nothing elsewhere."""
+        import contextlib
+
+        if last or not hasattr(self.net, "no_sync"):
+            return contextlib.nullcontext()
+        return cast(Any, self.net).no_sync()

@@ -135,30 +135,33 @@ class ClipInput(nn.Module):
     """The pipeline's batch (normalised with the dataset's statistics, 1 or 3 channels, any side) as CLIP reads
     it: back to [0, 1], grey replicated to RGB, Resize(side * 8 // 7) + CenterCrop(side) when it is not at the
     model's side yet (LIFT's test transform; training views arrive at the model's side), CLIP's normalisation.
-    All on the batch's device."""
+    All on the batch's device. Another model's input (bench.models.deit.DeiTInput) passes its own output statistics
+    and a bicubic resize."""
 
     in_mean: torch.Tensor
     in_std: torch.Tensor
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, mean: tuple, std: tuple, side: int):
+    def __init__(self, mean: tuple, std: tuple, side: int, out_mean: tuple = CLIP_MEAN, out_std: tuple = CLIP_STD,
+                 bicubic: bool = False):
         super().__init__()
         c = len(mean)
         self.register_buffer("in_mean", torch.tensor(mean).view(1, c, 1, 1), persistent=False)
         self.register_buffer("in_std", torch.tensor(std).view(1, c, 1, 1), persistent=False)
-        self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
-        self.side = side
+        self.register_buffer("mean", torch.tensor(out_mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(out_std).view(1, 3, 1, 1), persistent=False)
+        self.side, self.bicubic = side, bicubic
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x * self.in_std + self.in_mean
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         if x.shape[-1] != self.side or x.shape[-2] != self.side:
-            from torchvision.transforms.v2.functional import center_crop, resize
+            from torchvision.transforms.v2.functional import InterpolationMode, center_crop, resize
 
-            x = center_crop(resize(x, [self.side * 8 // 7], antialias=True), [self.side, self.side])
+            mode = InterpolationMode.BICUBIC if self.bicubic else InterpolationMode.BILINEAR
+            x = center_crop(resize(x, [self.side * 8 // 7], interpolation=mode, antialias=True), [self.side, self.side])
         return (x - self.mean) / self.std
 
 

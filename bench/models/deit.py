@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.models.clip import ClipInput
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 STUDENTS: dict[str, dict[str, Any]] = {
@@ -33,31 +35,11 @@ def student_side(name: str) -> int:
     return int(STUDENTS[name]["img_size"])
 
 
-class DeiTInput(nn.Module):
-    in_mean: torch.Tensor
-    in_std: torch.Tensor
-    mean: torch.Tensor
-    std: torch.Tensor
+class DeiTInput(ClipInput):
+    """The CLIP track's input adapter with ImageNet's output statistics and a bicubic resize (see the module's doc)."""
 
     def __init__(self, mean: tuple, std: tuple, side: int):
-        super().__init__()
-        c = len(mean)
-        self.register_buffer("in_mean", torch.tensor(mean).view(1, c, 1, 1), persistent=False)
-        self.register_buffer("in_std", torch.tensor(std).view(1, c, 1, 1), persistent=False)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.side = side
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x * self.in_std + self.in_mean
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        if x.shape[-1] != self.side or x.shape[-2] != self.side:
-            from torchvision.transforms.v2.functional import InterpolationMode, center_crop, resize
-
-            x = resize(x, [self.side * 8 // 7], interpolation=InterpolationMode.BICUBIC, antialias=True)
-            x = center_crop(x, [self.side, self.side])
-        return (x - self.mean) / self.std
+        super().__init__(mean, std, side, IMAGENET_MEAN, IMAGENET_STD, bicubic=True)
 
 
 class DeiTStudent(nn.Module):
